@@ -1,0 +1,47 @@
+"""Cable and optic choice per link: the cheapest catalog item of the link's speed whose reach
+covers the run. Transceiver links count two modules and a fibre."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tokenfab.catalog import Catalog, Optic
+
+
+_OPTIONS: dict[tuple[int, int], tuple[Optic, ...]] = {}
+
+
+def _options(catalog: Catalog, speed_gbps: int) -> tuple[Optic, ...]:
+    key = (id(catalog), speed_gbps)
+    if key in _OPTIONS:
+        return _OPTIONS[key]
+    items = [o for o in catalog.optics.values() if o.speed_gbps == speed_gbps and o.kind != "fiber" and o.breakout == 1]
+    _OPTIONS[key] = tuple(sorted(items, key=lambda o: (o.reach_m, link_price(catalog, o))))
+    return _OPTIONS[key]
+
+
+def link_price(catalog: Catalog, o: Optic) -> float:
+    fiber = fiber_for(catalog, o)
+    return o.price_usd * (2 if o.kind == "transceiver" else 1) + (fiber.price_usd if fiber else 0.0)
+
+
+def fiber_for(catalog: Catalog, o: Optic) -> Optic | None:
+    if o.kind != "transceiver":
+        return None
+    fibers = [f for f in catalog.optics.values() if f.kind == "fiber"]
+    return min(fibers, key=lambda f: f.price_usd) if fibers else None
+
+
+def choose(catalog: Catalog, speed_gbps: int, length_m: float) -> Optic | None:
+    fits = [o for o in _options(catalog, speed_gbps) if o.reach_m >= length_m]
+    return min(fits, key=lambda o: link_price(catalog, o)) if fits else None
+
+
+def assign(catalog: Catalog, speed: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Catalog optic model per link ("" where no catalog item reaches)."""
+    out = np.full(len(speed), "", dtype=object)
+    pairs = np.unique(np.stack([speed, length]), axis=1) if len(speed) else np.zeros((2, 0))
+    for s, l in pairs.T:
+        o = choose(catalog, int(s), float(l))
+        out[(speed == s) & (length == l)] = o.model if o else ""
+    return out

@@ -1,0 +1,20 @@
+from pathlib import Path
+
+import pytest
+
+from tokenfab import parse_intent, plan
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def make(**sections):
+    """An intent from keyword sections, e.g. make(cluster={...}, fabric={...})."""
+    return parse_intent(sections)
+
+
+@pytest.fixture(scope="session")
+def example_fabrics():
+    from tokenfab import load_intent
+
+    return {p.stem: plan(load_intent(p)) for p in sorted(EXAMPLES.glob("*.yaml"))}
