@@ -4,36 +4,20 @@ Bad input exits with code 2 and a one-paragraph message, never a traceback."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
+from tokenfab.clikit import console, err, fail
 from tokenfab.errors import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="tokenfab: plan, configure, prove and simulate AI-factory fabrics on open Ethernet.")
-console = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def load_plan_or_intent(path: Path):
-    """A plan folder (or fabric.json) is read as is; an intent (YAML) is planned."""
-    from tokenfab import load_intent, plan
-    from tokenfab.design.model import Fabric
-
-    if path.is_dir() or path.suffix == ".json":
-        return Fabric.load(path)
-    return plan(load_intent(path))
 
 
 @app.command("plan")
@@ -95,6 +79,18 @@ def schema_cmd() -> None:
     from tokenfab.design.model import json_schema
 
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+# Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`.
+STAGES = ("configure", "twin", "sim", "factory", "sweep", "server")
+for _stage in STAGES:
+    try:
+        _mod = importlib.import_module(f"tokenfab.{_stage}.commands")
+    except ModuleNotFoundError as _exc:
+        if _exc.name not in (f"tokenfab.{_stage}", f"tokenfab.{_stage}.commands"):
+            raise
+        continue
+    _mod.register(app)
 
 
 def main() -> None:
