@@ -4,9 +4,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean sysdeps
 
-$(STAMP): pyproject.toml
+# Debian packages from apt-packages.txt, installed only when missing (needs root, as in CI).
+sysdeps:
+	@missing=""; for p in $$(grep -v '^#' apt-packages.txt); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing Debian packages:$$missing (run 'sudo make sysdeps')"; exit 1; fi; fi
+
+$(STAMP): pyproject.toml apt-packages.txt | sysdeps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
