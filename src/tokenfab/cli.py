@@ -61,8 +61,9 @@ def _print_summary(fabric) -> None:
             ("scalable units", d["scalable_units"]), ("pods", d["pods"] or "-"),
             ("leaves", d["leaves"]), ("spines", d["spines"]), ("cores", d["cores"])]
     for name, tier in d["tiers_detail"].items():
-        rows.append((f"{name} ({tier['model']})", f"{tier['down_ports']} x {tier['down_speed_gbps']}G down, "
-                     f"{tier['up_ports']} x {tier['up_speed_gbps']}G up, {tier['oversubscription']}:1"))
+        up = (f", {tier['up_ports']} x {tier['up_speed_gbps']}G up, {tier['oversubscription']}:1"
+              if tier["up_ports"] else "")
+        rows.append((f"{name} ({tier['model']})", f"{tier['down_ports']} x {tier['down_speed_gbps']}G down{up}"))
     tot = totals(fabric)
     rows += [("links", f"{len(fabric.links):,}"), ("BGP sessions", f"{fabric.expectations['bgp_sessions']:,}"),
              ("cost (estimate)", f"${tot['price_usd']:,.0f}"), ("power", f"{tot['power_w'] / 1000:,.1f} kW")]

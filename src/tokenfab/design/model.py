@@ -231,8 +231,11 @@ def json_schema() -> dict:
         return {"type": "object", "required": ["columns", "rows"], "additionalProperties": False,
                 "properties": {"columns": {"const": list(columns)}, "rows": {"type": "array", "items": item}}}
 
+    intent = Intent.model_json_schema()
+    defs = intent.pop("$defs", {})  # pydantic's refs are '#/$defs/...': keep them at the root
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": defs,
         "$id": SCHEMA_ID,
         "title": "tokenfab fabric",
         "type": "object",
@@ -240,7 +243,7 @@ def json_schema() -> dict:
         "properties": {
             "schema": {"const": SCHEMA_ID},
             "name": {"type": "string"},
-            "intent": Intent.model_json_schema(),
+            "intent": intent,
             "design": {"type": "object"},
             "devices": table(DEVICE_COLUMNS),
             "links": table(LINK_COLUMNS),

@@ -41,6 +41,26 @@ def servers_per_rack(intent: Intent, catalog: Catalog) -> int:
     return n
 
 
+def _split_switch_racks(intent: Intent, catalog: Catalog, dev: dict, rack: np.ndarray) -> None:
+    """A switch group (one SU's leaves, one pod's spines, the cores) fills as many racks as its
+    rack units and the rack power budget need: `net-su1`, or `net-pod1-1`, `net-pod1-2`, ..."""
+    sw = np.flatnonzero(dev["role"] != "server")
+    if not len(sw):
+        return
+    keys, inverse = np.unique(rack[sw].astype(str), return_inverse=True)
+    for k in range(len(keys)):
+        rows = sw[inverse == k]
+        model = catalog.switches[dev["model"][rows[0]]]
+        power = intent.power_w.get(model.model, model.power_w)
+        per_rack = min((intent.racks.rack_units - 2) // model.rack_units,
+                       int(intent.racks.power_budget_kw * 1000 // power) if power else 1 << 30)
+        if per_rack < 1:
+            raise InfeasibleError(f"one {model.model} draws {power:.0f} W; the rack budget is "
+                                  f"{intent.racks.power_budget_kw * 1000:.0f} W", "racks.power_budget_kw")
+        if len(rows) > per_rack:
+            rack[rows] = np.char.add(f"{keys[k]}-", (np.arange(len(rows)) // per_rack + 1).astype(str))
+
+
 def place(intent: Intent, catalog: Catalog, sz: Sizing, dev: dict, links: dict) -> tuple[np.ndarray, np.ndarray]:
     """Returns (rack name per device, cable length in metres per link)."""
     role = dev["role"]
@@ -56,8 +76,14 @@ def place(intent: Intent, catalog: Catalog, sz: Sizing, dev: dict, links: dict) 
     leaf = role == "leaf"
     rack[leaf] = np.char.add("net-su", dev["su"][leaf].astype(str))
     spine = role == "spine"
-    rack[spine] = np.char.add("spine-", np.maximum(dev["pod"][spine], dev["rail"][spine]).astype(str))
-    rack[role == "core"] = "core"
+    if sz.architecture == "rail-only":
+        rack[spine] = np.char.add("net-rail", dev["rail"][spine].astype(str))
+    elif sz.tiers == 3:
+        rack[spine] = np.char.add("net-pod", dev["pod"][spine].astype(str))
+    else:
+        rack[spine] = "net-spine"
+    rack[role == "core"] = "net-core"
+    _split_switch_racks(intent, catalog, dev, rack)
 
     L = intent.fabric.cable_lengths
     w = intent.racks.rack_width_m

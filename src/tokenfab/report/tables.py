@@ -101,7 +101,7 @@ def bom_rows(f: Fabric) -> list[dict]:
         p, w = price(kind, model), power(kind, model)
         item = cat.get(kind, model)
         estimate = model not in it.prices_usd and "estimate" in item.sources.get("price_usd", "estimate")
-        rows.append({"network": net, "category": kind[:-1], "model": model, "count": n, "unit_price_usd": p,
+        rows.append({"network": net, "category": {"switches": "switch", "servers": "server", "nics": "nic", "optics": "optic"}[kind], "model": model, "count": n, "unit_price_usd": p,
                      "total_price_usd": p * n, "unit_power_w": w, "total_power_w": w * n,
                      "price_source": "intent" if model in it.prices_usd else ("estimate" if estimate else "published")})
     return rows
