@@ -58,6 +58,14 @@ class FabricSpec(_Strict):
     max_servers: int | None = Field(None, ge=1)  # size spines/cores and address blocks for growth
     cable_lengths: CableLengths = CableLengths()
 
+    @model_validator(mode="after")
+    def _tiers(self) -> "FabricSpec":
+        if self.leaf.count is not None:
+            raise ValueError("leaf.count: leaves follow from servers and rails; set servers_per_su to size scalable units")
+        if self.core.uplink_breakout is not None or self.core.oversubscription != 1.0:
+            raise ValueError("core: the core is the top tier and has no uplinks (drop uplink_breakout / oversubscription)")
+        return self
+
 
 def _net(value: str) -> str:
     try:

@@ -179,6 +179,8 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
         n = _spread(members, leaf.up_ports, spine_flat.down_ports, f.spine.count)
         if n is not None:
             notes.append(f"{members} leaves per spine group fit {spine_flat.down_ports}-port spines in two tiers")
+            if f.spine.oversubscription != 1.0 or f.spine.uplink_breakout:
+                notes.append("spine oversubscription and uplink breakout apply only with three tiers: ignored")
             return Sizing(architecture, 2, c.planes, rails, c.servers, servers_max, link_speed, leaf, spine_flat, None,
                           servers_per_su=d, scalable_units=sus, scalable_units_max=sus_max,
                           spines_per_group=n, leaf_spine_links=leaf.up_ports // n, notes=notes)
@@ -191,7 +193,8 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
 
     # Three tiers: pods of scalable units under a core layer.
     core_sw = switch_of(f.core, "core")
-    spine_up_mode = _native(up_sw, core_sw)
+    spine_up_mode = (_mode(up_sw, 0, f.spine.uplink_breakout, "fabric.spine.uplink_breakout")
+                     if f.spine.uplink_breakout else _native(up_sw, core_sw))
     spine = split_ports(up_sw, spine_down_mode, spine_up_mode, f.spine.oversubscription)
     spines_per_pod = f.spine.count or leaf.up_ports  # one link from each leaf to each spine of its pod
     if leaf.up_ports % spines_per_pod:
