@@ -51,7 +51,7 @@ def test_existing_output_is_refused_without_force(tmp_path):
     ("cluster: {servers: 8}\nfabric: {leaf: {downlink_breakout: 3x100G}}", "2x400G[200G]"),
     ("cluster: {servers: 8, nic_model: ConnectX-7, planes: 3}", "cluster.planes"),
     ("cluster: {servers: 200, gpus_per_server: 4}\nfabric: {architecture: rail-only, tiers: 1}", "needs 200 ports"),
-    ("cluster: {servers: 8}\naddressing: {loopbacks: 10.0.0.0/30}", "addressing.loopbacks"),
+    ("cluster: {servers: 200}\naddressing: {loopbacks: 10.0.0.0/28}", "addressing.loopbacks"),
     ("cluster: {servers: 8}\naddressing: {p2p: 10.0.0.0/8}", "overlap"),
     ("cluster: {servers: 8}\nprices_usd: {FOO: 1}", "prices_usd.FOO"),
     ("- a\n- b\n", "mapping"),

@@ -47,3 +47,13 @@ def test_leaf_ports_follow_platform_names():
     # CX864E-N cages are Ethernet0, Ethernet8, ...; 2x400G children add 0 and 4
     assert down[:4] == ["Ethernet0", "Ethernet4", "Ethernet8", "Ethernet12"]
     assert np.unique(L["a_port"][L["a"] == leaf]).size == 32
+
+
+def test_small_cluster_gets_one_switch_that_joins_the_rails():
+    f = plan(make(cluster={"servers": 16, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"}))
+    d = f.design
+    assert (d["tiers"], d["leaves"], d["spines"]) == (1, 1, 0)
+    assert len(f.subnets) == 8 and sorted(f.subnets["vlan"].tolist()) == list(range(101, 109))
+    assert check(f) == []
+    # one more server no longer fits 128 ports: two tiers of rail leaves
+    assert plan(make(cluster={"servers": 17, "gpus_per_server": 8})).design["tiers"] == 2

@@ -52,7 +52,7 @@ def ip_text(values: np.ndarray) -> np.ndarray:
 
 def maxima(sz: Sizing) -> dict[str, int]:
     """Largest role index + 1 per role at the fabric's planned maximum size (growth)."""
-    leaves = sz.scalable_units_max * sz.rails * sz.planes
+    leaves = (1 if sz.shared_leaf else sz.scalable_units_max * sz.rails) * sz.planes
     groups = (sz.rails if sz.architecture == "rail-only" else max(sz.pods_max, 1)) if sz.tiers >= 2 else 0
     spines = groups * sz.spines_per_group * sz.planes
     cores = sz.spines_per_group * sz.cores_per_group * sz.planes if sz.tiers == 3 else 0
@@ -131,25 +131,26 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     # ---- servers
     m = kind == "nic"
     base, size = _pool(a.servers)
-    leaf_of = links["b"][m]
     d = sz.servers_per_su
     subnet = {"leaf": np.zeros(0, dtype=np.int64), "rail": [], "vlan": [], "prefix": [], "gateway": []}
     if a.server_links == "vlan":
         host_bits = math.ceil(math.log2(d + 3))
-        _need("addressing.servers", a.servers, size, mx["leaf"] << host_bits, "server subnets")
-        leaves = np.flatnonzero(is_["leaf"])
-        net = base + (ridx[leaves] << host_bits)
-        subnet = {"leaf": leaves, "rail": dev["rail"][leaves], "vlan": a.vlan_base + dev["rail"][leaves],
+        per = sz.subnets_per_leaf
+        _need("addressing.servers", a.servers, size, (mx["leaf"] * per) << host_bits, "server subnets")
+        leaves = np.repeat(np.flatnonzero(is_["leaf"]), per)
+        rail = np.tile(np.arange(1, per + 1), len(leaves) // per) if sz.shared_leaf else dev["rail"][leaves]
+        net = base + ((ridx[leaves] * per + rail - 1 if sz.shared_leaf else ridx[leaves]) << host_bits)
+        subnet = {"leaf": leaves, "rail": rail, "vlan": a.vlan_base + rail,
                   "prefix": np.char.add(ip_text(net).astype(str), f"/{32 - host_bits}").astype(object),
                   "gateway": ip_text(net + 1)}
         if a.vlan_base + sz.rails > 4094:
             raise InfeasibleError(f"VLANs {a.vlan_base + 1}..{a.vlan_base + sz.rails} pass 4094", "addressing.vlan_base")
-        net_of = base + (ridx[leaf_of] << host_bits)
+        net_of = base + ((links["slot"][m] // d) << host_bits)
         a_ip[m] = net_of + 2 + links["slot"][m] % d
         b_ip[m] = net_of + 1
         plen[m] = 32 - host_bits
     else:
-        _need("addressing.servers", a.servers, size, 2 * mx["leaf"] * d, "server /31s")
+        _need("addressing.servers", a.servers, size, 2 * mx["leaf"] * sz.subnets_per_leaf * d, "server /31s")
         even = base + 2 * links["slot"][m]
         b_ip[m], a_ip[m], plen[m] = even, even + 1, 31
 

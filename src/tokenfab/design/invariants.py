@@ -33,7 +33,8 @@ def check(f: Fabric) -> list[str]:
     if dup := _dupes(ends):
         out.append(f"NIC ports cabled twice: {dup[:5]}")
     nic_rail = np.char.replace(np.char.partition(L["a_port"][nic].astype(str), "p")[:, 0], "nic", "").astype(int)
-    if (D["role"][L["b"][nic]] != "leaf").any() or (D["rail"][L["b"][nic]] != nic_rail).any():
+    leaf_rail = D["rail"][L["b"][nic]]  # 0: a single switch that takes every rail
+    if (D["role"][L["b"][nic]] != "leaf").any() or ((leaf_rail != nic_rail) & (leaf_rail != 0)).any():
         out.append("a NIC is cabled to a leaf of another rail")
     # no port used twice
     a_ends = np.char.add(np.char.add(names[L["a"]].astype(str), ":"), L["a_port"].astype(str))

@@ -64,10 +64,15 @@ class Sizing:
     cores_per_group: int = 0  # core group j joins spine j of every pod
     spine_core_links: int = 0
     notes: list[str] = field(default_factory=list)
+    shared_leaf: bool = False  # one switch per plane takes every rail (small clusters)
 
     @property
     def leaves(self) -> int:
-        return self.scalable_units * self.rails
+        return 1 if self.shared_leaf else self.scalable_units * self.rails
+
+    @property
+    def subnets_per_leaf(self) -> int:
+        return self.rails if self.shared_leaf else 1
 
     @property
     def spine_groups(self) -> int:
@@ -160,6 +165,17 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
         if tiers == 3:
             raise InfeasibleError("rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers", "fabric.tiers")
         tiers = 2
+
+    if (architecture == "rail-optimized" and tiers in (None, 1) and f.servers_per_su is None
+            and servers_max * rails <= leaf_one_tier.down_ports):
+        # Every rail fits one switch: it joins the rails by itself, no spine layer needed.
+        return Sizing("rail-optimized", 1, c.planes, rails, c.servers, servers_max, link_speed, leaf_one_tier, None, None,
+                      servers_per_su=servers_max, scalable_units=1, scalable_units_max=1, shared_leaf=True,
+                      notes=[f"all {servers_max * rails} NIC ports fit one {leaf_sw.model} per plane "
+                             f"({leaf_one_tier.down_ports} x {link_speed}G): a single switch joins the rails"])
+    if architecture == "rail-optimized" and tiers == 1:
+        raise InfeasibleError(f"one tier needs {servers_max * rails} ports ({servers_max} servers x {rails} rails); "
+                              f"a {leaf_sw.model} has {leaf_one_tier.down_ports} at {link_speed}G", "fabric.tiers")
 
     up_sw = switch_of(f.spine, "spine")
     up_mode = (_mode(leaf_sw, 0, f.leaf.uplink_breakout, "fabric.leaf.uplink_breakout")

@@ -41,16 +41,23 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
     sus = sz.scalable_units
     leaf_sw = catalog.switches[sz.leaf.model]
 
-    # ---- leaves: ordered (plane, su, rail)
-    n_leaf = sus * R
+    # ---- leaves: ordered (plane, su, rail); a shared leaf takes every rail (rail column 0)
+    n_leaf = sz.leaves
     plane_l = np.repeat(np.arange(P), n_leaf)
-    su_l = np.tile(np.repeat(np.arange(sus), R), P)
-    rail_l = np.tile(np.arange(R), sus * P)
-    leaf_idx = (su_l * R + rail_l) * P + plane_l
+    if sz.shared_leaf:
+        su_l, rail_l = np.zeros(P, dtype=np.int64), np.full(P, -1)
+        leaf_idx = plane_l.copy()
+    else:
+        su_l = np.tile(np.repeat(np.arange(sus), R), P)
+        rail_l = np.tile(np.arange(R), sus * P)
+        leaf_idx = (su_l * R + rail_l) * P + plane_l
     pod_l = su_l // sz.sus_per_pod if sz.tiers == 3 else np.zeros_like(su_l)
     tag = _plane_tag(plane_l + 1, P)
-    leaf_name = np.char.add(np.char.add(np.char.add(np.char.add("leaf", tag.astype(str)), "-r"), (rail_l + 1).astype(str)),
-                            np.char.add("-", (su_l + 1).astype(str)))
+    if sz.shared_leaf:
+        leaf_name = np.char.add(np.char.add("leaf", tag.astype(str)), "-1")
+    else:
+        leaf_name = np.char.add(np.char.add(np.char.add(np.char.add("leaf", tag.astype(str)), "-r"), (rail_l + 1).astype(str)),
+                                np.char.add("-", (su_l + 1).astype(str)))
 
     names = [leaf_name.astype(object)]
     roles = [np.full(len(leaf_name), "leaf", dtype=object)]
@@ -155,14 +162,22 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
     si = np.repeat(srv, R * P)
     k_nic = np.tile(np.repeat(np.arange(R), P), S)
     p_nic = np.tile(np.arange(P), S * R)
-    h = si % d
-    leaf_row = p_nic * n_leaf + (si // d) * R + k_nic
+    if sz.shared_leaf:
+        # a server's NICs sit on adjacent ports; each rail keeps its own subnet on the switch
+        h = si * R + k_nic
+        leaf_row = p_nic
+        subnet = leaf_idx[leaf_row] * R + k_nic
+        host = si
+    else:
+        h = si % d
+        leaf_row = p_nic * n_leaf + (si // d) * R + k_nic
+        subnet, host = leaf_idx[leaf_row], si % d
     nic_name = np.char.add("nic", (k_nic + 1).astype(str))
     if P > 1:
         nic_name = np.char.add(np.char.add(nic_name, "p"), (p_nic + 1).astype(str))
     link_parts.insert(0, dict(kind=np.full(len(si), "nic", dtype=object), a=first_server + si, a_port=nic_name.astype(object),
                               b=leaf_row, b_port=leaf_down[h], speed_gbps=np.full(len(si), sz.link_speed_gbps),
-                              plane=p_nic + 1, slot=leaf_idx[leaf_row] * d + h))
+                              plane=p_nic + 1, slot=subnet * d + host))
 
     dev = dict(name=np.concatenate(names), role=np.concatenate(roles), model=np.concatenate(models),
                plane=np.concatenate(planes), pod=np.concatenate(pods), su=np.concatenate(su_col),
