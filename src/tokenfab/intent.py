@@ -40,9 +40,11 @@ class Tier(_Strict):
 
 
 class CableLengths(_Strict):
-    server_leaf_m: float = Field(3.0, gt=0)
-    leaf_spine_m: float = Field(30.0, gt=0)
-    spine_core_m: float = Field(150.0, gt=0)
+    """Fixed run per tier; unset (the default) derives each run from the rack layout."""
+
+    server_leaf_m: float | None = Field(None, gt=0)
+    leaf_spine_m: float | None = Field(None, gt=0)
+    spine_core_m: float | None = Field(None, gt=0)
 
 
 class FabricSpec(_Strict):
@@ -119,8 +121,8 @@ class Racks(_Strict):
     power_budget_kw: float = Field(40.0, gt=0)
     rack_units: int = Field(42, ge=8)
     spares_percent: float = Field(0.0, ge=0, le=100)  # extra optics/cables on the BOM
-    row_racks: int = Field(16, ge=1)  # racks per row, for cable distances
     rack_width_m: float = Field(0.6, gt=0)
+    row_pitch_m: float = Field(3.0, gt=0)  # rack depth + aisle between rows
 
 
 class Intent(_Strict):

@@ -116,6 +116,7 @@ class Optic(_Item):
     lengths_m: list[float] = Field(default_factory=list)
     ends: int = 1
     breakout: int = 1
+    fiber: str | None = None  # the fibre item a transceiver link needs
 
 
 class Catalog(BaseModel):

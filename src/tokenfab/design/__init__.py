@@ -22,7 +22,7 @@ def _switch_cost(intent: Intent, catalog: Catalog, sz: Sizing) -> float:
     total = sz.leaves * sz.planes * price(sz.leaf.model)
     if sz.spine:
         total += sz.spines * sz.planes * price(sz.spine.model)
-        o = media.choose(catalog, sz.leaf.up_speed_gbps, intent.fabric.cable_lengths.leaf_spine_m)
+        o = media.choose(catalog, sz.leaf.up_speed_gbps, intent.fabric.cable_lengths.leaf_spine_m or 30.0)
         total += sz.leaves * sz.planes * sz.leaf.up_ports * (media.link_price(catalog, o) if o else 0)
     if sz.core:
         total += sz.cores * sz.planes * price(sz.core.model)

@@ -26,10 +26,10 @@ def link_price(catalog: Catalog, o: Optic) -> float:
 
 
 def fiber_for(catalog: Catalog, o: Optic) -> Optic | None:
-    if o.kind != "transceiver":
+    """The fibre a transceiver link needs (MPO for parallel optics, LC duplex for FR)."""
+    if o.kind != "transceiver" or not o.fiber:
         return None
-    fibers = [f for f in catalog.optics.values() if f.kind == "fiber"]
-    return min(fibers, key=lambda f: f.price_usd) if fibers else None
+    return catalog.get("optics", o.fiber, f"optics {o.model}.fiber")
 
 
 def choose(catalog: Catalog, speed_gbps: int, length_m: float) -> Optic | None:

@@ -1,6 +1,11 @@
-"""Racks and cable runs: servers fill racks under a per-rack power budget, each scalable unit's
-leaves sit in a network rack in the middle of its row, spines and cores in their own rows.
-Cable length = horizontal run between racks + vertical slack at both ends."""
+"""Racks and cable runs.
+
+Floor model: each scalable unit is a row of server racks (filled under the per-rack power and
+space budget) with its leaves in a network rack in the middle of the row. Spines stand in a row
+in the middle of the rows they serve (of the pod, with three tiers); cores in the middle of the
+hall. Rows are `row_pitch_m` apart. Cable length = horizontal run along the row + run across rows
++ vertical slack at both ends. An explicit `fabric.cable_lengths.*_m` replaces the computed run
+for that tier."""
 
 from __future__ import annotations
 
@@ -86,14 +91,30 @@ def place(intent: Intent, catalog: Catalog, sz: Sizing, dev: dict, links: dict) 
     _split_switch_racks(intent, catalog, dev, rack)
 
     L = intent.fabric.cable_lengths
-    w = intent.racks.rack_width_m
+    w, pitch = intent.racks.rack_width_m, intent.racks.row_pitch_m
     length = np.zeros(len(links["kind"]))
     kind = links["kind"]
+    row = _rows(sz, dev)
+    half_row = racks_per_su / 2 * w  # from a row's end to its middle
     nic = kind == "nic"
-    # network rack stands in the middle of its scalable unit's row
     srv_rack = (dev["role_index"][links["a"][nic]] % d) // spr
-    mid = racks_per_su / 2
-    length[nic] = np.maximum(L.server_leaf_m, np.abs(srv_rack + 0.5 - mid) * w + SLACK_M)
-    length[kind == "leaf-spine"] = L.leaf_spine_m
-    length[kind == "spine-core"] = L.spine_core_m
+    length[nic] = L.server_leaf_m or np.abs(srv_rack + 0.5 - racks_per_su / 2) * w + SLACK_M
+    for k, fixed in (("leaf-spine", L.leaf_spine_m), ("spine-core", L.spine_core_m)):
+        m = kind == k
+        across = np.abs(row[links["a"][m]] - row[links["b"][m]]) * pitch
+        length[m] = fixed or across + half_row + SLACK_M
     return rack, np.round(length, 1)
+
+
+def _rows(sz: Sizing, dev: dict) -> np.ndarray:
+    """Floor row (metres / pitch) of every switch: SU s is row s; spines and cores sit mid-way."""
+    role = dev["role"]
+    row = np.zeros(len(role))
+    leaf, spine = role == "leaf", role == "spine"
+    row[leaf] = dev["su"][leaf] - 1
+    if sz.tiers == 3:
+        row[spine] = (dev["pod"][spine] - 1) * sz.sus_per_pod + (sz.sus_per_pod - 1) / 2
+        row[role == "core"] = (sz.pods_max * sz.sus_per_pod - 1) / 2
+    else:
+        row[spine] = (sz.scalable_units_max - 1) / 2
+    return row

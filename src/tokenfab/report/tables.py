@@ -122,7 +122,7 @@ def side_network(f: Fabric, side: str) -> Counter:
     spines = 0 if leaves == 1 else math.ceil(leaves * up / radix)
     out: Counter = Counter()
     out[("switches", sw.model)] = leaves + spines
-    o = media.choose(cat, net.speed_gbps, f.intent.fabric.cable_lengths.server_leaf_m)
+    o = media.choose(cat, net.speed_gbps, f.intent.fabric.cable_lengths.server_leaf_m or 5.0)
     if o:
         out[("optics", o.model)] = endpoints * (2 if o.kind == "transceiver" else 1)
     nic = min((n for n in cat.nics.values() if n.speed_gbps >= net.speed_gbps), key=lambda n: n.speed_gbps, default=None)
