@@ -7,6 +7,7 @@ import numpy as np
 
 from tokenfab.catalog import Catalog, load_catalog
 from tokenfab.design import addressing, media, racks, topology
+from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
 from tokenfab.design.sizing import Sizing, size
 from tokenfab.errors import InfeasibleError, InputError
@@ -125,6 +126,8 @@ def _summary(intent: Intent, sz: Sizing, catalog: Catalog, reasons: list[str]) -
                    "down_breakout": t.down_mode.mode, "up_ports": t.up_ports, "up_speed_gbps": t.up_speed_gbps,
                    "up_breakout": t.up_mode.mode if t.up_mode else "", "oversubscription": round(t.oversubscription, 3)}
             for name, t in tiers.items() if t is not None},
+        "networks": {name: size_side(name, net, sz.servers, catalog).as_dict()
+                     for name in ("frontend", "storage") if (net := getattr(intent, name)) is not None},
         "reasons": reasons,
     }
 

@@ -108,26 +108,20 @@ def bom_rows(f: Fabric) -> list[dict]:
 
 
 def side_network(f: Fabric, side: str) -> Counter:
-    """A frontend or storage network sized as a two-tier Clos: leaves, spines, NICs, cables."""
+    """Parts of a frontend or storage network: switches, NICs, endpoint cables, uplink optics."""
     cat = load_catalog()
-    net = getattr(f.intent, side)
-    sw = cat.switches[net.switch_model]
-    n_servers = int((f.devices["role"] == "server").sum())
-    endpoints = n_servers * net.nics_per_server + net.storage_nodes * net.storage_node_links
-    mode = sw.mode_for_speed(net.speed_gbps) or sw.breakout_modes[0]
-    radix = sw.ports * mode.children
-    down = math.floor(radix * net.oversubscription / (1 + net.oversubscription))
-    up = radix - down
-    leaves = math.ceil(endpoints / down)
-    spines = 0 if leaves == 1 else math.ceil(leaves * up / radix)
+    net = f.design["networks"][side]
     out: Counter = Counter()
-    out[("switches", sw.model)] = leaves + spines
-    o = media.choose(cat, net.speed_gbps, f.intent.fabric.cable_lengths.server_leaf_m or 5.0)
-    if o:
-        out[("optics", o.model)] = endpoints * (2 if o.kind == "transceiver" else 1)
-    nic = min((n for n in cat.nics.values() if n.speed_gbps >= net.speed_gbps), key=lambda n: n.speed_gbps, default=None)
+    out[("switches", net["switch_model"])] = net["leaves"] + net["spines"]
+    for model, links in ((net["endpoint_optic"], net["endpoints"]), (net["uplink_optic"], net["leaves"] * net["up_per_leaf"])):
+        if model and links:
+            o = cat.optics[model]
+            out[("optics", model)] += links * (2 if o.kind == "transceiver" else 1)
+            if media.fiber_for(cat, o):
+                out[("optics", o.fiber)] += links
+    nic = min((n for n in cat.nics.values() if n.speed_gbps >= net["speed_gbps"]), key=lambda n: n.speed_gbps, default=None)
     if nic:
-        out[("nics", nic.model)] = n_servers * net.nics_per_server
+        out[("nics", nic.model)] = net["server_ports"]
     return out
 
 
