@@ -57,3 +57,36 @@ def test_small_cluster_gets_one_switch_that_joins_the_rails():
     assert check(f) == []
     # one more server no longer fits 128 ports: two tiers of rail leaves
     assert plan(make(cluster={"servers": 17, "gpus_per_server": 8})).design["tiers"] == 2
+
+
+def test_rail_only_two_tiers_keeps_rails_apart():
+    f = plan(make(cluster={"servers": 300, "gpus_per_server": 8},
+                  fabric={"architecture": "rail-only", "switch_model": "CX864E-N"}))
+    d = f.design
+    assert (d["architecture"], d["tiers"]) == ("rail-only", 2)
+    assert d["leaves"] == 8 * 5 and d["spines"] % 8 == 0
+    assert {g["name"] for g in f.expectations["reach_groups"]} == {f"plane 1 rail {r}" for r in range(1, 9)}
+    assert f.expectations["unreachable_by_design"]
+    assert check(f) == []
+
+
+def test_three_tiers_pods_and_core():
+    f = plan(make(cluster={"servers": 1024, "gpus_per_server": 8}, fabric={"tiers": 3}))
+    d = f.design
+    assert (d["tiers"], d["pods"], d["sus_per_pod"]) == (3, 4, 4)
+    assert d["spines"] == 4 * 32 and d["cores"] == 32 * d["cores_per_group"]
+    # every spine of pod 1 reaches the same number of cores, evenly
+    assert f.device("spine-1-1").asn == f.device("spine-1-32").asn != f.device("spine-2-1").asn
+    assert len({f.device(f"core-{i}").asn for i in range(1, d["cores"] + 1)}) == 1
+    assert check(f) == []
+
+
+def test_p31_server_links_and_auto_choice_with_nvlink():
+    f = plan(make(cluster={"servers": 64, "gpus_per_server": 4}, addressing={"server_links": "p31"},
+                  fabric={"cross_rail": "nvlink"}))
+    assert len(f.subnets) == 0
+    assert set(f.links["prefix_len"][f.links["kind"] == "nic"].tolist()) == {31}
+    # rail-only is cheaper when NVLink may carry cross-rail traffic, and the plan says why
+    assert f.design["architecture"] == "rail-only"
+    assert "auto chose rail-only" in f.design["reasons"][0]
+    assert check(f) == []
