@@ -192,14 +192,19 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     members = sus_max if architecture == "rail-only" else sus_max * rails  # leaves under one spine group
 
     if tiers in (None, 2):
-        n = _spread(members, leaf.up_ports, spine_flat.down_ports, f.spine.count)
-        if n is not None:
-            notes.append(f"{members} leaves per spine group fit {spine_flat.down_ports}-port spines in two tiers")
+        best = _best_two_tier(intent, catalog, leaf_sw, up_sw, leaf, spine_flat, servers_max, rails,
+                              architecture == "rail-only", f.servers_per_su)
+        if best is not None:
+            leaf2, d2, n = best
+            sus2, sus2_max = math.ceil(c.servers / d2), math.ceil(servers_max / d2)
+            members2 = sus2_max if architecture == "rail-only" else sus2_max * rails
+            notes.append(f"{members2} leaves per spine group fit {spine_flat.down_ports}-port spines in two tiers; "
+                         f"{d2} servers per scalable unit and {leaf2.up_ports} uplinks per leaf give the fewest switches and optics")
             if f.spine.oversubscription != 1.0 or f.spine.uplink_breakout:
                 notes.append("spine oversubscription and uplink breakout apply only with three tiers: ignored")
-            return Sizing(architecture, 2, c.planes, rails, c.servers, servers_max, link_speed, leaf, spine_flat, None,
-                          servers_per_su=d, scalable_units=sus, scalable_units_max=sus_max,
-                          spines_per_group=n, leaf_spine_links=leaf.up_ports // n, notes=notes)
+            return Sizing(architecture, 2, c.planes, rails, c.servers, servers_max, link_speed, leaf2, spine_flat, None,
+                          servers_per_su=d2, scalable_units=sus2, scalable_units_max=sus2_max,
+                          spines_per_group=n, leaf_spine_links=leaf2.up_ports // n, notes=notes)
         if tiers == 2 or architecture == "rail-only":
             why = (f"{f.spine.count} spines cannot take {leaf.up_ports} uplinks from each of {members} leaves"
                    if f.spine.count else
@@ -233,6 +238,46 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
                   servers_per_su=d, scalable_units=sus, scalable_units_max=sus_max, sus_per_pod=sus_per_pod,
                   pods=pods, pods_max=pods_max, spines_per_group=spines_per_pod, leaf_spine_links=k_ls,
                   cores_per_group=c_per, spine_core_links=spine.up_ports // c_per, notes=notes)
+
+
+def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: Switch, leaf: TierPorts,
+                   spine: TierPorts, servers_max: int, rails: int, rail_only: bool,
+                   fixed_d: int | None) -> tuple[TierPorts, int, int] | None:
+    """Servers per scalable unit and uplinks per leaf for the cheapest two-tier design.
+
+    Filling every leaf is not always cheapest: an odd uplink count spreads badly over spines, and
+    one server too many adds a whole scalable unit. Try each split (servers per unit d, uplinks u
+    within the leaf's cages and the oversubscription limit) and keep the one with the lowest
+    switch + optics cost; ties go to fuller leaves and fewer uplinks."""
+    from tokenfab.design.media import choose, link_price
+
+    f = intent.fabric
+    price = lambda m: intent.prices_usd.get(m, catalog.switches[m].price_usd)  # noqa: E731
+    optic = choose(catalog, leaf.up_speed_gbps, f.cable_lengths.leaf_spine_m or 30.0)
+    optic_usd = link_price(catalog, optic) if optic else 0.0
+    b_d, b_u = leaf.down_mode.children, leaf.up_mode.children
+    ratio = f.leaf.oversubscription
+    groups = rails if rail_only else 1
+    best, best_key = None, None
+    d_range = [fixed_d] if fixed_d else range(leaf.down_ports, max(1, leaf.down_ports // 2) - 1, -1)
+    for d in d_range:
+        if d > min(leaf.down_ports, servers_max) and d != leaf.down_ports and not fixed_d:
+            continue  # more ports than servers: only the full leaf is worth listing
+        sus = math.ceil(servers_max / d)
+        members = sus if rail_only else sus * rails
+        u_min = math.ceil(d * leaf.down_speed_gbps / (ratio * leaf.up_speed_gbps) - 1e-9)
+        u_max = (leaf_sw.ports - math.ceil(d / b_d)) * b_u
+        for u in range(max(u_min, 1), u_max + 1):
+            n = _spread(members, u, spine.down_ports, f.spine.count)
+            if n is None:
+                continue
+            leaves = members * groups
+            cost = leaves * price(leaf_sw.model) + n * groups * price(spine_sw.model) + leaves * u * optic_usd
+            key = (round(cost, 2), -d, u)
+            if best_key is None or key < best_key:
+                best_key = key
+                best = (TierPorts(leaf.model, leaf.down_mode, leaf.up_mode, d, u, math.ceil(d / b_d), math.ceil(u / b_u)), d, n)
+    return best
 
 
 def _native(lower: Switch, upper: Switch) -> BreakoutMode:

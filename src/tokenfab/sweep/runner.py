@@ -1,0 +1,68 @@
+"""Run a sweep: every point evaluated in a process pool (or as Ray tasks), results kept in point
+order so the same sweep gives the same files."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable
+
+from rich.progress import Progress
+
+from tokenfab.errors import InputError
+from tokenfab.sweep.metrics import plan_metrics
+from tokenfab.sweep.spec import SweepSpec, points
+
+
+def evaluate(data: dict) -> dict[str, Any]:
+    """One point: its metrics, or status 'infeasible' with the planner's reason."""
+    try:
+        return {"status": "ok", "reason": "", **plan_metrics(data)}
+    except InputError as exc:
+        return {"status": "infeasible", "reason": str(exc)}
+
+
+def _local(datas: list[dict], jobs: int, tick: Callable[[], None]) -> list[dict]:
+    if jobs <= 1:
+        out = []
+        for d in datas:
+            out.append(evaluate(d))
+            tick()
+        return out
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        out = []
+        for r in pool.map(evaluate, datas, chunksize=max(1, len(datas) // (8 * jobs))):
+            out.append(r)
+            tick()
+        return out
+
+
+def _ray(datas: list[dict], address: str, tick: Callable[[], None]) -> list[dict]:
+    import ray
+
+    if not ray.is_initialized():
+        if address == "local":
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        else:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    task = ray.remote(evaluate)
+    refs = [task.remote(d) for d in datas]
+    index = {ref: i for i, ref in enumerate(refs)}
+    out: list[dict | None] = [None] * len(refs)
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        for ref in done:
+            out[index[ref]] = ray.get(ref)
+            tick()
+    return out  # type: ignore[return-value]
+
+
+def run_sweep(spec: SweepSpec, base: dict, jobs: int = 2, ray_address: str | None = None,
+              show_progress: bool = True) -> list[dict]:
+    grid = points(spec, base)
+    datas = [d for _, d in grid]
+    with Progress(disable=not show_progress, transient=True) as progress:
+        task = progress.add_task(f"sweep {spec.name}", total=len(datas))
+        tick = lambda: progress.advance(task)  # noqa: E731
+        results = _ray(datas, ray_address, tick) if ray_address else _local(datas, jobs, tick)
+    return [{"point": i + 1, **axes, **r} for i, ((axes, _), r) in enumerate(zip(grid, results))]

@@ -1,0 +1,101 @@
+"""The sweep file (YAML):
+
+    name: leaf-choices
+    base: rail-optimized-256.yaml        # an intent file (relative to this file) or an inline mapping
+    axes:                                # the cartesian product of all axes is evaluated
+      - {path: fabric.switch_model, values: [CX864E-N, SN5600, TH5-64x800G]}
+      - {path: fabric.leaf.oversubscription, values: [1, 2, 3]}
+    objectives:                          # the Pareto front is taken over these
+      - {metric: network_cost_usd, goal: min}
+      - {metric: uplink_gbps_per_gpu, goal: max}
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tokenfab.errors import InputError
+from tokenfab.intent import _format_validation, parse_intent
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Axis(_Strict):
+    path: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)*$")
+    values: list[Any] = Field(min_length=1)
+
+
+class Objective(_Strict):
+    metric: str
+    goal: Literal["min", "max"]
+
+
+class SweepSpec(_Strict):
+    name: str = Field("sweep", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    base: str | dict
+    axes: list[Axis] = Field(min_length=1)
+    objectives: list[Objective] = Field(
+        default_factory=lambda: [Objective(metric="network_cost_usd", goal="min"),
+                                 Objective(metric="uplink_gbps_per_gpu", goal="max")], min_length=2, max_length=2)
+
+
+def set_path(data: dict, path: str, value: Any) -> dict:
+    out = copy.deepcopy(data)
+    node = out
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise InputError(f"{path}: {key} is not a section of the intent")
+    node[leaf] = value
+    return out
+
+
+def points(spec: SweepSpec, base: dict) -> list[tuple[dict[str, Any], dict]]:
+    """(axis values, intent data) for every point of the grid, in a fixed order."""
+    out = []
+    for combo in itertools.product(*(a.values for a in spec.axes)):
+        data = base
+        for axis, value in zip(spec.axes, combo):
+            data = set_path(data, axis.path, value)
+        out.append(({a.path: v for a, v in zip(spec.axes, combo)}, data))
+    return out
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, dict]:
+    """The spec and its base intent as data; every axis path is checked against the intent."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read sweep {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"{path}: {_format_validation(exc)}") from None
+    if isinstance(spec.base, str):
+        base_path = (path.parent / spec.base)
+        try:
+            base = yaml.safe_load(base_path.read_text())
+        except OSError as exc:
+            raise InputError(f"{path}: base: cannot read {base_path}: {exc.strerror}") from None
+    else:
+        base = spec.base
+    if not isinstance(base, dict):
+        raise InputError(f"{path}: base: expected an intent mapping")
+    parse_intent(base, f"{path}: base")
+    # a misspelt path or a value the intent refuses is a spec error, found before any work
+    for i, axis in enumerate(spec.axes):
+        for value in axis.values:
+            parse_intent(set_path(base, axis.path, value), f"{path}: axes[{i}] ({axis.path}={value!r})")
+    return spec, base
