@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT
 from tokenfab import load_intent, plan
-from tokenfab.configure import bundle, checks, validate
+from tokenfab.configure import bundle, validate
 from tokenfab.configure.yang import validator
 
 
