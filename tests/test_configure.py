@@ -126,7 +126,7 @@ def test_config_db_format_and_platform_ports(configured):
 
 
 def test_frr_is_rendered_from_config_db():
-    f = plan(make(cluster={"servers": 8, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"}))
+    f = plan(make(cluster={"servers": 32, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"}))
     ctx = Context(f)
     cfg = switch_config(ctx, 0)
     text = frr.render_frr(cfg)
@@ -144,14 +144,14 @@ def test_frr_is_rendered_from_config_db():
 
 
 def test_p31_servers_get_routed_ports_and_advertised_31s(tmp_path):
-    f = plan(make(cluster={"servers": 8, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"},
+    f = plan(make(cluster={"servers": 32, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"},
                   addressing={"server_links": "p31"}))
     out = tmp_path / "p31"
     bundle.write(f, out)
     cfg = json.loads((out / "configs/leaf-r1-1/config_db.json").read_text())
     assert "VLAN" not in cfg and cfg["DEVICE_METADATA"]["localhost"]["docker_routing_config_mode"] == "split-unified"
     nic_31 = [k.split("|")[1] for k in cfg["INTERFACE"] if "|" in k and cfg["DEVICE_NEIGHBOR"][k.split("|")[0]]["name"].startswith("srv-")]
-    assert len(nic_31) == 8
+    assert len(nic_31) == 32
     adv = frr.advertised((out / "configs/leaf-r1-1/frr.conf").read_text())
     assert {str(ipaddress.ip_interface(p).network) for p in nic_31} <= set(adv)
     assert (out / "ztp/leaf-r1-1/install-frr.sh").is_file()
