@@ -108,20 +108,20 @@ def _print(runs) -> None:
     for k, v in rows:
         tab.add_row(k, v)
     console.print(tab)
-    jt = Table(title="jobs")
-    for col in ("job", "tenant", "GPUs", "SUs", "status", "step s", "slowdown", "MFU", "TTFT s", "TPOT ms",
-                "tok/s/GPU", "net idle %", "$/Mtok"):
-        jt.add_column(col, justify="right" if col not in ("job", "tenant", "status") else "left")
-    for j in base["jobs"][:40]:
-        jt.add_row(j["name"], j["tenant"], str(j["gpus"]), str(j["scalable_units"]), j["status"],
-                   f"{j['step_s']:.4g}" if j["step_s"] else "-", f"{j['slowdown']:.3f}" if j["slowdown"] else "-",
-                   f"{j['mfu']:.1%}" if j["mfu"] else "-", f"{j['ttft_s']:.3f}" if j["ttft_s"] else "-",
-                   f"{j['tpot_s'] * 1e3:.1f}" if j["tpot_s"] else "-",
+    jt = Table(title="largest jobs by GPU-hours (every job in jobs.csv)")
+    for col in ("job", "GPUs", "SUs", "step/TPOT", "MFU", "tok/s/GPU", "slowdown", "net idle"):
+        jt.add_column(col, justify="left" if col == "job" else "right")
+    top = sorted(base["jobs"], key=lambda j: (-(j["gpu_h"] or 0), j["name"]))[:15]
+    for j in top:
+        if j["kind"] == "training":
+            st = f"{j['step_s']:.3g} s" if j["step_s"] else "-"
+        else:
+            st = f"{j['tpot_s'] * 1e3:.1f} ms" if j["tpot_s"] else "-"
+        jt.add_row(j["name"], str(j["gpus"]), str(j["scalable_units"]), st,
+                   f"{j['mfu']:.1%}" if j["mfu"] else "-",
                    f"{j['tokens_per_s_per_gpu']:,.0f}" if j["tokens_per_s_per_gpu"] else "-",
-                   f"{j['network_idle_pct']:.2f}" if j["network_idle_pct"] is not None else "-",
-                   f"{j['usd_per_mtoken']:.3f}" if j["usd_per_mtoken"] else "-")
-    if len(base["jobs"]) > 40:
-        jt.caption = f"first 40 of {len(base['jobs'])} jobs; all in jobs.csv"
+                   f"{j['slowdown']:.3f}" if j["slowdown"] else "-",
+                   f"{j['network_idle_pct']:.1f}%" if j["network_idle_pct"] is not None else "-")
     console.print(jt)
     for tc in base["training_cost"][:5]:
         console.print(f"training cost {tc['job']}: 6 N D / (peak x MFU x goodput) = 6 x {tc['params_N'] / 1e9:.1f}B x "
@@ -129,13 +129,12 @@ def _print(runs) -> None:
                       f"{tc['gpu_hours']:,.0f} GPU-h = ${tc['cost_usd']:,.0f}", highlight=False)
     if len(runs) > 1:
         ct = Table(title="variants side by side")
-        for col in ("variant", "tokens", "change", "util %", "net idle GPU-h", "mean slowdown", "worst slowdown", "$/Mtok", "tok/kWh"):
+        for col in ("variant", "tokens", "change", "util", "net idle GPU-h", "slowdown mean/worst", "$/Mtok"):
             ct.add_column(col, justify="left" if col == "variant" else "right")
         for r in comparison([s for _, s in runs]):
-            ct.add_row(r["variant"], f"{r['tokens']:,.0f}", f"{r['tokens_change_pct']:+.2f}%", f"{r['gpu_utilization_pct']:.1f}",
-                       f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}", f"{r['worst_slowdown'] or 1:.4f}",
-                       f"{r['usd_per_mtoken']:.4f}" if r["usd_per_mtoken"] else "-",
-                       f"{r['tokens_per_kwh']:,.0f}" if r["tokens_per_kwh"] else "-")
+            ct.add_row(r["variant"], f"{r['tokens']:.4g}", f"{r['tokens_change_pct']:+.2f}%", f"{r['gpu_utilization_pct']:.1f}%",
+                       f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
+                       f"{r['usd_per_mtoken']:.4f}" if r["usd_per_mtoken"] else "-")
         console.print(ct)
 
 

@@ -400,6 +400,8 @@ class Engine:
     def _result(self) -> FactoryRun:
         cfg = self.spec.network
         assumptions = [f"communication model: {self.comm.name}"]
+        if hasattr(self.comm, "config_lines"):
+            assumptions += self.comm.config_lines()
         if self.comm.name == "analytical":
             a = cfg.analytical
             assumptions.append(f"analytical: NVLink {self.cluster.gpu.nvlink_gbytes_per_s_per_direction:.0f} GB/s per "
@@ -419,11 +421,9 @@ def make_comm(spec: FactorySpec) -> Callable[[Cluster], CommModel]:
     from tokenfab.factory.network import AnalyticalComm
 
     if spec.network.model == "simulator":
-        try:
-            from tokenfab.factory.simcomm import SimulatorComm  # available once the flow simulator lands
-        except ImportError:
-            raise InputError("network.model: simulator is not available in this build (use analytical)") from None
-        return lambda cl: SimulatorComm(cl, routing=spec.network.routing, seed=spec.seed)
+        from tokenfab.factory.simcomm import SimulatorComm
+
+        return lambda cl: SimulatorComm(cl, routing=spec.network.routing, seed=spec.seed, qps=spec.network.qps)
     return lambda cl: AnalyticalComm(cl, spec.network.analytical)
 
 

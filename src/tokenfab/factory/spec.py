@@ -3,7 +3,7 @@
     name: factory-256
     fabric: rail-optimized-256.yaml      # an intent YAML or a plan folder, relative to this file
     window_h: 24
-    network: {model: analytical}          # or simulator (flow-level, when available)
+    network: {model: simulator}           # flow-level (default) or analytical (alpha-beta)
     scheduler: {policy: topology-aware}   # or first-fit
     tenants: [{name: research}, {name: acme}]
     workloads:                            # named workload definitions
@@ -42,8 +42,12 @@ class _Strict(BaseModel):
 
 
 class Network(_Strict):
-    model: Literal["analytical", "simulator"] = "analytical"
-    routing: str = "ecmp"  # passed to the simulator
+    """How communication time is computed: the flow simulator (routing, ECMP collisions and
+    failures show up) or the analytical alpha-beta model (ideal load balancing, much faster)."""
+
+    model: Literal["simulator", "analytical"] = "simulator"
+    routing: Literal["ecmp", "adaptive", "spray"] = "ecmp"  # simulator only
+    qps: int = Field(1, ge=1, le=16)  # QPs per connection (NCCL_IB_QPS_PER_CONNECTION), simulator only
     analytical: AnalyticalConfig = AnalyticalConfig()
 
 
