@@ -123,7 +123,7 @@ def _print(runs) -> None:
                    f"{j['slowdown']:.3f}" if j["slowdown"] else "-",
                    f"{j['network_idle_pct']:.1f}%" if j["network_idle_pct"] is not None else "-")
     console.print(jt)
-    for tc in base["training_cost"][:5]:
+    for tc in sorted(base["training_cost"], key=lambda r: (-r["gpu_hours"], r["job"]))[:3]:
         console.print(f"training cost {tc['job']}: 6 N D / (peak x MFU x goodput) = 6 x {tc['params_N'] / 1e9:.1f}B x "
                       f"{tc['tokens_D']:.3g} / ({tc['peak_tflops']:.0f} TFLOPS x {tc['mfu']:.3f} x {tc['goodput']}) = "
                       f"{tc['gpu_hours']:,.0f} GPU-h = ${tc['cost_usd']:,.0f}", highlight=False)
