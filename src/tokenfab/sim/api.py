@@ -221,9 +221,15 @@ class Simulator:
     def gpus(self, gpus=None, servers=None) -> np.ndarray:
         return select_gpus(self.net, gpus, servers)
 
+    def _ids(self, gpus) -> np.ndarray:
+        """GPU ids from an id array, or any spec select_gpus takes."""
+        if isinstance(gpus, np.ndarray) and np.issubdtype(gpus.dtype, np.integer):
+            return select_gpus(self.net, [int(x) for x in gpus]) if len(gpus) else gpus
+        return select_gpus(self.net, gpus)
+
     def prepare(self, collective: str, gpus, algorithm: str = "ring", routing: Routing | None = None,
                 pairs=None) -> Prepared:
-        plan = build(self.net, collective_name(collective), np.asarray(gpus), algorithm, pairs)
+        plan = build(self.net, collective_name(collective), self._ids(gpus), algorithm, pairs)
         return prepare(self.net, plan, routing or Routing())
 
     def sweep(self, collective: str, gpus, sizes_bytes: list[int], *, algorithm: str = "auto",
@@ -236,7 +242,7 @@ class Simulator:
         if dtype not in DTYPES:
             raise InputError(f"unknown data type {dtype!r}; use one of {', '.join(DTYPES)}", "dtype")
         tb = DTYPES[dtype]
-        gpus = np.asarray(gpus)
+        gpus = self._ids(gpus)
         n = len(gpus)
         runs = {}
         for algo in _resolve_algorithm(coll, algorithm):
