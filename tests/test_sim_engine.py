@@ -52,3 +52,19 @@ def test_max_min_is_feasible_and_every_flow_has_a_bottleneck(G, R, seed):
         on = np.flatnonzero(dense[g] > 0)
         sat = on[load[on] >= cap[on] * (1 - 1e-7)]
         assert any(x[g] >= x[dense[:, r] > 0].max() * (1 - 1e-7) for r in sat)
+
+
+def test_link_load_over_time_adds_up_to_the_bytes_moved():
+    from tests.sim_fabrics import nonblocking
+    from tokenfab import sim
+
+    s = sim.Simulator(nonblocking())
+    r = s.sweep("all_to_all", s.gpus(servers="srv-1,srv-17,srv-2"), [2**26], record_links=True,
+                routing=sim.Routing("ecmp", seed=3))[0]
+    times, loads, ids = r.timeline()
+    assert len(loads) == len(times) - 1 and times[-1] == pytest.approx(r.bandwidth_s)
+    moved = sum(ld.astype(np.float64) * dt for ld, dt in zip(loads, np.diff(times)))
+    assert moved == pytest.approx(r.run.resource_bytes[ids] * r.scale, rel=1e-5, abs=1.0)
+    assert r.group_finish_s.max() == pytest.approx(r.bandwidth_s)
+    u = r.link_utilization()
+    assert 0 < u.max() <= 1 + 1e-9

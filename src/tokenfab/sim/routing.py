@@ -34,6 +34,7 @@ Spraying (`spray`): every packet picks a member uniformly, so a transfer splits 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -64,6 +65,7 @@ class Routing:
             raise InputError(f"flowlets must be >= 1, got {self.flowlets}", "flowlets")
 
 
+@cache
 def hash_fields() -> tuple[str, ...]:
     """The fields switches hash on: the configure stage's list when present, else the 5-tuple."""
     try:
