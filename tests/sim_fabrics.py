@@ -34,3 +34,14 @@ def interleaved(per_su: int, first: int = 1, count: int | None = None, step: int
     """Ring order alternating between the two units: srv-1, srv-17, srv-2, srv-18, ..."""
     count = per_su if count is None else count
     return ",".join(f"srv-{first + i},srv-{first + i + per_su}" for i in range(0, count, step))
+
+
+@cache
+def three_tier():
+    """64 servers, 16 per unit, 2 units per pod, 2 pods; one link from each leaf to each of its
+    pod's 16 spines and from each spine to 16 cores."""
+    return plan(parse_intent({
+        "name": "sim-three-tier",
+        "cluster": {"servers": 64, "gpus_per_server": 8, "nic_model": "ConnectX-7"},
+        "fabric": {"architecture": "rail-optimized", "switch_model": "CX732Q-N", "servers_per_su": 16, "tiers": 3},
+    }))

@@ -7,7 +7,7 @@ The job: all 32 servers of the non-blocking fabric, ring all-reduce. Interleaved
 import numpy as np
 import pytest
 
-from tests.sim_fabrics import interleaved, nonblocking
+from tests.sim_fabrics import interleaved, nonblocking, three_tier
 from tokenfab import sim
 
 SIZE = 4 * 2**30
@@ -53,13 +53,22 @@ def test_routing_is_deterministic_per_seed(s):
 
 
 def test_one_hash_seed_on_every_switch_polarizes():
-    # spine and leaf hashing alike: flows that collide on a leaf uplink stay together downstream
-    s = sim.Simulator(nonblocking())
-    g = s.gpus(servers=interleaved(16))
-    per = [s.collective_time("all_reduce", g, SIZE, algorithm="ring",
-                             routing=sim.Routing("ecmp", seed=k, per_switch_seed=p)).busbw_GBps
-           for p in (True, False) for k in range(5)]
-    assert all(x > 0 for x in per)
+    # three tiers, servers alternating between the pods: leaves pick 1 of 16 spines with h mod 16, and
+    # a spine with the same seed picks 1 of its 16 cores with the same h mod 16, so each spine sends
+    # everything up a single link. Per-switch seeds spread it.
+    fabric = three_tier()
+    s = sim.Simulator(fabric)
+    order = ",".join(f"srv-{i + 1},srv-{i + 33}" for i in range(32))
+    L = fabric.links
+    up = 2 * np.flatnonzero(L["kind"] == "spine-core")
+    used, bw = {}, {}
+    for per_switch in (True, False):
+        r = s.collective_time("all_reduce", s.gpus(servers=order), SIZE, algorithm="ring",
+                              routing=sim.Routing("ecmp", seed=1, per_switch_seed=per_switch))
+        used[per_switch] = int((r.link_utilization()[up] > 0).sum())
+        bw[per_switch] = r.busbw_GBps
+    assert used[False] == fabric.design["spines"]  # one uplink per spine
+    assert used[True] > 5 * used[False] and bw[True] > 2 * bw[False]
 
 
 def test_degraded_link_hurts_spraying_but_not_adaptive_routing():

@@ -175,8 +175,10 @@ def _candidates(net: Network, node: np.ndarray, dst: np.ndarray):
     if (count == 0).any():
         p = int(np.flatnonzero(count == 0)[0])
         names = net.fabric.devices["name"]
-        raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} with the links that are up "
-                         "(check --fail: the fabric is partitioned)")
+        why = "; ".join(net.fabric.expectations.get("unreachable_by_design", [])) or \
+            "the links that are down partition the fabric"
+        raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} over the links that are up ({why}; "
+                         "with PXN, collectives keep traffic on its rail)")
     return inv, start, count, cdir, cnbr
 
 
