@@ -172,6 +172,7 @@ class CollectiveResult:
     bandwidth_s: float
     group_finish_s: np.ndarray  # per coupled flow, bandwidth part only
     group_labels: list[str]
+    connections: int  # network connections (before QPs and planes)
     run: engine.EngineResult = field(repr=False)
     scale: float = field(repr=False)  # run times x scale = times at this size
     net: Network = field(repr=False)
@@ -221,9 +222,15 @@ class Simulator:
     def gpus(self, gpus=None, servers=None) -> np.ndarray:
         return select_gpus(self.net, gpus, servers)
 
+    def _ids(self, gpus) -> np.ndarray:
+        """GPU ids from an id array, or any spec select_gpus takes."""
+        if isinstance(gpus, np.ndarray) and np.issubdtype(gpus.dtype, np.integer):
+            return select_gpus(self.net, [int(x) for x in gpus]) if len(gpus) else gpus
+        return select_gpus(self.net, gpus)
+
     def prepare(self, collective: str, gpus, algorithm: str = "ring", routing: Routing | None = None,
                 pairs=None) -> Prepared:
-        plan = build(self.net, collective_name(collective), np.asarray(gpus), algorithm, pairs)
+        plan = build(self.net, collective_name(collective), self._ids(gpus), algorithm, pairs)
         return prepare(self.net, plan, routing or Routing())
 
     def sweep(self, collective: str, gpus, sizes_bytes: list[int], *, algorithm: str = "auto",
@@ -236,12 +243,12 @@ class Simulator:
         if dtype not in DTYPES:
             raise InputError(f"unknown data type {dtype!r}; use one of {', '.join(DTYPES)}", "dtype")
         tb = DTYPES[dtype]
-        gpus = np.asarray(gpus)
+        gpus = self._ids(gpus)
         n = len(gpus)
         runs = {}
-        for algo in _resolve_algorithm(coll, algorithm):
-            if algo == "tree" and len(np.unique(gpus // self.net.gpus_per_server)) < 2:
-                continue
+        multi_server = len(np.unique(gpus // self.net.gpus_per_server)) > 1
+        algos = [a for a in _resolve_algorithm(coll, algorithm) if a != "tree" or multi_server] or ["ring"]
+        for algo in algos:
             prep = self.prepare(coll, gpus, algo, routing, pairs)
             ref = 2.0**30
             rec = self._recorded() if record_links else None
@@ -257,7 +264,8 @@ class Simulator:
                 t = prep.latency_s + bw_s
                 r = CollectiveResult(coll, prep.plan.algorithm, routing.mode, routing.seed, n, prep.plan.n_servers,
                                      sz.size_bytes, sz.count, sz.bus_bytes, t, prep.latency_s, bw_s,
-                                     res.finish_s * scale, prep.plan.group_label, res, scale, self.net)
+                                     res.finish_s * scale, prep.plan.group_label, len(prep.plan.net), res, scale,
+                                     self.net)
                 if best is None or r.time_s < best.time_s:
                     best = r
             out.append(best)

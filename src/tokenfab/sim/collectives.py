@@ -108,9 +108,9 @@ def parse_size(text: str, what: str = "size") -> int:
     try:
         v = float(t)
     except ValueError:
-        raise InputError(f"{what} {text!r} is not a size: use bytes with an optional K, M or G (e.g. 1M, 16G)", what) from None
+        raise InputError(f"{text!r} is not a size: use bytes with an optional K, M or G (e.g. 1M, 16G)", what) from None
     if v < 0 or not np.isfinite(v):
-        raise InputError(f"{what} {text!r} must be >= 0", what)
+        raise InputError(f"{text!r} must be >= 0", what)
     return int(v * mult)
 
 

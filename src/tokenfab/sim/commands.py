@@ -12,19 +12,26 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate_cmd)
 
 
-def _degrade(text: str) -> tuple[str, float]:
+def _degrade(fabric, text: str) -> tuple[str, float]:
+    """REF=0.5 (fraction of the link's speed kept) or REF=400G (the speed it runs at)."""
     from tokenfab.errors import InputError
+    from tokenfab.names import resolve
 
     ref, sep, value = text.rpartition("=")
-    if not sep or not ref:
-        raise InputError(f"--degrade {text!r}: use REF=FRACTION (0.5) or REF=SPEED (400G)", "--degrade")
     v = value.strip()
     try:
-        if v.lower().endswith("g"):
-            return ref, float(v[:-1])  # speed: converted against the link's own speed later
-        return ref, float(v)
+        if not sep or not ref:
+            raise ValueError
+        if v[-1:].lower() != "g":
+            return ref, float(v)
+        speed = float(v[:-1])
     except ValueError:
-        raise InputError(f"--degrade {text!r}: {value!r} is neither a fraction nor a speed like 400G", "--degrade") from None
+        raise InputError(f"--degrade {text!r}: use REF=FRACTION (0.5) or REF=SPEED (400G); "
+                         f"{value!r} is neither a fraction nor a speed") from None
+    rows = resolve(fabric, ref).links
+    if not rows:
+        raise InputError(f"--degrade {text!r}: a speed needs a link, not a device")
+    return ref, speed / float(fabric.links["speed_gbps"][rows[0]])
 
 
 def simulate_cmd(
@@ -73,24 +80,13 @@ def simulate_cmd(
         sizes = size_series(parse_size(minbytes, "-b"), parse_size(maxbytes, "-e"), stepfactor,
                             parse_size(stepbytes, "-i") if stepbytes else None)
         if seeds < 1:
-            raise InputError(f"--seeds must be >= 1, got {seeds}", "--seeds")
+            raise InputError(f"--seeds must be >= 1, got {seeds}")
         if gpu_idle is not None and gpu_idle < 0:
-            raise InputError(f"--gpu-idle must be >= 0 s, got {gpu_idle}", "--gpu-idle")
+            raise InputError(f"--gpu-idle must be >= 0 s, got {gpu_idle}")
         if plot is not None and plot.suffix.lower() != ".svg":
-            raise InputError(f"--plot {plot}: the heat map is written as SVG; name it *.svg", "--plot")
+            raise InputError(f"--plot {plot}: the heat map is written as SVG; name it *.svg")
         fabric = load_plan_or_intent(plan)
-        deg = {}
-        for text in degrade:
-            ref, v = _degrade(text)
-            if text.strip().lower().endswith("g"):
-                from tokenfab.names import resolve
-
-                rows = list(resolve(fabric, ref).links) or None
-                if rows is None:
-                    raise InputError(f"--degrade {text!r}: name a link, not a device", "--degrade")
-                speed = float(fabric.links["speed_gbps"][rows[0]])
-                v = v / speed
-            deg[ref] = v
+        deg = dict(_degrade(fabric, text) for text in degrade)
         faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery,
                         rto_s=RTO_DEFAULT_S if rto_us is None else rto_us * 1e-6,
                         extra_latency_s=latency_us * 1e-6, jitter_s=jitter_us * 1e-6)

@@ -60,9 +60,9 @@ class SimParams:
 
     def __post_init__(self):
         if not 0 < self.efficiency <= 1:
-            raise InputError(f"efficiency must be in (0, 1], got {self.efficiency}", "efficiency")
+            raise InputError(f"must be in (0, 1], got {self.efficiency}", "efficiency")
         if self.channels_per_nic < 1:
-            raise InputError(f"channels_per_nic must be >= 1, got {self.channels_per_nic}", "channels_per_nic")
+            raise InputError(f"must be >= 1, got {self.channels_per_nic}", "channels_per_nic")
 
 
 def _nic_port(port: str) -> tuple[int, int]:

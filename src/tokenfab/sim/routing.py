@@ -34,6 +34,7 @@ Spraying (`spray`): every packet picks a member uniformly, so a transfer splits 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -64,6 +65,7 @@ class Routing:
             raise InputError(f"flowlets must be >= 1, got {self.flowlets}", "flowlets")
 
 
+@cache
 def hash_fields() -> tuple[str, ...]:
     """The fields switches hash on: the configure stage's list when present, else the 5-tuple."""
     try:
@@ -173,8 +175,10 @@ def _candidates(net: Network, node: np.ndarray, dst: np.ndarray):
     if (count == 0).any():
         p = int(np.flatnonzero(count == 0)[0])
         names = net.fabric.devices["name"]
-        raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} with the links that are up "
-                         "(check --fail: the fabric is partitioned)")
+        why = "; ".join(net.fabric.expectations.get("unreachable_by_design", [])) or \
+            "the links that are down partition the fabric"
+        raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} over the links that are up ({why}; "
+                         "with PXN, collectives keep traffic on its rail)")
     return inv, start, count, cdir, cnbr
 
 
