@@ -312,7 +312,7 @@ class Engine:
             self._estimate(j)
         net = [j for j in self.running if any(getattr(it, "network", False) for it in j.alone.items)]
         stretch: dict[str, float] = {}
-        if len(net) > 1 or (net and self.cluster.failed_links):
+        if len(net) > 1:
             con = self.comm.contention([self._traffic(j) for j in net])
             stretch = con.stretch
             for j in net:

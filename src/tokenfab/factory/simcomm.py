@@ -115,7 +115,7 @@ class SimulatorComm:
             where = net.resource_name(b) if b >= 0 and util[b] > 0 else ""
             out = (per_byte, lat, not intra, where, prep, combo)
         except (InputError, RuntimeError) as exc:
-            if "down" in str(exc) or "no bandwidth" in str(exc):  # unreachable GPUs: the job cannot communicate
+            if any(k in str(exc) for k in ("down", "no path", "no bandwidth")):  # unreachable: cannot communicate
                 out = (np.inf, 0.0, True, f"unreachable: {exc}", None, None)
             else:  # e.g. different local GPUs per server: the alpha-beta model takes it
                 t1 = self.fallback.time(Collective(c.kind, c.groups, REF_BYTES, c.parallelism))
