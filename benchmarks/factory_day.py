@@ -4,6 +4,7 @@ arriving over the day. Prints wall time, peak memory and the headline KPIs.
 Target: < 2 minutes on 2 cores with the flow simulator as the network model.
 
     python benchmarks/factory_day.py [--jobs 300] [--network simulator|analytical] [--seed 1]
+                                     [--policy topology-aware|first-fit]
 """
 
 from __future__ import annotations
@@ -72,12 +73,13 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=300)
     ap.add_argument("--network", default="simulator", choices=("simulator", "analytical"))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--policy", default="topology-aware", choices=("topology-aware", "first-fit"))
     args = ap.parse_args()
     t0 = time.perf_counter()
     fabric = plan(parse_intent({"name": "factory-4096", "cluster": {"servers": 512, "gpus_per_server": 8},
                                 "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N"}}))
     t_plan = time.perf_counter() - t0
-    spec = parse_factory(factory_spec(args.jobs, args.network, args.seed))
+    spec = parse_factory(factory_spec(args.jobs, args.network, args.seed, args.policy))
     t1 = time.perf_counter()
     run = run_factory(spec, fabric)
     t_run = time.perf_counter() - t1
@@ -86,7 +88,8 @@ def main() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = s["totals"]
     iso = isolation(s)
-    print(f"factory day: {args.jobs} jobs, {t['gpus']:,} GPUs, {t['window_h']:g} h, network model {args.network}")
+    print(f"factory day: {args.jobs} jobs, {t['gpus']:,} GPUs, {t['window_h']:g} h, network model {args.network}, "
+          f"{args.policy} placement")
     print(f"  wall time {t_total:.1f} s (plan {t_plan:.1f} s, simulate {t_run:.1f} s, {len(run.epochs)} epochs), "
           f"peak memory {peak:,.0f} MiB")
     print(f"  jobs done {t['jobs_done']}, running at end {t['jobs_running_at_end']}, queued at end {t['jobs_queued_at_end']}")

@@ -63,3 +63,14 @@ def test_topology_aware_keeps_tenants_apart_when_it_can(cluster):
     assert su(a) != su(b)  # b avoids the unit a uses while another is empty
     a2 = place(inv, pol, [8], "a")
     assert su(a2) == su(a)  # a's own unit is fine for a
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_allowed_servers_are_respected(cluster, policy):
+    # the hook tenant constraints use: a tenant limited to scalable unit 4 is placed only there
+    inv = Inventory(cluster)
+    inv.allowed["c"] = cluster.su == 4
+    pol = POLICIES[policy]()
+    got = place(inv, pol, [8], "c")
+    assert set(cluster.su[np.unique(got // 4)].tolist()) == {4}
+    assert place(inv, pol, [4 * 7], "c") is None  # unit 4 has 6 servers

@@ -30,9 +30,23 @@ class Inventory:
         self.free = np.full(cluster.n_servers, self.G, dtype=np.int64)
         self.used_mask = np.zeros((cluster.n_servers, self.G), dtype=bool)
         self.tenant_gpus: dict[str, np.ndarray] = {}  # tenant -> GPUs per server
+        self.down = np.zeros(cluster.n_servers, dtype=bool)  # servers out of service
+        self.allowed: dict[str, np.ndarray] = {}  # tenant -> servers it may use (default: all)
 
-    def free_servers(self) -> np.ndarray:
-        return self.free == self.G
+    def usable(self, tenant: str) -> np.ndarray:
+        """Servers a tenant's job may be placed on: in service and allowed for the tenant."""
+        ok = ~self.down
+        if tenant in self.allowed:
+            ok = ok & self.allowed[tenant]
+        return ok
+
+    def free_servers(self, tenant: str | None = None) -> np.ndarray:
+        full = self.free == self.G
+        return full if tenant is None else full & self.usable(tenant)
+
+    def fits(self, gpus: int, tenant: str) -> np.ndarray:
+        """Servers with at least `gpus` free GPUs the tenant may use."""
+        return np.flatnonzero((self.free >= gpus) & self.usable(tenant))
 
     def take(self, gpus: np.ndarray, tenant: str) -> None:
         srv, loc = np.divmod(gpus, self.G)
@@ -74,10 +88,10 @@ class FirstFit:
     def place_unit(self, inv: Inventory, gpus: int, tenant: str) -> np.ndarray | None:
         G = inv.G
         if gpus < G:
-            fits = np.flatnonzero(inv.free >= gpus)
+            fits = inv.fits(gpus, tenant)
             return inv.gpus_on(int(fits[0]), gpus) if len(fits) else None
         k = gpus // G
-        servers = np.flatnonzero(inv.free_servers())[:k]
+        servers = np.flatnonzero(inv.free_servers(tenant))[:k]
         if len(servers) < k:
             return None
         return (servers[:, None] * G + np.arange(G)).ravel()
@@ -90,14 +104,14 @@ class TopologyAware:
         cl, G = inv.cluster, inv.G
         foreign = inv.foreign_per_su(tenant)
         if gpus < G:
-            fits = np.flatnonzero(inv.free >= gpus)
+            fits = inv.fits(gpus, tenant)
             if not len(fits):
                 return None
             # same-tenant or empty scalable units first, then the fullest server that fits
             key = np.lexsort((fits, inv.free[fits], foreign[cl.su[fits]] > 0))
             return inv.gpus_on(int(fits[key[0]]), gpus)
         k = gpus // G
-        free = inv.free_servers()
+        free = inv.free_servers(tenant)
         su_free = np.bincount(cl.su[free], minlength=cl.n_su + 1)
         # 1) one scalable unit
         sus = np.flatnonzero(su_free >= k)
