@@ -20,15 +20,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tokenfab.catalog import load_catalog
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
 from tokenfab.factory.cluster import Cluster
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
-from tokenfab.factory.spec import FactorySpec, Job, Workload, job_names
+from tokenfab.factory.spec import FactorySpec, Workload, job_names
 from tokenfab.workload.comm import CommModel, JobTraffic
-from tokenfab.workload.inference import InferenceResult, check_inference, inference_estimate, replica_units
-from tokenfab.workload.training import TrainingStep, check_training, training_step
+from tokenfab.workload.inference import check_inference, inference_estimate, replica_units
+from tokenfab.workload.training import check_training, training_step
 
 
 @dataclass
@@ -379,7 +378,6 @@ class Engine:
     def _power_setup(self) -> None:
         from tokenfab.report.tables import bom_rows
 
-        cat = load_catalog()
         it = self.fabric.intent
         gpu = self.cluster.gpu
         tdp = it.power_w.get(gpu.model, gpu.tdp_w)
@@ -395,7 +393,6 @@ class Engine:
                     "optics_w": sum(r["total_power_w"] for r in rows if r["category"] == "optic"),
                     "nic_w": sum(r["total_power_w"] for r in rows if r["category"] == "nic"),
                     "capex_usd": self.capex_usd, "gpu_price_usd_per_hour": gpu.price_usd_per_hour or 0.0}
-        _ = cat
 
     def _result(self) -> FactoryRun:
         cfg = self.spec.network

@@ -71,6 +71,8 @@ class SimulatorComm:
         self._nets: dict[frozenset, Network] = {}
         self._cache: dict[tuple, tuple] = {}
         self._contention_cache: dict[tuple, tuple] = {}
+        self._links: dict[tuple, frozenset] = {}
+        self._nic_dirs: np.ndarray | None = None
 
     # -- the fabric under the current failures ------------------------------------------------
     @property
@@ -133,13 +135,24 @@ class SimulatorComm:
         return self.time(Collective(kind, np.asarray(gpu_group).reshape(1, -1), size_bytes, "adhoc")).time_s
 
     # -- jobs sharing the fabric --------------------------------------------------------------------------
+    def _switch_links(self, c: Collective, prep) -> frozenset:
+        """Fabric link directions between switches a collective loads (its own NIC links excluded)."""
+        key = (self.cluster.version, c.kind, c.groups.shape, hash(c.groups.tobytes()))
+        got = self._links.get(key)
+        if got is None:
+            net = self.net
+            fabric_res = 2 * net.n_links
+            if self._nic_dirs is None or len(self._nic_dirs) != fabric_res:
+                kinds = net.fabric.links["kind"]
+                self._nic_dirs = np.repeat(kinds == "nic", 2)
+            used = np.unique(prep.A.indices)
+            used = used[used < fabric_res]
+            got = frozenset(used[~self._nic_dirs[used]].tolist())
+            self._links[key] = got
+        return got
+
     def contention(self, jobs: Sequence[JobTraffic]) -> Contention:
         net = self.net
-        fabric_res = 2 * net.n_links
-        nic_dirs = np.zeros(fabric_res, dtype=bool)
-        kinds = net.fabric.links["kind"]
-        nic_dirs[0::2] = kinds == "nic"
-        nic_dirs[1::2] = kinds == "nic"
         info = []
         for j in jobs:
             best, duty, links = None, 0.0, set()
@@ -149,10 +162,7 @@ class SimulatorComm:
                     continue
                 t = per_byte * c.size_bytes + lat
                 duty += c.count * t
-                used = np.unique(prep.A.indices)
-                used = used[(used < fabric_res)]
-                used = used[~nic_dirs[used]]
-                links.update(used.tolist())
+                links |= self._switch_links(c, prep)
                 if best is None or c.count * t > best[0]:
                     best = (c.count * t, c)
             info.append((j, best[1] if best else None, min(1.0, duty / max(j.step_s, 1e-30)), links))

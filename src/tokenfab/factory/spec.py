@@ -15,7 +15,7 @@
     faults: [{at_h: 6, down: spine-1, up_h: 8}]
     compare:                              # variants run side by side in the same call
       - {name: first-fit, scheduler: {policy: first-fit}}
-      - {name: spine-1 down, faults: [{at_h: 0, down: spine-1}]}
+      - {name: spine-1-down, faults: [{at_h: 0, down: spine-1}]}
 
 Each top-level section is one layer of the factory. Later layers (data sources, pipelines,
 storage, sovereignty, failure rates) add sections here and event kinds in engine.py; the keys
