@@ -17,4 +17,8 @@ def make(**sections):
 def example_fabrics():
     from tokenfab import load_intent
 
-    return {p.stem: plan(load_intent(p)) for p in sorted(EXAMPLES.glob("*.yaml"))}
+    import yaml
+
+    # examples/ also holds factory descriptions (they name a fabric instead of a cluster)
+    intents = [p for p in sorted(EXAMPLES.glob("*.yaml")) if "cluster" in (yaml.safe_load(p.read_text()) or {})]
+    return {p.stem: plan(load_intent(p)) for p in intents}

@@ -1,0 +1,150 @@
+"""The GPUs of a planned fabric and where each one sits: server, scalable unit, pod, rail, leaf.
+
+GPU ids are global: gpu = server_index * gpus_per_server + local index, with servers in fabric
+order (srv-1, srv-2, ...). GPU k of a server uses NIC rail k (or k * rails // gpus when GPUs
+share NICs). Capacities of the links the factory cares about are summed per rail leaf over
+planes (planes are identical copies a NIC's traffic is spread over).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from tokenfab.catalog import Gpu, load_catalog
+from tokenfab.design.model import Fabric
+from tokenfab.errors import InputError
+from tokenfab.names import resolve
+
+GBPS_TO_BYTES = 1e9 / 8
+
+
+@dataclass
+class Capacities:
+    """Bytes per second of each resource kind, with failed links removed."""
+
+    nic: np.ndarray  # (servers, rails): server -> its rail leaf (one direction)
+    leaf_up: np.ndarray  # (leaf keys,): leaf -> spines, summed over the leaf's uplinks and planes
+    pod_up: np.ndarray  # (pods + 1,): spines of a pod -> cores (3 tiers only); index = pod number
+
+
+class Cluster:
+    """A Fabric seen as GPUs: coordinates per server and link capacities per rail leaf and pod."""
+
+    def __init__(self, fabric: Fabric):
+        self.fabric = fabric
+        it = fabric.intent
+        d = fabric.design
+        D = fabric.devices
+        cat = load_catalog()
+        self.gpu: Gpu = cat.gpus[it.cluster.gpu_model]
+        self.gpus_per_server = it.cluster.gpus_per_server
+        self.rails = int(d["rails"])
+        self.tiers = int(d["tiers"])
+        self.architecture = d["architecture"]
+        role = D["role"]
+        self.server_rows = np.flatnonzero(role == "server")
+        self.server_names = D["name"][self.server_rows]
+        self.server_index = {n: i for i, n in enumerate(self.server_names.tolist())}
+        self.n_servers = len(self.server_rows)
+        self.n_gpus = self.n_servers * self.gpus_per_server
+        self.su = D["su"][self.server_rows].astype(np.int64)  # 1-based
+        self.n_su = int(self.su.max()) if self.n_servers else 0
+        self.pod = D["pod"][self.server_rows].astype(np.int64)  # 1-based in 3 tiers, else 0 or 1
+        self.n_pods = int(d.get("pods") or 0)
+        self.rail_of_local = (np.arange(self.gpus_per_server) * self.rails) // self.gpus_per_server
+        # rail leaves keyed (su, rail), planes folded together
+        self.leaf_rows = np.flatnonzero(role == "leaf")
+        self.n_leaf_keys = self.n_su * self.rails
+        self.leaf_key_of_row = np.full(len(D), -1, dtype=np.int64)
+        self.leaf_key_of_row[self.leaf_rows] = (D["su"][self.leaf_rows] - 1) * self.rails + (D["rail"][self.leaf_rows] - 1)
+        self.spine_pod_of_row = np.zeros(len(D), dtype=np.int64)
+        spines = np.flatnonzero(role == "spine")
+        self.spine_pod_of_row[spines] = D["pod"][spines]
+        self.switch_latency_s = self._switch_latency_s()
+        self._failed: set[int] = set()
+        self.version = 0
+        self.capacities = self._capacities()
+
+    # -- coordinates -----------------------------------------------------------------------
+    def server_of(self, gpus: np.ndarray) -> np.ndarray:
+        return np.asarray(gpus) // self.gpus_per_server
+
+    def rail_of(self, gpus: np.ndarray) -> np.ndarray:
+        return self.rail_of_local[np.asarray(gpus) % self.gpus_per_server]
+
+    def leaf_key(self, servers: np.ndarray, rails: np.ndarray) -> np.ndarray:
+        return (self.su[servers] - 1) * self.rails + rails
+
+    @cached_property
+    def leaf_key_names(self) -> list[str]:
+        names = self.fabric.devices["name"]
+        out = [""] * self.n_leaf_keys
+        for row in self.leaf_rows.tolist():
+            k = int(self.leaf_key_of_row[row])
+            out[k] = out[k] + ("+" if out[k] else "") + str(names[row])
+        return out
+
+    # -- failures ---------------------------------------------------------------------------
+    def fail(self, refs: list[str]) -> None:
+        self._set(refs, down=True)
+
+    def restore(self, refs: list[str]) -> None:
+        self._set(refs, down=False)
+
+    def links_of_ref(self, ref: str) -> list[int]:
+        r = resolve(self.fabric, ref)
+        if r.links:
+            return list(r.links)
+        i = self.fabric.index[r.devices[0]]
+        L = self.fabric.links
+        return np.flatnonzero((L["a"] == i) | (L["b"] == i)).tolist()
+
+    def _set(self, refs: list[str], down: bool) -> None:
+        rows: set[int] = set()
+        for ref in refs:
+            rows.update(self.links_of_ref(ref))
+        before = set(self._failed)
+        self._failed = (self._failed | rows) if down else (self._failed - rows)
+        if self._failed != before:
+            self.version += 1
+            self.capacities = self._capacities()
+
+    @property
+    def failed_links(self) -> frozenset[int]:
+        return frozenset(self._failed)
+
+    def _capacities(self) -> Capacities:
+        L = self.fabric.links
+        up = np.ones(len(L), dtype=bool)
+        if self._failed:
+            up[list(self._failed)] = False
+        speed = L["speed_gbps"].astype(float) * GBPS_TO_BYTES * up
+        kind = L["kind"]
+        nic = np.zeros((self.n_servers, self.rails))
+        m = kind == "nic"
+        srv = np.searchsorted(self.server_rows, L["a"][m])
+        rail = self.fabric.devices["rail"][L["b"][m]] - 1
+        np.add.at(nic, (srv, rail), speed[m])
+        leaf_up = np.zeros(self.n_leaf_keys)
+        m = kind == "leaf-spine"
+        np.add.at(leaf_up, self.leaf_key_of_row[L["a"][m]], speed[m])
+        pod_up = np.zeros(self.n_pods + 1)
+        m = kind == "spine-core"
+        np.add.at(pod_up, self.spine_pod_of_row[L["a"][m]], speed[m])
+        return Capacities(nic=nic, leaf_up=leaf_up, pod_up=pod_up)
+
+    def _switch_latency_s(self) -> float:
+        cat = load_catalog()
+        models = set(self.fabric.devices["model"][self.fabric.switch_mask].tolist())
+        lat = [cat.switches[m].latency_ns for m in models if m in cat.switches and cat.switches[m].latency_ns]
+        return (max(lat) if lat else 600.0) * 1e-9
+
+    # -- checks --------------------------------------------------------------------------------
+    def check_device(self, ref: str, field: str) -> None:
+        try:
+            resolve(self.fabric, ref)
+        except InputError as exc:
+            raise InputError(str(exc), field) from None

@@ -1,0 +1,177 @@
+"""`tokenfab factory ...`: run a factory description, estimate one job, list the model library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tokenfab.clikit import console, fail
+from tokenfab.errors import InputError
+
+factory_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                          help="What the AI factory produces: workloads, scheduling, tokens, cost.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(factory_app, name="factory")
+
+
+def _load(path: Path):
+    from tokenfab.clikit import load_plan_or_intent
+    from tokenfab.factory.spec import load_factory
+
+    spec, raw = load_factory(path)
+    fabric_path = (path.parent / spec.fabric) if not Path(spec.fabric).is_absolute() else Path(spec.fabric)
+    try:
+        fabric = load_plan_or_intent(fabric_path)
+    except InputError as exc:
+        raise InputError(f"{path}: fabric: {exc}") from None
+    return spec, raw, fabric
+
+
+@factory_app.command("run")
+def run_cmd(
+    factory: Path = typer.Argument(..., help="factory description YAML (names its fabric: an intent or a plan folder)"),
+    out: Path = typer.Option(Path("factory-out"), "-o", "--out", help="output folder"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
+) -> None:
+    """Simulate the factory over its window: tokens, utilisation, network idle, power, cost; variants side by side."""
+    from rich.progress import Progress
+
+    from tokenfab.factory import report
+    from tokenfab.factory.engine import run_factory
+    from tokenfab.factory.kpis import summarize
+    from tokenfab.factory.spec import variants
+
+    try:
+        spec, raw, fabric = _load(factory)
+        todo = variants(spec, raw, str(factory))
+        runs = []
+        with Progress(console=console, transient=True) as prog:
+            task = prog.add_task("simulating", total=len(todo))
+            for name, sp in todo:
+                prog.update(task, description=f"simulating {name}")
+                fab = fabric
+                if sp.fabric != spec.fabric:
+                    _, _, fab = _load_variant_fabric(factory, sp)
+                run = run_factory(sp, fab)
+                runs.append((run, summarize(run)))
+                prog.advance(task)
+        files = report.factory_files(runs)
+        report.write(out, files, force)
+    except InputError as exc:
+        fail(str(exc))
+    _print(runs)
+    console.print(f"wrote {len(files)} files to [bold]{out}[/]")
+
+
+def _load_variant_fabric(factory: Path, sp):
+    from tokenfab.clikit import load_plan_or_intent
+
+    p = factory.parent / sp.fabric
+    try:
+        return None, None, load_plan_or_intent(p)
+    except InputError as exc:
+        raise InputError(f"{factory}: compare {sp.name!r}: fabric: {exc}") from None
+
+
+def _print(runs) -> None:
+    from rich.table import Table
+
+    from tokenfab.factory.report import comparison
+
+    base_run, base = runs[0]
+    t = base["totals"]
+    tab = Table(title=f"{base['factory']} on {base['fabric']}: {t['gpus']:,} GPUs, {t['window_h']:g} h "
+                      f"({base['comm_model']} network model, {base['scheduler']})")
+    tab.add_column("KPI")
+    tab.add_column("value", justify="right")
+    p = base["power"]
+    rows = [
+        ("jobs done / running / queued", f"{t['jobs_done']} / {t['jobs_running_at_end']} / {t['jobs_queued_at_end']}"),
+        ("tokens (training + output)", f"{t['tokens']:,.0f}"),
+        ("  training / output / input", f"{t['training_tokens']:,.0f} / {t['output_tokens']:,.0f} / {t['input_tokens']:,.0f}"),
+        ("GPU allocation / utilisation", f"{t['gpu_allocation_pct']:.1f}% / {t['gpu_utilization_pct']:.1f}%"),
+        ("GPU time waiting on the network", f"{t['network_idle_gpu_h']:,.1f} GPU-h ({t['network_idle_pct_of_allocated'] or 0:.2f}% of allocated)"),
+        ("power GPUs / servers / switches / optics / NICs",
+         f"{p['gpus_w'] / 1e3:,.1f} / {p['servers_overhead_w'] / 1e3:,.1f} / {p['switches_w'] / 1e3:,.1f} / "
+         f"{p['optics_w'] / 1e3:,.1f} / {p['nics_w'] / 1e3:,.1f} kW"),
+        ("IT power, PUE, facility", f"{p['it_w'] / 1e3:,.1f} kW x {p['pue']} = {p['facility_w'] / 1e3:,.1f} kW"),
+        ("energy (facility)", f"{t['energy_facility_kwh']:,.0f} kWh"),
+        ("$/GPU-hour", f"{t['usd_per_gpu_hour']:.3f}"),
+        ("cost of the window", f"${t['cost_usd']:,.0f}"),
+        ("$/M tokens", f"{t['usd_per_mtoken']:.4f}" if t["usd_per_mtoken"] is not None else "-"),
+        ("tokens/kWh, tokens/s per MW", f"{t['tokens_per_kwh'] or 0:,.0f}, {t['tokens_per_s_per_mw'] or 0:,.0f}"),
+    ]
+    for k, v in rows:
+        tab.add_row(k, v)
+    console.print(tab)
+    jt = Table(title="largest jobs by GPU-hours (every job in jobs.csv)")
+    for col in ("job", "GPUs", "SUs", "step/TPOT", "MFU", "tok/s/GPU", "slowdown", "net idle"):
+        jt.add_column(col, justify="left" if col == "job" else "right")
+    top = sorted(base["jobs"], key=lambda j: (-(j["gpu_h"] or 0), j["name"]))[:15]
+    for j in top:
+        if j["kind"] == "training":
+            st = f"{j['step_s']:.3g} s" if j["step_s"] else "-"
+        else:
+            st = f"{j['tpot_s'] * 1e3:.1f} ms" if j["tpot_s"] else "-"
+        jt.add_row(j["name"], str(j["gpus"]), str(j["scalable_units"]), st,
+                   f"{j['mfu']:.1%}" if j["mfu"] else "-",
+                   f"{j['tokens_per_s_per_gpu']:,.0f}" if j["tokens_per_s_per_gpu"] else "-",
+                   f"{j['slowdown']:.3f}" if j["slowdown"] else "-",
+                   f"{j['network_idle_pct']:.1f}%" if j["network_idle_pct"] is not None else "-")
+    console.print(jt)
+    for tc in sorted(base["training_cost"], key=lambda r: (-r["gpu_hours"], r["job"]))[:3]:
+        console.print(f"training cost {tc['job']}: 6 N D / (peak x MFU x goodput) = 6 x {tc['params_N'] / 1e9:.1f}B x "
+                      f"{tc['tokens_D']:.3g} / ({tc['peak_tflops']:.0f} TFLOPS x {tc['mfu']:.3f} x {tc['goodput']}) = "
+                      f"{tc['gpu_hours']:,.0f} GPU-h = ${tc['cost_usd']:,.0f}", highlight=False)
+    if len(runs) > 1:
+        ct = Table(title="variants side by side")
+        for col in ("variant", "tokens", "change", "util", "net idle GPU-h", "slowdown mean/worst", "$/Mtok"):
+            ct.add_column(col, justify="left" if col == "variant" else "right")
+        for r in comparison([s for _, s in runs]):
+            ct.add_row(r["variant"], f"{r['tokens']:.4g}", f"{r['tokens_change_pct']:+.2f}%", f"{r['gpu_utilization_pct']:.1f}%",
+                       f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
+                       f"{r['usd_per_mtoken']:.4f}" if r["usd_per_mtoken"] else "-")
+        console.print(ct)
+
+
+@factory_app.command("estimate")
+def estimate_cmd(
+    factory: Path = typer.Argument(..., help="factory description YAML"),
+    job: Optional[str] = typer.Option(None, "--job", help="only this job (default: every job)"),
+) -> None:
+    """Each job alone on the empty fabric: step time, MFU or TPOT/TTFT, and every assumption behind it."""
+    from tokenfab.factory.estimate import estimate_alone
+
+    try:
+        spec, _raw, fabric = _load(factory)
+        results = estimate_alone(spec, fabric, job)
+    except InputError as exc:
+        fail(str(exc))
+    for name, kind, est, head in results:
+        console.rule(f"{name} ({kind})")
+        console.print(head, highlight=False)
+        for line in est.assumptions():
+            console.print(f"  - {line}", highlight=False)
+        for w in est.warnings:
+            console.print(f"  [yellow]warning:[/] {w}", highlight=False)
+
+
+@factory_app.command("models")
+def models_cmd() -> None:
+    """The public model library: parameters, active parameters, KV bytes per token."""
+    from rich.table import Table
+
+    from tokenfab.workload.models import library
+
+    t = Table(title="model library")
+    for col in ("name", "params", "active", "layers", "hidden", "attention", "experts", "KV B/token (BF16)"):
+        t.add_column(col, justify="left" if col in ("name", "attention") else "right")
+    for m in library().values():
+        t.add_row(m.name, f"{m.params / 1e9:.1f}B", f"{m.active_params / 1e9:.1f}B", str(m.layers), str(m.hidden),
+                  f"{m.attention.kind} {m.heads}h", f"{m.moe.experts}+{m.moe.shared_experts} top-{m.moe.top_k}" if m.moe else "-",
+                  f"{m.kv_bytes_per_token():,.0f}")
+    console.print(t)

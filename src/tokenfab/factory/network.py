@@ -1,0 +1,308 @@
+"""Analytical communication model: alpha-beta on the placed GPUs, from the fabric's link speeds.
+
+Each collective becomes bytes on resources: NVLink out of each GPU, each server's NIC per rail,
+each rail leaf's uplinks (and downlinks), each pod's spine-to-core links. Its time is the most
+loaded resource's bytes over its capacity (the bottleneck, beta term) plus a latency term (alpha:
+a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-bandwidth model
+(PERFORMANCE.md) made placement-aware:
+
+- rings (all-reduce 2(n-1)/n, reduce-scatter and all-gather (n-1)/n) run one channel per rail:
+  consecutive servers exchange over the same rail, so a group with g GPUs per server gets g NICs
+  (busbw = min(NVLink, g x NIC)), and a group with one GPU per server one NIC;
+- all-to-all sends S/n to every peer; traffic for a peer on another rail first crosses NVLink to
+  the GPU on that rail (NCCL's PXN), so inter-server traffic stays rail-aligned;
+- traffic between rail leaves of different scalable units crosses the spines, spread evenly over
+  the leaf's uplinks (ideal ECMP); between pods it also crosses the cores. Oversubscription and
+  failed links lower those capacities.
+
+Jobs running together share leaf uplinks and pod links (servers are never shared between jobs).
+`contention` treats each shared resource as processor-sharing: a collective gets the capacity
+the other jobs leave on average (1 - their utilisation), never less than an equal share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tokenfab.factory.cluster import Cluster
+from tokenfab.workload.comm import Collective, CommTime, Contention, JobTraffic
+
+
+class AnalyticalConfig(BaseModel):
+    """Efficiencies and latencies of the alpha-beta model (assumptions, printed with results)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # nccl-tests on H100 reach ~360 GB/s all-reduce busbw over 450 GB/s NVLink per direction
+    nvlink_efficiency: float = Field(0.80, gt=0, le=1)
+    # 46-49 GB/s measured per 400G ConnectX-7 (factory-models.md section 1)
+    nic_efficiency: float = Field(0.92, gt=0, le=1)
+    # fixed cost per collective: kernel launch and synchronisation
+    launch_nvlink_s: float = Field(10e-6, ge=0)
+    # DeepEP low-latency dispatch/combine at EP16-256 imply ~25-50 us beyond the bytes
+    launch_network_s: float = Field(25e-6, ge=0)
+    nvlink_hop_s: float = Field(1e-6, ge=0)
+    nic_hop_s: float = Field(2e-6, ge=0)  # RDMA NIC and PCIe, both ends
+
+
+@dataclass
+class _Loads:
+    """Bytes of one collective occurrence on each resource."""
+
+    nvlink: float  # the most loaded GPU's NVLink out, bytes
+    nic: float  # the most loaded NIC (one direction), bytes / its capacity -> seconds
+    nic_s: float
+    shared_idx: np.ndarray  # indices into the shared resource space
+    shared_bytes: np.ndarray
+    switch_hops: int  # switches on the longest path
+    network: bool
+
+
+class AnalyticalComm:
+    """CommModel from link speeds and placement (see module doc)."""
+
+    name = "analytical"
+
+    def __init__(self, cluster: Cluster, config: AnalyticalConfig | None = None):
+        self.cluster = cluster
+        self.config = config or AnalyticalConfig()
+        self._cache: dict[tuple, tuple[CommTime, _Loads]] = {}
+        self._version = -1
+        self.nvlink_bytes_s = cluster.gpu.nvlink_gbytes_per_s_per_direction * 1e9 * self.config.nvlink_efficiency
+        c = cluster
+        # shared resource space: leaf uplinks, leaf downlinks, pod uplinks, pod downlinks
+        self.n_leaf = c.n_leaf_keys
+        self.n_pod = c.n_pods + 1
+        self._names: list[str] | None = None
+
+    # -- capacities (follow failures) --------------------------------------------------------
+    def _sync(self) -> None:
+        if self._version != self.cluster.version:
+            self._cache.clear()
+            self._version = self.cluster.version
+            cap = self.cluster.capacities
+            e = self.config.nic_efficiency
+            self.nic_cap = cap.nic * e
+            self.shared_cap = np.concatenate([cap.leaf_up, cap.leaf_up, cap.pod_up, cap.pod_up]) * e
+
+    def shared_names(self) -> list[str]:
+        if self._names is None:
+            leaf = self.cluster.leaf_key_names
+            pods = [f"pod-{p}" for p in range(self.n_pod)]
+            self._names = ([f"{n} uplinks" for n in leaf] + [f"{n} downlinks" for n in leaf]
+                           + [f"{p} spine-core up" for p in pods] + [f"{p} spine-core down" for p in pods])
+        return self._names
+
+    # -- the protocol ----------------------------------------------------------------------------
+    def time(self, c: Collective) -> CommTime:
+        return self._eval(c)[0]
+
+    def time_s(self, kind: str, gpu_group: np.ndarray, size_bytes: float) -> float:
+        return self.time(Collective(kind, np.asarray(gpu_group).reshape(1, -1), size_bytes, "adhoc")).time_s
+
+    def contention(self, jobs: Sequence[JobTraffic]) -> Contention:
+        self._sync()
+        cap = self.shared_cap
+        n_res = len(cap)
+        # per job: its network collectives with loads and alone times
+        per_job = []
+        for j in jobs:
+            items = []
+            for c in j.collectives:
+                t, ld = self._eval(c)
+                if ld.network and len(ld.shared_idx):
+                    items.append((c, t, ld))
+            per_job.append(items)
+        step = np.array([max(j.step_s, 1e-12) for j in jobs])
+        bytes_per_step = np.zeros((len(jobs), n_res))
+        for i, items in enumerate(per_job):
+            for c, _t, ld in items:
+                np.add.at(bytes_per_step[i], ld.shared_idx, ld.shared_bytes * c.count)
+        stretch = np.ones(len(jobs))
+        contended: dict[Hashable, list[str]] = {}
+        eff_step = step.copy()
+        for _ in range(6):  # fixed point: slower jobs load the links less
+            demand = bytes_per_step / eff_step[:, None]  # bytes/s per job per resource
+            total = demand.sum(axis=0)
+            users = (demand > 0).sum(axis=0)
+            new_stretch = np.ones(len(jobs))
+            new_step = step.copy()
+            for i, items in enumerate(per_job):
+                if not items:
+                    continue
+                others = np.maximum(total - demand[i], 0.0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    util = np.where(cap > 0, others / cap, np.inf)
+                share = np.maximum(1.0 - util, 1.0 / np.maximum(users - (demand[i] > 0) + 1, 1))
+                avail = cap * share
+                t_alone = t_now = 0.0
+                extra = 0.0
+                hit: set[int] = set()
+                for c, t, ld in items:
+                    a = avail[ld.shared_idx]
+                    with np.errstate(divide="ignore"):
+                        per = np.where(a > 0, ld.shared_bytes / a, np.inf)
+                    k = int(np.argmax(per))
+                    bw_alone = t.time_s - self._alpha(c, ld)
+                    t_c = max(bw_alone, float(per[k])) + self._alpha(c, ld)
+                    if per[k] > bw_alone * 1.0001:
+                        hit.add(int(ld.shared_idx[k]))
+                    t_alone += c.count * t.time_s
+                    t_now += c.count * t_c
+                    extra += c.count * (t_c - t.time_s) * (1.0 - c.overlap)
+                new_stretch[i] = t_now / t_alone if t_alone > 0 else 1.0
+                new_step[i] = step[i] + extra
+                if hit:
+                    names = self.shared_names()
+                    contended[jobs[i].key] = sorted(names[h] for h in hit)
+            stretch, eff_step = new_stretch, new_step
+        demand = bytes_per_step / eff_step[:, None]
+        total = demand.sum(axis=0)
+        names = self.shared_names()
+        load = {names[r]: round(float(total[r] / cap[r]), 4) if cap[r] > 0 else float("inf")
+                for r in np.flatnonzero(total > 0)}
+        return Contention({j.key: float(s) for j, s in zip(jobs, stretch)}, contended, load)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _alpha(self, c: Collective, ld: _Loads) -> float:
+        cfg = self.config
+        n = c.group_size
+        steps = {"all_reduce": 2 * (n - 1), "reduce_scatter": n - 1, "all_gather": n - 1,
+                 "all_to_all": 1, "send_recv": 1, "send": 1}[c.kind]
+        if ld.network:
+            hop = cfg.nic_hop_s + ld.switch_hops * self.cluster.switch_latency_s
+            return cfg.launch_network_s + steps * hop
+        return cfg.launch_nvlink_s + steps * cfg.nvlink_hop_s
+
+    def _eval(self, c: Collective) -> tuple[CommTime, _Loads]:
+        self._sync()
+        key = c.key
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        ld = self._loads(c)
+        t_nvl = ld.nvlink / self.nvlink_bytes_s
+        cands = [(t_nvl, "nvlink"), (ld.nic_s, "nic")]
+        if len(ld.shared_idx):
+            cap = self.shared_cap[ld.shared_idx]
+            with np.errstate(divide="ignore"):
+                per = np.where(cap > 0, ld.shared_bytes / cap, np.inf)
+            k = int(np.argmax(per))
+            cands.append((float(per[k]), self.shared_names()[int(ld.shared_idx[k])]))
+        t_bw, what = max(cands, key=lambda x: x[0])
+        out = (CommTime(t_bw + self._alpha(c, ld), ld.network, what), ld)
+        self._cache[key] = out
+        return out
+
+    def _loads(self, c: Collective) -> _Loads:
+        cl = self.cluster
+        G = cl.gpus_per_server
+        groups = np.sort(c.groups, axis=1)
+        n = groups.shape[1]
+        S = float(c.size_bytes)
+        nvl = np.zeros(cl.n_gpus)
+        src_l, dst_l, b_l = [], [], []
+        if n < 2 or S <= 0:
+            return _Loads(0.0, 0.0, 0.0, np.zeros(0, np.int64), np.zeros(0), 0, False)
+        if c.kind in ("all_reduce", "reduce_scatter", "all_gather"):
+            f = (2.0 if c.kind == "all_reduce" else 1.0) * (n - 1) / n
+            for g_rows, srv in _regular_blocks(groups, G):
+                ng, blocks = g_rows.shape[0], srv.shape[1]
+                per_srv = g_rows.shape[1] // blocks
+                if blocks == 1:
+                    np.add.at(nvl, g_rows.ravel(), f * S)
+                    continue
+                if per_srv > 1:
+                    np.add.at(nvl, g_rows.ravel(), f * S * (per_srv - 1) / per_srv)
+                # member j of block b sends to member j of block b+1 (one ring channel per rail)
+                m = g_rows.reshape(ng, blocks, per_srv)
+                nxt = np.roll(m, -1, axis=1)
+                src_l.append(m.ravel())
+                dst_l.append(nxt.ravel())
+                b_l.append(np.full(m.size, f * S / per_srv))
+        elif c.kind == "all_to_all":
+            ii, jj = np.nonzero(~np.eye(n, dtype=bool))
+            src = groups[:, ii].ravel()
+            dst = groups[:, jj].ravel()
+            same = cl.server_of(src) == cl.server_of(dst)
+            np.add.at(nvl, src[same], S / n)
+            src_l.append(src[~same])
+            dst_l.append(dst[~same])
+            b_l.append(np.full(int((~same).sum()), S / n))
+        else:  # send_recv chain (both directions) or send (one direction), in the given order
+            g = c.groups
+            a = g[:, :-1].ravel()
+            b = g[:, 1:].ravel()
+            src = np.concatenate([a, b]) if c.kind == "send_recv" else a
+            dst = np.concatenate([b, a]) if c.kind == "send_recv" else b
+            same = cl.server_of(src) == cl.server_of(dst)
+            np.add.at(nvl, src[same], S)
+            src_l.append(src[~same])
+            dst_l.append(dst[~same])
+            b_l.append(np.full(int((~same).sum()), S))
+        src = np.concatenate(src_l) if src_l else np.zeros(0, np.int64)
+        dst = np.concatenate(dst_l) if dst_l else np.zeros(0, np.int64)
+        byt = np.concatenate(b_l) if b_l else np.zeros(0)
+        if not len(src):
+            return _Loads(float(nvl.max()), 0.0, 0.0, np.zeros(0, np.int64), np.zeros(0), 0, False)
+        ss, sd = cl.server_of(src), cl.server_of(dst)
+        rail = cl.rail_of(dst)
+        relay = cl.rail_of(src) != rail  # PXN: first hop over NVLink to the GPU on the peer's rail
+        np.add.at(nvl, src[relay], byt[relay])
+        nic_out = np.zeros((cl.n_servers, cl.rails))
+        nic_in = np.zeros((cl.n_servers, cl.rails))
+        np.add.at(nic_out, (ss, rail), byt)
+        np.add.at(nic_in, (sd, rail), byt)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_out = np.where(nic_out > 0, nic_out / self.nic_cap, 0.0)
+            t_in = np.where(nic_in > 0, nic_in / self.nic_cap, 0.0)
+        nic_s = float(max(t_out.max(), t_in.max()))
+        ks, kd = cl.leaf_key(ss, rail), cl.leaf_key(sd, rail)
+        cross = ks != kd
+        idx = [ks[cross], self.n_leaf + kd[cross]]
+        vals = [byt[cross], byt[cross]]
+        hops = 1
+        if cross.any():
+            hops = 3
+        if cl.tiers >= 3:
+            ps, pd = cl.pod[ss], cl.pod[sd]
+            pc = ps != pd
+            if pc.any():
+                hops = 5
+                idx += [2 * self.n_leaf + ps[pc], 2 * self.n_leaf + self.n_pod + pd[pc]]
+                vals += [byt[pc], byt[pc]]
+        all_idx = np.concatenate(idx)
+        all_val = np.concatenate(vals)
+        if len(all_idx):
+            uniq, inv = np.unique(all_idx, return_inverse=True)
+            sums = np.bincount(inv, weights=all_val)
+        else:
+            uniq, sums = np.zeros(0, np.int64), np.zeros(0)
+        return _Loads(float(nvl.max()), float(max(nic_out.max(), nic_in.max())), nic_s, uniq, sums, hops, True)
+
+
+def _regular_blocks(groups: np.ndarray, G: int):
+    """Split sorted groups into batches where every group spans `blocks` servers with the same
+    number of members on each: yields (rows, servers-per-row) pairs. Irregular rows come one by
+    one, trimmed to the smallest per-server count (NCCL builds its rings the same way)."""
+    srv = groups // G
+    n = groups.shape[1]
+    counts = (np.diff(srv, axis=1) != 0).sum(axis=1) + 1  # servers per (sorted) group
+    for blocks in np.unique(counts).tolist():
+        rows = np.flatnonzero(counts == blocks)
+        if n % blocks == 0:
+            per = n // blocks
+            sub = srv[rows].reshape(len(rows), blocks, per)
+            ok = (sub == sub[:, :, :1]).all(axis=(1, 2))
+            if ok.any():
+                r = rows[ok]
+                yield groups[r], srv[r][:, ::per]
+            rows = rows[~ok]
+        for r in rows.tolist():
+            u, cnt = np.unique(srv[r], return_counts=True)
+            per = int(cnt.min())
+            members = np.concatenate([groups[r][srv[r] == s][:per] for s in u])
+            yield members.reshape(1, -1), u.reshape(1, -1)

@@ -1,0 +1,58 @@
+"""tokenfab.sim: a flow-level simulator of NCCL collectives on the planned fabric.
+
+What it models (each module documents its formulas):
+    network.py      the Fabric's links (each direction its own capacity, parallel links apart) and
+                    every GPU's NVLink port; protocol efficiency; latency per hop
+    routing.py      ECMP on the RoCEv2 5-tuple (UDP source port per QP, per-switch seeds),
+                    adaptive routing per flowlet, packet spraying
+    faults.py       links/switches down, degraded links, packet loss under go-back-N or selective
+                    repeat with timeouts, added latency and jitter
+    collectives.py  ring and double-binary-tree all-reduce, all-gather, reduce-scatter, all-to-all
+                    (PXN), broadcast, reduce, send/recv; rail-aligned channels; nccl-tests sizes
+    engine.py       max-min fair rates by progressive filling on a sparse flows x resources
+                    matrix, recomputed at every flow start and finish
+    api.py          the functions below
+
+Python API (all times in seconds, bandwidths in GB/s = 1e9 bytes/s):
+
+    import tokenfab
+    from tokenfab import sim
+    fabric = tokenfab.plan(tokenfab.load_intent("examples/clos-2048.yaml"))
+
+    # one collective: time_s, algbw_GBps, busbw_GBps, latency_s, bandwidth_s, group_finish_s
+    r = sim.collective_time(fabric, "all_reduce", gpus=256, size_bytes=1 << 30,
+                            routing="ecmp", qps=1, seed=0)            # or routing="adaptive"/"spray"
+    r.busbw_GBps, r.time_s, r.gpu_idle(compute_s=0.2), r.link_utilization()
+
+    # gpus: an int (the first N GPUs), global GPU ids (server * gpus_per_server + local), names
+    # ("srv-3" = all its GPUs, "srv-3:gpu2"), or servers=["srv-1..srv-16"] (rank order = order given)
+    r = sim.collective_time(fabric, "all_to_all", servers="srv-1,srv-9,srv-2,srv-10", size_bytes=1 << 28)
+
+    # faults and model knobs
+    f = sim.Faults(down=("spine-3",), degrade={"leaf-r1-1--spine-1": 0.5}, loss=1e-4,
+                   recovery="go-back-n", jitter_s=2e-6)
+    p = sim.SimParams(efficiency=1.0, channels_per_nic=2)
+    r = sim.collective_time(fabric, "all_reduce", 512, 1 << 30, faults=f, params=p)
+
+    # several jobs at once (contention): per-job time, time alone, slowdown
+    jobs = [sim.Job("all_reduce", 1 << 30, servers="srv-1..srv-32", name="train-a"),
+            sim.Job("all_to_all", 1 << 28, servers="srv-33..srv-64", name="moe-b", start_s=0.001)]
+    out = sim.run_jobs(fabric, jobs, routing="ecmp", seed=3)
+    [(j.name, j.time_s, j.alone_s, j.slowdown) for j in out.jobs]
+
+    # many calls on one fabric: build a Simulator once (shortest paths are cached)
+    s = sim.Simulator(fabric, params, faults)
+    rows = s.sweep("all_reduce", s.gpus(servers="srv-1..srv-8"), [2**k for k in range(20, 31)],
+                   routing=sim.Routing("ecmp", qps=4, seed=1))
+"""
+
+from tokenfab.sim.api import (CollectiveResult, Job, JobResult, JobsResult, Simulator, collective_time, run_jobs,
+                              select_gpus)
+from tokenfab.sim.collectives import COLLECTIVES, nccl_sizes, parse_size, size_series
+from tokenfab.sim.faults import Faults
+from tokenfab.sim.network import Network, SimParams
+from tokenfab.sim.routing import Routing
+
+__all__ = ["collective_time", "run_jobs", "Simulator", "Job", "JobResult", "JobsResult", "CollectiveResult",
+           "Faults", "SimParams", "Routing", "Network", "select_gpus", "COLLECTIVES", "nccl_sizes", "parse_size",
+           "size_series"]

@@ -1,0 +1,92 @@
+"""The analytical alpha-beta model: nccl-tests bus bandwidth bounds on placed GPUs, and what
+oversubscription, failures and other jobs do to it. Plus the simulator-backed model agreeing
+with it where routing cannot matter."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import make
+from tokenfab import plan
+from tokenfab.factory.cluster import Cluster
+from tokenfab.factory.network import AnalyticalComm
+from tokenfab.workload.comm import Collective, JobTraffic
+
+S = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def clos():
+    # 4 scalable units of 24 servers (8 x H100, 8 x 400G), leaves 3:1 oversubscribed (24 down, 8 up)
+    return plan(make(name="t", cluster={"servers": 96, "gpus_per_server": 8},
+                     fabric={"architecture": "rail-optimized", "switch_model": "CX732Q-N",
+                             "leaf": {"oversubscription": 3}}))
+
+
+U = 24 * 8  # GPUs per scalable unit
+
+
+def busbw(t, n, kind="all_reduce"):
+    f = 2 * (n - 1) / n if kind == "all_reduce" else (n - 1) / n
+    return S / t * f / 1e9
+
+
+def test_bus_bandwidth_bounds(clos):
+    comm = AnalyticalComm(Cluster(clos))
+    cfg = comm.config
+    nvl = 450 * cfg.nvlink_efficiency
+    nic = 50 * cfg.nic_efficiency
+    # inside one server: NVLink
+    assert busbw(comm.time_s("all_reduce", np.arange(8), S), 8) == pytest.approx(nvl, rel=0.01)
+    # 8 GPUs per server over 4 servers: 8 rails -> min(NVLink, 8 x NIC)
+    assert busbw(comm.time_s("all_reduce", np.arange(32), S), 32) == pytest.approx(min(nvl, 8 * nic), rel=0.01)
+    # one GPU per server: one NIC
+    assert busbw(comm.time_s("all_reduce", np.arange(4) * 8, S), 4) == pytest.approx(nic, rel=0.01)
+
+
+def test_oversubscribed_uplinks_bound_a_spread_all_to_all(clos):
+    cl = Cluster(clos)
+    comm = AnalyticalComm(cl)
+    assert clos.design["servers_per_su"] == 24
+    inside = np.arange(U)  # all of scalable unit 1
+    spread = np.arange(2 * U)  # units 1 and 2: half of every GPU's traffic crosses the spines
+    t_in = comm.time(Collective("all_to_all", inside.reshape(1, -1), S, "ep"))
+    t_sp = comm.time(Collective("all_to_all", spread.reshape(1, -1), S, "ep"))
+    assert t_in.bottleneck == "nic"
+    assert "uplinks" in t_sp.bottleneck and t_sp.time_s > t_in.time_s
+    # a spine down removes uplink capacity: the spread job slows, the contained one does not
+    cl.fail(["spine-1"])
+    assert comm.time(Collective("all_to_all", inside.reshape(1, -1), S, "ep")).time_s == pytest.approx(t_in.time_s)
+    assert comm.time(Collective("all_to_all", spread.reshape(1, -1), S, "ep")).time_s > t_sp.time_s
+    cl.restore(["spine-1"])
+    assert comm.time(Collective("all_to_all", spread.reshape(1, -1), S, "ep")).time_s == pytest.approx(t_sp.time_s)
+
+
+def test_jobs_sharing_uplinks_slow_each_other_and_name_the_links(clos):
+    comm = AnalyticalComm(Cluster(clos))
+    # two jobs, each half in unit 1 and half in unit 2: both all-to-alls cross the same leaf uplinks
+    a = np.concatenate([np.arange(U // 2), U + np.arange(U // 2)])
+    b = a + U // 2
+    ca = Collective("all_to_all", a.reshape(1, -1), S, "ep", count=10)
+    cb = Collective("all_to_all", b.reshape(1, -1), S, "ep", count=10)
+    ta, tb = comm.time(ca).time_s, comm.time(cb).time_s
+    con = comm.contention([JobTraffic("a", [ca], 10 * ta), JobTraffic("b", [cb], 10 * tb)])
+    assert comm.time(ca).bottleneck == "nic"  # alone, the uplinks keep up
+    assert con.stretch["a"] > 1.2 and con.stretch["b"] > 1.2
+    assert any("uplinks" in n for n in con.contended["a"])
+    # the same two jobs inside their own units do not interact
+    c = Collective("all_to_all", np.arange(U).reshape(1, -1), S, "ep", count=10)
+    d = Collective("all_to_all", (U + np.arange(U)).reshape(1, -1), S, "ep", count=10)
+    con = comm.contention([JobTraffic("c", [c], 1.0), JobTraffic("d", [d], 1.0)])
+    assert con.stretch == {"c": 1.0, "d": 1.0}
+
+
+def test_simulator_agrees_where_routing_cannot_matter(clos):
+    from tokenfab.factory.simcomm import SimulatorComm
+
+    cl = Cluster(clos)
+    sim = SimulatorComm(cl)
+    ana = AnalyticalComm(cl)
+    # NVLink-only and one-leaf rings: both models give the textbook bound (their efficiencies differ)
+    for gpus in (np.arange(8), np.arange(32)):
+        t_sim, t_ana = sim.time_s("all_reduce", gpus, S), ana.time_s("all_reduce", gpus, S)
+        assert t_sim == pytest.approx(t_ana, rel=0.25)
