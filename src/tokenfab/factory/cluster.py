@@ -21,6 +21,21 @@ from tokenfab.names import resolve
 GBPS_TO_BYTES = 1e9 / 8
 
 
+@dataclass(frozen=True)
+class Impairment:
+    """Backend impairments in force: packet loss and capacity kept per link row (None = every
+    link), extra latency and mean jitter per hop. The simulator (tokenfab.sim.faults) models them."""
+
+    loss: tuple[tuple[str | None, float], ...] = ()
+    degrade: tuple[tuple[str | None, float], ...] = ()
+    jitter_s: float = 0.0
+    latency_s: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.loss or self.degrade or self.jitter_s or self.latency_s)
+
+
 @dataclass
 class Capacities:
     """Bytes per second of each resource kind, with failed links removed."""
@@ -65,6 +80,9 @@ class Cluster:
         self.spine_pod_of_row[spines] = D["pod"][spines]
         self.switch_latency_s = self._switch_latency_s()
         self._failed: set[int] = set()
+        self.impairment = Impairment()
+        self.link_loss = np.zeros(len(fabric.links))
+        self.link_degrade = np.ones(len(fabric.links))
         self.version = 0
         self.capacities = self._capacities()
 
@@ -112,6 +130,22 @@ class Cluster:
             self.version += 1
             self.capacities = self._capacities()
 
+    def impair(self, imp: Impairment) -> None:
+        """Set the impairments in force (replacing the previous ones)."""
+        if imp == self.impairment:
+            return
+        n = len(self.fabric.links)
+        loss, deg = np.zeros(n), np.ones(n)
+        for ref, p in imp.loss:
+            rows = slice(None) if ref is None else self.links_of_ref(ref)
+            loss[rows] = np.maximum(loss[rows], p)
+        for ref, f in imp.degrade:
+            rows = slice(None) if ref is None else self.links_of_ref(ref)
+            deg[rows] = np.minimum(deg[rows], f)
+        self.impairment, self.link_loss, self.link_degrade = imp, loss, deg
+        self.version += 1
+        self.capacities = self._capacities()
+
     @property
     def failed_links(self) -> frozenset[int]:
         return frozenset(self._failed)
@@ -121,7 +155,7 @@ class Cluster:
         up = np.ones(len(L), dtype=bool)
         if self._failed:
             up[list(self._failed)] = False
-        speed = L["speed_gbps"].astype(float) * GBPS_TO_BYTES * up
+        speed = L["speed_gbps"].astype(float) * GBPS_TO_BYTES * up * self.link_degrade
         kind = L["kind"]
         nic = np.zeros((self.n_servers, self.rails))
         m = kind == "nic"

@@ -127,6 +127,8 @@ def _print(runs) -> None:
         console.print(f"training cost {tc['job']}: 6 N D / (peak x MFU x goodput) = 6 x {tc['params_N'] / 1e9:.1f}B x "
                       f"{tc['tokens_D']:.3g} / ({tc['peak_tflops']:.0f} TFLOPS x {tc['mfu']:.3f} x {tc['goodput']}) = "
                       f"{tc['gpu_hours']:,.0f} GPU-h = ${tc['cost_usd']:,.0f}", highlight=False)
+    if base_run.spec.layered:
+        _print_ledger(base)
     if len(runs) > 1:
         ct = Table(title="variants side by side")
         for col in ("variant", "tokens", "change", "util", "net idle GPU-h", "slowdown mean/worst", "$/Mtok"):
@@ -136,6 +138,86 @@ def _print(runs) -> None:
                        f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
                        f"{r['usd_per_mtoken']:.4f}" if r["usd_per_mtoken"] else "-")
         console.print(ct)
+        if base_run.spec.layered:
+            _print_network_cost([s for _, s in runs])
+
+
+def _fmt(x, unit: str = "") -> str:
+    from tokenfab.factory.report import _num
+
+    return "-" if x is None else f"{_num(x)}{unit}"
+
+
+def _print_ledger(s: dict) -> None:
+    from rich.table import Table
+
+    from tokenfab.factory.report import _bytes
+
+    L = s["ledger"]
+    t = s["totals"]
+    tab = Table(title="data-to-tokens ledger")
+    tab.add_column("layer")
+    tab.add_column("what", justify="right")
+    if "data" in L:
+        b = L["data"]["balance"]
+        tab.add_row("data in", f"{_bytes(b['ingested_bytes'])} ingested = {_bytes(b['stored_bytes'])} stored + "
+                               f"{_bytes(b['filtered_bytes'])} filtered + {_bytes(b['dropped_bytes'])} dropped + "
+                               f"{_bytes(b['pending_bytes'])} pending")
+        for p in L["data"]["pipelines"]:
+            why = "; ".join(f"{k} {_bytes(v)}" for k, v in p["dropped_bytes"].items()) or "nothing dropped"
+            tab.add_row(f"  {p['pipeline']}", f"-> {p['dataset']} on {p['tier']}: {_bytes(p['stored_bytes'])} ({why})")
+        tab.add_row("datasets", ", ".join(f"{d['dataset']} {_bytes(d['bytes'])} v{d['versions']}" for d in L["data"]["datasets"]))
+    if "storage" in L:
+        f = L["storage"]["fabric"]
+        tab.add_row("storage fabric", f"{f['capacity_gbytes_per_s']:,.0f} GB/s, mean {f['mean_utilization_pct']:.2f}% used, "
+                                      f"peak {f['peak_utilization_pct']:.1f}%")
+    tr = [j for j in L["training"]]
+    if tr:
+        tab.add_row("training", f"{t['training_tokens']:,.0f} tokens in {len(tr)} runs, {sum(j['checkpoints'] for j in tr)} "
+                                f"checkpoints, {sum(j['interruptions'] for j in tr)} interruptions, "
+                                f"{sum(j['lost_tokens'] or 0 for j in tr):,.0f} tokens lost")
+    if L["models"]:
+        tab.add_row("models", f"{len(L['models'])} registered, {sum(1 for m in L['models'] if m['deployed_h'] is not None)} deployed")
+    for v in L["inference"]:
+        tab.add_row(f"service {v['service']}", f"{v['tenant']}: {_fmt(v['requests_served'])} requests, "
+                                               f"{_fmt(v['output_tokens'])} output tokens, SLO "
+                                               f"{v['slo_attainment_pct'] if v['slo_attainment_pct'] is not None else 0:.2f}%, "
+                                               f"TTFT {v['mean_ttft_s'] or 0:.3f} s, TPOT {(v['mean_tpot_s'] or 0) * 1e3:.1f} ms, "
+                                               f"replicas {v['replicas_min']}-{v['replicas_max']}")
+    g = L["gpu_time"]
+    tab.add_row("GPU time", ", ".join(f"{k.replace('_', ' ')} {v['pct']:.1f}%" for k, v in g.items() if v["gpu_h"]))
+    c = L["cost"]
+    tab.add_row("cost", f"${c['total_usd']:,.0f} (GPUs + fabric ${c['gpus_and_fabric_usd']:,.0f}, CPU pools "
+                        f"${c['cpu_pools_usd']:,.0f}, storage ${c['storage_usd']:,.0f})")
+    console.print(tab)
+
+
+def _print_network_cost(summaries: list[dict]) -> None:
+    from rich.table import Table
+
+    from tokenfab.factory.report import network_cost
+
+    base = summaries[0]["factory"]
+    for r in network_cost(summaries):
+        tab = Table(title=f"what {r['variant']} costs against {base} (same arrivals, same failures)")
+        tab.add_column("")
+        tab.add_column("change", justify="right")
+        tab.add_row("tokens", f"{r['tokens_change']:+,.0f} ({r['tokens_change_pct'] or 0:+.3f}%)")
+        tab.add_row("  training tokens", f"{r['training_tokens_change']:+,.0f}")
+        tab.add_row("  inference output tokens", f"{r['inference_output_tokens_change']:+,.0f} "
+                                                f"({r['inference_output_tokens_change_pct'] or 0:+.3f}%)")
+        if r["slo_attainment_pct"] is not None:
+            tab.add_row("SLO attainment (all requests)", f"{r['slo_attainment_pct']:.2f}% ({r['slo_points_change']:+.2f} pts)")
+        for v in r["services"]:
+            tab.add_row(f"  {v['service']}", f"SLO {v['base_attainment_pct'] or 0:.2f}% -> {v['attainment_pct'] or 0:.2f}%, "
+                                            f"TTFT {v['base_ttft_s'] or 0:.3f} -> {v['ttft_s'] or 0:.3f} s, "
+                                            f"TPOT {v['base_tpot_ms'] or 0:.1f} -> {v['tpot_ms'] or 0:.1f} ms, "
+                                            f"tokens {v['output_tokens_change_pct'] or 0:+.2f}%")
+        tab.add_row("requests abandoned", f"{r['requests_abandoned_change']:+,.0f}")
+        tab.add_row("GPU time waiting on the network", f"{r['network_gpu_h_change']:+,.1f} GPU-h = ${r['network_idle_usd']:,.0f}")
+        tab.add_row("tokens not produced, at what the base paid per token", f"${r['lost_tokens_usd']:,.0f}")
+        tab.add_row("$/M tokens", f"{r['usd_per_mtoken']}")
+        console.print(tab)
 
 
 @factory_app.command("estimate")

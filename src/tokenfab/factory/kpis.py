@@ -35,7 +35,8 @@ def job_row(j: JobRun, cluster, gpu_hour_usd: float, window_s: float) -> dict:
     gpu_h = j.gpu_s / 3600.0
     cost = gpu_h * gpu_hour_usd
     row = {
-        "name": j.name, "tenant": j.tenant, "kind": j.kind,
+        "name": j.name, "tenant": j.tenant, "kind": j.kind, "stage": j.stage,
+        "service": j.service or j.lifecycle or "",
         "model": (j.workload.training or j.workload.inference).model,
         "gpus": j.gpus, "status": j.status,
         "arrive_h": _r(j.arrive_s / 3600, 3),
@@ -59,6 +60,11 @@ def job_row(j: JobRun, cluster, gpu_hour_usd: float, window_s: float) -> dict:
         "contention_idle_pct": _r(100 * j.contention_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
         "bubble_pct": _r(100 * j.bubble_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
         "network_idle_gpu_h": _r(j.net_idle_gpu_s / 3600, 3),
+        "storage_idle_pct": _r(100 * j.storage_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
+        "starved_pct": _r(100 * j.starve_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
+        "failure_pct": _r(100 * j.fail_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
+        "low_demand_pct": _r(100 * j.lowdemand_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
+        "interruptions": j.interruptions,
         "energy_kwh": _r(j.energy_j / 3.6e6, 3),
         "cost_usd": _r(cost, 2),
         "usd_per_mtoken": _r(cost / j.tokens * 1e6, 4) if j.tokens else None,
@@ -102,8 +108,9 @@ def summarize(run: FactoryRun) -> dict:
     for j, row in zip(run.jobs, jobs):
         t = tenants.setdefault(j.tenant, {"tenant": j.tenant, "jobs": 0, "gpu_h": 0.0, "training_tokens": 0.0,
                                           "output_tokens": 0.0, "input_tokens": 0.0, "busy_gpu_h": 0.0,
-                                          "network_idle_gpu_h": 0.0, "contention_gpu_h": 0.0, "cost_usd": 0.0,
-                                          "energy_kwh": 0.0})
+                                          "network_idle_gpu_h": 0.0, "contention_gpu_h": 0.0, "storage_idle_gpu_h": 0.0,
+                                          "starved_gpu_h": 0.0, "failure_gpu_h": 0.0, "low_demand_gpu_h": 0.0,
+                                          "cost_usd": 0.0, "energy_kwh": 0.0})
         t["jobs"] += 1
         t["gpu_h"] += j.gpu_s / 3600
         t["training_tokens" if j.kind == "training" else "output_tokens"] += j.tokens
@@ -111,6 +118,10 @@ def summarize(run: FactoryRun) -> dict:
         t["busy_gpu_h"] += j.busy_gpu_s / 3600
         t["network_idle_gpu_h"] += j.net_idle_gpu_s / 3600
         t["contention_gpu_h"] += j.contention_gpu_s / 3600
+        t["storage_idle_gpu_h"] += j.storage_gpu_s / 3600
+        t["starved_gpu_h"] += j.starve_gpu_s / 3600
+        t["failure_gpu_h"] += j.fail_gpu_s / 3600
+        t["low_demand_gpu_h"] += j.lowdemand_gpu_s / 3600
         t["cost_usd"] += j.gpu_s / 3600 * gpu_hour
         t["energy_kwh"] += j.energy_j / 3.6e6
     tenant_rows = []
@@ -157,7 +168,25 @@ def summarize(run: FactoryRun) -> dict:
         "unallocated_gpu_h": _r((n * window_s - alloc_gs) / 3600, 2),
         "cost_model": cost_model,
     }
+    from tokenfab.factory import ledger
+
+    led = ledger.build(run, gpu_hour, total_cost)
+    for cause, v in led["gpu_time"].items():
+        totals[f"gpu_h_{cause}"] = v["gpu_h"]
+    totals["inference_output_tokens"] = _r(sum(s.output_tokens for s in run.services), 0)
+    totals["requests_served"] = _r(sum(s.served for s in run.services), 1)
+    totals["requests_abandoned"] = _r(sum(s.abandoned for s in run.services), 1)
+    totals["slo_attainment_pct"] = _r(ledger.slo_attainment_pct(run), 3)
+    totals["cost_total_usd"] = led["cost"]["total_usd"]
+    totals["usd_per_mtoken_total"] = _r(led["cost"]["total_usd"] / tokens * 1e6, 4) if tokens else None
+    if run.data is not None:
+        b = run.data.balance()
+        totals["bytes_ingested"] = _r(b["ingested_bytes"], 0)
+        totals["bytes_stored"] = _r(b["stored_bytes"], 0)
+        totals["bytes_dropped"] = _r(b["dropped_bytes"], 0)
+    totals["models_deployed"] = sum(len(s.deployed_at_s) for s in run.services)
+    totals["interruptions"] = sum(1 for e in run.events if e["kind"] == "failure")
     return {"factory": spec.name, "fabric": run.fabric.intent.name, "comm_model": run.comm_name,
             "scheduler": spec.scheduler.policy, "totals": totals, "power": power, "jobs": jobs,
             "tenants": tenant_rows, "training_cost": training, "link_load_peak": run.link_load,
-            "assumptions": run.assumptions}
+            "assumptions": run.assumptions, "ledger": led}

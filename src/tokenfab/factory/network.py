@@ -15,6 +15,11 @@ a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-b
   the leaf's uplinks (ideal ECMP); between pods it also crosses the cores. Oversubscription and
   failed links lower those capacities.
 
+Impairments (packet loss, jitter, extra latency, degraded links) follow the simulator's formulas
+(tokenfab.sim.faults): the bandwidth term is divided by the go-back-N goodput efficiency of the
+path's loss, each message's tail loss costs a retransmission timeout, and every network step
+waits for its slowest hop's jitter (jitter x H_m for m concurrent hops).
+
 Jobs running together share leaf uplinks and pod links (servers are never shared between jobs).
 `contention` treats each shared resource as processor-sharing: a collective gets the capacity
 the other jobs leave on average (1 - their utilisation), never less than an equal share.
@@ -29,7 +34,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokenfab.factory.cluster import Cluster
+from tokenfab.sim.faults import RTO_DEFAULT_S, goodput_efficiency, harmonic, timeouts_per_message
+from tokenfab.sim.network import SimParams
 from tokenfab.workload.comm import Collective, CommTime, Contention, JobTraffic
+
+
+MTU_BYTES = SimParams().mtu_bytes
+MESSAGE_BYTES = SimParams().message_bytes
 
 
 class AnalyticalConfig(BaseModel):
@@ -77,6 +88,7 @@ class AnalyticalComm:
         self.n_leaf = c.n_leaf_keys
         self.n_pod = c.n_pods + 1
         self._names: list[str] | None = None
+        self.p_nic = self.p_fab = self.jitter_s = self.extra_latency_s = 0.0
 
     # -- capacities (follow failures) --------------------------------------------------------
     def _sync(self) -> None:
@@ -87,6 +99,14 @@ class AnalyticalComm:
             e = self.config.nic_efficiency
             self.nic_cap = cap.nic * e
             self.shared_cap = np.concatenate([cap.leaf_up, cap.leaf_up, cap.pod_up, cap.pod_up]) * e
+            # impairments: mean loss of NIC links and of switch-to-switch links
+            cl = self.cluster
+            kind = cl.fabric.links["kind"]
+            loss = cl.link_loss
+            self.p_nic = float(loss[kind == "nic"].mean()) if (kind == "nic").any() else 0.0
+            self.p_fab = float(loss[kind != "nic"].mean()) if (kind != "nic").any() else 0.0
+            self.jitter_s = cl.impairment.jitter_s
+            self.extra_latency_s = cl.impairment.latency_s
 
     def shared_names(self) -> list[str]:
         if self._names is None:
@@ -167,13 +187,25 @@ class AnalyticalComm:
         return Contention({j.key: float(s) for j, s in zip(jobs, stretch)}, contended, load)
 
     # -- internals ------------------------------------------------------------------------------
+    def _p_path(self, ld: _Loads) -> float:
+        fabric_links = 0 if ld.switch_hops <= 1 else ld.switch_hops - 1
+        return 1.0 - (1.0 - self.p_nic) ** 2 * (1.0 - self.p_fab) ** fabric_links
+
+    def _eta(self, ld: _Loads) -> float:
+        rtt = 2 * (self.config.nic_hop_s + ld.switch_hops * (self.cluster.switch_latency_s + self.extra_latency_s))
+        nic_Bps = self.cluster.fabric.design["link_speed_gbps"] * 1e9 / 8
+        window = np.ceil(nic_Bps * rtt / MTU_BYTES)
+        return float(goodput_efficiency(np.array([self._p_path(ld)]), np.array([window]), "go-back-n")[0])
+
     def _alpha(self, c: Collective, ld: _Loads) -> float:
         cfg = self.config
         n = c.group_size
         steps = {"all_reduce": 2 * (n - 1), "reduce_scatter": n - 1, "all_gather": n - 1,
                  "all_to_all": 1, "send_recv": 1, "send": 1}[c.kind]
         if ld.network:
-            hop = cfg.nic_hop_s + ld.switch_hops * self.cluster.switch_latency_s
+            hop = cfg.nic_hop_s + ld.switch_hops * (self.cluster.switch_latency_s + self.extra_latency_s)
+            if self.jitter_s:
+                hop += self.jitter_s * harmonic(int(c.groups.size))
             return cfg.launch_network_s + steps * hop
         return cfg.launch_nvlink_s + steps * cfg.nvlink_hop_s
 
@@ -193,6 +225,8 @@ class AnalyticalComm:
             k = int(np.argmax(per))
             cands.append((float(per[k]), self.shared_names()[int(ld.shared_idx[k])]))
         t_bw, what = max(cands, key=lambda x: x[0])
+        if ld.network and (self.p_nic or self.p_fab):
+            t_bw = t_bw / self._eta(ld) + ld.nic * timeouts_per_message(self._p_path(ld)) * RTO_DEFAULT_S / MESSAGE_BYTES
         out = (CommTime(t_bw + self._alpha(c, ld), ld.network, what), ld)
         self._cache[key] = out
         return out

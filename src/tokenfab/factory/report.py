@@ -9,6 +9,14 @@
     out/utilization.svg     the timeline plotted
     out/placement.csv       each job's nodes, the smallest domain holding them, the Kueue annotation
     out/assumptions.txt     model and cost assumptions
+    out/ledger.json         the data-to-tokens ledger (ledger.py): data, storage, training, models,
+                            inference, tokens per tenant and service, GPU time by cause, cost
+    out/gpu-time.csv        GPU-hours by cause; gpu-time.svg over time
+    out/services.csv, pipelines.csv, datasets.csv, storage.csv, training.csv, events.csv
+    out/timeline.svg        jobs, lifecycle stages and replicas per tenant; failures, faults, deployments
+    out/data-flow.svg, services.svg   per pipeline and per service over the window
+    out/report.html         all of it on one page, plots inline (matplotlib SVG)
+    out/network-cost.csv    each variant against the base: tokens, SLOs and dollars
     out/topology.conf       Slurm tree topology of the fabric
     out/kubernetes/label-nodes.sh, out/kubernetes/kueue-topology.yaml
     out/compare/<variant>/  the same per-run files for each `compare` variant
@@ -24,11 +32,15 @@ from pathlib import Path
 
 from tokenfab.factory import export
 from tokenfab.factory.engine import FactoryRun
+from tokenfab.factory import plot
 from tokenfab.factory.plot import utilization_svg
 
 HEADLINE = ("tokens", "training_tokens", "output_tokens", "tokens_per_s", "gpu_allocation_pct", "gpu_utilization_pct",
             "network_idle_pct_of_allocated", "network_idle_gpu_h", "jobs_done", "energy_facility_kwh",
-            "usd_per_gpu_hour", "cost_usd", "usd_per_mtoken", "tokens_per_kwh", "tokens_per_s_per_mw")
+            "usd_per_gpu_hour", "cost_usd", "usd_per_mtoken", "tokens_per_kwh", "tokens_per_s_per_mw",
+            "inference_output_tokens", "requests_served", "requests_abandoned", "slo_attainment_pct",
+            "gpu_h_computing", "gpu_h_network", "gpu_h_storage", "gpu_h_pipeline_starvation", "gpu_h_failures",
+            "gpu_h_queueing", "gpu_h_low_demand", "cost_total_usd", "usd_per_mtoken_total")
 
 
 def _csv(rows: list[dict], header: list[str] | None = None) -> str:
@@ -56,8 +68,11 @@ def run_files(run: FactoryRun, summary: dict) -> dict[str, str]:
     ep = [{"t0_h": round(e.t0_s / 3600, 5), "t1_h": round(e.t1_s / 3600, 5), "allocated_gpus": e.allocated_gpus,
            "busy_gpus": round(e.busy_gpus, 3), "network_idle_gpus": round(e.net_idle_gpus, 3),
            "facility_power_w": round(e.power_w, 1), "running_jobs": e.running, "queued_jobs": e.queued,
-           "tokens_per_s": round(e.tokens_per_s, 2)} for e in run.epochs]
-    return {
+           "tokens_per_s": round(e.tokens_per_s, 2), "storage_idle_gpus": round(e.storage_gpus, 3),
+           "starved_gpus": round(e.starve_gpus, 3), "failure_gpus": round(e.fail_gpus, 3),
+           "low_demand_gpus": round(e.lowdemand_gpus, 3), "queueing_gpus": round(e.queue_gpus, 3),
+           "other_overhead_gpus": round(e.other_gpus, 3)} for e in run.epochs]
+    files = {
         "jobs.csv": _csv(summary["jobs"]),
         "tenants.csv": _csv(summary["tenants"]),
         "timeline.csv": _csv(ep),
@@ -65,6 +80,135 @@ def run_files(run: FactoryRun, summary: dict) -> dict[str, str]:
         "placement.csv": export.placement_csv(run.cluster, run.jobs),
         "assumptions.txt": "\n".join(summary["assumptions"] + [summary["totals"]["cost_model"]]) + "\n",
     }
+    files.update(layer_files(run, summary))
+    return files
+
+
+def _flat(rows: list[dict]) -> list[dict]:
+    """Nested dicts (bytes by reason, ...) as 'key: value; ...' text for CSV."""
+    out = []
+    for r in rows:
+        out.append({k: ("; ".join(f"{a}: {b}" for a, b in v.items()) if isinstance(v, dict) else
+                        (None if isinstance(v, list) else v)) for k, v in r.items()})
+    return out
+
+
+def layer_files(run: FactoryRun, summary: dict) -> dict[str, str]:
+    led = summary["ledger"]
+    files = {"ledger.json": json.dumps(led, indent=1, sort_keys=True, allow_nan=False) + "\n",
+             "gpu-time.csv": _csv([{"cause": k, **v} for k, v in led["gpu_time"].items()]),
+             "training.csv": _csv(_flat(led["training"])) if led["training"] else "",
+             "events.csv": _csv(led["events"], ["t_h", "kind", "text"]),
+             "gpu-time.svg": plot.gpu_time_svg(run), "timeline.svg": plot.timeline_svg(run)}
+    plots = {"gpu_time": files["gpu-time.svg"], "timeline": files["timeline.svg"]}
+    if "data" in led:
+        files["pipelines.csv"] = _csv(_flat(led["data"]["pipelines"]))
+        files["datasets.csv"] = _csv(_flat(led["data"]["datasets"]))
+        files["data-flow.svg"] = plots["data_flow"] = plot.data_flow_svg(run)
+    if "storage" in led:
+        files["storage.csv"] = _csv(_flat(led["storage"]["tiers"]))
+    if led["inference"]:
+        files["services.csv"] = _csv(_flat(led["inference"]))
+        files["services.svg"] = plots["services"] = plot.services_svg(run)
+    run.plots = plots
+    files = {k: v for k, v in files.items() if v}
+    return files
+
+
+def network_cost(summaries: list[dict]) -> list[dict]:
+    """What each variant costs against the base: tokens, SLOs, and dollars (the GPU time that
+    waited on the network, and the tokens not produced, each valued at what the base paid per
+    token of that kind: per service for inference, per training token for training)."""
+    base = summaries[0]
+    bt = base["totals"]
+    bsvc = {v["service"]: v for v in base["ledger"]["inference"]}
+    rows = []
+    for s in summaries[1:]:
+        t = s["totals"]
+
+        def d(k):
+            return (t.get(k) or 0.0) - (bt.get(k) or 0.0)
+
+        def pct(k):
+            return round(100 * d(k) / bt[k], 4) if bt.get(k) else None
+
+        lost_usd = max(-d("training_tokens"), 0.0) * (base["ledger"].get("training_usd_per_mtoken") or 0.0) / 1e6
+        svcs = []
+        for v in s["ledger"]["inference"]:
+            b = bsvc.get(v["service"])
+            if b is None:
+                continue
+            ch = (v["output_tokens"] or 0) - (b["output_tokens"] or 0)
+            lost_usd += max(-ch, 0.0) * (b.get("usd_per_moutput_token") or 0.0) / 1e6
+            svcs.append({"service": v["service"], "output_tokens_change": ch,
+                         "output_tokens_change_pct": round(100 * ch / b["output_tokens"], 4) if b["output_tokens"] else None,
+                         "base_attainment_pct": b["slo_attainment_pct"], "attainment_pct": v["slo_attainment_pct"],
+                         "base_ttft_s": b["mean_ttft_s"], "ttft_s": v["mean_ttft_s"],
+                         "base_tpot_ms": round(b["mean_tpot_s"] * 1e3, 3) if b["mean_tpot_s"] is not None else None,
+                         "tpot_ms": round(v["mean_tpot_s"] * 1e3, 3) if v["mean_tpot_s"] is not None else None})
+        net_h = d("gpu_h_network")
+        rows.append({
+            "variant": s["factory"], "tokens_change": round(d("tokens"), 0), "tokens_change_pct": pct("tokens"),
+            "training_tokens_change": round(d("training_tokens"), 0),
+            "inference_output_tokens_change": round(d("inference_output_tokens"), 0),
+            "inference_output_tokens_change_pct": pct("inference_output_tokens"),
+            "slo_attainment_pct": t.get("slo_attainment_pct"),
+            "slo_points_change": round(d("slo_attainment_pct"), 4) if t.get("slo_attainment_pct") is not None else None,
+            "requests_abandoned_change": round(d("requests_abandoned"), 1),
+            "network_gpu_h_change": round(net_h, 3),
+            "network_idle_usd": round(net_h * bt["usd_per_gpu_hour"], 2),
+            "lost_tokens_usd": round(lost_usd, 2),
+            "usd_per_mtoken": t.get("usd_per_mtoken_total"), "services": svcs})
+    return rows
+
+
+def html_report(run: FactoryRun, summary: dict, summaries: list[dict] | None = None) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("tokenfab.factory", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(num=_num, bytes=_bytes, pct=lambda x: "-" if x is None else f"{x:.2f}%",
+                       spct=lambda x: "-" if x is None else f"{x:+.2f}%", spts=lambda x: "-" if x is None else f"{x:+.2f} pts",
+                       signed=lambda x: "-" if x is None else ("+" if x > 0 else "") + _num(x),
+                       f1=lambda x: "-" if x is None else f"{x:,.1f}", f2=lambda x: "-" if x is None else f"{x:,.2f}",
+                       f3=lambda x: "-" if x is None else f"{x:,.3f}",
+                       ms=lambda x: "-" if x is None else f"{x * 1e3:,.1f}")
+    plots = {k: _inline(v) for k, v in run.plots.items()}
+    cost_rows = network_cost(summaries) if summaries and len(summaries) > 1 else []
+    if cost_rows:
+        plots["comparison"] = _inline(plot.comparison_svg(summaries))
+    from markupsafe import Markup
+
+    plots = {k: Markup(v) for k, v in plots.items()}
+    return env.get_template("report.html.j2").render(s=summary, t=summary["totals"], L=summary["ledger"], p=summary["power"],
+                                                     spec=run.spec, plots=plots, cost_rows=cost_rows)
+
+
+def _inline(svg: str) -> str:
+    """An SVG file's text without its XML prolog, to sit inside HTML."""
+    i = svg.find("<svg")
+    return svg[i:] if i >= 0 else svg
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    x = float(x)
+    a = abs(x)
+    for unit, f in (("T", 1e12), ("G", 1e9), ("M", 1e6)):
+        if a >= f:
+            return f"{x / f:,.3g} {unit}"
+    return f"{x:,.0f}" if a >= 100 or x == int(x) else f"{x:,.3g}"
+
+
+def _bytes(x) -> str:
+    if x is None:
+        return "-"
+    x = float(x)
+    for unit, f in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(x) >= f:
+            return f"{x / f:,.3g} {unit}"
+    return f"{x:,.0f} B"
 
 
 def comparison(summaries: list[dict]) -> list[dict]:
@@ -95,7 +239,15 @@ def factory_files(runs: list[tuple[FactoryRun, dict]]) -> dict[str, str]:
     files["kubernetes/kueue-topology.yaml"] = export.kueue_topology_yaml(cl)
     comp = comparison([s for _, s in runs])
     files["comparison.csv"] = _csv(comp)
-    doc = {"base": base["factory"], "runs": {s["factory"]: s for _, s in runs}, "comparison": comp}
+    summaries = [s for _, s in runs]
+    cost = network_cost(summaries)
+    if cost:
+        files["network-cost.csv"] = _csv([{k: v for k, v in r.items() if k != "services"} for r in cost])
+    files["report.html"] = html_report(base_run, base, summaries)
+    for run, s in runs[1:]:
+        files[f"compare/{slug(s['factory'])}/report.html"] = html_report(run, s)
+    doc = {"base": base["factory"], "runs": {s["factory"]: s for _, s in runs}, "comparison": comp,
+           "network_cost": cost}
     files["summary.json"] = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
     return files
 

@@ -57,6 +57,24 @@ def combine(plans: list[FlowPlan], scale: list[float]) -> tuple[FlowPlan, np.nda
     return combo, owner
 
 
+def _per_link(fab, entries, per_row: np.ndarray, neutral: float):
+    """Impairment entries as the simulator's Faults take them: one number for every link, or
+    link references with their values (a mix of both becomes one entry per affected link)."""
+    if not entries:
+        return neutral if neutral == 0.0 else None
+    if all(ref is None for ref, _ in entries):
+        vals = [v for _, v in entries]
+        value = max(vals) if neutral == 0.0 else min(vals)
+        return value if neutral == 0.0 else {fab.link(r).id: value for r in range(len(fab.links))}
+    if any(ref is None for ref, _ in entries):
+        rows = np.flatnonzero(per_row != neutral)
+        return {fab.link(int(r)).id: float(per_row[r]) for r in rows}
+    out: dict[str, float] = {}
+    for ref, v in entries:
+        out[ref] = max(out.get(ref, neutral), v) if neutral == 0.0 else min(out.get(ref, neutral), v)
+    return out
+
+
 class SimulatorComm:
     name = "simulator"
 
@@ -77,13 +95,17 @@ class SimulatorComm:
     # -- the fabric under the current failures ------------------------------------------------
     @property
     def net(self) -> Network:
-        failed = self.cluster.failed_links
-        n = self._nets.get(failed)
+        cl = self.cluster
+        key = (cl.failed_links, cl.impairment)
+        n = self._nets.get(key)
         if n is None:
-            fab = self.cluster.fabric
-            refs = tuple(fab.link(r).id for r in sorted(failed))
-            n = Network(fab, self.params, Faults(down=refs))
-            self._nets[failed] = n
+            fab = cl.fabric
+            refs = tuple(fab.link(r).id for r in sorted(cl.failed_links))
+            imp = cl.impairment
+            n = Network(fab, self.params, Faults(down=refs, loss=_per_link(fab, imp.loss, cl.link_loss, 0.0),
+                                                 degrade=_per_link(fab, imp.degrade, cl.link_degrade, 1.0) or {},
+                                                 jitter_s=imp.jitter_s, extra_latency_s=imp.latency_s))
+            self._nets[key] = n
         return n
 
     def config_lines(self) -> list[str]:

@@ -1,0 +1,52 @@
+"""Unexpected interruptions at a published rate, drawn once per run (vectorised).
+
+Llama 3 (arXiv 2407.21783, section 3.3.4): 419 unexpected interruptions in 54 days of pre-training
+on 16,384 H100 GPUs, 58.7% of them GPU-related (faulty GPUs, HBM3) and 8.4% switches and cables.
+Per GPU-hour that is 419 / (54 x 24 x 16,384) = 1.97e-5, one per ~50,700 GPU-hours; a 256-GPU
+factory sees one every ~8 days, a 4,096-GPU one about every 12 hours.
+
+The factory's failures form a Poisson process of rate (per-GPU rate x GPUs); each hits a GPU chosen
+uniformly. A `network_share` of them are a fabric link going down instead (for link_repair_h): when
+that link is a server's NIC link the server drops out (its jobs are interrupted, as NCCL aborts
+on a dead connection); a link between switches only reroutes (BGP withdraws it, ECMP re-hashes).
+Any other failure takes the GPU's server out of service for `repair_h` and interrupts whatever ran
+on it: a training job restarts from its last checkpoint (the work since is lost), a service
+replica is replaced by the autoscaler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokenfab.factory.spec import Failures
+
+
+@dataclass(frozen=True)
+class FailureEvent:
+    t_s: float
+    kind: str  # server | link
+    server: int  # the server hit (server failures, NIC links)
+    link_row: int  # the link (link failures), else -1
+
+
+def draw(f: Failures, n_gpus: int, gpus_per_server: int, link_kinds: np.ndarray, link_server: np.ndarray,
+         window_s: float, rng: np.random.Generator) -> list[FailureEvent]:
+    """link_server: for each link row, the server index of a NIC link, else -1."""
+    rate = f.per_gpu_s * n_gpus
+    n = int(rng.poisson(rate * window_s)) if rate > 0 else 0
+    if not n:
+        return []
+    t = np.sort(rng.uniform(0.0, window_s, size=n))
+    gpu = rng.integers(0, n_gpus, size=n)
+    is_link = rng.uniform(size=n) < f.network_share
+    links = rng.integers(0, max(len(link_kinds), 1), size=n)
+    out = []
+    for k in range(n):
+        if is_link[k] and len(link_kinds):
+            row = int(links[k])
+            out.append(FailureEvent(float(t[k]), "link", int(link_server[row]), row))
+        else:
+            out.append(FailureEvent(float(t[k]), "server", int(gpu[k] // gpus_per_server), -1))
+    return out
