@@ -141,6 +141,7 @@ class JobRun:
     read_bytes: float = 0.0
     ckpt_written_bytes: float = 0.0
     w_ideal_tokens: float = 0.0  # what it would have made running flat out since it started (goodput)
+    ckpt_reserved_bytes: float = 0.0  # space held on the checkpoint tier for its last `keep` checkpoints
     run_s: float = 0.0
     w_step_s: float = 0.0  # time-weighted sums for means
     w_alone_step_s: float = 0.0
@@ -673,6 +674,16 @@ class Engine:
         self._changed = True
         servers = len(np.unique(got // self.cluster.gpus_per_server))
         if j.kind == "training" and j.ckpt_setting is not None and j.ckpt_interval_s is None:
+            keep = self.spec.checkpoint.keep if self.spec.checkpoint else 2
+            tier = self.storage.tiers[j.ckpt_tier]
+            if tier.free_bytes < keep * j.ckpt_bytes:
+                self.log("storage", f"{j.name}: tier {j.ckpt_tier} has no room for {keep} checkpoints of "
+                                    f"{j.ckpt_bytes / 1e9:,.0f} GB: it runs without checkpoints")
+                j.ckpt_setting = None
+            else:
+                j.ckpt_reserved_bytes = keep * j.ckpt_bytes
+                tier.occupy(j.ckpt_reserved_bytes)
+        if j.kind == "training" and j.ckpt_setting is not None and j.ckpt_interval_s is None:
             j.ckpt_write_s = self._ckpt_write_s(j, servers)
             if j.ckpt_setting == "auto":
                 mtbf = 1.0 / max(self.failure_spec.per_gpu_s * j.gpus, 1e-30)
@@ -723,6 +734,9 @@ class Engine:
         j.status = "done"
         j.end_s = self.now
         self._changed = True
+        if j.ckpt_reserved_bytes:  # a finished job's checkpoints are deleted (its model is registered)
+            self.storage.tiers[j.ckpt_tier].occupy(-j.ckpt_reserved_bytes)
+            j.ckpt_reserved_bytes = 0.0
         if j.lifecycle is not None:
             self._lifecycle_next(j)
 
@@ -821,6 +835,11 @@ class Engine:
         if self.storage is not None:
             tier = self.tenancy.registry_tier.get(s.tenant, self.spec.storage.registry_tier)
             t = self.storage.tiers[tier]
+            if t.free_bytes < nbytes:
+                lc.state = "idle"
+                self.log("lifecycle", f"{s.name}: registry tier {tier} is full: model v{lc.runs} "
+                                      f"({nbytes / 1e9:,.1f} GB) not registered", lifecycle=s.name)
+                return
             bw = self.storage.burst_Bps(tier, True, self.storage.client_per_server_Bps)
             delay = nbytes / bw
             t.write("models", nbytes)

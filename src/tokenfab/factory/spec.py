@@ -624,6 +624,12 @@ def check_refs(spec: FactorySpec) -> None:
         if d.name in datasets:
             raise InputError(f"dataset {d.name!r} is defined twice", f"datasets.{k}.name")
         datasets[d.name] = d.tenant
+    for k, d in enumerate(spec.datasets):
+        tier = spec.storage.tier(d.tier)
+        on = sum(x.size_gb for x in spec.datasets if x.tier == d.tier)
+        if on > tier.capacity_tb * 1000:
+            raise InputError(f"datasets on tier {d.tier!r} take {on:,.0f} GB; it holds {tier.capacity_tb * 1000:,.0f} GB",
+                             f"datasets.{k}.size_gb")
 
     def workload(name: str, kind: str, field: str) -> None:
         one_of(name, spec.workloads, field, "workload")
