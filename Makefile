@@ -23,6 +23,8 @@ demo: $(STAMP)
 	$(VENV)/bin/tokenfab plan examples/rail-optimized-256.yaml -o $(DEMO_OUT)/plan --force
 	$(VENV)/bin/tokenfab configure $(DEMO_OUT)/plan
 	$(VENV)/bin/tokenfab validate $(DEMO_OUT)/plan
+	$(VENV)/bin/tokenfab factory run examples/factory-demo.yaml --fabric $(DEMO_OUT)/plan -o $(DEMO_OUT)/factory --force
+	@echo "factory report: $(DEMO_OUT)/factory/report.html"
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2

@@ -18,16 +18,18 @@ def register(app: typer.Typer) -> None:
     app.add_typer(factory_app, name="factory")
 
 
-def _load(path: Path):
+def _load(path: Path, fabric_override: Path | None = None):
     from tokenfab.clikit import load_plan_or_intent
     from tokenfab.factory.spec import load_factory
 
     spec, raw = load_factory(path)
     fabric_path = (path.parent / spec.fabric) if not Path(spec.fabric).is_absolute() else Path(spec.fabric)
+    if fabric_override is not None:
+        fabric_path = fabric_override
     try:
         fabric = load_plan_or_intent(fabric_path)
     except InputError as exc:
-        raise InputError(f"{path}: fabric: {exc}") from None
+        raise InputError(f"{'--fabric' if fabric_override is not None else f'{path}: fabric'}: {exc}") from None
     return spec, raw, fabric
 
 
@@ -36,8 +38,11 @@ def run_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML (names its fabric: an intent or a plan folder)"),
     out: Path = typer.Option(Path("factory-out"), "-o", "--out", help="output folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
+    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="run on this plan folder or intent instead of the "
+                                               "description's fabric (e.g. the plan you configured)"),
 ) -> None:
-    """Simulate the factory over its window: tokens, utilisation, network idle, power, cost; variants side by side."""
+    """Simulate the factory over its window, data in to tokens out: the ledger, GPU time by cause, SLOs, cost;
+    `compare:` variants side by side with what each costs."""
     from rich.progress import Progress
 
     from tokenfab.factory import report
@@ -46,7 +51,7 @@ def run_cmd(
     from tokenfab.factory.spec import variants
 
     try:
-        spec, raw, fabric = _load(factory)
+        spec, raw, fabric = _load(factory, fabric_path)
         todo = variants(spec, raw, str(factory))
         runs = []
         with Progress(console=console, transient=True) as prog:
