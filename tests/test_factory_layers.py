@@ -113,7 +113,7 @@ def test_a_slow_pipeline_starves_training_and_the_idle_is_pipeline_starvation():
     assert s["ledger"]["gpu_time"]["pipeline_starvation"]["gpu_h"] > s["ledger"]["gpu_time"]["computing"]["gpu_h"]
     assert j.tokens == pytest.approx(b["stored_bytes"] / 8192 * 2, rel=0.02)  # max_epochs 2: it ate everything
     dropped = s["ledger"]["data"]["pipelines"][0]["dropped_bytes"]
-    assert list(dropped) == ["backpressure: buffer full (stage decode throughput)"]
+    assert list(dropped) == ["backpressure: buffer full (CPU nodes (heaviest stage: decode))"]
     assert b["unaccounted_bytes"] == pytest.approx(0, abs=1e3)
 
 

@@ -3,10 +3,11 @@
 A stream delivers records_per_s x record_bytes, swinging over the day (`Diurnal`); the bytes that
 arrive in an epoch are the exact integral of that rate. A batch source delivers its whole size at
 once. Bytes wait in the pipeline's buffer (streams: at most `buffer_gb`, beyond it they are
-dropped; a batch waits at its source). The pipeline's stages run in series on its CPU nodes; its
-input rate is the smallest of
+dropped; a batch waits at its source). The pipeline's stages run in series and share its CPU
+nodes; its input rate is the smallest of
 
-    stage i:   nodes x mbytes_per_s_per_node / (share of input bytes reaching stage i)
+    CPU:       nodes / sum over stages of (share of input bytes reaching stage i / its bytes per
+               node-second)
     storage:   its write share of the storage fabric and tier / (output bytes per input byte)
     capacity:  the tier's free space / output bytes per input byte, over the epoch
 
@@ -83,12 +84,15 @@ class PipelineState:
         return self.buffer_bytes + self.batch_bytes
 
     def stage_caps(self) -> list[tuple[str, float]]:
-        """Input bytes/s each stage can take (its throughput over the share of input reaching it)."""
-        out, share = [], 1.0
+        """Input bytes/s the pipeline's CPU nodes can take: the stages share the nodes, so an input
+        byte costs sum(share reaching stage i / stage i's bytes per node-second) node-seconds."""
+        cost, share, heavy = 0.0, 1.0, ("", -1.0)
         for st in self.spec.stages:
-            out.append((f"stage {st.name} throughput", self.spec.nodes * st.mbytes_per_s_per_node * 1e6 / share))
+            c = share / (st.mbytes_per_s_per_node * 1e6)
+            cost += c
+            heavy = max(heavy, (st.name, c), key=lambda x: x[1])
             share *= st.keep
-        return out
+        return [(f"CPU nodes (heaviest stage: {heavy[0]})", self.spec.nodes / cost)]
 
 
 class DataLayer:

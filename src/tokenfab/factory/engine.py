@@ -790,7 +790,8 @@ class Engine:
                 s.replicas.append(j)
             self._changed = True
         elif want < len(live):
-            drop = sorted(live, key=lambda r: (r.status == "running", r.start_s or 0.0, r.order))[: len(live) - want]
+            # queued replicas first, then the youngest running ones
+            drop = sorted(live, key=lambda r: (r.status == "running", -(r.start_s or 0.0), -r.order))[: len(live) - want]
             for r in drop:
                 self._stop(r)
             self._changed = True
@@ -1191,6 +1192,12 @@ class Engine:
             out.append(f"storage fabric: {self.storage.fabric_source}; x{0.9} protocol efficiency; clients limited by "
                        f"their storage NICs ({self.storage.client_per_server_Bps / 1e9:.1f} GB/s per server); max-min "
                        f"fair sharing of steady flows, bursts get the rest")
+        if s.cpu_pools:
+            out.append("CPU pools: every node draws its power_w all the time (in the facility energy) and costs its "
+                       "usd_per_hour (hardware and operations); pipeline stages share their pipeline's nodes")
+        if s.storage is not None:
+            out.append("storage tiers cost usd_per_tb_month of capacity (defaults: ~public-cloud list prices, $140/TB-month "
+                       "parallel FS, $23 object store); storage servers' power is not in the BOM")
         ck = s.checkpoint
         if ck is not None and ck.interval_min != "off":
             out.append(f"checkpoints: {ck.bytes_per_param:g} bytes/parameter, synchronous writes, interval "

@@ -132,8 +132,19 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
             "source": st.fabric_source, "capacity_gbytes_per_s": _r(st.fabric_nominal_Bps / GB, 3),
             "mean_utilization_pct": _r(100 * float(np.dot(dur, util) / dur.sum()), 3) if len(u) else 0.0,
             "peak_utilization_pct": _r(100 * float(util.max()), 3) if len(u) else 0.0}}
+    # -- frontend: requests in, responses out
+    fe = run.frontend
+    if fe is not None and run.services:
+        u = fe.used_Bps
+        dur = np.array([b - a for a, b, _ in u]) if u else np.zeros(0)
+        bps = np.array([x for _, _, x in u]) if u else np.zeros(0)
+        cap = fe.capacity_Bps
+        led["frontend"] = {
+            "capacity_gbytes_per_s": _r(cap / GB, 3) if math.isfinite(cap) else None,
+            "mean_gbytes_per_s": _r(float(np.dot(dur, bps)) / W / GB, 6),
+            "peak_utilization_pct": _r(100 * float(bps.max()) / cap, 4) if len(u) and math.isfinite(cap) else None,
+            "note": "requests and streamed responses of every service; latency, jitter and loss add to TTFT/TPOT"}
     # -- training
-    fs = run.spec.failures
     train = []
     for j in run.jobs:
         if j.kind != "training":
