@@ -7,6 +7,7 @@ named by its pid files and started with its own paths.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
@@ -78,6 +79,8 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
        timeout_s: float = 300.0, progress: Progress | None = None) -> dict:
     """Boot configure's output folder OUT as a twin and (by default) wait until it converged."""
     _preflight()
+    if name:
+        check_name(name)
     wall0, t0 = time.time(), time.monotonic()
     layout = lay.load(Path(out), servers)
     name = check_name(name or layout.fabric.intent.name)
@@ -227,20 +230,18 @@ def _ping_pairs(twin: Twin, layout: lay.Layout, exp: expect.Expected) -> tuple[d
             leaf_pairs[p] = False
             labels[p] = f"{src} ({lo[src]}) -> {owner[prefix]} ({lo[owner[prefix]]})"
     # servers: NIC k of one server to NIC j of another
-    nics = []  # (server, nic, ip, leaf, wire row)
-    subnet_of = {fabric.devices["name"][leaf]: prefix for leaf, prefix in
-                 zip(fabric.subnets["leaf"].tolist(), fabric.subnets["prefix"].tolist())}
+    nics = []  # (server, nic, ip, its subnet (VLAN or /31), leaf, wire row)
     for w in layout.wires:
         if w.kind == "nic":
-            ip = layout.nodes[w.a].ports[w.a_port].addrs[0].split("/")[0]
-            nics.append((w.a, w.a_port, ip, w.b, w.row))
+            iface = ipaddress.IPv4Interface(layout.nodes[w.a].ports[w.a_port].addrs[0])
+            nics.append((w.a, w.a_port, str(iface.ip), str(iface.network), w.b, w.row))
     srv_pairs: dict[tuple, bool] = {}
-    for s, sn, sip, sleaf, srow in nics:
-        for t, tn, tip, tleaf, trow in nics:
+    for s, sn, sip, _, sleaf, srow in nics:
+        for t, tn, tip, tnet, tleaf, trow in nics:
             if s == t:
                 continue
-            alive = srow not in exp.failed_wires and trow not in exp.failed_wires
-            want = alive and (sleaf == tleaf or (sleaf, subnet_of.get(tleaf, "")) in exp.routes)
+            alive = srow not in exp.failed_wires and trow not in exp.failed_wires and sleaf not in exp.failed_devices
+            want = alive and (sleaf == tleaf or (sleaf, tnet) in exp.routes)
             p = (twin.netns(s), sip, tip)
             srv_pairs[p] = want
             labels[p] = f"{s}:{sn} ({sip}) -> {t}:{tn} ({tip})"

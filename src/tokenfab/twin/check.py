@@ -99,7 +99,9 @@ def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
     dist = ", ".join(f"{w} paths x {n}" for w, n in sorted(widths.items(), reverse=True)) or "none"
     summary = f"{leaves} leaves, {len(exp.routes)} leaf->prefix routes at the expected ECMP width ({dist})"
     if reduced:
-        summary += "; reduced: " + ", ".join(f"{h} {w} of {exp.width_planned.get(h)}" for h, w in sorted(reduced.items()))
+        shown = sorted(reduced.items(), key=lambda hw: (hw[1], hw[0]))[:4]
+        summary += (f"; reduced on {len(reduced)} leaves: " if len(reduced) > 4 else "; reduced: ") + \
+            ", ".join(f"{h} {w} of {exp.width_planned.get(h)}" for h, w in shown) + (", ..." if len(reduced) > 4 else "")
     if exp.absent:
         summary += f"; {len(exp.absent)} absent as expected"
     return _result("ecmp routes", summary, problems)

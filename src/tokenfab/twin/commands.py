@@ -55,9 +55,9 @@ def _progress(enabled: bool = True):
 def _print_results(results: list[dict]) -> None:
     for r in results:
         mark = "[green]PASS[/]" if r["ok"] else "[bold red]FAIL[/]"
-        console.print(f"{mark} {r['name']}: {r['summary']}", highlight=False)
+        console.print(f"{mark} {r['name']}: {r['summary']}", highlight=False, soft_wrap=True)
         for p in r["problems"]:
-            console.print(f"     - {p}", highlight=False)
+            console.print(f"     - {p}", highlight=False, soft_wrap=True)
         if r["total_problems"] > len(r["problems"]):
             console.print(f"     ... and {r['total_problems'] - len(r['problems'])} more", highlight=False)
 

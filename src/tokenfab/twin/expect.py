@@ -10,6 +10,7 @@ relax makes equal-length paths through different ASes equal). Pure Python: twins
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from tokenfab.twin.layout import Layout
@@ -39,6 +40,12 @@ def leaf_prefixes(layout: Layout) -> dict[str, list[tuple[str, str]]]:
     for leaf, prefix in zip(f.subnets["leaf"].tolist(), f.subnets["prefix"].tolist()):
         if names[leaf] in out:
             out[names[leaf]].append((prefix, f"{names[leaf]} servers"))
+    if f.intent.addressing.server_links == "p31":
+        # no VLAN subnets: each NIC has a /31 on its leaf, and configure advertises those
+        for link in f.iter_links("nic"):
+            if link.b in out:
+                net = ipaddress.IPv4Interface(f"{link.b_ip}/{link.prefix_len}").network
+                out[link.b].append((str(net), f"{link.b} {link.a}:{link.a_port}"))
     return out
 
 
