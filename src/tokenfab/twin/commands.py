@@ -160,7 +160,13 @@ def _change(action: str, target: Optional[str], name, state_dir, wait, timeout, 
         print(json.dumps(report, indent=1, sort_keys=True))
     else:
         e = report["event"]
-        console.print(f"{action} {e['target']}" + (f": {len(e['links'])} link(s)" if "links" in e else ""), highlight=False)
+        if e.get("hard"):
+            what = ": FRR killed, namespace silenced, links stay up (neighbours wait for the hold timer)"
+        elif "links" in e:
+            what = f": {len(e['links'])} link(s) down on both ends"
+        else:
+            what = f": {', '.join(e['restored'])} back"
+        console.print(f"{action} {e['target']}{what}", highlight=False)
         _converged_line(report, action)
         if report.get("converged") is False:
             _print_results(report["results"])
