@@ -196,6 +196,24 @@ def test_wrong_peer_address_is_named(tmp_path, names):
     cli("down", "--name", name, check=0)
 
 
+def test_rail_only_reaches_its_rail_and_nothing_else(tmp_path, names):
+    """Rail-only, two tiers (a spine pair per rail): servers reach each other on the same rail,
+    and nothing crosses rails, as the plan says (cross-rail traffic uses NVLink)."""
+    _require_root_and_frr()
+    intent = tmp_path / "rail-only.yaml"
+    intent.write_text("name: ro2\ncluster: {servers: 8, gpus_per_server: 2}\n"
+                      "fabric: {architecture: rail-only, tiers: 2, servers_per_su: 4, leaf: {oversubscription: 15}}\n")
+    out = configured(tmp_path, intent)
+    name = names("railonly")
+    cli("up", out, "--name", name, "--servers", "2", check=0)
+    rep = json.loads(cli("check", "--name", name, "--json", check=0).stdout)
+    assert result(rep, "ecmp routes")["summary"].startswith("4 leaves, 8 leaf->prefix routes")  # own rail's other leaf
+    assert "16 leaf->prefix routes absent as planned" in result(rep, "unreachable by design")["summary"]
+    # srv-1 and srv-5 (one per scalable unit) sit under different leaves of each rail: 2 rails x 2 directions answer, cross-rail pairs do not
+    assert result(rep, "servers across rails")["summary"] == "4 pairs answer, 4 pairs have no path as expected"
+    cli("down", "--name", name, check=0)
+
+
 def test_bad_requests_are_explained(tmp_path, names):
     _require_root_and_frr()
     bare = tmp_path / "plan"

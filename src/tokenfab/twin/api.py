@@ -156,7 +156,9 @@ def memory(twin: Twin, layout: lay.Layout) -> int:
 
 # -- convergence -------------------------------------------------------------------------
 def _routing_results(layout, exp, views, hard) -> list[chk.Result]:
-    return [chk.daemons(layout, exp, views, hard), chk.sessions(layout, exp, views), chk.routes(layout, exp, views)]
+    results = [chk.daemons(layout, exp, views, hard), chk.sessions(layout, exp, views), chk.routes(layout, exp, views),
+               chk.by_design(layout, exp, views)]
+    return [r for r in results if r is not None]
 
 
 def _hard_failed(failures: list[dict]) -> set[str]:
@@ -172,7 +174,7 @@ def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float,
     dirs = _node_dirs(twin, layout)
     leaves = {h for h in dirs if layout.nodes[h].role == "leaf"}
     hard = _hard_failed(failures)
-    total = len(exp.established) + len(exp.routes) + len(exp.absent) + len(exp.down)
+    total = len(exp.established) + len(exp.routes) + len(exp.absent) + len(exp.down)  # what the polls compare
     deadline = time.monotonic() + timeout_s
     while True:
         views = observe.fabric(dirs, leaves)

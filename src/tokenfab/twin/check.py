@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from tokenfab.twin.expect import Expected
+from tokenfab.twin.expect import BY_DESIGN, Expected
 from tokenfab.twin.layout import Layout
 from tokenfab.twin.observe import NodeView
 
@@ -91,10 +91,8 @@ def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
             widths[width] += 1
             if width < planned:
                 reduced[src] = min(width, reduced.get(src, width))
-    for (src, prefix), why in sorted(exp.absent.items()):
-        got = views[src].routes.get(prefix)
-        if got is not None and got[0] == "bgp":
-            problems.append(f"{src} has a route to {prefix} with {got[1]} paths, expected none ({why})")
+    absent = {k: why for k, why in exp.absent.items() if not why.startswith(BY_DESIGN)}
+    problems += _present(views, absent)
     leaves = len({s for s, _ in exp.routes})
     dist = ", ".join(f"{w} paths x {n}" for w, n in sorted(widths.items(), reverse=True)) or "none"
     summary = f"{leaves} leaves, {len(exp.routes)} leaf->prefix routes at the expected ECMP width ({dist})"
@@ -102,9 +100,28 @@ def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
         shown = sorted(reduced.items(), key=lambda hw: (hw[1], hw[0]))[:4]
         summary += (f"; reduced on {len(reduced)} leaves: " if len(reduced) > 4 else "; reduced: ") + \
             ", ".join(f"{h} {w} of {exp.width_planned.get(h)}" for h, w in shown) + (", ..." if len(reduced) > 4 else "")
-    if exp.absent:
-        summary += f"; {len(exp.absent)} absent as expected"
+    if absent:
+        summary += f"; {len(absent)} absent as expected (failed on purpose)"
     return _result("ecmp routes", summary, problems)
+
+
+def _present(views: dict[str, NodeView], absent: dict[tuple[str, str], str]) -> list[str]:
+    out = []
+    for (src, prefix), why in sorted(absent.items()):
+        got = views[src].routes.get(prefix)
+        if got is not None and got[0] == "bgp":
+            out.append(f"{src} has a route to {prefix} with {got[1]} paths, expected none ({why})")
+    return out
+
+
+def by_design(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result | None:
+    """Rail-only (or multi-plane) designs: leaves of different groups must not reach each other."""
+    absent = {k: why for k, why in exp.absent.items() if why.startswith(BY_DESIGN)}
+    if not absent:
+        return None
+    why = next(iter(absent.values()))[len(BY_DESIGN):]
+    return _result("unreachable by design", f"{len(absent)} leaf->prefix routes absent as planned ({why})",
+                   _present(views, absent))
 
 
 def pings(name: str, wanted: dict[tuple, bool], got: dict[tuple, bool], label) -> Result:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from tokenfab.twin.layout import Layout
 
+BY_DESIGN = "by design: "  # the reason of every absence the plan itself wants
+
 
 @dataclass
 class Expected:
@@ -121,7 +123,7 @@ def expected(layout: Layout, failures: list[dict]) -> Expected:
             same = src in group_of and group_of.get(dst) == group_of[src]
             for prefix, label in items:
                 if not same:
-                    e.absent[(src, prefix)] = "by design: " + (exp.get("unreachable_by_design") or ["different reach groups"])[0]
+                    e.absent[(src, prefix)] = BY_DESIGN + (exp.get("unreachable_by_design") or ["different reach groups"])[0]
                     continue
                 width = e.width_planned.get(src, 0) if intact else w[src].get(dst, 0)
                 if width:
