@@ -115,6 +115,21 @@ class Racks(_Strict):
     rack_width_m: float = Field(0.6, gt=0)
 
 
+class Roce(_Strict):
+    """RoCEv2 QoS: a profile from tokenfab/configure/data/roce-profiles.yaml, ECN thresholds overridable."""
+
+    profile: str = "dcqcn-26"
+    ecn_min_bytes: int | None = Field(None, gt=0)  # WRED/ECN marking starts (egress queue depth)
+    ecn_max_bytes: int | None = Field(None, gt=0)  # marking probability reaches its maximum
+    ecn_mark_probability_percent: int | None = Field(None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "Roce":
+        if self.ecn_min_bytes and self.ecn_max_bytes and self.ecn_min_bytes >= self.ecn_max_bytes:
+            raise ValueError(f"ecn_min_bytes ({self.ecn_min_bytes}) must be below ecn_max_bytes ({self.ecn_max_bytes})")
+        return self
+
+
 class Intent(_Strict):
     name: str = Field("fabric", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     description: str = ""
@@ -124,6 +139,7 @@ class Intent(_Strict):
     frontend: SideNetwork | None = None
     storage: SideNetwork | None = None
     racks: Racks = Racks()
+    roce: Roce = Roce()
     prices_usd: dict[str, float] = Field(default_factory=dict)  # override per catalog model
     power_w: dict[str, float] = Field(default_factory=dict)
 
@@ -195,6 +211,10 @@ def _check_catalog_refs(intent: Intent) -> None:
         net = getattr(intent, side)
         if net:
             cat.get("switches", net.switch_model, f"{side}.switch_model")
+    from tokenfab.configure.roce import profile_names
+
+    if intent.roce.profile not in profile_names():
+        raise InputError(f"unknown RoCE profile {intent.roce.profile!r}; known: {', '.join(profile_names())}", "roce.profile")
     known = set(cat.switches) | set(cat.nics) | set(cat.gpus) | set(cat.servers) | set(cat.optics)
     for table in ("prices_usd", "power_w"):
         for model, value in getattr(intent, table).items():

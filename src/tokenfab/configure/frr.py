@@ -1,0 +1,102 @@
+"""FRR configuration rendered FROM a switch's config_db.json (so it is provably derived from the file
+the switch loads), with the semantics of SONiC's bgpcfgd templates.
+
+What bgpcfgd advertises: the Loopback0 /32 and the VLAN_INTERFACE prefixes (`network` statements);
+plain INTERFACE /31s are not advertised. So when NICs sit on /31s (server_links: p31), the
+server-facing /31s (ports whose DEVICE_NEIGHBOR is a Server) are added here and the switch runs
+docker_routing_config_mode split-unified, loading this file instead of bgpcfgd's rendering.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+
+# Debian 12's FRR 8.4 is built with --enable-multipath=256 and rejects more.
+MAXIMUM_PATHS = 256
+# constants.yml bgp.allow_list.drop_community (SONiC's default allow-list rules use it).
+ALLOW_LIST_DROP_COMMUNITY = "5060:12345"
+
+
+@cache
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("tokenfab.configure", "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return env.get_template("frr.conf.j2")
+
+
+def _prefixes(table: dict, prefix: str) -> list[tuple[str, str]]:
+    """(name, ip/len) for the `name|ip/len` keys of an interface table."""
+    out = []
+    for key in table:
+        name, sep, ip = key.partition("|")
+        if sep and (not prefix or name.startswith(prefix)):
+            out.append((name, ip))
+    return out
+
+
+def _net(ip_with_len: str) -> str:
+    return str(ipaddress.IPv4Interface(ip_with_len).network)
+
+
+def render_frr(config_db: dict) -> str:
+    meta = config_db["DEVICE_METADATA"]["localhost"]
+    loopbacks = [ip for name, ip in _prefixes(config_db.get("LOOPBACK_INTERFACE", {}), "Loopback0")
+                 if ipaddress.ip_interface(ip).version == 4]
+    loopback = str(ipaddress.IPv4Interface(loopbacks[0]).ip) if loopbacks else ""
+    router_id = meta.get("bgp_router_id") or loopback
+    vlan = sorted({_net(ip) for _, ip in _prefixes(config_db.get("VLAN_INTERFACE", {}), "")},
+                  key=lambda p: ipaddress.IPv4Network(p))
+    intf = config_db.get("INTERFACE", {})
+    neigh = config_db.get("DEVICE_NEIGHBOR", {})
+    kinds = {name: m.get("type", "") for name, m in config_db.get("DEVICE_NEIGHBOR_METADATA", {}).items()}
+    advertise_nics = meta.get("docker_routing_config_mode") in ("split", "split-unified")
+    nic = []
+    if advertise_nics:
+        nic = sorted({_net(ip) for port, ip in _prefixes(intf, "")
+                      if kinds.get(neigh.get(port, {}).get("name", "")) == "Server"},
+                     key=lambda p: ipaddress.IPv4Network(p))
+    neighbors = []
+    for ip, n in sorted(config_db.get("BGP_NEIGHBOR", {}).items(), key=lambda kv: ipaddress.ip_address(kv[0].split("|")[-1])):
+        ka, hold = int(n.get("keepalive", 60)), int(n.get("holdtime", 180))
+        down = n.get("admin_status") == "down" or ("admin_status" not in n and meta.get("default_bgp_status") == "down")
+        neighbors.append({"ip": ip.split("|")[-1], "asn": n["asn"], "name": n.get("name", ip), "timers": (ka, hold) != (60, 180),
+                          "keepalive": ka, "holdtime": hold, "shutdown": down})
+    ports = sorted({k.split("|")[0] for k in intf}, key=lambda p: (len(p), p))
+    return _template().render(hostname=meta["hostname"], asn=meta["bgp_asn"], router_id=router_id, loopback=loopback,
+                              vlan_prefixes=vlan, nic_prefixes=nic, neighbors=neighbors, interfaces=ports,
+                              maximum_paths=MAXIMUM_PATHS, drop_community=ALLOW_LIST_DROP_COMMUNITY,
+                              advertise_nics=advertise_nics)
+
+
+def advertised(frr_text: str) -> list[str]:
+    """The prefixes a rendered frr.conf originates (its `network` statements)."""
+    return [line.split()[1] for line in frr_text.splitlines() if line.strip().startswith("network ")]
+
+
+def vtysh() -> str | None:
+    return shutil.which("vtysh") or (Path("/usr/bin/vtysh").exists() and "/usr/bin/vtysh") or None
+
+
+def check_with_frr(frr_text: str) -> list[str]:
+    """Parse the configuration with the real FRR (`vtysh --dryrun`); returns its complaints.
+
+    vtysh exits 2 and prints `line N: % Unknown command` for lines FRR rejects (the daemons' own
+    `-C` dry run exits 0 even then; see notes/frr-netns.md)."""
+    exe = vtysh()
+    if exe is None:
+        raise FileNotFoundError("vtysh (Debian package frr) is not installed")
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as fh:
+        fh.write(frr_text)
+        fh.flush()
+        proc = subprocess.run([exe, "--dryrun", "-f", fh.name], capture_output=True, text=True, timeout=60)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode == 0:
+        return []
+    return [line for line in out.splitlines() if line.strip()] or [f"vtysh exited {proc.returncode}"]
