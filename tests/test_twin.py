@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tokenfab import load_intent, plan
 from tokenfab.twin import api, expect, hostlimits
 from tokenfab.twin import layout as lay
 from tokenfab.twin.state import DEFAULT_ROOT, Twin
@@ -39,11 +38,11 @@ def cli(*args, check=None):
 
 
 def configured(tmp_path: Path, intent: Path = EXAMPLE) -> Path:
-    """A plan folder with configs/<hostname>/{config_db.json,frr.conf}."""
-    from tests import twin_configs
-
-    out = tmp_path / "out"
-    twin_configs.write(plan(load_intent(intent)), out)
+    """`tokenfab plan` + `tokenfab configure`: a folder with configs/<hostname>/{config_db.json,frr.conf}."""
+    out = tmp_path / intent.stem
+    for args in (["plan", intent, "-o", out], ["configure", out]):
+        r = subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
     return out
 
 
@@ -235,16 +234,14 @@ def test_bad_requests_are_explained(tmp_path, names):
 def test_expected_widths_follow_the_plan_and_the_failures(tmp_path):
     """The path-vector expectation gives the plan's ECMP widths when nothing failed, and drops
     exactly the paths a failure removes (pure: no namespaces)."""
-    from tests.conftest import make
 
-    three_tier = make(name="three-tier", cluster={"servers": 16, "gpus_per_server": 2},
-                      fabric={"architecture": "rail-optimized", "tiers": 3, "servers_per_su": 2,
-                              "leaf": {"oversubscription": 7}, "spine": {"count": 2}})
-    for fab in (plan(load_intent(EXAMPLE)), plan(three_tier)):
-        out = tmp_path / fab.intent.name
-        from tests import twin_configs
-        twin_configs.write(fab, out)
-        layout = lay.load(out)
+    three_tier = tmp_path / "three-tier.yaml"
+    three_tier.write_text("name: three-tier\ncluster: {servers: 16, gpus_per_server: 2}\n"
+                          "fabric: {architecture: rail-optimized, tiers: 3, servers_per_su: 2,"
+                          " leaf: {oversubscription: 7}, spine: {count: 2}}\n")
+    for intent in (EXAMPLE, three_tier):
+        layout = lay.load(configured(tmp_path, intent))
+        fab = layout.fabric
         planned = fab.expectations["leaf_ecmp_links"]
         w = expect.widths(layout, set(), set())
         for src, dsts in w.items():
