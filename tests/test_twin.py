@@ -175,8 +175,9 @@ def test_wrong_peer_address_is_named(tmp_path, names):
     bad = good.rsplit(".", 1)[0] + ".250"
     db["BGP_NEIGHBOR"][bad] = db["BGP_NEIGHBOR"].pop(good)
     (leaf / "config_db.json").write_text(json.dumps(db))
-    conf = (leaf / "frr.conf").read_text()
-    (leaf / "frr.conf").write_text(conf.replace(f"neighbor {good} ", f"neighbor {bad} "))
+    conf = (leaf / "frr.conf").read_text().replace(f"neighbor {good} ", f"neighbor {bad} ")
+    # and a static route: valid FRR, but for staticd, which neither SONiC's bgpcfgd path nor the twin runs
+    (leaf / "frr.conf").write_text(conf + "ip route 10.99.0.0/16 blackhole\n")
 
     name = names("broken")
     cli("up", out, "--name", name, "--no-wait", check=0)
@@ -192,6 +193,8 @@ def test_wrong_peer_address_is_named(tmp_path, names):
     # the spine's end of the same cable is named too, and that leaf has one path less
     assert "spine-1 -> " in r.stdout and "(leaf-r2-1, AS 64801)" in r.stdout
     assert "31 bgp paths, expected 32" in r.stdout
+    lines = conf.count("\n") + 1
+    assert f"leaf-r2-1 frr.conf line {lines}: `ip route 10.99.0.0/16 blackhole` accepted by neither zebra nor bgpd" in r.stdout
     cli("down", "--name", name, check=0)
 
 

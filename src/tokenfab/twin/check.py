@@ -46,6 +46,13 @@ def daemons(layout: Layout, exp: Expected, views: dict[str, NodeView], hard_fail
     return _result("daemons", f"zebra and bgpd answer on {n - len(problems)} of {n} switches{note}", problems)
 
 
+def config_loaded(layout: Layout, rejected: dict[str, list[tuple[int, str, str]]]) -> Result:
+    problems = [f"{host} frr.conf line {n}: `{text}` accepted by neither zebra nor bgpd ({why})"
+                for host, lines in sorted(rejected.items()) for n, text, why in lines]
+    bad = sum(1 for v in rejected.values() if v)
+    return _result("frr.conf loaded", f"{len(layout.switches) - bad} of {len(layout.switches)} switches loaded every line", problems)
+
+
 def _peer(layout: Layout, host: str, ip: str) -> str:
     nb = layout.nodes[host].neighbors[ip]
     return f"{host} -> {ip} ({nb.name or '?'}, AS {nb.asn})"

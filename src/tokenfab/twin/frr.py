@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -178,3 +179,27 @@ def syntax_errors(conf: Path) -> str:
     if r.returncode == 0:
         return ""
     return "; ".join(line.strip() for line in (r.stdout + r.stderr).splitlines() if line.strip())[:600]
+
+
+_CONFIG_ERROR = re.compile(r"\] (.+?) on config line (\d+): ?(.*)$")
+
+
+def rejected_lines(node_dir: Path) -> list[tuple[int, str, str]]:
+    """Lines of frr.conf that no daemon accepted: (line number, text, zebra's and bgpd's
+    complaints). Every daemon reads the whole integrated file and logs the lines it does not
+    know, so a line is lost only when zebra *and* bgpd rejected it (e.g. a typo, or a staticd
+    line: the twin runs no staticd)."""
+    seen: list[dict[int, tuple[str, str]]] = []
+    for d in DAEMONS:
+        lines: dict[int, tuple[str, str]] = {}
+        try:
+            text = (node_dir / f"{d}.log").read_text(errors="replace")
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            m = _CONFIG_ERROR.search(line)
+            if m:
+                lines[int(m.group(2))] = (m.group(3).strip(), m.group(1))
+        seen.append(lines)
+    both = set(seen[0]).intersection(*seen[1:])
+    return [(n, seen[0][n][0], " / ".join(dict.fromkeys(s[n][1] for s in seen))) for n in sorted(both)]
