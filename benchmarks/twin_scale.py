@@ -1,7 +1,8 @@
 """Boot twins of increasing size with real FRR and print time to full convergence and memory.
 
 Fabrics (spines x leaves, one link per leaf-spine pair, 8-rail rail-optimized, planned by tokenfab
-and configured by `tokenfab configure`): 4 x 16 (64 sessions) and 8 x 64 (512 sessions).
+and configured by `tokenfab configure`): 4 x 16 (64 sessions) and 8 x 64 (512 sessions); and a
+small three-tier one (2 pods x (8 leaves + 2 spines) + 2 cores, 256 sessions).
 "Converged" means: every configured session Established and every leaf has every other leaf's
 loopback and server subnet installed in the FIB with the planned ECMP width (`twin check`'s
 routing checks, polled). Also timed: a full `check` (with 4,032 pings on 8 x 64), reconvergence
@@ -27,6 +28,8 @@ from tokenfab.twin import api
 SIZES = [
     ("4x16", {"servers": 4, "oversubscription": 15, "spines": 4}),
     ("8x64", {"servers": 16, "oversubscription": 7, "spines": 8}),
+    # three tiers: 2 pods of 8 leaves under 2 spines each, 2 cores (32 links per spine-core pair)
+    ("3-tier", {"servers": 32, "oversubscription": 7, "spines": 2, "tiers": 3, "gpus": 2, "per_su": 4}),
 ]
 
 
@@ -37,10 +40,11 @@ def mem_available_bytes() -> int:
     return 0
 
 
-def configured(tmp: Path, label: str, servers: int, oversubscription: float, spines: int) -> Path:
-    intent = {"name": f"bench-{label}", "cluster": {"servers": servers, "gpus_per_server": 8},
-              "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N", "servers_per_su": 2,
-                         "leaf": {"oversubscription": oversubscription}, "spine": {"count": spines}}}
+def configured(tmp: Path, label: str, servers: int, oversubscription: float, spines: int, tiers: int = 2,
+               gpus: int = 8, per_su: int = 2) -> Path:
+    intent = {"name": f"bench-{label}", "cluster": {"servers": servers, "gpus_per_server": gpus},
+              "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N", "servers_per_su": per_su,
+                         "tiers": tiers, "leaf": {"oversubscription": oversubscription}, "spine": {"count": spines}}}
     path = tmp / f"{label}.yaml"
     path.write_text(yaml.safe_dump(intent))
     out = tmp / label
@@ -69,8 +73,9 @@ def main() -> int:
                 t = time.monotonic()
                 ok = api.check(name)["ok"]
                 check_s = time.monotonic() - t
-                f = api.fail("leaf-r1-1--spine-1", name)
-                back = api.restore("leaf-r1-1--spine-1", name)
+                link = next(api.lay.load(out).fabric.iter_links("leaf-spine"))
+                f = api.fail(f"{link.a}--{link.b}", name)
+                back = api.restore(f"{link.a}--{link.b}", name)
             finally:
                 t = time.monotonic()
                 api.down(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,12 @@ def configured(tmp_path: Path, intent: Path = EXAMPLE) -> Path:
         r = subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
     return out
+
+
+@pytest.fixture(scope="module")
+def example_out(tmp_path_factory) -> Path:
+    """The example planned and configured once; tests that edit it work on a copy."""
+    return configured(tmp_path_factory.mktemp("example"))
 
 
 @pytest.fixture
@@ -88,9 +95,9 @@ def result(report: dict, name: str) -> dict:
     return next(r for r in report["results"] if r["name"] == name)
 
 
-def test_boot_check_fail_link_restore_down(tmp_path, names):
+def test_boot_check_fail_link_restore_down(example_out, names):
     _require_root_and_frr()
-    out = configured(tmp_path)
+    out = example_out
     name = names("story")
     links_before, ns_before = host_links(), netns_list()
     r = cli("up", out, "--name", name, "--servers", "2", "--json", check=0)
@@ -131,11 +138,11 @@ def test_boot_check_fail_link_restore_down(tmp_path, names):
     assert not frr_pids(state) and not state.exists()
 
 
-def test_kill9_then_down_cleans_only_its_own_twin(tmp_path, names):
+def test_kill9_then_down_cleans_only_its_own_twin(example_out, names):
     """Two twins side by side; one is killed abruptly (the boot process, then every FRR daemon)
     and `down` removes all of it while the other twin keeps running."""
     _require_root_and_frr()
-    out = configured(tmp_path)
+    out = example_out
     keep, crash = names("keep"), names("crash")
     cli("up", out, "--name", keep, "--no-wait", check=0)
     proc = subprocess.Popen([sys.executable, "-m", "tokenfab.cli", "twin", "up", out, "--name", crash],
@@ -165,9 +172,10 @@ def test_kill9_then_down_cleans_only_its_own_twin(tmp_path, names):
     cli("down", "--name", keep, check=0)
 
 
-def test_wrong_peer_address_is_named(tmp_path, names):
+def test_wrong_peer_address_is_named(example_out, tmp_path, names):
     _require_root_and_frr()
-    out = configured(tmp_path)
+    out = tmp_path / "out"
+    shutil.copytree(example_out, out)
     leaf = out / "configs" / "leaf-r2-1"
     db = json.loads((leaf / "config_db.json").read_text())
     good = min((ip for ip, nb in db["BGP_NEIGHBOR"].items() if nb["name"] == "spine-1"),
@@ -216,7 +224,7 @@ def test_rail_only_reaches_its_rail_and_nothing_else(tmp_path, names):
     cli("down", "--name", name, check=0)
 
 
-def test_bad_requests_are_explained(tmp_path, names):
+def test_bad_requests_are_explained(example_out, tmp_path, names):
     _require_root_and_frr()
     bare = tmp_path / "plan"
     subprocess.run([sys.executable, "-m", "tokenfab.cli", "plan", EXAMPLE, "-o", bare], check=True, capture_output=True)
@@ -227,14 +235,18 @@ def test_bad_requests_are_explained(tmp_path, names):
     assert r.returncode == 2 and "--name" in r.stderr
     r = cli("status", "--name", names("nothere"))
     assert r.returncode == 2 and "no twin" in r.stderr
+    nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                             "tokenfab.cli", "twin", "up", str(example_out)], capture_output=True, text=True)
+    assert nobody.returncode == 1 and "needs root" in nobody.stderr and "Traceback" not in nobody.stderr
 
-    out = configured(tmp_path)
+    out = tmp_path / "out"
+    shutil.copytree(example_out, out)
     (out / "configs" / "spine-1" / "frr.conf").write_text("router bgp 64513\n neighbor 10.4.0.1 remote-az 64800\n")
     r = cli("up", out, "--name", names("syntax"))
     assert r.returncode == 2 and "spine-1/frr.conf" in r.stderr and "Unknown command" in r.stderr
 
 
-def test_expected_widths_follow_the_plan_and_the_failures(tmp_path):
+def test_expected_widths_follow_the_plan_and_the_failures(example_out, tmp_path):
     """The path-vector expectation gives the plan's ECMP widths when nothing failed, and drops
     exactly the paths a failure removes (pure: no namespaces)."""
 
@@ -242,8 +254,8 @@ def test_expected_widths_follow_the_plan_and_the_failures(tmp_path):
     three_tier.write_text("name: three-tier\ncluster: {servers: 16, gpus_per_server: 2}\n"
                           "fabric: {architecture: rail-optimized, tiers: 3, servers_per_su: 2,"
                           " leaf: {oversubscription: 7}, spine: {count: 2}}\n")
-    for intent in (EXAMPLE, three_tier):
-        layout = lay.load(configured(tmp_path, intent))
+    for out in (example_out, configured(tmp_path, three_tier)):
+        layout = lay.load(out)
         fab = layout.fabric
         planned = fab.expectations["leaf_ecmp_links"]
         w = expect.widths(layout, set(), set())

@@ -29,9 +29,13 @@ class TwinError(RuntimeError):
     """The twin could not do what was asked (a command failed, FRR did not start)."""
 
 
-def _preflight() -> None:
+def _need_root() -> None:
     if os.geteuid() != 0:
-        raise TwinError("the twin needs root (it creates network namespaces and starts FRR); run it with sudo")
+        raise TwinError("the twin needs root (network namespaces, FRR's sockets, raw ICMP); run it with sudo")
+
+
+def _preflight() -> None:
+    _need_root()
     why = frr.missing()
     if why:
         raise TwinError(why)
@@ -196,6 +200,7 @@ def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float,
 
 # -- status / check ----------------------------------------------------------------------
 def status(name: str | None = None, root: Path | None = None) -> dict:
+    _need_root()
     twin = find(state_root(root), name)
     rec = twin.load()
     layout = _layout(twin, rec)
@@ -257,6 +262,7 @@ def _ping_pairs(twin: Twin, layout: lay.Layout, exp: expect.Expected) -> tuple[d
 
 def check(name: str | None = None, root: Path | None = None, dataplane_checks: bool = True) -> dict:
     """Every expectation of the plan (adjusted for what was failed on purpose), pass or fail."""
+    _need_root()
     twin = find(state_root(root), name)
     rec = twin.load()
     layout = _layout(twin, rec)
@@ -424,6 +430,7 @@ def _our_processes(twin: Twin) -> list[int]:
 
 def down(name: str | None = None, root: Path | None = None) -> dict:
     """Remove every namespace, link and process the twin created; works on what a crash left."""
+    _need_root()
     return _teardown(find(state_root(root), name))
 
 
