@@ -100,6 +100,7 @@ def test_boot_check_fail_link_restore_down(example_out, names):
     out = example_out
     name = names("story")
     links_before, ns_before = host_links(), netns_list()
+    limits_before = {k: hostlimits.read(k) for k in hostlimits.KEYS}
     r = cli("up", out, "--name", name, "--servers", "2", "--json", check=0)
     boot = json.loads(r.stdout)
     assert boot["converged"] and boot["sessions"] == 128 and boot["switches"] == 6 and boot["servers"] == 2
@@ -136,6 +137,11 @@ def test_boot_check_fail_link_restore_down(example_out, names):
     assert netns_list() == ns_before
     assert host_links() == links_before  # no veth ever appeared in the host namespace
     assert not frr_pids(state) and not state.exists()
+    # the host-wide neighbour limits: released by this twin, restored once no twin holds them
+    holders = json.loads(hostlimits.REGISTER.read_text())["holders"] if hostlimits.REGISTER.exists() else []
+    assert str(state) not in holders
+    if not holders:
+        assert {k: hostlimits.read(k) for k in hostlimits.KEYS} == limits_before
 
 
 def test_kill9_then_down_cleans_only_its_own_twin(example_out, names):

@@ -109,7 +109,7 @@ def kill(node_dir: Path, daemons: tuple[str, ...] = DAEMONS, sig: int = signal.S
     return pids
 
 
-def wait_gone(pids: list[int], node_dirs: list[Path] | None = None, timeout_s: float = 10.0) -> list[int]:
+def wait_gone(pids: list[int], timeout_s: float = 10.0) -> list[int]:
     deadline = time.monotonic() + timeout_s
     left = list(pids)
     while left and time.monotonic() < deadline:
