@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml apt-packages.txt | sysdeps
 
 demo: $(STAMP)
 	$(VENV)/bin/tokenfab plan examples/rail-optimized-256.yaml -o $(DEMO_OUT)/plan --force
+	$(VENV)/bin/tokenfab configure $(DEMO_OUT)/plan
+	$(VENV)/bin/tokenfab validate $(DEMO_OUT)/plan
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2

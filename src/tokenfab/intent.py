@@ -211,10 +211,9 @@ def _check_catalog_refs(intent: Intent) -> None:
         net = getattr(intent, side)
         if net:
             cat.get("switches", net.switch_model, f"{side}.switch_model")
-    from tokenfab.configure.roce import profile_names
+    from tokenfab.configure.roce import resolve
 
-    if intent.roce.profile not in profile_names():
-        raise InputError(f"unknown RoCE profile {intent.roce.profile!r}; known: {', '.join(profile_names())}", "roce.profile")
+    resolve(intent.roce)  # the profile exists and the overrides fit it
     known = set(cat.switches) | set(cat.nics) | set(cat.gpus) | set(cat.servers) | set(cat.optics)
     for table in ("prices_usd", "power_w"):
         for model, value in getattr(intent, table).items():

@@ -5,7 +5,12 @@ failure (or Ctrl-C) leaves nothing half-written. An existing folder is refused u
 
 Layout (each stage documents what it adds):
     out/fabric.json  fabric.schema.json  bom.csv  cabling.csv  ip-plan.csv  topology.svg  summary.txt
-    out/configs/<hostname>/...        (configure)
+    configure (adds to a plan folder, or writes fabric.json itself when given an intent):
+    out/configs/<switch>/config_db.json  frr.conf      SONiC CONFIG_DB; FRR rendered from it
+    out/configs/buffers.csv                            lossless headroom per port and its source
+    out/hosts/<server>/netplan.yaml  roce.sh           NIC addressing per rail; host RoCE settings
+    out/ztp/<switch>/ztp.json  out/ztp/dhcpd.conf      ZTP bundle (+ install-frr.sh with p31)
+    out/export/containerlab.clab.yml  netbox-{devices,interfaces,cables}.csv
 """
 
 from __future__ import annotations

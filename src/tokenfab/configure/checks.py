@@ -483,16 +483,18 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
     for n, c in configs.items():
         for table, key, ip in _interface_ips(c):
             owner[ip.split("/")[0]] = n
-    adj: dict[str, set[str]] = defaultdict(set)
+    # a session is up when both ends configure it: each names the other's address and ASN
+    half: set[tuple[str, str, str, str]] = set()  # (device, peer, local ip, peer ip)
     for n, c in configs.items():
         for key, nb in c.get("BGP_NEIGHBOR", {}).items():
-            peer = owner.get(key.split("|")[-1])
-            if peer is None or peer not in configs:
-                continue
-            back = configs[peer].get("BGP_NEIGHBOR", {})
-            local = nb.get("local_addr", "")
-            if (local in back or f"default|{local}" in back) and nb.get("asn") == asn[peer] and nb.get("admin_status", "up") == "up":
-                adj[n].add(peer)
+            peer_ip = key.split("|")[-1]
+            peer = owner.get(peer_ip)
+            if peer in configs and nb.get("asn") == asn[peer] and nb.get("admin_status", "up") == "up":
+                half.add((n, peer, nb.get("local_addr", ""), peer_ip))
+    adj: dict[str, set[str]] = defaultdict(set)
+    for n, peer, local, peer_ip in half:
+        if (peer, n, peer_ip, local) in half:
+            adj[n].add(peer)
     adj = {n: sorted(v) for n, v in adj.items()}
     for group in fabric.expectations.get("reach_groups", []):
         members = [m for m in group.get("leaves", []) if m in configs]

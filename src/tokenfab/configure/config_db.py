@@ -109,7 +109,6 @@ def switch_config(ctx: Context, row: int) -> dict:
     name, role, model = c["name"][row], c["role"][row], c["model"][row]
     sw = ctx.catalog.switches[model]
     sonic = sw.sonic
-    prof = ctx.profile
     ends = sorted(ctx.ends(row), key=lambda e: _port_sort_key(e.port))
     tier = ctx.fabric.design["tiers_detail"].get(role, {})
     preferred = [m for m in (tier.get("down_breakout"), tier.get("up_breakout")) if m]

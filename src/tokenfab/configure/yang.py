@@ -7,8 +7,9 @@ keys), "Type-1" map tables (DSCP_TO_TC_MAP ...) become inner lists, and string v
 leaf's YANG type (numbers for 8/16/32-bit integers, true/false for booleans, strings otherwise;
 leafrefs take their target's type; comma strings become leaf-lists).
 
-libyang stops at the first error, so to list every violation a faulty row is dropped and the rest
-parsed again (up to `max_errors` per device).
+libyang stops at the first error, so to list every violation the faulty field (or row, for a key
+fault) is removed and the rest parsed again, up to `max_errors` per device; leafref errors that only
+echo an earlier removal are not reported twice.
 """
 
 from __future__ import annotations
