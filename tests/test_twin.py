@@ -173,8 +173,8 @@ def test_kill9_then_down_cleans_only_its_own_twin(example_out, names):
     # the other twin did not notice
     assert len(frr_pids(DEFAULT_ROOT / keep)) == 12
     twin = Twin(DEFAULT_ROOT, keep)
-    ok, secs, results = api.converge(twin, api._layout(twin, twin.load()), [], time.time(), 120)
-    assert ok, [r.problems for r in results]
+    c = api.converge(twin, api._layout(twin, twin.load()), [], time.time(), 120)
+    assert c.ok, [r.problems for r in c.results]
     cli("down", "--name", keep, check=0)
 
 

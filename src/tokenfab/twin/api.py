@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -148,12 +149,12 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
               "namespaces": len(ns_of), "links": len(layout.wires), "sessions": len(layout.sessions()) // 2,
               "daemons": 2 * len(switches), "stub_interfaces": stub, **{k: round(v, 2) for k, v in timings.items()}}
     if wait:
-        ok, secs, results = converge(twin, layout, [], wall0, timeout_s, progress)
-        report.update(converged=ok, converged_s=None if secs is None else round(secs, 2),
-                      results=[r.to_json() for r in results])
+        c = converge(twin, layout, [], wall0, timeout_s, progress)
+        report.update(converged=c.ok, converged_s=None if c.seconds is None else round(c.seconds, 2),
+                      poll_s=round(c.poll_s, 2), results=[r.to_json() for r in c.results])
         with twin.locked():
             rec = twin.load()
-            rec["events"][-1]["converged_s"] = report["converged_s"]
+            rec["events"][-1].update(converged_s=report["converged_s"], poll_s=report["poll_s"])
             twin.save(rec)
     report["daemon_rss_bytes"] = memory(twin, layout)
     return report
@@ -174,11 +175,17 @@ def _hard_failed(failures: list[dict]) -> set[str]:
     return {d for f in failures if f.get("hard") for d in f.get("devices", [])}
 
 
+@dataclass
+class Convergence:
+    ok: bool
+    seconds: float | None  # since the change (wall clock) until the first fully matching poll finished
+    poll_s: float  # how long that poll took: the measurement's resolution
+    results: list[chk.Result]
+
+
 def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float, timeout_s: float,
-             progress: Progress | None = None) -> tuple[bool, float | None, list[chk.Result]]:
-    """Poll until daemons, sessions and routes all match the expectation for `failures`.
-    Returns (converged, seconds since `since` (wall clock) when the first fully matching poll
-    finished, last results). Resolution: one poll of all switches (printed as poll_s)."""
+             progress: Progress | None = None) -> Convergence:
+    """Poll all switches until daemons, sessions and routes match the expectation for `failures`."""
     exp = expect.expected(layout, failures)
     dirs = _node_dirs(twin, layout)
     leaves = {h for h in dirs if layout.nodes[h].role == "leaf"}
@@ -186,15 +193,16 @@ def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float,
     total = len(exp.established) + len(exp.routes) + len(exp.absent) + len(exp.down)  # what the polls compare
     deadline = time.monotonic() + timeout_s
     while True:
+        start = time.time()
         views = observe.fabric(dirs, leaves)
         results = _routing_results(layout, exp, views, hard)
         done = time.time()
         bad = sum(r.total_problems for r in results)
         _tick(progress, "converging", max(0, total - bad), total)
         if chk.all_ok(results):
-            return True, done - since, results
+            return Convergence(True, done - since, done - start, results)
         if time.monotonic() > deadline:
-            return False, None, results
+            return Convergence(False, None, done - start, results)
         time.sleep(POLL_S)
 
 
@@ -400,15 +408,16 @@ def _settle(twin, layout, failures, event, wait, timeout_s, progress) -> dict:
     report = {"name": twin.name, "event": event, "failures": failures}
     if not wait:
         return report
-    ok, secs, results = converge(twin, layout, failures, event["at"], timeout_s, progress)
-    event["converged_s"] = None if secs is None else round(secs, 2)
+    c = converge(twin, layout, failures, event["at"], timeout_s, progress)
+    event.update(converged_s=None if c.seconds is None else round(c.seconds, 2), poll_s=round(c.poll_s, 2))
     with twin.locked():
         rec = twin.load()
         for e in rec["events"]:
             if e["at"] == event["at"] and e["action"] == event["action"]:
-                e["converged_s"] = event["converged_s"]
+                e.update(converged_s=event["converged_s"], poll_s=event["poll_s"])
         twin.save(rec)
-    report.update(converged=ok, converged_s=event["converged_s"], results=[r.to_json() for r in results])
+    report.update(converged=c.ok, converged_s=event["converged_s"], poll_s=event["poll_s"],
+                  results=[r.to_json() for r in c.results])
     return report
 
 

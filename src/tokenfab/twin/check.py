@@ -50,7 +50,7 @@ def config_loaded(layout: Layout, rejected: dict[str, list[tuple[int, str, str]]
     problems = [f"{host} frr.conf line {n}: `{text}` accepted by neither zebra nor bgpd ({why})"
                 for host, lines in sorted(rejected.items()) for n, text, why in lines]
     bad = sum(1 for v in rejected.values() if v)
-    return _result("frr.conf loaded", f"{len(layout.switches) - bad} of {len(layout.switches)} switches loaded every line", problems)
+    return _result("frr.conf loaded", f"{len(rejected) - bad} of {len(rejected)} running switches loaded every line", problems)
 
 
 def _peer(layout: Layout, host: str, ip: str) -> str:

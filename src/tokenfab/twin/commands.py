@@ -64,7 +64,8 @@ def _print_results(results: list[dict]) -> None:
 
 def _converged_line(report: dict, what: str) -> None:
     if report.get("converged"):
-        console.print(f"{what}: converged in [bold]{report['converged_s']:.2f} s[/]", highlight=False)
+        console.print(f"{what}: converged in [bold]{report['converged_s']:.2f} s[/] "
+                      f"(measured by polling every switch; one poll takes {report['poll_s']:.2f} s)", highlight=False)
     elif "converged" in report:
         console.print(f"[bold red]{what}: not converged before the timeout[/]", highlight=False)
 
@@ -143,7 +144,8 @@ def check_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as_
             console.print(f"failed on purpose: {f['target']}{' (hard)' if f['hard'] else ''}", highlight=False)
         e = report.get("last_event")
         if e:
-            took = f"reconverged in {e['converged_s']:.2f} s" if e.get("converged_s") is not None else "reconvergence not measured"
+            took = (f"reconverged in {e['converged_s']:.2f} s (poll {e.get('poll_s', 0):.2f} s)" if e.get("converged_s") is not None
+                    else "reconvergence not measured")
             console.print(f"last change: {e['action']} {e['target']}: {took}", highlight=False)
         _print_results(report["results"])
     if not report["ok"]:
