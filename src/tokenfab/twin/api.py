@@ -423,17 +423,22 @@ def _settle(twin, layout, failures, event, wait, timeout_s, progress) -> dict:
 
 # -- down --------------------------------------------------------------------------------
 def _our_processes(twin: Twin) -> list[int]:
-    """Processes started with a path inside this twin's node folders (pid files can be missing
-    after a kill -9 in the middle of `up`)."""
-    marker = f"{twin.dir}/nodes/".encode()
+    """FRR daemons started with a config file inside this twin's node folders (pid files can be
+    missing after a kill -9 in the middle of `up`). Anything else, say a `tail -f` on one of our
+    logs, is not ours to kill."""
+    daemons = {str(frr.FRR_DIR / d) for d in frr.DAEMONS}
+    prefix = f"{twin.dir}/nodes/".encode()
     pids = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                if marker in p.joinpath("cmdline").read_bytes():
-                    pids.append(int(p.name))
+                if os.readlink(p / "exe") not in daemons:
+                    continue
+                args = p.joinpath("cmdline").read_bytes().split(b"\0")
             except OSError:
-                pass
+                continue
+            if any(a.startswith(prefix) and a.endswith(b"/frr.conf") for a in args):
+                pids.append(int(p.name))
     return pids
 
 

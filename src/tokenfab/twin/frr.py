@@ -89,10 +89,11 @@ def pid_of(node_dir: Path, daemon: str) -> int:
 
 def _is_ours(pid: int, node_dir: Path) -> bool:
     try:
+        exe = os.readlink(f"/proc/{pid}/exe")
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"{node_dir}/frr.conf".encode() in cmdline
+    return exe.startswith(f"{FRR_DIR}/") and f"{node_dir}/frr.conf".encode() in cmdline
 
 
 def kill(node_dir: Path, daemons: tuple[str, ...] = DAEMONS, sig: int = signal.SIGKILL) -> list[int]:
