@@ -108,8 +108,7 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
     try:
         with twin.locked():
             for host in switches:
-                d = twin.node_dir(host)
-                d.mkdir(parents=True)
+                d = twin.make_node_dir(host)
                 for f in ("config_db.json", "frr.conf"):
                     shutil.copyfile(layout.nodes[host].config_dir / f, d / f)
             shutil.copyfile(Path(out) / "fabric.json", twin.dir / "fabric.json")

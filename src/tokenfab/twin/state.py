@@ -101,15 +101,32 @@ class Twin:
         base = self.dir / "nodes"
         return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
+    def make_node_dir(self, host: str) -> Path:
+        d = self.node_dir(host)
+        make_dirs(d)
+        return d
+
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         with open(self.dir / "lock", "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def make_dirs(path: Path) -> None:
+    """Create the missing folders of `path` as rwxr-xr-x whatever the umask: the FRR daemons
+    run as user frr and must reach their node folder."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for p in reversed(missing):
+        p.mkdir(exist_ok=True)
+        os.chmod(p, 0o755)
 
 
 def list_twins(root: Path) -> list[str]:
