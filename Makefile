@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tokenfab validate $(DEMO_OUT)/plan
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

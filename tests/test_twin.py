@@ -20,6 +20,10 @@ from tokenfab.twin import api, expect, hostlimits
 from tokenfab.twin import layout as lay
 from tokenfab.twin.state import DEFAULT_ROOT, Twin
 
+# The twin tests compare the host's namespaces before and after: they run one at a time, on one
+# pytest-xdist worker (make test uses --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("twin")
+
 EXAMPLE = EXAMPLES / "rail-optimized-256.yaml"  # 4 leaves + 2 spines, 16 parallel links each: 128 sessions
 
 
