@@ -14,9 +14,10 @@ stub interfaces with carrier, as if the server were plugged in.
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tokenfab.fileio import load_json
 
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
@@ -145,12 +146,7 @@ def _prefixes(table: dict, where: str) -> dict[str, list[str]]:
 
 
 def read_config_db(path: Path, host: str) -> dict:
-    try:
-        db = json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    db = load_json(path, "config")
     meta = db.get("DEVICE_METADATA", {}).get("localhost", {})
     if meta.get("hostname") != host:
         raise InputError(f"{path}: DEVICE_METADATA.localhost.hostname is {meta.get('hostname')!r}, expected {host!r} (the folder's name)")
