@@ -27,7 +27,7 @@ demo: $(STAMP)
 	@echo "factory report: $(DEMO_OUT)/factory/report.html"
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -1,5 +1,6 @@
 """`tokenfab simulate`: the nccl-tests table, link load and heat map, and bad input (exit 2)."""
 
+import os
 import subprocess
 import sys
 
@@ -11,8 +12,9 @@ PLAN = EXAMPLES / "rail-optimized-256.yaml"
 
 
 def run(*args):
+    # a wide console: rich wraps at 80 columns otherwise, and the output paths differ in length
     return subprocess.run([sys.executable, "-m", "tokenfab.cli", "simulate", *map(str, args)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
 
 
 def test_prints_the_nccl_tests_table_deterministically(tmp_path):

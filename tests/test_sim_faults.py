@@ -1,6 +1,5 @@
 """Packet loss under go-back-N and selective repeat, jitter, failures, and several jobs at once."""
 
-import numpy as np
 import pytest
 
 from tests.sim_fabrics import interleaved, nonblocking, oversubscribed

@@ -1,6 +1,7 @@
 """The simulator against theory. Placement and ring order are stated in each test; sizes are large
 enough that the latency term is below 1% unless the test is about latency."""
 
+import numpy as np
 import pytest
 
 from tests.sim_fabrics import interleaved, nonblocking, oversubscribed
@@ -59,6 +60,10 @@ def test_two_to_one_oversubscription_halves_traffic_that_saturates_the_spines():
     # spines and each rail leaf sends 21 x 400G up 21 x 200G uplinks
     over = ring_busbw(oversubscribed(), interleaved(21))
     assert over.busbw_GBps == pytest.approx(400 / 2, rel=0.01)
+    # sprayed evenly: every uplink of every leaf (3 parallel links to each of 7 spines) is full
+    L = oversubscribed().links
+    up = 2 * np.flatnonzero(L["kind"] == "leaf-spine")
+    assert over.link_utilization()[up] == pytest.approx(np.ones(len(up)), rel=0.01)
     full = ring_busbw(nonblocking(), interleaved(16))
     assert full.busbw_GBps == pytest.approx(400, rel=0.01)
 

@@ -77,7 +77,6 @@ def test_misspelt_axis_is_refused(tmp_path):
 def test_ray_runs_the_same_points(rows):
     spec, local = rows
     small = spec.model_copy(update={"axes": spec.axes[:1]})
-    from tokenfab.sweep.spec import load_sweep as _  # noqa: F401
     via_ray = run_sweep(small, {"cluster": {"servers": 128, "gpus_per_server": 8}}, ray_address="local", show_progress=False)
     assert [r["network_cost_usd"] for r in via_ray] == [r["network_cost_usd"] for r in local
                                                         if r["fabric.leaf.oversubscription"] == 1 and r["fabric.tiers"] == "auto"]

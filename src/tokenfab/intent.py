@@ -10,7 +10,6 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from tokenfab.errors import InputError
@@ -185,16 +184,9 @@ def parse_intent(data: object, source: str = "intent") -> Intent:
 
 
 def load_intent(path: str | Path) -> Intent:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read intent {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
-    return parse_intent(data, str(path))
+    from tokenfab.fileio import load_yaml
+
+    return parse_intent(load_yaml(path, "intent"), str(path))
 
 
 def _check_catalog_refs(intent: Intent) -> None:

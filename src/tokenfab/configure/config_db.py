@@ -127,7 +127,7 @@ def switch_config(ctx: Context, row: int) -> dict:
         "docker_routing_config_mode": "split-unified" if p31 else "separated",
     }}
 
-    port_tbl, cable = {}, {}
+    port_tbl = {}
     for p in port_specs:
         e = by_port.get(p.name)
         speed = e.speed_gbps if e else p.speed_gbps

@@ -9,10 +9,8 @@ cables, in the column names of NetBox's bulk CSV import.
 
 from __future__ import annotations
 
-import csv
-import io
-
 from tokenfab.configure.config_db import Context, _port_sort_key
+from tokenfab.fileio import csv_text
 
 SONIC_VS_IMAGE = "docker-sonic-vs:latest"
 SERVER_IMAGE = "alpine:3"
@@ -55,12 +53,7 @@ def containerlab(ctx: Context) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _csv(header: list[str], rows: list[list]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+_csv = csv_text
 
 
 def netbox_devices(ctx: Context) -> str:

@@ -10,7 +10,7 @@ from tokenfab.design import addressing, media, racks, topology
 from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
 from tokenfab.design.sizing import Sizing, size
-from tokenfab.errors import InfeasibleError, InputError
+from tokenfab.errors import InfeasibleError
 from tokenfab.intent import Intent
 
 __all__ = ["design", "Fabric", "candidates"]

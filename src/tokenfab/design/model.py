@@ -210,16 +210,12 @@ class Fabric:
 
     @classmethod
     def load(cls, path: str | Path) -> "Fabric":
+        from tokenfab.fileio import load_json
+
         path = Path(path)
         if path.is_dir():
             path = path / "fabric.json"
-        try:
-            obj = json.loads(path.read_text())
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc})") from None
-        return cls.from_json_obj(obj, str(path))
+        return cls.from_json_obj(load_json(path, "plan"), str(path))
 
 
 def json_schema() -> dict:

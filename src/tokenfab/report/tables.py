@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import Counter
 
@@ -13,14 +11,10 @@ from tokenfab.catalog import load_catalog
 from tokenfab.design import media
 from tokenfab.design.model import Fabric
 from tokenfab.design.racks import servers_per_rack
+from tokenfab.fileio import csv_text
 
 
-def _csv(header: list[str], rows) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
+_csv = csv_text
 
 
 def length_class(length_m: float) -> str:
@@ -73,7 +67,6 @@ def bom_rows(f: Fabric) -> list[dict]:
         return it.power_w.get(model, cat.get(kind, model).power_w)
 
     items: Counter = Counter()
-    kinds: dict[str, str] = {}
     D = f.devices
     for role, model in zip(D["role"].tolist(), D["model"].tolist()):
         kind = "servers" if role == "server" else "switches"

@@ -34,16 +34,27 @@ Python API (all times in seconds, bandwidths in GB/s = 1e9 bytes/s):
     p = sim.SimParams(efficiency=1.0, channels_per_nic=2)
     r = sim.collective_time(fabric, "all_reduce", 512, 1 << 30, faults=f, params=p)
 
+    # point-to-point (pipeline stages): explicit (src, dst) global GPU id pairs
+    r = sim.collective_time(fabric, "send_recv", pairs=[(0, 8), (8, 16)], size_bytes=1 << 26)
+
     # several jobs at once (contention): per-job time, time alone, slowdown
     jobs = [sim.Job("all_reduce", 1 << 30, servers="srv-1..srv-32", name="train-a"),
-            sim.Job("all_to_all", 1 << 28, servers="srv-33..srv-64", name="moe-b", start_s=0.001)]
+            sim.Job("all_to_all", 1 << 28, servers="srv-33..srv-64", name="moe-b", start_s=0.001),
+            sim.Job("send_recv", 1 << 26, pairs=[(520, 528)], name="pp-c")]
     out = sim.run_jobs(fabric, jobs, routing="ecmp", seed=3)
-    [(j.name, j.time_s, j.alone_s, j.slowdown) for j in out.jobs]
+    [(j.name, j.time_s, j.alone_s, j.slowdown, j.busbw_GBps) for j in out.jobs]
+    out.run.finish_s, out.group_job   # every coupled flow's finish time and the job it belongs to
 
     # many calls on one fabric: build a Simulator once (shortest paths are cached)
-    s = sim.Simulator(fabric, params, faults)
+    s = sim.Simulator(fabric, p, f)
     rows = s.sweep("all_reduce", s.gpus(servers="srv-1..srv-8"), [2**k for k in range(20, 31)],
-                   routing=sim.Routing("ecmp", qps=4, seed=1))
+                   routing=sim.Routing("ecmp", qps=4, seed=1), record_links=True)
+    times, loads, ids = rows[-1].timeline()   # link load (bytes/s) per interval, per link direction
+
+Results carry `group_finish_s` (per coupled flow: a ring channel, a tree, an all-to-all connection),
+`group_labels`, `link_utilization()` (mean per resource; names via `r.net.resource_name(i)`),
+`latency_s` and `bandwidth_s`. A collective's rates do not depend on its size, so `sweep` simulates
+each algorithm once and scales; `run_jobs` simulates the jobs' flows together, event by event.
 """
 
 from tokenfab.sim.api import (CollectiveResult, Job, JobResult, JobsResult, Simulator, collective_time, run_jobs,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +18,7 @@ from tokenfab.sim import engine
 from tokenfab.sim.collectives import (DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes)
 from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_message
 from tokenfab.sim.network import Network, SimParams
-from tokenfab.sim.routing import MODES, Routing, route
+from tokenfab.sim.routing import Routing, route, spray_bundles
 
 GB = 1e9  # nccl-tests reports GB/s as 1e9 bytes per second
 
@@ -117,6 +116,11 @@ class Prepared:
     latency_s: float
     path_latency_s: float  # slowest routed one-way path
     loss_p_max: float
+    cap: np.ndarray  # capacities for this routing (sprayed bundles: the representative's)
+    alias: tuple[np.ndarray, np.ndarray] | None  # sprayed bundle members and their representatives
+
+    def run(self, size_bytes: np.ndarray, **kw) -> engine.EngineResult:
+        return engine.run(self.A, self.cap, size_bytes, stall_per_byte=self.stall_per_byte, alias=self.alias, **kw)
 
     @property
     def bytes_per_S(self) -> np.ndarray:
@@ -151,7 +155,11 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     f = net.faults
     net_lat = p.net_step_s + path + f.jitter_s * harmonic(plan.net_hops_per_step)
     lat = p.base_latency_s + plan.intra_steps * p.nvlink_step_s + plan.inter_steps * net_lat
-    return Prepared(plan, A, stall, lat, path, float(rt.loss_p.max()) if len(tr) else 0.0)
+    cap, alias = net.cap, None
+    if routing.mode == "spray":
+        members, reps, cap = spray_bundles(net)
+        alias = (members, reps)
+    return Prepared(plan, A, stall, lat, path, float(rt.loss_p.max()) if len(tr) else 0.0, cap, alias)
 
 
 @dataclass
@@ -252,7 +260,7 @@ class Simulator:
             prep = self.prepare(coll, gpus, algo, routing, pairs)
             ref = 2.0**30
             rec = self._recorded() if record_links else None
-            res = engine.run(prep.A, self.net.cap, prep.bytes_per_S * ref, stall_per_byte=prep.stall_per_byte, record=rec)
+            res = prep.run(prep.bytes_per_S * ref, record=rec)
             runs[algo] = (prep, res, ref)
         out = []
         for size in sizes_bytes:
@@ -366,11 +374,11 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
     prep = prepare(net, combo, routing)
     group_job = np.repeat(np.arange(len(plans)), [p.n_groups for p in plans])
     start = np.array([jobs[j].start_s for j in group_job], dtype=np.float64)
-    res = engine.run(prep.A, net.cap, combo.group_bytes, start_s=start, stall_per_byte=prep.stall_per_byte)
+    res = prep.run(combo.group_bytes, start_s=start)
     out = []
     for j, (p, s) in enumerate(zip(plans, sizes)):
         alone = prepare(net, p, routing)
-        r1 = engine.run(alone.A, net.cap, p.group_bytes * s.bus_bytes, stall_per_byte=alone.stall_per_byte)
+        r1 = alone.run(p.group_bytes * s.bus_bytes)
         mine = group_job == j
         t = float(res.finish_s[mine].max() - jobs[j].start_s) + alone.latency_s
         out.append(JobResult(names[j], p.collective, p.n_ranks, s.bus_bytes, jobs[j].start_s, t,

@@ -95,7 +95,7 @@ def simulate_cmd(
         ids = sim.gpus(gpus, servers)
         want_links = link_load or plot is not None
         per_seed = []
-        with Progress(transient=True, console=console) as bar:
+        with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task(f"simulating {coll} on {len(ids):,} GPUs", total=seeds)
             for k in range(seeds):
                 rt = Routing(routing, qps=qps, seed=seed + k)
@@ -111,7 +111,7 @@ def simulate_cmd(
     first = lines[0].first
     where = f"servers {servers}" if servers else f"{len(ids):,} GPUs"
     echo = console.print
-    echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} servers) of "
+    echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
          f"{fabric.intent.name} ({d['gpus']:,} x {d['gpu_model']}, {d['architecture']}, {d['tiers']} tier(s), "
          f"{d['link_speed_gbps']}G)", highlight=False, soft_wrap=True)
     extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC", f"efficiency {efficiency}"]

@@ -29,7 +29,7 @@ switch it enters (catalog `latency_ns`; 600 ns when the catalog has none).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -158,6 +158,12 @@ class Network:
         o = np.lexsort((dirs, src))
         self.adj_dir, self.adj_nbr = dirs[o], dst[o]
         self.adj_ptr = np.searchsorted(src[o], np.arange(self.n_dev + 1))
+        # parallel links (same two switches, same direction): the first is the bundle's representative
+        self.bundle_rep = np.arange(2 * self.n_links)
+        key = src * self.n_dev + dst
+        ob = np.lexsort((dirs, key))
+        first = np.searchsorted(key[ob], key[ob], side="left")
+        self.bundle_rep[dirs[ob]] = dirs[ob][first]
         self._graph = sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(self.n_dev, self.n_dev))
         self._col_of = np.full(self.n_dev, -1, dtype=np.int64)
         self._dist = np.zeros((self.n_dev, 0), dtype=np.int16)

@@ -28,7 +28,10 @@ Adaptive routing (`adaptive`): every QP is cut into `flowlets` flowlets; at each
   The switch sees only its own ports, not congestion further on.
 
 Spraying (`spray`): every packet picks a member uniformly, so a transfer splits evenly over the
-  candidates at every switch (and thus evenly over all equal-cost paths of a Clos).
+  candidates at every switch (and thus evenly over all equal-cost paths of a Clos). Parallel links
+  between two switches then carry identical loads; they are routed as one entry on the bundle's
+  first link, whose capacity becomes the smallest of the bundle (`spray_bundles`), and the engine
+  copies the load back to every member: exact, and 16 parallel links cost one entry, not 16.
 """
 
 from __future__ import annotations
@@ -123,7 +126,6 @@ class Routed:
     coef: np.ndarray  # bytes on that resource per byte of the transfer's group
     latency_s: np.ndarray  # per transfer: one-way fabric latency (slowest piece)
     loss_p: np.ndarray  # per transfer: packet loss probability along its path
-    hops: np.ndarray  # per transfer: link directions crossed
 
 
 def _group_max(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -204,11 +206,20 @@ def _waterfill(level: np.ndarray, cap: np.ndarray, w: np.ndarray) -> np.ndarray:
     return o[idx]
 
 
+def spray_bundles(net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(members, representatives, capacities of the representatives) of parallel-link bundles."""
+    rep = net.bundle_rep
+    members = np.flatnonzero(rep != np.arange(len(rep)))
+    cap = net.cap.copy()
+    np.minimum.at(cap, rep[members], net.cap[members])
+    return members, rep[members], cap
+
+
 def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
     T = len(tr)
     if T == 0:
         z = np.zeros(0, dtype=np.int64)
-        return Routed(z, z, np.zeros(0), np.zeros(0), np.zeros(0), z)
+        return Routed(z, z, np.zeros(0), np.zeros(0), np.zeros(0))
     P = net.planes
     # ---- planes: a transfer splits evenly over the NIC's planes
     t = np.repeat(np.arange(T), P)
@@ -282,12 +293,24 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
             k = (h % count[inv].astype(np.uint64)).astype(np.int64)
             c = start[inv] + k
         elif mode == "spray":
-            cnt = count[inv]
-            rep = np.repeat(np.arange(len(pcs.t)), cnt)
-            firstc = np.repeat(np.cumsum(cnt) - cnt, cnt)
-            c = start[inv][rep] + (np.arange(len(rep)) - firstc)
+            # every member gets w / count; parallel links to one neighbour carry identical loads, so
+            # they travel as one bundle entry on its representative (engine.run copies the load back)
+            ustart, ucount, udir, unbr, umult = _bundles(net, start, count, cdir, cnbr)
+            per_member = pcs.w / count[inv]
+            k = ucount[inv]
+            rep = np.repeat(np.arange(len(pcs.t)), k)
+            firstc = np.repeat(np.cumsum(k) - k, k)
+            c = ustart[inv][rep] + (np.arange(len(rep)) - firstc)
             pcs = pcs.take(rep)
-            pcs.w = pcs.w / cnt[rep]
+            ent_t.append(pcs.t)
+            ent_r.append(udir[c])
+            ent_w.append(per_member[rep])
+            pcs.w = per_member[rep] * umult[c]
+            pcs.node = unbr[c]
+            pcs.lat = pcs.lat + net.dir_latency_s[udir[c]]
+            pcs.logkeep = pcs.logkeep + np.log1p(-loss[udir[c] // 2])
+            pcs = _merge(pcs, net.n_dev)
+            continue
         else:
             c = _adaptive_choice(net, load, inv, start, count, cdir, pcs.w)
         d = cdir[c]
@@ -297,8 +320,6 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
         pcs.node = cnbr[c]
         pcs.lat = pcs.lat + net.dir_latency_s[d]
         pcs.logkeep = pcs.logkeep + np.log1p(-loss[d // 2])
-        if mode == "spray":
-            pcs = _merge(pcs, net.n_dev)
     else:
         raise InputError("routing did not converge in 16 hops (a loop in the fabric?)")
     fin = _Pieces.concat(done)
@@ -308,8 +329,23 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
     lat = _group_max(fin.t, fin.lat, T)
     wsum = np.bincount(fin.t, weights=fin.w, minlength=T)
     keep = np.bincount(fin.t, weights=fin.w * fin.logkeep, minlength=T) / np.maximum(wsum, 1e-300)
-    hops = np.bincount(t_all, minlength=T) // np.maximum(np.bincount(fin.t, minlength=T), 1)
-    return Routed(t_all, res_all, w_all, lat, -np.expm1(keep), hops)
+    return Routed(t_all, res_all, w_all, lat, -np.expm1(keep))
+
+
+def _bundles(net: Network, start, count, cdir, cnbr):
+    """Per (node, destination) pair, its candidates grouped by neighbour: start and count per pair
+    into (representative link direction, neighbour, parallel links)."""
+    npairs = len(start)
+    pair = np.repeat(np.arange(npairs), count)
+    rep = net.bundle_rep[cdir]
+    key, inv = np.unique(pair * (2 * net.n_links) + rep, return_inverse=True)
+    mult = np.bincount(inv, minlength=len(key))
+    first = np.zeros(len(key), dtype=np.int64)
+    first[inv[::-1]] = np.arange(len(inv))[::-1]
+    upair = key // (2 * net.n_links)
+    ucount = np.bincount(upair, minlength=npairs)
+    ustart = np.cumsum(ucount) - ucount
+    return ustart, ucount, key % (2 * net.n_links), cnbr[first], mult
 
 
 def _merge(p: _Pieces, n_dev: int) -> _Pieces:
@@ -339,11 +375,12 @@ def _adaptive_choice(net, load, inv, start, count, cdir, w) -> np.ndarray:
     for pairs in groups.values():
         p0 = pairs[0]
         cand = np.arange(start[p0], start[p0] + count[p0])
-        members = np.concatenate([by_pair[ptr[p]:ptr[p + 1]] for p in pairs])
+        # flowlets arrive interleaved in time: place them in (seeded, shuffled) piece order, not
+        # destination by destination
+        members = np.sort(np.concatenate([by_pair[ptr[p]:ptr[p + 1]] for p in pairs]))
         cc = np.maximum(cap[cdir[cand]], 1e-300)
         pick = _waterfill(load[cdir[cand]] / cc, cc, w[members])
         # the same candidate set sits at a different offset in each pair's slice
-        offs = np.concatenate([np.full(ptr[p + 1] - ptr[p], start[p]) for p in pairs])
-        choice[members] = offs + pick
+        choice[members] = start[inv[members]] + pick
         np.add.at(load, cdir[cand[pick]], w[members])  # later groups see these flowlets
     return choice

@@ -17,10 +17,10 @@ import itertools
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tokenfab.errors import InputError
+from tokenfab.fileio import load_yaml
 from tokenfab.intent import _format_validation, parse_intent
 
 
@@ -73,22 +73,13 @@ def points(spec: SweepSpec, base: dict) -> list[tuple[dict[str, Any], dict]]:
 def load_sweep(path: str | Path) -> tuple[SweepSpec, dict]:
     """The spec and its base intent as data; every axis path is checked against the intent."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read sweep {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    raw = load_yaml(path, "sweep")
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise InputError(f"{path}: {_format_validation(exc)}") from None
     if isinstance(spec.base, str):
-        base_path = (path.parent / spec.base)
-        try:
-            base = yaml.safe_load(base_path.read_text())
-        except OSError as exc:
-            raise InputError(f"{path}: base: cannot read {base_path}: {exc.strerror}") from None
+        base = load_yaml(path.parent / spec.base, f"{path}: base intent")
     else:
         base = spec.base
     if not isinstance(base, dict):
