@@ -72,10 +72,10 @@ def factory(days: float, seed: int, network: str, n_tenants: int = 10, jobs_per_
                      "arrive_h": 0.0, "dataset": f"{name}-data", "max_epochs": 1000})
         src = f"{name}-telemetry"
         sources.append({"name": src, "tenant": name, "stream": {
-            "records_per_s": float(rng.uniform(5e4, 4e5)), "record_bytes": float(rng.uniform(200, 800)),
+            "records_per_s": float(rng.uniform(5e4, 2e5)), "record_bytes": float(rng.uniform(200, 600)),
             "diurnal": {"amplitude": float(rng.uniform(0.2, 0.6)), "peak_h": float(rng.uniform(9, 17))}}})
         pipelines.append({"name": f"{name}-etl", "tenant": name, "source": src, "pool": f"etl-{k}" if sov else "etl",
-                          "nodes": 6, "buffer_gb": 200,
+                          "nodes": 8, "buffer_gb": 200,
                           "stages": [{"name": "ingest", "kind": "ingest", "mbytes_per_s_per_node": 80},
                                      {"name": "transform", "mbytes_per_s_per_node": 40, "keep": 0.5},
                                      {"name": "curate", "kind": "curate", "mbytes_per_s_per_node": 60, "keep": 0.6}],

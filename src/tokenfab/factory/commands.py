@@ -141,7 +141,7 @@ def _print(runs) -> None:
         for r in comparison([s for _, s in runs]):
             ct.add_row(r["variant"], f"{r['tokens']:.4g}", f"{r['tokens_change_pct']:+.2f}%", f"{r['gpu_utilization_pct']:.1f}%",
                        f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
-                       f"{r['usd_per_mtoken']:.4f}" if r["usd_per_mtoken"] else "-")
+                       f"{r['usd_per_mtoken_total']:.4f}" if r["usd_per_mtoken_total"] else "-")
         console.print(ct)
         if base_run.spec.layered:
             _print_network_cost([s for _, s in runs])
