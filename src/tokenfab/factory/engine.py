@@ -41,10 +41,11 @@ from tokenfab.errors import InputError
 from tokenfab.factory.checkpoint import advance_cycle, time_for_work, young_daly_s
 from tokenfab.factory.cluster import Cluster, Impairment
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
+from tokenfab.factory.services import autoscale
 from tokenfab.factory.spec import Failures, FactorySpec, Workload, job_names
 from tokenfab.workload.comm import CommModel, JobTraffic
 from tokenfab.workload.inference import InferenceSpec, check_inference, inference_estimate, replica_units
-from tokenfab.workload.training import TrainingSpec, check_training, training_step
+from tokenfab.workload.training import check_training, training_step
 
 CAUSES = ("computing", "network", "storage", "pipeline_starvation", "failures", "queueing", "low_demand",
           "other_overhead", "unallocated")
@@ -295,15 +296,14 @@ class Engine:
         self._seq = 0
         self.handlers: dict[str, Callable[[Any], Any]] = {
             "arrive": self._arrive, "fault": self._fault, "restore": self._restore,
-            "impair": self._impair_event, "tick": self._tick, "fail": self._fail_event,
-            "repair": self._repair_event, "deploy": self._deploy_event, "register": self._register_event}
+            "impair": self._impair_event, "tick": self._tick}
         self.observers: list[Callable[[float, float, "Engine"], None]] = []
         self.running: list[JobRun] = []
         self.queue: list[JobRun] = []
         self.epochs: list[Epoch] = []
         self.link_peak: dict[str, float] = {}
         self.events: list[dict] = []
-        self._changed = False
+        self.changed = False
         self._order = len(self.jobs)
         self._active_faults: set[int] = set()
         self.down_until: dict[int, float] = {}  # server -> repair time
@@ -314,7 +314,8 @@ class Engine:
     # -- the layers -----------------------------------------------------------------------------
     def _layers_setup(self) -> None:
         from tokenfab.factory.data import DataLayer
-        from tokenfab.factory.lifecycle import LifecycleRun
+        from tokenfab.factory.failures import FailureHandler
+        from tokenfab.factory.lifecycle import Orchestrator
         from tokenfab.factory.services import Frontend, ServiceRun
         from tokenfab.factory.storage import StorageLayer
         from tokenfab.factory.tenancy import build_tenancy
@@ -344,7 +345,7 @@ class Engine:
         self.tenancy = build_tenancy(spec, cl, units_of)
         self.inv.allowed.update(self.tenancy.allowed)
         for j in self.jobs:
-            self._job_storage_setup(j)
+            self.job_storage_setup(j)
         self.services = []
         for k, s in enumerate(spec.services):
             infer = spec.service_workload(s)
@@ -354,7 +355,11 @@ class Engine:
             sr.probe = self._probe(infer, s.tenant, f)
             self.services.append(sr)
         self.svc_by_name = {s.name: s for s in self.services}
-        self.lifecycles = [LifecycleRun(lc, k) for k, lc in enumerate(spec.lifecycles)]
+        self.orchestrator = Orchestrator(self)
+        self.lifecycles = self.orchestrator.lifecycles
+        self.failures = FailureHandler(self, self.failure_spec)
+        self.handlers.update({"fail": self.failures.on_fail, "repair": self.failures.on_repair,
+                              "register": self.orchestrator.on_registered})
         self.frontend = self._frontend(Frontend)
         self.cpu_power_w = sum(p.nodes * p.power_w for p in spec.cpu_pools)
 
@@ -389,7 +394,7 @@ class Engine:
         fe.base_rtt_s = fe.rtt_s
         return fe
 
-    def _job_storage_setup(self, j: JobRun) -> None:
+    def job_storage_setup(self, j: JobRun) -> None:
         """Checkpoint size and tier, dataset read rate of a training job."""
         if j.kind != "training":
             return
@@ -423,12 +428,12 @@ class Engine:
     def _fault(self, ref: str) -> None:
         self.cluster.fail([ref])
         self.log("fault", f"{ref} down")
-        self._changed = True
+        self.changed = True
 
     def _restore(self, ref: str) -> None:
         self.cluster.restore([ref])
         self.log("fault", f"{ref} back up")
-        self._changed = True
+        self.changed = True
 
     def _impair_event(self, payload: tuple[int, bool]) -> None:
         i, on = payload
@@ -449,7 +454,7 @@ class Engine:
         before = self.cluster.version
         self.cluster.impair(imp)
         if self.cluster.version != before:
-            self._changed = True
+            self.changed = True
         fe = [f for f in active if f.kind == "impairment" and f.network == "frontend"]
         self.frontend.loss = max([f.loss for f in fe], default=0.0)
         self.frontend.jitter_s = sum(f.jitter_us for f in fe) * 1e-6
@@ -471,46 +476,7 @@ class Engine:
                 t.slowdown = slow.get(name, 1.0)
 
     # -- failures -----------------------------------------------------------------------------------
-    def _fail_event(self, ev) -> None:
-        cl = self.cluster
-        if ev.kind == "link":
-            ln = self.fabric.link(ev.link_row)
-            ref = ln.id
-            cl.fail([ref])
-            self._changed = True
-            self.push(self.now + self.failure_spec.link_repair_h * 3600.0, "repair", ("link", ref, ev.server))
-            if ev.server < 0:
-                self.log("failure", f"link {ln.a}--{ln.b} down (rerouted)", cause="link")
-                return
-            hit = self._take_server_down(ev.server, self.failure_spec.link_repair_h)
-            self.log("failure", f"NIC link of {cl.server_names[ev.server]} down: {', '.join(hit) or 'no job hit'}",
-                     cause="nic-link", server=str(cl.server_names[ev.server]))
-            return
-        hit = self._take_server_down(ev.server, self.failure_spec.repair_h)
-        self.push(self.now + self.failure_spec.repair_h * 3600.0, "repair", ("server", ev.server, ev.server))
-        self.log("failure", f"{cl.server_names[ev.server]} failed: {', '.join(hit) or 'no job hit'}", cause="server",
-                 server=str(cl.server_names[ev.server]))
-
-    def _take_server_down(self, server: int, hours: float) -> list[str]:
-        G = self.cluster.gpus_per_server
-        hit = [j for j in self.running if j.placement is not None and (j.placement // G == server).any()]
-        for j in hit:
-            self._interrupt(j)
-        self.inv.down[server] = True
-        self.down_until[server] = max(self.down_until.get(server, 0.0), self.now + hours * 3600.0)
-        self._changed = True
-        return [j.name for j in hit]
-
-    def _repair_event(self, payload) -> None:
-        what, ref, server = payload
-        if what == "link":
-            self.cluster.restore([ref])
-        if server is not None and server >= 0 and self.now >= self.down_until.get(server, 0.0) - 1e-6:
-            self.inv.down[server] = False
-            self.down_until.pop(server, None)
-        self._changed = True
-
-    def _interrupt(self, j: JobRun) -> None:
+    def interrupt(self, j: JobRun) -> None:
         """The job's server failed: roll back to its last checkpoint, give its GPUs back, restart."""
         j.interruptions += 1
         if j.kind == "training":
@@ -540,12 +506,12 @@ class Engine:
             j.status = "failed"
             j.end_s = self.now
             svc = self.svc_by_name[j.service]
-            self._autoscale(svc)
+            autoscale(self, svc)
         else:
             j.status = "queued"
             j.needs_restart = True
             self.queue.append(j)
-        self._changed = True
+        self.changed = True
 
     # -- the loop ------------------------------------------------------------------------------------
     def run(self) -> FactoryRun:
@@ -605,9 +571,9 @@ class Engine:
                 acted = True
             if acted:
                 self._schedule()
-            if self._changed:
+            if self.changed:
                 dirty = True
-                self._changed = False
+                self.changed = False
         for j in self.running:
             j.end_s = None
             if j.history:
@@ -671,7 +637,7 @@ class Engine:
             j.until_s = self.now + j.duration_s if j.duration_s else math.inf
         j.history.append((self.now, None, got))
         self.running.append(j)
-        self._changed = True
+        self.changed = True
         servers = len(np.unique(got // self.cluster.gpus_per_server))
         if j.kind == "training" and j.ckpt_setting is not None and j.ckpt_interval_s is None:
             keep = self.spec.checkpoint.keep if self.spec.checkpoint else 2
@@ -699,9 +665,9 @@ class Engine:
                 self.storage.tiers[j.ckpt_tier].read_bytes("restore", j.ckpt_bytes)
             j.recover_s = self.failure_spec.restart_min * 60.0 + restore
         if j.stage == "replica":
-            self._load_weights(j, servers)
+            self.load_weights(j, servers)
 
-    def _load_weights(self, j: JobRun, servers: int) -> None:
+    def load_weights(self, j: JobRun, servers: int) -> None:
         if self.storage is None:
             return
         tier = self.tenancy.registry_tier.get(j.tenant, self.spec.storage.registry_tier)
@@ -733,14 +699,14 @@ class Engine:
         j.placement = placement
         j.status = "done"
         j.end_s = self.now
-        self._changed = True
+        self.changed = True
         if j.ckpt_reserved_bytes:  # a finished job's checkpoints are deleted (its model is registered)
             self.storage.tiers[j.ckpt_tier].occupy(-j.ckpt_reserved_bytes)
             j.ckpt_reserved_bytes = 0.0
         if j.lifecycle is not None:
-            self._lifecycle_next(j)
+            self.orchestrator.on_finish(j)
 
-    def _stop(self, j: JobRun) -> None:
+    def stop(self, j: JobRun) -> None:
         """Scale a replica in (or stop a service)."""
         if j.status == "queued":
             self.queue.remove(j)
@@ -752,135 +718,21 @@ class Engine:
         j.placement = placement
         j.status = "stopped"
         j.end_s = self.now
-        self._changed = True
+        self.changed = True
 
     # -- ticks: lifecycles, autoscaling -----------------------------------------------------------------
     def _tick(self, k: int) -> None:
-        for lc in self.lifecycles:
-            ds = self.data.datasets[lc.spec.dataset] if self.data else None
-            if lc.due(self.now, ds.stored_bytes if ds else 0.0):
-                self._submit_train(lc)
+        self.orchestrator.tick()
         for s in self.services:
-            self._autoscale(s)
+            autoscale(self, s)
 
-    def _new_job(self, name: str, tenant: str, w: Workload, wf: str, priority: int, **kw) -> JobRun:
+    def new_job(self, name: str, tenant: str, w: Workload, wf: str, priority: int, **kw) -> JobRun:
         j = make_run(self.spec, self.cluster, name, tenant, w, wf, self.now, priority, self._order, **kw)
         self._order += 1
         self.jobs.append(j)
         j.status = "queued"
         self.queue.append(j)
         return j
-
-    def _autoscale(self, s) -> None:
-        want = s.desired(self.now, self.spec.tick_min * 60.0)
-        live = s.live()
-        q = self.tenancy.quota.get(s.spec.tenant)
-        if q is not None:
-            used = self.inv.tenant_gpus.get(s.spec.tenant)
-            used = 0 if used is None else int(used.sum())
-            queued = sum(r.gpus for r in live if r.status == "queued")
-            room = max(q - used - queued, 0)
-            want = min(want, len(live) + room // s.infer.gpus)
-        if want > len(live):
-            for _ in range(want - len(live)):
-                name = f"{s.name}/r{s.next_id}"
-                s.next_id += 1
-                j = self._new_job(name, s.spec.tenant, Workload(inference=s.infer), s.field, s.spec.priority,
-                                  stage="replica", service=s.name, version=s.version)
-                s.replicas.append(j)
-            self._changed = True
-        elif want < len(live):
-            # queued replicas first, then the youngest running ones
-            drop = sorted(live, key=lambda r: (r.status == "running", -(r.start_s or 0.0), -r.order))[: len(live) - want]
-            for r in drop:
-                self._stop(r)
-            self._changed = True
-
-    def _submit_train(self, lc) -> None:
-        s = lc.spec
-        lc.runs += 1
-        lc.state = "training"
-        lc.last_train_start_s = self.now
-        ds = self.data.datasets[s.dataset]
-        lc.data_at_train_bytes = ds.stored_bytes
-        w = self.spec.workloads[s.train.workload]
-        j = self._new_job(f"{s.name}/train-{lc.runs}", s.tenant, w, f"workloads.{s.train.workload}.training", s.priority,
-                          stage="train", lifecycle=s.name, version=lc.runs, dataset=s.dataset,
-                          max_epochs=s.train.max_epochs, ckpt_setting=s.train.checkpoint_min,
-                          target_steps=float(s.train.steps) if s.train.steps else None, target_tokens=s.train.tokens)
-        self._job_storage_setup(j)
-        lc.stages.append({"stage": "train", "job": j.name, "version": lc.runs, "start_h": self.now / 3600, "end_h": None})
-        self.log("lifecycle", f"{s.name}: training v{lc.runs} submitted ({ds.stored_bytes / 1e9:,.1f} GB of {s.dataset})",
-                 lifecycle=s.name)
-
-    def _lifecycle_next(self, j: JobRun) -> None:
-        lc = next(x for x in self.lifecycles if x.name == j.lifecycle)
-        for st in lc.stages:
-            if st["job"] == j.name:
-                st["end_h"] = self.now / 3600
-        s = lc.spec
-        if j.stage == "train" and s.evaluate:
-            lc.state = "evaluating"
-            w = self.spec.workloads[s.evaluate.workload]
-            e = self._new_job(f"{s.name}/eval-{lc.runs}", s.tenant, w, f"workloads.{s.evaluate.workload}.inference",
-                              s.priority, stage="evaluate", lifecycle=s.name, version=lc.runs,
-                              duration_s=s.evaluate.duration_h * 3600.0)
-            lc.stages.append({"stage": "evaluate", "job": e.name, "version": lc.runs, "start_h": self.now / 3600,
-                              "end_h": None})
-            return
-        # register: write the weights to the registry tier
-        lc.state = "registering"
-        w = self.spec.workloads[s.train.workload]
-        nbytes = _model(w).params * 2.0
-        delay = 0.0
-        if self.storage is not None:
-            tier = self.tenancy.registry_tier.get(s.tenant, self.spec.storage.registry_tier)
-            t = self.storage.tiers[tier]
-            if t.free_bytes < nbytes:
-                lc.state = "idle"
-                self.log("lifecycle", f"{s.name}: registry tier {tier} is full: model v{lc.runs} "
-                                      f"({nbytes / 1e9:,.1f} GB) not registered", lifecycle=s.name)
-                return
-            bw = self.storage.burst_Bps(tier, True, self.storage.client_per_server_Bps)
-            delay = nbytes / bw
-            t.write("models", nbytes)
-            t.occupy(nbytes)
-        lc.registered.append({"version": lc.runs, "registered_h": (self.now + delay) / 3600, "deployed_h": None,
-                              "bytes": nbytes, "service": s.deploy})
-        self.push(self.now + delay, "register", lc)
-
-    def _register_event(self, lc) -> None:
-        s = lc.spec
-        lc.stages.append({"stage": "register", "job": "", "version": lc.runs, "start_h": self.now / 3600,
-                          "end_h": self.now / 3600})
-        self.log("lifecycle", f"{s.name}: model v{lc.runs} registered", lifecycle=s.name)
-        if s.deploy is None:
-            lc.state = "idle"
-            return
-        self._deploy_event(lc)
-
-    def _deploy_event(self, lc) -> None:
-        s = lc.spec
-        svc = self.svc_by_name[s.deploy]
-        svc.version = lc.runs
-        svc.deployed = True
-        svc.deployed_at_s.append(self.now)
-        lc.registered[-1]["deployed_h"] = self.now / 3600
-        lc.version = lc.runs
-        lc.state = "idle"
-        lc.stages.append({"stage": "deploy", "job": s.deploy, "version": lc.runs, "start_h": self.now / 3600,
-                          "end_h": self.now / 3600})
-        self.log("lifecycle", f"{s.name}: v{lc.runs} deployed to {s.deploy}", lifecycle=s.name)
-        G = self.cluster.gpus_per_server
-        for r in svc.replicas:  # rolling update: every running replica loads the new weights
-            if r.status == "running":
-                r.version = lc.runs
-                self._load_weights(r, len(np.unique(r.placement // G)))
-        self._autoscale(svc)
-        if s.retrain and s.retrain.every_h:
-            nxt = (lc.last_train_start_s or 0.0) + s.retrain.every_h * 3600.0
-            if self.now < nxt < self.end:
-                self.push(nxt, "tick", -1)
 
     # -- rates -----------------------------------------------------------------------------------------
     def _estimate(self, j: JobRun):

@@ -50,3 +50,53 @@ def draw(f: Failures, n_gpus: int, gpus_per_server: int, link_kinds: np.ndarray,
         else:
             out.append(FailureEvent(float(t[k]), "server", int(gpu[k] // gpus_per_server), -1))
     return out
+
+
+class FailureHandler:
+    """What the engine does when a failure strikes and when the part comes back."""
+
+    def __init__(self, engine, spec: Failures):
+        self.e = engine
+        self.spec = spec
+
+    def on_fail(self, ev) -> None:
+        e = self.e
+        cl = e.cluster
+        if ev.kind == "link":
+            ln = e.fabric.link(ev.link_row)
+            ref = ln.id
+            cl.fail([ref])
+            e.changed = True
+            e.push(e.now + self.spec.link_repair_h * 3600.0, "repair", ("link", ref, ev.server))
+            if ev.server < 0:
+                e.log("failure", f"link {ln.a}--{ln.b} down (rerouted)", cause="link")
+                return
+            hit = self.take_server_down(ev.server, self.spec.link_repair_h)
+            e.log("failure", f"NIC link of {cl.server_names[ev.server]} down: {', '.join(hit) or 'no job hit'}",
+                  cause="nic-link", server=str(cl.server_names[ev.server]))
+            return
+        hit = self.take_server_down(ev.server, self.spec.repair_h)
+        e.push(e.now + self.spec.repair_h * 3600.0, "repair", ("server", ev.server, ev.server))
+        e.log("failure", f"{cl.server_names[ev.server]} failed: {', '.join(hit) or 'no job hit'}", cause="server",
+              server=str(cl.server_names[ev.server]))
+
+    def take_server_down(self, server: int, hours: float) -> list[str]:
+        e = self.e
+        G = e.cluster.gpus_per_server
+        hit = [j for j in e.running if j.placement is not None and (j.placement // G == server).any()]
+        for j in hit:
+            e.interrupt(j)
+        e.inv.down[server] = True
+        e.down_until[server] = max(e.down_until.get(server, 0.0), e.now + hours * 3600.0)
+        e.changed = True
+        return [j.name for j in hit]
+
+    def on_repair(self, payload) -> None:
+        e = self.e
+        what, ref, server = payload
+        if what == "link":
+            e.cluster.restore([ref])
+        if server is not None and server >= 0 and e.now >= e.down_until.get(server, 0.0) - 1e-6:
+            e.inv.down[server] = False
+            e.down_until.pop(server, None)
+        e.changed = True

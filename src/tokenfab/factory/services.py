@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import gammainc
 
-from tokenfab.factory.spec import Service
+from tokenfab.factory.spec import Service, Workload
 from tokenfab.workload.inference import InferenceSpec
 
 TCP_RTO_S = 0.2  # Linux TCP minimum retransmission timeout
@@ -253,3 +253,30 @@ class ServiceRun:
             r.load = min(load, 1.0)
         row.update(served=n_served, abandoned=float(ab.sum()), backlog=self.backlog)
         self.series.append(row)
+
+
+def autoscale(e, s: ServiceRun) -> None:
+    """Scale a service to its load (within min/max and the tenant's quota); e is the Engine."""
+    want = s.desired(e.now, e.spec.tick_min * 60.0)
+    live = s.live()
+    q = e.tenancy.quota.get(s.spec.tenant)
+    if q is not None:
+        used = e.inv.tenant_gpus.get(s.spec.tenant)
+        used = 0 if used is None else int(used.sum())
+        queued = sum(r.gpus for r in live if r.status == "queued")
+        room = max(q - used - queued, 0)
+        want = min(want, len(live) + room // s.infer.gpus)
+    if want > len(live):
+        for _ in range(want - len(live)):
+            name = f"{s.name}/r{s.next_id}"
+            s.next_id += 1
+            j = e.new_job(name, s.spec.tenant, Workload(inference=s.infer), s.field, s.spec.priority,
+                          stage="replica", service=s.name, version=s.version)
+            s.replicas.append(j)
+        e.changed = True
+    elif want < len(live):
+        # queued replicas first, then the youngest running ones
+        drop = sorted(live, key=lambda r: (r.status == "running", -(r.start_s or 0.0), -r.order))[: len(live) - want]
+        for r in drop:
+            e.stop(r)
+        e.changed = True
