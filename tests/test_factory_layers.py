@@ -162,6 +162,37 @@ def test_goodput_against_checkpoint_interval_peaks_near_young_daly():
     assert goodput[1.0] > max(goodput.values()) - 0.01
 
 
+def test_a_failure_restarts_the_job_from_its_last_checkpoint():
+    from tokenfab.factory.failures import FailureEvent
+
+    d = dict(_ckpt_factory(10.0), window_h=2)
+    d["failures"] = dict(d["failures"], scale=0.0)  # no random failures: one, placed by hand
+    spec = parse_factory(d)
+    eng = Engine(spec, small(100, 1, 1, servers=8), make_comm(spec))
+    at = 2700.0
+
+    def strike(_):  # fail the first server the job runs on
+        job = eng.jobs[0]
+        eng.push(at, "fail", FailureEvent(at, "server", int(job.placement[0] // 4), -1))
+
+    eng.on("strike", strike)
+    eng.push(at - 1, "strike", None)
+    run = eng.run()
+    j = run.jobs[0]
+    rate = j.rates.tokens_per_s
+    C, tau = j.ckpt_write_s, 600.0
+    done = math.floor(at / (tau + C))  # checkpoints completed before the failure
+    lost_s = at - done * (tau + C)  # work since the last one
+    assert j.interruptions == 1 and j.status == "running"
+    assert j.lost_tokens / rate == pytest.approx(lost_s, abs=0.5)
+    # the restart: 2 min, then the checkpoint read back at the tier's 2 GB/s
+    restore_s = j.ckpt_bytes / 2e9
+    assert j.fail_gpu_s == pytest.approx(16 * (lost_s + 120 + restore_s), rel=0.01)
+    assert run.storage.tiers["pfs"].read["restore"] == pytest.approx(j.ckpt_bytes)
+    assert [e["kind"] for e in run.events] == ["failure"]
+    assert len(j.history) == 2 and j.history[0][1] == pytest.approx(at)
+
+
 # -- outputs ------------------------------------------------------------------------------------------
 def test_layered_run_writes_a_report_and_ledger_deterministically(tmp_path):
     d = yaml.safe_load((EXAMPLES / "factory-demo.yaml").read_text())

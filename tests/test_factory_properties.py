@@ -3,7 +3,7 @@
 - every ingested byte is stored, filtered or dropped with a reason, or still pending;
 - every token belongs to a tenant and a service (or job), and the ledger's rows add up;
 - every request is served, abandoned, rejected or still waiting;
-- every GPU-second of the window is booked to exactly one cause;
+- every GPU-second of the window is booked to exactly one cause; no tenant exceeds its quota;
 - a sovereign tenant's jobs and replicas only ever run on its racks (through failures and
   restarts), an exclusive one's racks host nobody else, and its data stays on its tiers.
 """
@@ -179,6 +179,15 @@ def test_conservation_and_sovereignty(d):
     gt = gpu_time(run)
     assert sum(gt.values()) == pytest.approx(FABRIC.design["gpus"] * W, rel=1e-9)
     assert min(gt.values()) >= -1e-6 * W
+
+    # quotas: a tenant never holds more GPUs at once than its quota
+    for ten in d["tenants"]:
+        if "quota_gpus" not in ten:
+            continue
+        ev = sorted((t, sign * len(g)) for j in run.jobs if j.tenant == ten["name"] for a, b, g in j.history
+                    for t, sign in ((a, 1), (W if b is None else b, -1)))
+        held = np.cumsum([x for _, x in sorted(ev, key=lambda e: (e[0], e[1]))]) if ev else [0]
+        assert max(held) <= ten["quota_gpus"]
 
     # sovereignty: placements only on allowed servers, through failures and restarts
     for j in run.jobs:
