@@ -157,7 +157,7 @@ class Intent(_Strict):
         return self.cluster.nics_per_server or self.cluster.gpus_per_server
 
 
-def _format_validation(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -178,7 +178,7 @@ def parse_intent(data: object, source: str = "intent") -> Intent:
     try:
         intent = Intent.model_validate(data)
     except ValidationError as exc:
-        raise InputError(f"{source}: {_format_validation(exc)}") from None
+        raise InputError(f"{source}: {validation_message(exc)}") from None
     _check_catalog_refs(intent)
     return intent
 

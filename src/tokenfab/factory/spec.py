@@ -41,12 +41,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from tokenfab.errors import InputError
+from tokenfab.fileio import load_yaml
 from tokenfab.factory.network import AnalyticalConfig
-from tokenfab.intent import _format_validation
+from tokenfab.intent import validation_message
 from tokenfab.workload.inference import InferenceSpec
 from tokenfab.workload.training import TrainingSpec
 
@@ -700,7 +700,7 @@ def parse_factory(data: object, source: str = "factory") -> FactorySpec:
     try:
         spec = FactorySpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(f"{source}: {_format_validation(exc)}") from None
+        raise InputError(f"{source}: {validation_message(exc)}") from None
     try:
         check_refs(spec)
     except InputError as exc:
@@ -710,15 +710,7 @@ def parse_factory(data: object, source: str = "factory") -> FactorySpec:
 
 def load_factory(path: str | Path) -> tuple[FactorySpec, dict]:
     """The spec and its raw mapping (variants are built by overlaying the raw mapping)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read factory file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    data = load_yaml(path, "factory file")
     return parse_factory(data, str(path)), data
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tokenfab.errors import InputError
 from tokenfab.fileio import load_yaml
-from tokenfab.intent import _format_validation, parse_intent
+from tokenfab.intent import validation_message, parse_intent
 
 
 class _Strict(BaseModel):
@@ -77,7 +77,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict]:
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise InputError(f"{path}: {_format_validation(exc)}") from None
+        raise InputError(f"{path}: {validation_message(exc)}") from None
     if isinstance(spec.base, str):
         base = load_yaml(path.parent / spec.base, f"{path}: base intent")
     else:
