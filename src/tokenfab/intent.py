@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from tokenfab.errors import InputError
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -172,13 +175,19 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def parse_intent(data: object, source: str = "intent") -> Intent:
+def validated(model: type[M], data: object, source: str, keys: str) -> M:
+    """`data` (a parsed YAML/JSON mapping) as `model`, or InputError with every field path at fault.
+    `keys` names the expected top-level keys for the message when `data` is not a mapping."""
     if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a mapping of keys (cluster, fabric, ...), got {type(data).__name__}")
+        raise InputError(f"{source}: expected a mapping of keys ({keys}), got {type(data).__name__}")
     try:
-        intent = Intent.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InputError(f"{source}: {validation_message(exc)}") from None
+
+
+def parse_intent(data: object, source: str = "intent") -> Intent:
+    intent = validated(Intent, data, source, "cluster, fabric, ...")
     _check_catalog_refs(intent)
     return intent
 

@@ -33,13 +33,6 @@ NAME_COLUMNS = {"a", "b", "leaf"}  # row numbers in memory, device names in fabr
 FLOAT_COLUMNS = {"length_m"}
 
 
-def ip_text(values: np.ndarray) -> list[str]:
-    """uint32 addresses -> dotted quads; 0 means 'no address' and becomes ""."""
-    v = np.asarray(values, dtype=np.uint64)
-    o = [((v >> s) & 255).tolist() for s in (24, 16, 8, 0)]
-    return [f"{a}.{b}.{c}.{d}" if (a or b or c or d) else "" for a, b, c, d in zip(*o)]
-
-
 class Table:
     """Named equal-length columns. Text columns are lists or object arrays; numbers are numpy."""
 

@@ -41,12 +41,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from tokenfab.errors import InputError
 from tokenfab.fileio import load_yaml
 from tokenfab.factory.network import AnalyticalConfig
-from tokenfab.intent import validation_message
+from tokenfab.intent import validated
 from tokenfab.workload.inference import InferenceSpec
 from tokenfab.workload.training import TrainingSpec
 
@@ -695,12 +695,7 @@ def job_names(job: Job) -> list[str]:
 
 
 def parse_factory(data: object, source: str = "factory") -> FactorySpec:
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a mapping of keys (fabric, jobs, ...), got {type(data).__name__}")
-    try:
-        spec = FactorySpec.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{source}: {validation_message(exc)}") from None
+    spec = validated(FactorySpec, data, source, "fabric, jobs, ...")
     try:
         check_refs(spec)
     except InputError as exc:

@@ -44,27 +44,19 @@ def resolve_place(spec: FactorySpec, cluster: Cluster, p: Place, field_: str) ->
         racks, pods, sus = racks + s.racks, pods + s.pods, sus + s.sus
         field_ = f"{field_}.site ({p.site})"
     mask = np.ones(cluster.n_servers, dtype=bool)
-    known_racks = sorted(set(rack.tolist()), key=lambda r: (len(r), r))
-    if racks:
-        bad = [r for r in racks if r not in set(known_racks)]
+    name = cluster.fabric.intent.name
+    checks = ((racks, rack, "racks", "no rack {bad!r} holds servers of fabric {name!r}; racks with servers: {known}"),
+              (pods, cluster.pod, "pods", "no pod {bad} in fabric {name!r}; pods: {known}"),
+              (sus, cluster.su, "sus", "no scalable unit {bad} in fabric {name!r}; units: {known}"))
+    for wanted, column, key, message in checks:
+        if not wanted:
+            continue
+        known = sorted(set(column.tolist()), key=lambda v: (len(str(v)), v))
+        bad = [x for x in wanted if x not in set(known)]
         if bad:
-            raise InputError(f"no rack {bad[0]!r} holds servers of fabric {cluster.fabric.intent.name!r}; racks with "
-                             f"servers: {', '.join(known_racks)}", f"{field_}.racks" if ".site" not in field_ else field_)
-        mask &= np.isin(rack, racks)
-    if pods:
-        known = sorted(set(cluster.pod.tolist()))
-        bad = [x for x in pods if x not in known]
-        if bad:
-            raise InputError(f"no pod {bad[0]} in fabric {cluster.fabric.intent.name!r}; pods: "
-                             f"{', '.join(map(str, known))}", f"{field_}.pods" if ".site" not in field_ else field_)
-        mask &= np.isin(cluster.pod, pods)
-    if sus:
-        known = sorted(set(cluster.su.tolist()))
-        bad = [x for x in sus if x not in known]
-        if bad:
-            raise InputError(f"no scalable unit {bad[0]} in fabric {cluster.fabric.intent.name!r}; units: "
-                             f"{', '.join(map(str, known))}", f"{field_}.sus" if ".site" not in field_ else field_)
-        mask &= np.isin(cluster.su, sus)
+            raise InputError(message.format(bad=bad[0], name=name, known=", ".join(map(str, known))),
+                             field_ if ".site" in field_ else f"{field_}.{key}")
+        mask &= np.isin(column, wanted)
     if not mask.any():
         raise InputError("the place holds no servers (its racks, pods and units do not overlap)", field_)
     return mask, frozenset(rack[mask].tolist()) | frozenset(racks)

@@ -17,11 +17,11 @@ import itertools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from tokenfab.errors import InputError
 from tokenfab.fileio import load_yaml
-from tokenfab.intent import validation_message, parse_intent
+from tokenfab.intent import parse_intent, validated
 
 
 class _Strict(BaseModel):
@@ -74,10 +74,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict]:
     """The spec and its base intent as data; every axis path is checked against the intent."""
     path = Path(path)
     raw = load_yaml(path, "sweep")
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(f"{path}: {validation_message(exc)}") from None
+    spec = validated(SweepSpec, raw, str(path), "name, base, axes, objectives")
     if isinstance(spec.base, str):
         base = load_yaml(path.parent / spec.base, f"{path}: base intent")
     else:
