@@ -10,17 +10,12 @@ Target: < 2 minutes on 2 cores with the flow simulator as the network model.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
-import time
 
 import numpy as np
+from factory_common import timed_factory
 
-from tokenfab import parse_intent, plan
-from tokenfab.factory.engine import run_factory
-from tokenfab.factory.kpis import summarize
 from tokenfab.factory.report import isolation
-from tokenfab.factory.spec import parse_factory
 
 WORKLOADS = {
     "pretrain-8b": {"training": {"model": "llama3-8b", "seq_len": 8192, "global_batch": 256,
@@ -75,23 +70,14 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--policy", default="topology-aware", choices=("topology-aware", "first-fit"))
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    fabric = plan(parse_intent({"name": "factory-4096", "cluster": {"servers": 512, "gpus_per_server": 8},
-                                "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N"}}))
-    t_plan = time.perf_counter() - t0
-    spec = parse_factory(factory_spec(args.jobs, args.network, args.seed, args.policy))
-    t1 = time.perf_counter()
-    run = run_factory(spec, fabric)
-    t_run = time.perf_counter() - t1
-    s = summarize(run)
-    t_total = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t = s["totals"]
-    iso = isolation(s)
+    r = timed_factory({"name": "factory-4096", "cluster": {"servers": 512, "gpus_per_server": 8},
+                       "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N"}},
+                      factory_spec(args.jobs, args.network, args.seed, args.policy))
+    t = r.summary["totals"]
+    iso = isolation(r.summary)
     print(f"factory day: {args.jobs} jobs, {t['gpus']:,} GPUs, {t['window_h']:g} h, network model {args.network}, "
           f"{args.policy} placement")
-    print(f"  wall time {t_total:.1f} s (plan {t_plan:.1f} s, simulate {t_run:.1f} s, {len(run.epochs)} epochs), "
-          f"peak memory {peak:,.0f} MiB")
+    print(r.header())
     print(f"  jobs done {t['jobs_done']}, running at end {t['jobs_running_at_end']}, queued at end {t['jobs_queued_at_end']}")
     print(f"  tokens {t['tokens']:,.0f} (training {t['training_tokens']:,.0f}, output {t['output_tokens']:,.0f})")
     print(f"  GPU allocation {t['gpu_allocation_pct']:.1f}%, utilisation {t['gpu_utilization_pct']:.1f}%, "
@@ -99,7 +85,7 @@ def main() -> int:
     print(f"  mean slowdown from sharing {iso['mean_slowdown']}, worst {iso['worst_slowdown']}")
     print(f"  energy {t['energy_facility_kwh']:,.0f} kWh, ${t['usd_per_gpu_hour']:.3f}/GPU-h, "
           f"${t['usd_per_mtoken']:.4f}/M tokens, {t['tokens_per_kwh']:,.0f} tokens/kWh")
-    print(f"  target < 120 s: {'met' if t_total < 120 else 'MISSED'}")
+    print(r.verdict())
     return 0
 
 

@@ -12,16 +12,10 @@ headline figures. Target: < 2 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
-import time
 
 import numpy as np
-
-from tokenfab import parse_intent, plan
-from tokenfab.factory.engine import run_factory
-from tokenfab.factory.kpis import summarize
-from tokenfab.factory.spec import parse_factory
+from factory_common import timed_factory
 
 WORKLOADS = {
     "sft-8b": {"training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 128, "parallelism": {"tp": 2, "dp": 16}}},
@@ -116,23 +110,15 @@ def main() -> int:
     ap.add_argument("--network", default="simulator", choices=("simulator", "analytical"))
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    fabric = plan(parse_intent({"name": "factory-4096", "cluster": {"servers": 512, "gpus_per_server": 8},
-                                "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N"},
-                                "frontend": {"speed_gbps": 200, "switch_model": "CX864E-N"},
-                                "storage": {"speed_gbps": 400, "switch_model": "CX864E-N", "storage_nodes": 32}}))
-    t_plan = time.perf_counter() - t0
-    spec = parse_factory(factory(args.days, args.seed, args.network))
-    t1 = time.perf_counter()
-    run = run_factory(spec, fabric)
-    t_run = time.perf_counter() - t1
-    s = summarize(run)
-    t_total = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t, L = s["totals"], s["ledger"]
+    r = timed_factory({"name": "factory-4096", "cluster": {"servers": 512, "gpus_per_server": 8},
+                       "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N"},
+                       "frontend": {"speed_gbps": 200, "switch_model": "CX864E-N"},
+                       "storage": {"speed_gbps": 400, "switch_model": "CX864E-N", "storage_nodes": 32}},
+                      factory(args.days, args.seed, args.network))
+    run, spec = r.run, r.spec
+    t, L = r.summary["totals"], r.summary["ledger"]
     print(f"factory week: {args.days:g} days, {t['gpus']:,} GPUs, {len(spec.tenants)} tenants, network model {args.network}")
-    print(f"  wall time {t_total:.1f} s (plan {t_plan:.1f} s, simulate {t_run:.1f} s, {len(run.epochs):,} epochs), "
-          f"peak memory {peak:,.0f} MiB")
+    print(r.header())
     print(f"  jobs {t['jobs']} (done {t['jobs_done']}), services {len(run.services)} with "
           f"{sum(len(x.replicas) for x in run.services):,} replica starts, {t['models_deployed']} model deployments, "
           f"{t['interruptions']} failures")
@@ -145,7 +131,7 @@ def main() -> int:
     print("  GPU time: " + ", ".join(f"{k.replace('_', ' ')} {v['pct']:.1f}%" for k, v in L["gpu_time"].items()))
     print(f"  energy {t['energy_facility_kwh']:,.0f} kWh, cost ${t['cost_total_usd']:,.0f}, "
           f"${t['usd_per_mtoken_total']:.4f}/M tokens")
-    print(f"  target < 120 s: {'met' if t_total < 120 else 'MISSED'}")
+    print(r.verdict())
     return 0
 
 
