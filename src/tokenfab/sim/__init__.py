@@ -57,12 +57,23 @@ Results carry `group_finish_s` (per coupled flow: a ring channel, a tree, an all
 each algorithm once and scales; `run_jobs` simulates the jobs' flows together, event by event.
 """
 
-from tokenfab.sim.api import (CollectiveResult, Job, JobResult, JobsResult, Simulator, collective_time, run_jobs,
-                              select_gpus)
-from tokenfab.sim.collectives import COLLECTIVES, nccl_sizes, parse_size, size_series
-from tokenfab.sim.faults import Faults
-from tokenfab.sim.network import Network, SimParams
-from tokenfab.sim.routing import Routing
+# Names resolve on first use (PEP 562), so `import tokenfab.sim.commands` (every CLI start)
+# does not pull in scipy and the engine.
+_HOME = {
+    **dict.fromkeys(("CollectiveResult", "Job", "JobResult", "JobsResult", "Simulator", "collective_time",
+                     "run_jobs", "select_gpus"), "api"),
+    **dict.fromkeys(("COLLECTIVES", "nccl_sizes", "parse_size", "size_series"), "collectives"),
+    "Faults": "faults", "Network": "network", "SimParams": "network", "Routing": "routing",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        import importlib
+
+        return getattr(importlib.import_module(f"tokenfab.sim.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'tokenfab.sim' has no attribute {name!r}")
+
 
 __all__ = ["collective_time", "run_jobs", "Simulator", "Job", "JobResult", "JobsResult", "CollectiveResult",
            "Faults", "SimParams", "Routing", "Network", "select_gpus", "COLLECTIVES", "nccl_sizes", "parse_size",
