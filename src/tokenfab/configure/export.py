@@ -53,7 +53,6 @@ def containerlab(ctx: Context) -> str:
     return "\n".join(lines) + "\n"
 
 
-_csv = csv_text
 
 
 def netbox_devices(ctx: Context) -> str:
@@ -65,7 +64,7 @@ def netbox_devices(ctx: Context) -> str:
         rows.append([c["name"][row], role, item.vendor if item else "", model,
                      "sonic" if role != "server" else "", ctx.fabric.intent.name, c["rack"][row], "planned",
                      c["mgmt"][row]])
-    return _csv(["name", "role", "manufacturer", "device_type", "platform", "site", "rack", "status", "comments"], rows)
+    return csv_text(["name", "role", "manufacturer", "device_type", "platform", "site", "rack", "status", "comments"], rows)
 
 
 def netbox_interfaces(ctx: Context, configs: dict[str, dict]) -> str:
@@ -81,7 +80,7 @@ def netbox_interfaces(ctx: Context, configs: dict[str, dict]) -> str:
         for e in sorted((e for e in ctx.ends(row) if e.kind == "nic"), key=lambda e: (len(e.port), e.port)):
             rows.append([ctx.name(row), e.port, "other", e.speed_gbps * 1000000, "true", "", "false",
                          f"{ctx.name(e.peer)}:{e.peer_port}"])
-    return _csv(["device", "name", "type", "speed", "enabled", "mtu", "mgmt_only", "description"], rows)
+    return csv_text(["device", "name", "type", "speed", "enabled", "mtu", "mgmt_only", "description"], rows)
 
 
 def _cable_type(ctx: Context, medium: str) -> str:
@@ -100,5 +99,5 @@ def netbox_cables(ctx: Context) -> str:
         a, b = c["name"][lc["a"][i]], c["name"][lc["b"][i]]
         rows.append([a, "dcim.interface", lc["a_port"][i], b, "dcim.interface", lc["b_port"][i],
                      _cable_type(ctx, lc["medium"][i]), "planned", lc["length_m"][i], "m", lc["medium"][i]])
-    return _csv(["side_a_device", "side_a_type", "side_a_name", "side_b_device", "side_b_type", "side_b_name",
+    return csv_text(["side_a_device", "side_a_type", "side_a_name", "side_b_device", "side_b_type", "side_b_name",
                  "type", "status", "length", "length_unit", "label"], rows)

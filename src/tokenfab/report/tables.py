@@ -14,7 +14,6 @@ from tokenfab.design.racks import servers_per_rack
 from tokenfab.fileio import csv_text
 
 
-_csv = csv_text
 
 
 def length_class(length_m: float) -> str:
@@ -30,7 +29,7 @@ def cabling_csv(f: Fabric) -> str:
     cols = [L["kind"].tolist(), names[L["a"]].tolist(), L["a_port"].tolist(), racks[L["a"]].tolist(),
             names[L["b"]].tolist(), L["b_port"].tolist(), racks[L["b"]].tolist(), L["speed_gbps"].tolist(),
             L["medium"].tolist(), L["length_m"].tolist(), [length_class(x) for x in L["length_m"].tolist()]]
-    return _csv(["kind", "a_device", "a_port", "a_rack", "b_device", "b_port", "b_rack", "speed_gbps",
+    return csv_text(["kind", "a_device", "a_port", "a_rack", "b_device", "b_port", "b_rack", "speed_gbps",
                  "medium", "length_m", "length_class"], zip(*cols))
 
 
@@ -51,7 +50,7 @@ def ip_plan_csv(f: Fabric) -> str:
     for r in range(len(S)):
         rows.append((names[S["leaf"][r]], f"Vlan{S['vlan'][r]}", f"{S['gateway'][r]}/{S['prefix'][r].split('/')[1]}",
                      f"server subnet {S['prefix'][r]} rail {S['rail'][r]}", "", "", ""))
-    return _csv(["device", "interface", "address", "purpose", "peer", "peer_address", "asn"], rows)
+    return csv_text(["device", "interface", "address", "purpose", "peer", "peer_address", "asn"], rows)
 
 
 def bom_rows(f: Fabric) -> list[dict]:
@@ -129,7 +128,7 @@ def bom_csv(f: Fabric) -> str:
     per_rack = rack_power(f)
     for rack, w in per_rack:
         body.append(["rack", "power", rack, "", "", "", "", f"{w:.2f}", ""])
-    return _csv(header, body)
+    return csv_text(header, body)
 
 
 def rack_power(f: Fabric) -> list[tuple[str, float]]:
