@@ -12,17 +12,15 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
+from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Cluster(_Strict):
+class Cluster(StrictModel):
     servers: PositiveInt
     gpus_per_server: int = Field(8, ge=1, le=72)
     gpu_model: str = "H100"
@@ -33,7 +31,7 @@ class Cluster(_Strict):
     planes: int = Field(1, ge=1, le=8)  # a NIC's ports split over this many parallel fabrics
 
 
-class Tier(_Strict):
+class Tier(StrictModel):
     switch_model: str | None = None  # default: fabric.switch_model
     oversubscription: float = Field(1.0, ge=1.0, le=16.0)  # downlink : uplink bandwidth
     downlink_breakout: str | None = None  # SONiC mode, e.g. "2x400G"; default: matches the link speed
@@ -41,7 +39,7 @@ class Tier(_Strict):
     count: int | None = Field(None, ge=1)  # override the computed count (per group)
 
 
-class CableLengths(_Strict):
+class CableLengths(StrictModel):
     """Fixed run per tier; unset (the default) derives each run from the rack layout."""
 
     server_leaf_m: float | None = Field(None, gt=0)
@@ -49,7 +47,7 @@ class CableLengths(_Strict):
     spine_core_m: float | None = Field(None, gt=0)
 
 
-class FabricSpec(_Strict):
+class FabricSpec(StrictModel):
     architecture: Literal["auto", "rail-only", "rail-optimized"] = "auto"
     tiers: Literal["auto", 1, 2, 3] = "auto"
     # Must GPUs on different rails reach each other through the network, or may they use NVLink?
@@ -78,12 +76,12 @@ def _net(value: str) -> str:
         raise ValueError(f"not an IPv4 network in CIDR form ({exc})") from None
 
 
-class Asn(_Strict):
+class Asn(StrictModel):
     scheme: Literal["auto", "16bit", "32bit"] = "auto"
     spine: Literal["per-group", "unique"] = "per-group"  # RFC 7938: one ASN per spine group of a pod
 
 
-class Addressing(_Strict):
+class Addressing(StrictModel):
     management: str = "192.168.0.0/16"
     loopbacks: str = "10.0.0.0/16"
     p2p: str = "10.4.0.0/14"
@@ -108,7 +106,7 @@ class Addressing(_Strict):
         return self
 
 
-class SideNetwork(_Strict):
+class SideNetwork(StrictModel):
     """A frontend or storage network, counted in the BOM (a two-tier Clos of its own)."""
 
     nics_per_server: int = Field(1, ge=1, le=8)
@@ -119,7 +117,7 @@ class SideNetwork(_Strict):
     storage_node_links: int = Field(2, ge=1, le=8)
 
 
-class Racks(_Strict):
+class Racks(StrictModel):
     power_budget_kw: float = Field(40.0, gt=0)
     rack_units: int = Field(42, ge=8)
     spares_percent: float = Field(0.0, ge=0, le=100)  # extra optics/cables on the BOM
@@ -127,7 +125,7 @@ class Racks(_Strict):
     row_pitch_m: float = Field(3.0, gt=0)  # rack depth + aisle between rows
 
 
-class Roce(_Strict):
+class Roce(StrictModel):
     """RoCEv2 QoS: a profile from tokenfab/configure/data/roce-profiles.yaml, ECN thresholds overridable."""
 
     profile: str = "dcqcn-26"
@@ -142,7 +140,7 @@ class Roce(_Strict):
         return self
 
 
-class Intent(_Strict):
+class Intent(StrictModel):
     name: str = Field("fabric", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     description: str = ""
     cluster: Cluster

@@ -97,7 +97,7 @@ class Gpu(_Item):
     bf16_dense_tflops: float
     fp8_dense_tflops: float | None = None
     hbm_gb: float
-    hbm_tbps: float
+    hbm_tbytes_per_s: float
     nvlink_gbytes_per_s_per_direction: float
     tdp_w: float
     price_usd_per_hour: float | None = None

@@ -15,19 +15,17 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Scheduler(_Strict):
+class Scheduler(StrictModel):
     type: Literal["DWRR", "WRR", "STRICT"]
     weight: int | None = Field(None, ge=1, le=100)
 
 
-class Wred(_Strict):
+class Wred(StrictModel):
     name: str = Field(pattern=r"^[a-zA-Z0-9][-a-zA-Z0-9_]{0,31}$")
     ecn: Literal["ecn_none", "ecn_green", "ecn_yellow", "ecn_red", "ecn_green_yellow", "ecn_green_red",
                  "ecn_yellow_red", "ecn_all"]
@@ -36,14 +34,14 @@ class Wred(_Strict):
     mark_probability_percent: int = Field(ge=0, le=100)
 
 
-class PfcWatchdog(_Strict):
+class PfcWatchdog(StrictModel):
     action: Literal["drop", "forward", "alert"]
     detection_time_ms: int = Field(ge=100, le=5000)
     restoration_time_ms: int = Field(ge=100, le=60000)
     poll_interval_ms: int = Field(ge=100, le=1000)
 
 
-class Profile(_Strict):
+class Profile(StrictModel):
     name: str
     description: str
     source: str

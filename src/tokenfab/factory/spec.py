@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
 from tokenfab.fileio import load_yaml
 from tokenfab.factory.network import AnalyticalConfig
@@ -51,11 +52,8 @@ from tokenfab.workload.inference import InferenceSpec
 from tokenfab.workload.training import TrainingSpec
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Network(_Strict):
+class Network(StrictModel):
     """How communication time is computed: the flow simulator (routing, ECMP collisions and
     failures show up) or the analytical alpha-beta model (ideal load balancing, much faster)."""
 
@@ -65,12 +63,12 @@ class Network(_Strict):
     analytical: AnalyticalConfig = AnalyticalConfig()
 
 
-class Scheduler(_Strict):
+class Scheduler(StrictModel):
     policy: Literal["topology-aware", "first-fit"] = "topology-aware"
     backfill: bool = True  # a later job may start when the head of the queue does not fit
 
 
-class Power(_Strict):
+class Power(StrictModel):
     pue: float = Field(1.3, ge=1.0, le=3.0)
     gpu_idle_fraction: float = Field(0.10, ge=0, le=1)  # idle draw as a share of TDP (~70 W for H100)
     # server power beyond its GPUs (CPUs, memory, fans, NICs): from the catalog's max system power;
@@ -78,7 +76,7 @@ class Power(_Strict):
     server_overhead_idle_fraction: float = Field(0.5, ge=0, le=1)
 
 
-class Cost(_Strict):
+class Cost(StrictModel):
     gpu_hour_usd: float | None = Field(None, ge=0)  # set to price the GPUs as rented; default: TCO
     amortization_years: float = Field(4.0, gt=0)
     electricity_usd_per_kwh: float = Field(0.10, ge=0)
@@ -90,7 +88,7 @@ class Cost(_Strict):
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
-class Place(_Strict):
+class Place(StrictModel):
     """Where something may be: racks (fabric `rack` column), pods, scalable units, or a named site.
     Several keys narrow the place (a server must match each one given)."""
 
@@ -104,7 +102,7 @@ class Place(_Strict):
         return bool(self.racks or self.pods or self.sus or self.site)
 
 
-class Site(_Strict):
+class Site(StrictModel):
     racks: list[str] = Field(default_factory=list)
     pods: list[int] = Field(default_factory=list)
     sus: list[int] = Field(default_factory=list)
@@ -129,13 +127,13 @@ class Sovereignty(Place):
         return self
 
 
-class Tenant(_Strict):
+class Tenant(StrictModel):
     name: str = Field(pattern=NAME)
     quota_gpus: PositiveInt | None = None  # most GPUs the tenant holds at once
     sovereignty: Sovereignty | None = None
 
 
-class Workload(_Strict):
+class Workload(StrictModel):
     training: TrainingSpec | None = None
     inference: InferenceSpec | None = None
 
@@ -154,7 +152,7 @@ class Workload(_Strict):
         return self.training.gpus if self.training else self.inference.gpus
 
 
-class Job(_Strict):
+class Job(StrictModel):
     name: str = Field(pattern=NAME)
     tenant: str = "default"
     workload: str | None = None  # a key of `workloads`
@@ -183,7 +181,7 @@ class Job(_Strict):
         return self
 
 
-class Fault(_Strict):
+class Fault(StrictModel):
     """Something going wrong from `at_h` until `up_h` (the end of the window if omitted). One of:
 
     down: a device or link (names as on the command line: `spine-1`, `leaf-r1-1:Ethernet256`,
@@ -231,14 +229,14 @@ class Fault(_Strict):
 
 
 # -- data, storage, pipelines --------------------------------------------------------------------
-class Diurnal(_Strict):
+class Diurnal(StrictModel):
     """rate(t) = mean x (1 + amplitude x cos(2 pi (hour - peak_h) / 24)); the daily mean stays `mean`."""
 
     amplitude: float = Field(0.0, ge=0, lt=1)
     peak_h: float = Field(14.0, ge=0, lt=24)
 
 
-class Stream(_Strict):
+class Stream(StrictModel):
     records_per_s: float = Field(gt=0)
     record_bytes: float = Field(gt=0)
     diurnal: Diurnal = Diurnal()
@@ -250,12 +248,12 @@ class Stream(_Strict):
         return self.records_per_s * self.record_bytes
 
 
-class BatchDrop(_Strict):
+class BatchDrop(StrictModel):
     size_gb: float = Field(gt=0)
     at_h: float = Field(0.0, ge=0)
 
 
-class Source(_Strict):
+class Source(StrictModel):
     """Data arriving at the factory: a stream (records at a rate) or a batch delivered at once."""
 
     name: str = Field(pattern=NAME)
@@ -270,14 +268,14 @@ class Source(_Strict):
         return self
 
 
-class PipelineStage(_Strict):
+class PipelineStage(StrictModel):
     name: str = Field(pattern=NAME)
     kind: Literal["ingest", "transform", "curate"] = "transform"
     mbytes_per_s_per_node: float = Field(gt=0)  # input bytes one CPU node processes per second
     keep: float = Field(1.0, gt=0, le=1)  # output bytes per input byte (the rest is filtered out)
 
 
-class PipelineOutput(_Strict):
+class PipelineOutput(StrictModel):
     dataset: str = Field(pattern=NAME)
     tier: str
     bytes_per_token: float = Field(4.0, gt=0)  # dataset bytes per training token
@@ -285,7 +283,7 @@ class PipelineOutput(_Strict):
     version_every_h: float | None = Field(None, gt=0)  # ... or on a schedule
 
 
-class Pipeline(_Strict):
+class Pipeline(StrictModel):
     name: str = Field(pattern=NAME)
     tenant: str = "default"
     source: str
@@ -303,7 +301,7 @@ class Pipeline(_Strict):
         return k
 
 
-class CpuPool(_Strict):
+class CpuPool(StrictModel):
     name: str = Field(pattern=NAME)
     nodes: PositiveInt
     power_w: float = Field(600.0, ge=0)  # per node (an estimate for a 2-socket server under load)
@@ -314,7 +312,7 @@ class CpuPool(_Strict):
 TIER_USD_PER_TB_MONTH = {"parallel-fs": 140.0, "object-store": 23.0}  # ~ public-cloud list prices
 
 
-class Tier(_Strict):
+class Tier(StrictModel):
     name: str = Field(pattern=NAME)
     kind: Literal["parallel-fs", "object-store"] = "parallel-fs"
     capacity_tb: float = Field(gt=0)
@@ -328,7 +326,7 @@ class Tier(_Strict):
         return TIER_USD_PER_TB_MONTH[self.kind] if self.usd_per_tb_month is None else self.usd_per_tb_month
 
 
-class StorageSpec(_Strict):
+class StorageSpec(StrictModel):
     tiers: list[Tier] = Field(min_length=1)
     checkpoints: str | None = None  # tier for checkpoints (default: the first parallel-fs)
     registry: str | None = None  # tier for registered models (default: the first object store)
@@ -352,7 +350,7 @@ class StorageSpec(_Strict):
         return next((t.name for t in self.tiers if t.kind == "object-store"), self.tiers[0].name)
 
 
-class Dataset(_Strict):
+class Dataset(StrictModel):
     """A dataset already in storage at the start of the window."""
 
     name: str = Field(pattern=NAME)
@@ -363,7 +361,7 @@ class Dataset(_Strict):
 
 
 # -- lifecycle, services ------------------------------------------------------------------------
-class LifecycleTrain(_Strict):
+class LifecycleTrain(StrictModel):
     workload: str
     steps: PositiveInt | None = None
     tokens: float | None = Field(None, gt=0)
@@ -378,12 +376,12 @@ class LifecycleTrain(_Strict):
         return self
 
 
-class LifecycleEval(_Strict):
+class LifecycleEval(StrictModel):
     workload: str  # an inference workload run over the evaluation set
     duration_h: float = Field(gt=0)
 
 
-class Retrain(_Strict):
+class Retrain(StrictModel):
     every_h: float | None = Field(None, gt=0)  # on a schedule (from the previous training's start)
     new_data_gb: float | None = Field(None, gt=0)  # when this much new data has arrived
 
@@ -394,7 +392,7 @@ class Retrain(_Strict):
         return self
 
 
-class Lifecycle(_Strict):
+class Lifecycle(StrictModel):
     """ingest -> train -> evaluate -> register -> deploy -> serve, and again on schedule or new data."""
 
     name: str = Field(pattern=NAME)
@@ -408,17 +406,17 @@ class Lifecycle(_Strict):
     priority: int = 0
 
 
-class Arrivals(_Strict):
+class Arrivals(StrictModel):
     rate_per_s: float = Field(gt=0)  # mean requests per second (Poisson)
     diurnal: Diurnal = Diurnal()
 
 
-class Slo(_Strict):
+class Slo(StrictModel):
     ttft_s: float = Field(1.0, gt=0)
     tpot_s: float = Field(0.1, gt=0)
 
 
-class Replicas(_Strict):
+class Replicas(StrictModel):
     min: int = Field(1, ge=0)
     max: PositiveInt = 1
     target_load: float = Field(0.7, gt=0, le=1)  # scale so replicas run at this share of capacity
@@ -430,7 +428,7 @@ class Replicas(_Strict):
         return self
 
 
-class Service(_Strict):
+class Service(StrictModel):
     """An inference endpoint: one replica is the inference workload; requests arrive (Poisson with
     a daily swing), queue, are served by continuous batching and judged against the SLO."""
 
@@ -456,14 +454,14 @@ class Service(_Strict):
         return self
 
 
-class Checkpointing(_Strict):
+class Checkpointing(StrictModel):
     # minutes of work between checkpoints; auto: Young/Daly sqrt(2 x write time x MTBF of the job)
     interval_min: float | Literal["auto", "off"] = "auto"
     bytes_per_param: float = Field(14.0, gt=0)  # BF16 weights + FP32 master weights + Adam m and v
     keep: PositiveInt = 2  # checkpoints kept per job (storage capacity)
 
 
-class Failures(_Strict):
+class Failures(StrictModel):
     """Unexpected interruptions at a published rate: Llama 3 saw 419 in 54 days on 16,384 GPUs
     (arXiv 2407.21783), one per ~50,700 GPU-hours; 8.4% were switches and cables."""
 
@@ -489,7 +487,7 @@ class Variant(BaseModel):
     name: str
 
 
-class FactorySpec(_Strict):
+class FactorySpec(StrictModel):
     name: str = Field("factory", pattern=NAME)
     description: str = ""
     fabric: str  # intent YAML or plan folder, relative to the factory file

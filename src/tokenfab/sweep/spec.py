@@ -19,26 +19,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
 from tokenfab.fileio import load_yaml
 from tokenfab.intent import parse_intent, validated
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Axis(_Strict):
+class Axis(StrictModel):
     path: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)*$")
     values: list[Any] = Field(min_length=1)
 
 
-class Objective(_Strict):
+class Objective(StrictModel):
     metric: str
     goal: Literal["min", "max"]
 
 
-class SweepSpec(_Strict):
+class SweepSpec(StrictModel):
     name: str = Field("sweep", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
     base: str | dict
     axes: list[Axis] = Field(min_length=1)

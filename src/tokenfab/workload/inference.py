@@ -22,17 +22,15 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from tokenfab.strict import StrictModel
 from tokenfab.catalog import Gpu
 from tokenfab.errors import InputError
 from tokenfab.workload.comm import Collective, CommModel
 from tokenfab.workload.models import ModelSpec, get_model
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Stage(_Strict):
+class Stage(StrictModel):
     """Parallelism of one replica of a serving stage."""
 
     tp: PositiveInt = 1
@@ -50,7 +48,7 @@ class Stage(_Strict):
         return self.gpus_per_replica * self.replicas
 
 
-class InferEfficiency(_Strict):
+class InferEfficiency(StrictModel):
     # Fraction of dense peak the GEMMs reach when compute-bound (prefill, large decode batches).
     compute: float = Field(0.60, gt=0, le=1)
     # HBM bandwidth reached streaming weights through small-M GEMMs in decode: DeepGEMM reports
@@ -70,7 +68,7 @@ class InferEfficiency(_Strict):
     dp_imbalance: float = Field(1.1, ge=1)
 
 
-class InferenceSpec(_Strict):
+class InferenceSpec(StrictModel):
     model: str
     precision: Literal["fp8", "bf16"] = "bf16"  # weights and GEMMs
     kv_precision: Literal["fp8", "bf16"] = "bf16"
@@ -240,7 +238,7 @@ class InferenceResult:
             f"decode replica: tp {d.tp} pp {d.pp} dp {d.dp} ep {d.ep} ({d.gpus_per_replica} GPUs) x {d.replicas}; "
             f"{s.batch} sequences per attention rank, mean context {s.mean_context:,.0f} tokens, {s.micro_batches} micro-batch(es)",
             f"{self.gpu.model}: {self.gpu.bf16_dense_tflops:.0f} BF16 / {self.gpu.fp8_dense_tflops or 0:.0f} FP8 TFLOPS, "
-            f"HBM {self.gpu.hbm_tbps} TB/s; weights {s.precision}, KV {s.kv_precision}",
+            f"HBM {self.gpu.hbm_tbytes_per_s} TB/s; weights {s.precision}, KV {s.kv_precision}",
             f"efficiencies: GEMM compute {e.compute}, weight streaming {e.weights_hbm} of HBM, attention compute "
             f"{e.attention_compute}, KV reads {e.kv_hbm} of HBM, overhead x{e.overhead}, EP imbalance x{e.ep_imbalance}, "
             f"attention-rank imbalance x{e.dp_imbalance}",
@@ -280,7 +278,7 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
     kvb = 1.0 if spec.kv_precision == "fp8" else 2.0
     peak = (gpu.fp8_dense_tflops if spec.precision == "fp8" and gpu.fp8_dense_tflops else gpu.bf16_dense_tflops) * 1e12
     peak_attn = gpu.bf16_dense_tflops * 1e12
-    hbm = gpu.hbm_tbps * 1e12
+    hbm = gpu.hbm_tbytes_per_s * 1e12
     d = spec.decode
     warnings: list[str] = []
     items: list[InferItem] = []

@@ -17,14 +17,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Attention(_Strict):
+class Attention(StrictModel):
     kind: Literal["gqa", "mla"] = "gqa"  # grouped-query (MHA when kv_heads == heads) or multi-head latent
     heads: PositiveInt
     kv_heads: PositiveInt | None = None  # gqa; default: heads
@@ -45,7 +43,7 @@ class Attention(_Strict):
         return self
 
 
-class Moe(_Strict):
+class Moe(StrictModel):
     experts: PositiveInt  # routed experts per MoE layer
     top_k: PositiveInt
     shared_experts: int = Field(0, ge=0)
@@ -53,7 +51,7 @@ class Moe(_Strict):
     dense_layers: int = Field(0, ge=0)  # the first layers keep a dense FFN
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     name: str
     description: str = ""
     layers: PositiveInt

@@ -18,20 +18,18 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from tokenfab.strict import StrictModel
 from tokenfab.catalog import Gpu
 from tokenfab.errors import InputError
 from tokenfab.workload.comm import Collective, CommModel
 from tokenfab.workload.models import ModelSpec, get_model
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 AXES = ("tp", "cp", "ep", "dp", "pp")
 
 
-class Parallelism(_Strict):
+class Parallelism(StrictModel):
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     dp: PositiveInt = 1
@@ -48,7 +46,7 @@ class Parallelism(_Strict):
         return self.tp * self.pp * self.dp * self.cp
 
 
-class Overlap(_Strict):
+class Overlap(StrictModel):
     """Fraction of each parallelism's communication hidden behind compute."""
 
     tp: float = Field(0.0, ge=0, le=1)  # on the critical path unless TP comm overlap is used
@@ -58,7 +56,7 @@ class Overlap(_Strict):
     dp: float = Field(0.9, ge=0, le=1)  # gradient reduce during backward, param gather during forward
 
 
-class TrainEfficiency(_Strict):
+class TrainEfficiency(StrictModel):
     # Fraction of dense peak the layer's compute (GEMMs, attention, element-wise kernels) reaches
     # on large transformer shapes: cuBLAS reaches ~75% on big H100 BF16 GEMMs, attention and
     # element-wise kernels less. An assumption; printed with every estimate.
@@ -67,7 +65,7 @@ class TrainEfficiency(_Strict):
     hbm: float = Field(0.8, gt=0, le=1)
 
 
-class TrainingSpec(_Strict):
+class TrainingSpec(StrictModel):
     model: str
     seq_len: PositiveInt
     global_batch: PositiveInt  # sequences per step
@@ -351,7 +349,7 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
                 add("all_gather", axes, 2 * local, par, None, ov.dp)
     # optimizer: Adam streams master weights, moments and grads (16 B/param) in and out of HBM
     shard = ne_local / (p.dp if p.zero else 1) + ex_local / (max(p.dp // p.ep, 1) if p.zero else 1)
-    optimizer_s = shard * 32 / (gpu.hbm_tbps * 1e12 * spec.efficiency.hbm)
+    optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
     mem = _memory_gb(spec, m, ne_local, ex_local, mbs)
     warnings = []
     if mem > gpu.hbm_gb:
