@@ -130,8 +130,11 @@ class Catalog(BaseModel):
     def get(self, kind: str, model: str, field: str | None = None):
         items: dict = getattr(self, kind)
         if model not in items:
-            raise InputError(f"unknown {kind[:-1]} model {model!r}; the catalog has: {', '.join(sorted(items))}", field)
+            raise InputError(f"unknown {_SINGULAR.get(kind, kind)} model {model!r}; the catalog has: {', '.join(sorted(items))}", field)
         return items[model]
+
+
+_SINGULAR = {"switches": "switch", "nics": "NIC", "gpus": "GPU", "servers": "server", "optics": "optic"}
 
 
 def _load(name: str, key: str, cls: type[_Item]) -> dict:

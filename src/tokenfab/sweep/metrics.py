@@ -7,15 +7,14 @@ cross-rail traffic does not use the network, so the figure is the rail's own sha
 from __future__ import annotations
 
 from tokenfab import parse_intent, plan
-from tokenfab.report.tables import bom_rows
+from tokenfab.design.bom import NETWORK_CATEGORIES, bom, power_w, price_usd
 
 
 def plan_metrics(data: dict) -> dict:
     f = plan(parse_intent(data))
     d = f.design
-    rows = bom_rows(f)
-    backend = [r for r in rows if r["network"] == "backend"]
-    net = [r for r in backend if r["category"] in ("switch", "optic", "nic")]
+    rows = bom(f)
+    net = [r for r in rows if r.network == "backend" and r.category in NETWORK_CATEGORIES]
     worst = max((t["oversubscription"] for t in d["tiers_detail"].values() if t["up_ports"]), default=1.0)
     gpus = d["gpus"]
     nic_gbps = d["link_speed_gbps"] * d["planes"] * d["rails"] / f.intent.cluster.gpus_per_server
@@ -28,11 +27,11 @@ def plan_metrics(data: dict) -> dict:
         "cores": d["cores"],
         "switches": d["leaves"] + d["spines"] + d["cores"],
         "links": len(f.links),
-        "cost_usd": round(sum(r["total_price_usd"] for r in rows), 2),
-        "network_cost_usd": round(sum(r["total_price_usd"] for r in net), 2),
-        "network_cost_per_gpu_usd": round(sum(r["total_price_usd"] for r in net) / gpus, 2),
-        "power_kw": round(sum(r["total_power_w"] for r in rows) / 1000, 3),
-        "network_power_kw": round(sum(r["total_power_w"] for r in net) / 1000, 3),
+        "cost_usd": round(price_usd(rows), 2),
+        "network_cost_usd": round(price_usd(net), 2),
+        "network_cost_per_gpu_usd": round(price_usd(net) / gpus, 2),
+        "power_kw": round(power_w(rows) / 1000, 3),
+        "network_power_kw": round(power_w(net) / 1000, 3),
         "oversubscription": round(worst, 3),
         "uplink_gbps_per_gpu": round(nic_gbps / worst, 3),
     }
