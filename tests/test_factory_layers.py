@@ -13,6 +13,7 @@ from tests.conftest import EXAMPLES
 from tests.factory_fabrics import small
 from tokenfab.clikit import load_plan_or_intent
 from tokenfab.errors import InputError
+from tokenfab.factory.accounting import Cause
 from tokenfab.factory.checkpoint import advance_cycle, time_for_work, young_daly_s
 from tokenfab.factory.engine import Engine, make_comm, run_factory
 from tokenfab.factory.kpis import summarize
@@ -79,15 +80,15 @@ def test_an_undersized_storage_fabric_starves_training_and_the_idle_is_storage()
     (thin, s_thin, st_thin), (ok, s_ok, st_ok) = out["thin"], out["planned"]
     need = ok.rates.tokens_per_s * 8192 / 1e9
     print(f"\nreads {need:.1f} GB/s; storage fabric {min(st_thin['bisection_gbps'], st_thin['storage_gbps']) / 8:.1f} GB/s -> "
-          f"storage idle {100 * thin.storage_gpu_s / thin.gpu_s:.1f}% of its GPU time, tokens "
-          f"{thin.tokens / ok.tokens - 1:+.1%} against {min(st_ok['bisection_gbps'], st_ok['storage_gbps']) / 8:.0f} GB/s")
+          f"storage idle {100 * thin.acc.gpu_s_by_cause[Cause.STORAGE] / thin.acc.gpu_s:.1f}% of its GPU time, tokens "
+          f"{thin.acc.tokens / ok.acc.tokens - 1:+.1%} against {min(st_ok['bisection_gbps'], st_ok['storage_gbps']) / 8:.0f} GB/s")
     # the thin fabric (one storage node, one 100G link) carries 12.5 GB/s: less than the job reads
     assert min(st_thin["bisection_gbps"], st_thin["storage_gbps"]) / 8 < need
     expect = min(st_thin["bisection_gbps"], st_thin["storage_gbps"]) / 8 * 0.9 / need  # share of its reads it gets
     assert thin.storage_factor == pytest.approx(expect, rel=0.02)
-    assert thin.storage_gpu_s / thin.gpu_s == pytest.approx(1 - expect, rel=0.05)
-    assert thin.tokens / ok.tokens == pytest.approx(expect, rel=0.02)
-    assert ok.storage_factor == 1.0 and ok.storage_gpu_s == 0.0
+    assert thin.acc.gpu_s_by_cause[Cause.STORAGE] / thin.acc.gpu_s == pytest.approx(1 - expect, rel=0.05)
+    assert thin.acc.tokens / ok.acc.tokens == pytest.approx(expect, rel=0.02)
+    assert ok.storage_factor == 1.0 and ok.acc.gpu_s_by_cause[Cause.STORAGE] == 0.0
     # and the ledger books it as storage, not network or starvation
     g_thin, g_ok = s_thin["ledger"]["gpu_time"], s_ok["ledger"]["gpu_time"]
     assert g_thin["storage"]["gpu_h"] > 10 * g_thin["network"]["gpu_h"]
@@ -108,9 +109,9 @@ def test_a_slow_pipeline_starves_training_and_the_idle_is_pipeline_starvation():
     s = summarize(run)
     b = s["ledger"]["data"]["balance"]
     # 0.8 GB/s processed, 0.4 GB/s stored: 49K tokens/s for a job that could take ~10x more
-    assert j.starve_gpu_s / j.gpu_s > 0.5
+    assert j.acc.gpu_s_by_cause[Cause.PIPELINE_STARVATION] / j.acc.gpu_s > 0.5
     assert s["ledger"]["gpu_time"]["pipeline_starvation"]["gpu_h"] > s["ledger"]["gpu_time"]["computing"]["gpu_h"]
-    assert j.tokens == pytest.approx(b["stored_bytes"] / 8192 * 2, rel=0.02)  # max_epochs 2: it ate everything
+    assert j.acc.tokens == pytest.approx(b["stored_bytes"] / 8192 * 2, rel=0.02)  # max_epochs 2: it ate everything
     dropped = s["ledger"]["data"]["pipelines"][0]["dropped_bytes"]
     assert list(dropped) == ["backpressure: buffer full (CPU nodes (heaviest stage: decode))"]
     assert b["unaccounted_bytes"] == pytest.approx(0, abs=1e3)
@@ -143,16 +144,16 @@ def _ckpt_factory(interval) -> dict:
 def test_goodput_against_checkpoint_interval_peaks_near_young_daly():
     fabric = small(100, 1, 1, servers=8)
     probe = run_factory(parse_factory(dict(_ckpt_factory("auto"), window_h=0.5)), fabric).jobs[0]
-    C = probe.ckpt_write_s
+    C = probe.ckpt.write_s
     mtbf = 1 / (Failures(scale=_ckpt_factory(1)["failures"]["scale"]).per_gpu_s * 16)
     opt_min = young_daly_s(C, mtbf) / 60
-    assert probe.ckpt_interval_s / 60 == pytest.approx(opt_min, rel=1e-6)  # "auto" is Young/Daly
+    assert probe.ckpt.interval_s / 60 == pytest.approx(opt_min, rel=1e-6)  # "auto" is Young/Daly
     factors = [0.25, 0.5, 1.0, 2.0, 4.0]
     goodput = {}
     for f in factors:
         j = run_factory(parse_factory(_ckpt_factory(opt_min * f)), fabric).jobs[0]
-        goodput[f] = j.tokens / j.w_ideal_tokens
-        assert j.interruptions > 50
+        goodput[f] = j.acc.tokens / j.acc.ideal_tokens
+        assert j.acc.interruptions > 50
     print(f"\ncheckpoint write {C:.0f} s, job MTBF {mtbf / 3600:.2f} h, Young/Daly {opt_min:.1f} min; goodput: "
           + ", ".join(f"{opt_min * f:.1f} min {g:.3f}" for f, g in goodput.items()))
     best = max(goodput, key=goodput.get)
@@ -179,15 +180,15 @@ def test_a_failure_restarts_the_job_from_its_last_checkpoint():
     run = eng.run()
     j = run.jobs[0]
     rate = j.rates.tokens_per_s
-    C, tau = j.ckpt_write_s, 600.0
+    C, tau = j.ckpt.write_s, 600.0
     done = math.floor(at / (tau + C))  # checkpoints completed before the failure
     lost_s = at - done * (tau + C)  # work since the last one
-    assert j.interruptions == 1 and j.status == "running"
-    assert j.lost_tokens / rate == pytest.approx(lost_s, abs=0.5)
+    assert j.acc.interruptions == 1 and j.status == "running"
+    assert j.acc.lost_tokens / rate == pytest.approx(lost_s, abs=0.5)
     # the restart: 2 min, then the checkpoint read back at the tier's 2 GB/s
-    restore_s = j.ckpt_bytes / 2e9
-    assert j.fail_gpu_s == pytest.approx(16 * (lost_s + 120 + restore_s), rel=0.01)
-    assert run.storage.tiers["pfs"].read["restore"] == pytest.approx(j.ckpt_bytes)
+    restore_s = j.ckpt.bytes / 2e9
+    assert j.acc.gpu_s_by_cause[Cause.FAILURES] == pytest.approx(16 * (lost_s + 120 + restore_s), rel=0.01)
+    assert run.storage.tiers["pfs"].read["restore"] == pytest.approx(j.ckpt.bytes)
     assert [e["kind"] for e in run.events] == ["failure"]
     assert len(j.history) == 2 and j.history[0][1] == pytest.approx(at)
 

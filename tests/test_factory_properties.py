@@ -166,14 +166,14 @@ def test_conservation_and_sovereignty(d):
     assert sum(r["training_tokens"] + r["output_tokens"] for r in rows) == pytest.approx(t["tokens"], rel=1e-6, abs=2)
     for svc in run.services:
         reps = [j for j in run.jobs if j.service == svc.name]
-        assert sum(j.tokens for j in reps) == pytest.approx(svc.output_tokens, rel=1e-9, abs=1e-3)
+        assert sum(j.acc.tokens for j in reps) == pytest.approx(svc.output_tokens, rel=1e-9, abs=1e-3)
         assert svc.output_tokens == pytest.approx(svc.served * svc.infer.output_tokens, rel=1e-9)
         # requests: served + abandoned + rejected + waiting = arrived
         assert svc.arrived == pytest.approx(svc.served + svc.abandoned + svc.rejected + svc.backlog, rel=1e-9, abs=1e-6)
         assert 0 <= svc.attained <= svc.served + 1e-6
     for j in run.jobs:
-        if j.target_steps is not None:
-            assert j.steps <= j.target_steps * (1 + 1e-9) + 1e-6
+        if j.req.target_steps is not None:
+            assert j.acc.steps <= j.req.target_steps * (1 + 1e-9) + 1e-6
 
     # GPU time: every GPU-second booked to exactly one cause
     gt = gpu_time(run)
@@ -200,5 +200,5 @@ def test_conservation_and_sovereignty(d):
             assert p.spec.output.tier == "sov" and p.spec.pool == "sov-etl"
     for j in run.jobs:
         sov = next((x for x in d["tenants"] if x["name"] == j.tenant and x.get("sovereignty")), None)
-        if sov and j.ckpt_tier is not None:
-            assert j.ckpt_tier == "sov"
+        if sov and j.ckpt.tier is not None:
+            assert j.ckpt.tier == "sov"

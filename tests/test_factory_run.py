@@ -11,6 +11,7 @@ import yaml
 
 from tests.conftest import EXAMPLES
 from tokenfab.clikit import load_plan_or_intent
+from tokenfab.factory.accounting import Cause
 from tokenfab.factory.engine import run_factory
 from tokenfab.factory.kpis import summarize
 from tokenfab.factory.report import comparison, isolation
@@ -58,10 +59,12 @@ def test_accounting_is_conserved(placement_runs):
     # epochs tile the window
     assert E[0].t0_s == 0 and E[-1].t1_s == pytest.approx(run.spec.window_s)
     assert all(a.t1_s == pytest.approx(b.t0_s) for a, b in zip(E, E[1:]))
-    assert all(0 <= e.allocated_gpus <= n and e.busy_gpus <= e.allocated_gpus + 1e-9 for e in E)
+    assert all(0 <= e.allocated_gpus <= n and e.gpus(Cause.COMPUTING) <= e.allocated_gpus + 1e-9 for e in E)
     # GPU-seconds of the jobs = allocated GPU-seconds of the timeline
     alloc = sum(e.allocated_gpus * (e.t1_s - e.t0_s) for e in E)
-    assert sum(j.gpu_s for j in run.jobs) == pytest.approx(alloc)
+    assert sum(j.acc.gpu_s for j in run.jobs) == pytest.approx(alloc)
+    # every GPU-second of the window is booked to exactly one cause
+    assert run.gpu_s_by_cause().sum() == pytest.approx(n * run.spec.window_s, rel=1e-9)
     # every token belongs to a job, every job to a tenant
     assert s["totals"]["tokens"] == pytest.approx(sum(j["tokens"] for j in s["jobs"]), rel=1e-6)
     assert sum(t["gpu_h"] for t in s["tenants"]) == pytest.approx(alloc / 3600, rel=1e-4)

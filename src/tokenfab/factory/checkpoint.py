@@ -17,6 +17,31 @@ The position in the cycle is `phase` in [0, tau + C): [0, tau) working, [tau, ta
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Union
+
+from tokenfab.errors import InputError
+
+if TYPE_CHECKING:
+    from tokenfab.factory.engine import Engine
+    from tokenfab.factory.jobs import JobRun
+
+
+@dataclass
+class CheckpointState:
+    """A training job's checkpoints: how often, how big, where, and where it is in the cycle."""
+
+    setting: Optional[Union[float, str]] = None  # minutes, "auto", or None (no checkpoints)
+    tier: Optional[str] = None  # storage tier written to
+    interval_s: Optional[float] = None  # tau, fixed when the job first starts
+    bytes: float = 0.0
+    write_s: float = 0.0  # C, at the job's current share of the storage fabric
+    phase_s: float = 0.0  # position in the work/write cycle
+    count: int = 0  # checkpoints completed
+    tokens_at: float = 0.0  # progress saved by the last one (what a restart resumes from)
+    steps_at: float = 0.0
+    reserved_bytes: float = 0.0  # space held on the tier for its last `keep` checkpoints
+    written_bytes: float = 0.0
 
 
 def young_daly_s(write_s: float, mtbf_s: float) -> float:
@@ -92,3 +117,58 @@ def time_for_work(phase: float, tau: float, c: float, w: float) -> float:
     if rem <= 1e-12 and k > 0:  # ends exactly at the end of a work period
         return t + k * tau + (k - 1) * c
     return t + k * (tau + c) + rem
+
+
+# -- a job's checkpoints on the factory's storage ----------------------------------------------------
+def configure(e: Engine, j: JobRun, params: float) -> None:
+    """Whether a training job checkpoints, how big a checkpoint is and which tier it goes to."""
+    spec, ck = e.spec, j.ckpt
+    if j.kind != "training":
+        return
+    setting = ck.setting
+    if setting is None and spec.checkpoint is not None:
+        setting = spec.checkpoint.interval_min
+    ck.setting = None if setting in (None, "off") else setting
+    if ck.setting is not None and e.storage is None:
+        raise InputError("checkpoints are written to a storage tier; add a storage section", j.req.field)
+    if ck.setting is not None:
+        bpp = spec.checkpoint.bytes_per_param if spec.checkpoint else 14.0
+        ck.bytes = params * bpp
+        ck.tier = e.tenancy.checkpoint_tier.get(j.tenant, spec.storage.checkpoint_tier)
+
+
+def first_start(e: Engine, j: JobRun, servers: int) -> None:
+    """Reserve room for the last `keep` checkpoints (or run without), fix the write time and interval."""
+    ck = j.ckpt
+    keep = e.spec.checkpoint.keep if e.spec.checkpoint else 2
+    tier = e.storage.tiers[ck.tier]
+    if tier.free_bytes < keep * ck.bytes:
+        e.log("storage", f"{j.name}: tier {ck.tier} has no room for {keep} checkpoints of "
+                         f"{ck.bytes / 1e9:,.0f} GB: it runs without checkpoints")
+        ck.setting = None
+        return
+    ck.reserved_bytes = keep * ck.bytes
+    tier.occupy(ck.reserved_bytes)
+    ck.write_s = write_s(e, j, servers)
+    if ck.setting == "auto":
+        mtbf = 1.0 / max(e.failure_spec.per_gpu_s * j.gpus, 1e-30)
+        ck.interval_s = young_daly_s(ck.write_s, mtbf)
+    else:
+        ck.interval_s = float(ck.setting) * 60.0
+
+
+def write_s(e: Engine, j: JobRun, servers: int) -> float:
+    """C: one checkpoint at the job's share of the storage fabric and its own storage NICs."""
+    own = e.storage.alloc.get(("ckpt", j.name), 0.0)
+    bw = e.storage.burst_Bps(j.ckpt.tier, True, e.storage.client_Bps(servers), own)
+    return j.ckpt.bytes / bw
+
+
+def restore_s(e: Engine, j: JobRun, servers: int) -> float:
+    """Reading the last checkpoint back after a failure (0 when none was written)."""
+    ck = j.ckpt
+    if not ck.count or e.storage is None:
+        return 0.0
+    bw = e.storage.burst_Bps(ck.tier, False, e.storage.client_Bps(servers))
+    e.storage.tiers[ck.tier].read_bytes("restore", ck.bytes)
+    return ck.bytes / bw

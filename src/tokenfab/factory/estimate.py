@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
-from tokenfab.factory.engine import expand_jobs, make_comm
 from tokenfab.factory.cluster import Cluster
+from tokenfab.factory.engine import make_comm
+from tokenfab.factory.jobs import expand_jobs
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
 from tokenfab.factory.spec import FactorySpec
 from tokenfab.workload.inference import inference_estimate
@@ -22,18 +23,18 @@ def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
     if only is not None and only not in names:
         raise InputError(f"no job {only!r}; jobs: {', '.join(sorted(names))}", "--job")
     for j in jobs:
-        if (only and j.name != only) or (not only and j.field in seen):
+        if (only and j.name != only) or (not only and j.req.field in seen):
             continue
-        seen.add(j.field)
+        seen.add(j.req.field)
         inv = Inventory(cl)
-        gpus = place(inv, POLICIES[spec.scheduler.policy](), j.units, j.tenant)
+        gpus = place(inv, POLICIES[spec.scheduler.policy](), list(j.req.units), j.tenant)
         G = cl.gpus_per_server
         if j.kind == "training":
-            e = training_step(j.workload.training, cl.gpu, comm, gpus, G, j.field)
+            e = training_step(j.workload.training, cl.gpu, comm, gpus, G, j.req.field)
             head = (f"step {e.step_s:.3f} s, MFU {e.mfu:.1%} ({e.model_tflops_per_gpu:.0f} TFLOPS/GPU), "
                     f"{e.tokens_per_s:,.0f} tokens/s, network idle {e.network_idle_s / e.step_s:.2%} of the step")
         else:
-            e = inference_estimate(j.workload.inference, cl.gpu, comm, gpus, G, j.field)
+            e = inference_estimate(j.workload.inference, cl.gpu, comm, gpus, G, j.req.field)
             head = (f"TPOT {e.tpot_s * 1e3:.2f} ms, TTFT {e.ttft_s:.3f} s, {e.output_tokens_per_s:,.0f} output tokens/s "
                     f"({e.tokens_per_s_per_gpu:,.0f} per GPU; decode GPUs alone {e.decode_tokens_per_s_per_gpu:,.0f})")
         out.append((j.name, j.kind, e, head))

@@ -17,7 +17,9 @@ import math
 
 import numpy as np
 
-from tokenfab.factory.engine import FactoryRun, JobRun
+from tokenfab.factory.accounting import Cause
+from tokenfab.factory.engine import FactoryRun
+from tokenfab.factory.jobs import JobRun
 
 
 def _r(x: float, nd: int = 4):
@@ -31,43 +33,45 @@ def job_row(j: JobRun, cluster, gpu_hour_usd: float, window_s: float) -> dict:
     servers = np.unique(placement // cluster.gpus_per_server) if placement is not None else np.zeros(0, int)
     sus = sorted(set(cluster.su[servers].tolist())) if len(servers) else []
     pods = sorted(set(cluster.pod[servers].tolist())) if len(servers) else []
-    run = j.run_s or 0.0
-    gpu_h = j.gpu_s / 3600.0
+    a = j.acc
+    by = a.gpu_s_by_cause
+    run = a.run_s or 0.0
+    gpu_h = a.gpu_s / 3600.0
     cost = gpu_h * gpu_hour_usd
     row = {
         "name": j.name, "tenant": j.tenant, "kind": j.kind, "stage": j.stage,
         "service": j.service or j.lifecycle or "",
         "model": (j.workload.training or j.workload.inference).model,
         "gpus": j.gpus, "status": j.status,
-        "arrive_h": _r(j.arrive_s / 3600, 3),
+        "arrive_h": _r(j.req.arrive_s / 3600, 3),
         "start_h": _r(j.start_s / 3600, 3) if j.start_s is not None else None,
         "end_h": _r(j.end_s / 3600, 3) if j.end_s is not None else None,
-        "wait_h": (_r(((j.start_s if j.start_s is not None else window_s) - j.arrive_s) / 3600, 3)
+        "wait_h": (_r(((j.start_s if j.start_s is not None else window_s) - j.req.arrive_s) / 3600, 3)
                    if j.status != "pending" else None),
         "run_h": _r(run / 3600, 3),
         "servers": len(servers), "scalable_units": len(sus), "pods": len(pods),
-        "steps": _r(j.steps, 2), "tokens": _r(j.tokens, 0), "input_tokens": _r(j.input_tokens, 0),
-        "step_s": _r(j.w_step_s / run, 5) if run else None,
-        "step_alone_s": _r(j.w_alone_step_s / run, 5) if run else None,
-        "slowdown": _r(j.w_step_s / j.w_alone_step_s, 4) if j.w_alone_step_s else None,
-        "mfu": _r(j.w_mfu / run, 4) if run and j.kind == "training" else None,
-        "ttft_s": _r(j.w_ttft_s / run, 4) if run and j.kind == "inference" else None,
-        "tpot_s": _r(j.w_tpot_s / run, 5) if run and j.kind == "inference" else None,
-        "tokens_per_s_per_gpu": _r(j.tokens / run / j.gpus, 2) if run else None,
+        "steps": _r(a.steps, 2), "tokens": _r(a.tokens, 0), "input_tokens": _r(a.input_tokens, 0),
+        "step_s": _r(a.w_step_s / run, 5) if run else None,
+        "step_alone_s": _r(a.w_alone_step_s / run, 5) if run else None,
+        "slowdown": _r(a.w_step_s / a.w_alone_step_s, 4) if a.w_alone_step_s else None,
+        "mfu": _r(a.w_mfu / run, 4) if run and j.kind == "training" else None,
+        "ttft_s": _r(a.w_ttft_s / run, 4) if run and j.kind == "inference" else None,
+        "tpot_s": _r(a.w_tpot_s / run, 5) if run and j.kind == "inference" else None,
+        "tokens_per_s_per_gpu": _r(a.tokens / run / j.gpus, 2) if run else None,
         "gpu_h": _r(gpu_h, 3),
-        "busy_pct": _r(100 * j.busy_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "network_idle_pct": _r(100 * j.net_idle_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "contention_idle_pct": _r(100 * j.contention_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "bubble_pct": _r(100 * j.bubble_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "network_idle_gpu_h": _r(j.net_idle_gpu_s / 3600, 3),
-        "storage_idle_pct": _r(100 * j.storage_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "starved_pct": _r(100 * j.starve_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "failure_pct": _r(100 * j.fail_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "low_demand_pct": _r(100 * j.lowdemand_gpu_s / j.gpu_s, 2) if j.gpu_s else None,
-        "interruptions": j.interruptions,
-        "energy_kwh": _r(j.energy_j / 3.6e6, 3),
+        "busy_pct": _r(100 * by[Cause.COMPUTING] / a.gpu_s, 2) if a.gpu_s else None,
+        "network_idle_pct": _r(100 * by[Cause.NETWORK] / a.gpu_s, 2) if a.gpu_s else None,
+        "contention_idle_pct": _r(100 * a.contention_gpu_s / a.gpu_s, 2) if a.gpu_s else None,
+        "bubble_pct": _r(100 * a.bubble_gpu_s / a.gpu_s, 2) if a.gpu_s else None,
+        "network_idle_gpu_h": _r(by[Cause.NETWORK] / 3600, 3),
+        "storage_idle_pct": _r(100 * by[Cause.STORAGE] / a.gpu_s, 2) if a.gpu_s else None,
+        "starved_pct": _r(100 * by[Cause.PIPELINE_STARVATION] / a.gpu_s, 2) if a.gpu_s else None,
+        "failure_pct": _r(100 * by[Cause.FAILURES] / a.gpu_s, 2) if a.gpu_s else None,
+        "low_demand_pct": _r(100 * by[Cause.LOW_DEMAND] / a.gpu_s, 2) if a.gpu_s else None,
+        "interruptions": a.interruptions,
+        "energy_kwh": _r(a.energy_j / 3.6e6, 3),
         "cost_usd": _r(cost, 2),
-        "usd_per_mtoken": _r(cost / j.tokens * 1e6, 4) if j.tokens else None,
+        "usd_per_mtoken": _r(cost / a.tokens * 1e6, 4) if a.tokens else None,
         "contended_on": " ".join(j.contended_on),
     }
     return row
@@ -81,7 +85,10 @@ def summarize(run: FactoryRun) -> dict:
     dt = np.array([e.t1_s - e.t0_s for e in E]) if E else np.zeros(0)
     def integ(attr: str) -> float:
         return float(np.dot(dt, [getattr(e, attr) for e in E])) if E else 0.0
-    alloc_gs, busy_gs, net_gs = integ("allocated_gpus"), integ("busy_gpus"), integ("net_idle_gpus")
+
+    def integ_cause(c: Cause) -> float:
+        return float(np.dot(dt, [e.gpus(c) for e in E])) if E else 0.0
+    alloc_gs, busy_gs, net_gs = integ("allocated_gpus"), integ_cause(Cause.COMPUTING), integ_cause(Cause.NETWORK)
     facility_j, it_j = integ("power_w"), integ("it_power_w")
     gpu_j, server_j = integ("gpu_w"), integ("server_w")
     facility_kwh = facility_j / 3.6e6
@@ -92,16 +99,16 @@ def summarize(run: FactoryRun) -> dict:
         cost_model = f"rented at ${gpu_hour:.2f}/GPU-hour"
         capex_part = energy_cost = None
     else:
-        capex_part = pw["capex_usd"] * (1 / c.amortization_years + c.opex_percent_of_capex / 100) / 8760 * window_s / 3600
+        capex_part = pw.capex_usd * (1 / c.amortization_years + c.opex_percent_of_capex / 100) / 8760 * window_s / 3600
         energy_cost = facility_kwh * c.electricity_usd_per_kwh
         total_cost = capex_part + energy_cost
         gpu_hour = total_cost / (n * window_s / 3600)
-        cost_model = (f"TCO: capex ${pw['capex_usd']:,.0f} over {c.amortization_years:g} years + {c.opex_percent_of_capex:g}%/year "
+        cost_model = (f"TCO: capex ${pw.capex_usd:,.0f} over {c.amortization_years:g} years + {c.opex_percent_of_capex:g}%/year "
                       f"opex + energy at ${c.electricity_usd_per_kwh}/kWh")
     jobs = [job_row(j, cl, gpu_hour, window_s) for j in run.jobs]
-    train_tokens = sum(j.tokens for j in run.jobs if j.kind == "training")
-    out_tokens = sum(j.tokens for j in run.jobs if j.kind == "inference")
-    in_tokens = sum(j.input_tokens for j in run.jobs)
+    train_tokens = sum(j.acc.tokens for j in run.jobs if j.kind == "training")
+    out_tokens = sum(j.acc.tokens for j in run.jobs if j.kind == "inference")
+    in_tokens = sum(j.acc.input_tokens for j in run.jobs)
     tokens = train_tokens + out_tokens
     mean_mw = facility_j / window_s / 1e6
     tenants: dict[str, dict] = {}
@@ -112,18 +119,18 @@ def summarize(run: FactoryRun) -> dict:
                                           "starved_gpu_h": 0.0, "failure_gpu_h": 0.0, "low_demand_gpu_h": 0.0,
                                           "cost_usd": 0.0, "energy_kwh": 0.0})
         t["jobs"] += 1
-        t["gpu_h"] += j.gpu_s / 3600
-        t["training_tokens" if j.kind == "training" else "output_tokens"] += j.tokens
-        t["input_tokens"] += j.input_tokens
-        t["busy_gpu_h"] += j.busy_gpu_s / 3600
-        t["network_idle_gpu_h"] += j.net_idle_gpu_s / 3600
-        t["contention_gpu_h"] += j.contention_gpu_s / 3600
-        t["storage_idle_gpu_h"] += j.storage_gpu_s / 3600
-        t["starved_gpu_h"] += j.starve_gpu_s / 3600
-        t["failure_gpu_h"] += j.fail_gpu_s / 3600
-        t["low_demand_gpu_h"] += j.lowdemand_gpu_s / 3600
-        t["cost_usd"] += j.gpu_s / 3600 * gpu_hour
-        t["energy_kwh"] += j.energy_j / 3.6e6
+        t["gpu_h"] += j.acc.gpu_s / 3600
+        t["training_tokens" if j.kind == "training" else "output_tokens"] += j.acc.tokens
+        t["input_tokens"] += j.acc.input_tokens
+        t["busy_gpu_h"] += j.acc.gpu_s_by_cause[Cause.COMPUTING] / 3600
+        t["network_idle_gpu_h"] += j.acc.gpu_s_by_cause[Cause.NETWORK] / 3600
+        t["contention_gpu_h"] += j.acc.contention_gpu_s / 3600
+        t["storage_idle_gpu_h"] += j.acc.gpu_s_by_cause[Cause.STORAGE] / 3600
+        t["starved_gpu_h"] += j.acc.gpu_s_by_cause[Cause.PIPELINE_STARVATION] / 3600
+        t["failure_gpu_h"] += j.acc.gpu_s_by_cause[Cause.FAILURES] / 3600
+        t["low_demand_gpu_h"] += j.acc.gpu_s_by_cause[Cause.LOW_DEMAND] / 3600
+        t["cost_usd"] += j.acc.gpu_s / 3600 * gpu_hour
+        t["energy_kwh"] += j.acc.energy_j / 3.6e6
     tenant_rows = []
     for t in sorted(tenants.values(), key=lambda r: r["tenant"]):
         toks = t["training_tokens"] + t["output_tokens"]
@@ -132,11 +139,11 @@ def summarize(run: FactoryRun) -> dict:
         tenant_rows.append({k: (_r(v, 3) if isinstance(v, float) else v) for k, v in t.items()})
     training = []
     for j in run.jobs:
-        if j.kind != "training" or not j.run_s or not j.w_mfu:
+        if j.kind != "training" or not j.acc.run_s or not j.acc.w_mfu:
             continue
         m = j.alone.model
-        mfu = j.w_mfu / j.run_s
-        D = j.target_tokens or (j.target_steps * j.workload.training.tokens_per_step if j.target_steps else j.tokens)
+        mfu = j.acc.w_mfu / j.acc.run_s
+        D = j.req.target_tokens or (j.req.target_steps * j.workload.training.tokens_per_step if j.req.target_steps else j.acc.tokens)
         gpu_s = 6 * m.active_params * D / (j.alone.peak_flops * mfu * c.goodput)
         training.append({"job": j.name, "model": m.name, "tokens_D": _r(D, 0), "params_N": m.active_params,
                          "mfu": _r(mfu, 4), "goodput": c.goodput, "peak_tflops": _r(j.alone.peak_flops / 1e12, 1),
@@ -144,7 +151,7 @@ def summarize(run: FactoryRun) -> dict:
                          "formula": "6 N D / (peak x MFU x goodput) / 3600 x $/GPU-hour"})
     power = {
         "gpus_w": _r(gpu_j / window_s, 1), "servers_overhead_w": _r(server_j / window_s, 1),
-        "switches_w": _r(pw["switch_w"], 1), "optics_w": _r(pw["optics_w"], 1), "nics_w": _r(pw["nic_w"], 1),
+        "switches_w": _r(pw.switch_w, 1), "optics_w": _r(pw.optics_w, 1), "nics_w": _r(pw.nic_w, 1),
         "it_w": _r(it_j / window_s, 1), "pue": spec.power.pue, "facility_w": _r(facility_j / window_s, 1),
     }
     totals = {

@@ -23,7 +23,9 @@ import math
 
 import numpy as np
 
-from tokenfab.factory.engine import CAUSES, FactoryRun
+from tokenfab.factory import accounting
+from tokenfab.factory.accounting import Cause
+from tokenfab.factory.engine import FactoryRun
 
 GB = 1e9
 
@@ -36,20 +38,7 @@ def _r(x, nd: int = 4):
 
 def gpu_time(run: FactoryRun) -> dict[str, float]:
     """GPU-seconds of the window by cause."""
-    J = run.jobs
-    out = {
-        "computing": sum(j.busy_gpu_s for j in J),
-        "network": sum(j.net_idle_gpu_s for j in J),
-        "storage": sum(j.storage_gpu_s for j in J),
-        "pipeline_starvation": sum(j.starve_gpu_s for j in J),
-        "failures": sum(j.fail_gpu_s for j in J) + run.idle_down_gpu_s,
-        "queueing": run.queue_gpu_s,
-        "low_demand": sum(j.lowdemand_gpu_s for j in J),
-        "other_overhead": sum(j.other_gpu_s for j in J),
-        "unallocated": run.unallocated_gpu_s,
-    }
-    assert tuple(out) == CAUSES
-    return out
+    return accounting.by_label(run.gpu_s_by_cause())
 
 
 def token_rows(run: FactoryRun) -> list[dict]:
@@ -65,10 +54,10 @@ def token_rows(run: FactoryRun) -> list[dict]:
         r = rows.setdefault(key, {"tenant": key[0], "service": key[1], "kind": key[2], "training_tokens": 0.0,
                                   "output_tokens": 0.0, "input_tokens": 0.0})
         if j.kind == "training":
-            r["training_tokens"] += j.tokens
+            r["training_tokens"] += j.acc.tokens
         else:
-            r["output_tokens"] += j.tokens
-            r["input_tokens"] += j.input_tokens
+            r["output_tokens"] += j.acc.tokens
+            r["input_tokens"] += j.acc.input_tokens
     return [rows[k] for k in sorted(rows)]
 
 
@@ -80,7 +69,7 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
     total_gs = n * W
     gpu = {k: {"gpu_h": _r(v / 3600, 3), "pct": _r(100 * v / total_gs, 3)} for k, v in gt.items()}
     led: dict = {"gpu_time": gpu, "gpu_time_total_gpu_h": _r(total_gs / 3600, 3),
-                 "gpu_time_unaccounted_gpu_h": _r((total_gs - sum(gt.values())) / 3600, 6)}
+                 "gpu_time_unaccounted_gpu_h": _r(accounting.unaccounted_gpu_s(gt, n, W) / 3600, 6)}
     # -- data
     if run.data is not None:
         d = run.data
@@ -149,22 +138,22 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
     for j in run.jobs:
         if j.kind != "training":
             continue
-        ideal = j.w_ideal_tokens if hasattr(j, "w_ideal_tokens") else 0.0
+        ideal, ck, by = j.acc.ideal_tokens, j.ckpt, j.acc.gpu_s_by_cause
         train.append({
             "job": j.name, "tenant": j.tenant, "lifecycle": j.lifecycle, "model": j.workload.training.model,
-            "gpus": j.gpus, "status": j.status, "dataset": j.dataset, "tokens": _r(j.tokens, 0), "steps": _r(j.steps, 2),
-            "checkpoints": j.checkpoints,
-            "checkpoint_interval_min": _r(j.ckpt_interval_s / 60, 3) if j.ckpt_interval_s else None,
-            "checkpoint_write_s": _r(j.ckpt_write_s, 3) if j.ckpt_interval_s else None,
-            "checkpoint_gb": _r(j.ckpt_bytes / GB, 2) if j.ckpt_bytes else None,
-            "young_daly_min": _r(_young_daly_min(run, j), 3) if j.ckpt_interval_s else None,
-            "interruptions": j.interruptions, "lost_tokens": _r(j.lost_tokens, 0),
-            "goodput": _r(j.tokens / ideal, 5) if ideal > 0 else None,
-            "storage_idle_gpu_h": _r(j.storage_gpu_s / 3600, 3), "starved_gpu_h": _r(j.starve_gpu_s / 3600, 3),
-            "failure_gpu_h": _r(j.fail_gpu_s / 3600, 3)})
+            "gpus": j.gpus, "status": j.status, "dataset": j.req.dataset, "tokens": _r(j.acc.tokens, 0), "steps": _r(j.acc.steps, 2),
+            "checkpoints": ck.count,
+            "checkpoint_interval_min": _r(ck.interval_s / 60, 3) if ck.interval_s else None,
+            "checkpoint_write_s": _r(ck.write_s, 3) if ck.interval_s else None,
+            "checkpoint_gb": _r(ck.bytes / GB, 2) if ck.bytes else None,
+            "young_daly_min": _r(_young_daly_min(run, j), 3) if ck.interval_s else None,
+            "interruptions": j.acc.interruptions, "lost_tokens": _r(j.acc.lost_tokens, 0),
+            "goodput": _r(j.acc.tokens / ideal, 5) if ideal > 0 else None,
+            "storage_idle_gpu_h": _r(by[Cause.STORAGE] / 3600, 3),
+            "starved_gpu_h": _r(by[Cause.PIPELINE_STARVATION] / 3600, 3), "failure_gpu_h": _r(by[Cause.FAILURES] / 3600, 3)})
     led["training"] = train
-    tr_tok = sum(j.tokens for j in run.jobs if j.kind == "training")
-    tr_gpu_h = sum(j.gpu_s for j in run.jobs if j.kind == "training") / 3600
+    tr_tok = sum(j.acc.tokens for j in run.jobs if j.kind == "training")
+    tr_gpu_h = sum(j.acc.gpu_s for j in run.jobs if j.kind == "training") / 3600
     led["training_usd_per_mtoken"] = _r(tr_gpu_h * gpu_hour_usd / tr_tok * 1e6, 5) if tr_tok else None
     led["models"] = [dict(r, lifecycle=lc.name, registered_h=_r(r["registered_h"], 4), deployed_h=_r(r["deployed_h"], 4),
                           bytes=_r(r["bytes"], 0)) for lc in run.lifecycles for r in lc.registered]
@@ -187,8 +176,8 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
             "mean_ttft_s": _r(s.w_ttft / s.served, 5) if s.served else None,
             "mean_tpot_s": _r(s.w_tpot / s.served, 6) if s.served else None,
             "replicas_started": len(reps), "replicas_max": max(series_reps), "replicas_min": min(series_reps),
-            "replica_gpu_h": _r(sum(r.gpu_s for r in reps) / 3600, 3),
-            "usd_per_moutput_token": _r(sum(r.gpu_s for r in reps) / 3600 * gpu_hour_usd / s.output_tokens * 1e6, 4)
+            "replica_gpu_h": _r(sum(r.acc.gpu_s for r in reps) / 3600, 3),
+            "usd_per_moutput_token": _r(sum(r.acc.gpu_s for r in reps) / 3600 * gpu_hour_usd / s.output_tokens * 1e6, 4)
             if s.output_tokens else None,
             "versions_deployed": len(s.deployed_at_s)})
     led["inference"] = svc_rows
@@ -219,7 +208,7 @@ def _young_daly_min(run: FactoryRun, j) -> float:
 
     f = run.spec.failures or Failures()
     mtbf = 1.0 / max(f.per_gpu_s * j.gpus, 1e-30)
-    return young_daly_s(j.ckpt_write_s, mtbf) / 60
+    return young_daly_s(j.ckpt.write_s, mtbf) / 60
 
 
 def slo_attainment_pct(run: FactoryRun) -> float | None:

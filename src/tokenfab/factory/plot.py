@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 
+from tokenfab.factory.accounting import COLOURS, Cause
+
 
 def utilization_svg(run, title: str | None = None) -> str:
     import matplotlib
@@ -20,9 +22,12 @@ def utilization_svg(run, title: str | None = None) -> str:
     t = np.array([e.t0_s for e in E] + [E[-1].t1_s if E else 0.0]) / 3600.0
     def series(attr):
         return np.array([getattr(e, attr) for e in E], dtype=float)
+
+    def cause(c: Cause):
+        return np.array([e.gpus(c) for e in E], dtype=float)
     alloc = series("allocated_gpus") / n * 100
-    busy = series("busy_gpus") / n * 100
-    net = series("net_idle_gpus") / n * 100
+    busy = cause(Cause.COMPUTING) / n * 100
+    net = cause(Cause.NETWORK) / n * 100
     other = np.maximum(alloc - busy - net, 0)
     power = series("power_w") / 1e6
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)
@@ -30,8 +35,8 @@ def utilization_svg(run, title: str | None = None) -> str:
     x = t
     def ext(y):
         return np.append(y, y[-1] if len(y) else 0)
-    ax.fill_between(x, 0, ext(busy), color="#2b8a3e", label="computing", **steps)
-    ax.fill_between(x, ext(busy), ext(busy + net), color="#e8590c", label="waiting on the network", **steps)
+    ax.fill_between(x, 0, ext(busy), color=COLOURS[Cause.COMPUTING], label="computing", **steps)
+    ax.fill_between(x, ext(busy), ext(busy + net), color=COLOURS[Cause.NETWORK], label="waiting on the network", **steps)
     ax.fill_between(x, ext(busy + net), ext(busy + net + other), color="#ced4da",
                     label="allocated, other idle (bubble, NVLink comm)", **steps)
     ax.set_xlim(0, run.spec.window_h)
@@ -55,9 +60,6 @@ def utilization_svg(run, title: str | None = None) -> str:
 
 
 # -- the seven layers ------------------------------------------------------------------------------
-CAUSE_COLORS = {"computing": "#2b8a3e", "network": "#e8590c", "storage": "#7048e8", "pipeline_starvation": "#f59f00",
-                "failures": "#c92a2a", "queueing": "#1971c2", "low_demand": "#94d82d", "other_overhead": "#adb5bd",
-                "unallocated": "#f1f3f5"}
 TENANT_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d", "#495057",
                  "#6741d9"]
 
@@ -89,22 +91,18 @@ def gpu_time_svg(run) -> str:
     E = run.epochs
     t = np.array([e.t0_s for e in E] + [E[-1].t1_s if E else 0.0]) / 3600.0
 
-    def ser(attr):
-        return np.array([getattr(e, attr) for e in E], dtype=float) / n * 100
-
-    parts = {"computing": ser("busy_gpus"), "network": ser("net_idle_gpus"), "storage": ser("storage_gpus"),
-             "pipeline_starvation": ser("starve_gpus"), "failures": ser("fail_gpus"), "queueing": ser("queue_gpus"),
-             "low_demand": ser("lowdemand_gpus"), "other_overhead": ser("other_gpus")}
+    # every cause but unallocated (the blank above the stack)
+    parts = {c: np.array([e.gpus(c) for e in E], dtype=float) / n * 100 for c in Cause if c is not Cause.UNALLOCATED}
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)
     base = np.zeros(len(E))
 
     def ext(y):
         return np.append(y, y[-1] if len(y) else 0)
 
-    for k, y in parts.items():
+    for c, y in parts.items():
         if not y.any():
             continue
-        ax.fill_between(t, ext(base), ext(base + y), step="post", color=CAUSE_COLORS[k], label=k.replace("_", " "),
+        ax.fill_between(t, ext(base), ext(base + y), step="post", color=COLOURS[c], label=c.label.replace("_", " "),
                         linewidth=0)
         base = base + y
     ax.set_xlim(0, run.spec.window_h)
@@ -214,7 +212,7 @@ def timeline_svg(run) -> str:
     rows: list[tuple[str, str, list[tuple[float, float]], str]] = []  # (label, tenant, spans, kind)
     tenants = sorted({j.tenant for j in run.jobs})
     W = run.spec.window_h
-    for j in sorted(run.jobs, key=lambda j: (j.tenant, j.service or j.lifecycle or j.name, j.order)):
+    for j in sorted(run.jobs, key=lambda j: (j.tenant, j.service or j.lifecycle or j.name, j.req.order)):
         spans = [(a / 3600, (b if b is not None else run.spec.window_s) / 3600) for a, b, _ in j.history]
         if not spans:
             continue

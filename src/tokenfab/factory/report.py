@@ -31,6 +31,7 @@ import re
 from pathlib import Path
 
 from tokenfab.factory import export
+from tokenfab.factory.accounting import Cause
 from tokenfab.factory.engine import FactoryRun
 from tokenfab.factory import plot
 from tokenfab.factory.plot import utilization_svg
@@ -66,12 +67,12 @@ def isolation(summary: dict) -> dict:
 
 def run_files(run: FactoryRun, summary: dict) -> dict[str, str]:
     ep = [{"t0_h": round(e.t0_s / 3600, 5), "t1_h": round(e.t1_s / 3600, 5), "allocated_gpus": e.allocated_gpus,
-           "busy_gpus": round(e.busy_gpus, 3), "network_idle_gpus": round(e.net_idle_gpus, 3),
+           "busy_gpus": round(e.gpus(Cause.COMPUTING), 3), "network_idle_gpus": round(e.gpus(Cause.NETWORK), 3),
            "facility_power_w": round(e.power_w, 1), "running_jobs": e.running, "queued_jobs": e.queued,
-           "tokens_per_s": round(e.tokens_per_s, 2), "storage_idle_gpus": round(e.storage_gpus, 3),
-           "starved_gpus": round(e.starve_gpus, 3), "failure_gpus": round(e.fail_gpus, 3),
-           "low_demand_gpus": round(e.lowdemand_gpus, 3), "queueing_gpus": round(e.queue_gpus, 3),
-           "other_overhead_gpus": round(e.other_gpus, 3)} for e in run.epochs]
+           "tokens_per_s": round(e.tokens_per_s, 2), "storage_idle_gpus": round(e.gpus(Cause.STORAGE), 3),
+           "starved_gpus": round(e.gpus(Cause.PIPELINE_STARVATION), 3), "failure_gpus": round(e.gpus(Cause.FAILURES), 3),
+           "low_demand_gpus": round(e.gpus(Cause.LOW_DEMAND), 3), "queueing_gpus": round(e.gpus(Cause.QUEUEING), 3),
+           "other_overhead_gpus": round(e.gpus(Cause.OTHER_OVERHEAD), 3)} for e in run.epochs]
     files = {
         "jobs.csv": _csv(summary["jobs"]),
         "tenants.csv": _csv(summary["tenants"]),

@@ -276,7 +276,7 @@ def autoscale(e, s: ServiceRun) -> None:
         e.changed = True
     elif want < len(live):
         # queued replicas first, then the youngest running ones
-        drop = sorted(live, key=lambda r: (r.status == "running", -(r.start_s or 0.0), -r.order))[: len(live) - want]
+        drop = sorted(live, key=lambda r: (r.status == "running", -(r.start_s or 0.0), -r.req.order))[: len(live) - want]
         for r in drop:
             e.stop(r)
         e.changed = True
