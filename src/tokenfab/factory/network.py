@@ -47,16 +47,18 @@ class AnalyticalConfig(BaseModel):
     """Efficiencies and latencies of the alpha-beta model (assumptions, printed with results)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # nccl-tests on H100 reach ~360 GB/s all-reduce busbw over 450 GB/s NVLink per direction
-    nvlink_efficiency: float = Field(0.80, gt=0, le=1)
-    # 46-49 GB/s measured per 400G ConnectX-7 (factory-models.md section 1)
-    nic_efficiency: float = Field(0.92, gt=0, le=1)
-    # fixed cost per collective: kernel launch and synchronisation
-    launch_nvlink_s: float = Field(10e-6, ge=0)
-    # DeepEP low-latency dispatch/combine at EP16-256 imply ~25-50 us beyond the bytes
-    launch_network_s: float = Field(25e-6, ge=0)
-    nvlink_hop_s: float = Field(1e-6, ge=0)
-    nic_hop_s: float = Field(2e-6, ge=0)  # RDMA NIC and PCIe, both ends
+    nvlink_efficiency: float = Field(0.80, gt=0, le=1, description=(
+        "Share of NVLink bandwidth collectives reach (nccl-tests on H100: ~360 GB/s all-reduce busbw over 450 GB/s "
+        "per direction)."))
+    nic_efficiency: float = Field(0.92, gt=0, le=1, description=(
+        "Share of NIC line rate reached (46-49 GB/s measured per 400G ConnectX-7)."))
+    launch_nvlink_s: float = Field(10e-6, ge=0, description=(
+        "Fixed cost per NVLink collective: kernel launch and synchronisation, seconds."))
+    launch_network_s: float = Field(25e-6, ge=0, description=(
+        "Fixed cost per collective over the network, seconds (DeepEP low-latency dispatch/combine at EP16-256 imply "
+        "~25-50 us beyond the bytes)."))
+    nvlink_hop_s: float = Field(1e-6, ge=0, description="Latency of an NVLink hop, seconds.")
+    nic_hop_s: float = Field(2e-6, ge=0, description="Latency of the RDMA NIC and PCIe at both ends, seconds.")
 
 
 @dataclass

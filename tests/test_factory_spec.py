@@ -1,0 +1,88 @@
+"""The factory description: every field documented, each layer checking its own references, and
+every bad reference reported in one error."""
+
+import re
+import typing
+
+import pytest
+from pydantic import BaseModel
+
+from tokenfab.errors import InputError
+from tokenfab.factory.spec import FactorySpec, parse_factory
+from tokenfab.workload.inference import InferenceSpec
+from tokenfab.workload.training import TrainingSpec
+
+
+def _models(cls: type[BaseModel], seen: set) -> None:
+    if cls in seen or cls in (TrainingSpec, InferenceSpec):  # the workload models document their own fields
+        return
+    seen.add(cls)
+    for f in cls.model_fields.values():
+        stack = [f.annotation]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                _models(t, seen)
+            stack.extend(typing.get_args(t))
+
+
+def test_every_factory_field_has_a_description():
+    models: set = set()
+    _models(FactorySpec, models)
+    assert len(models) > 25
+    missing = [f"{m.__name__}.{name}" for m in models for name, f in m.model_fields.items() if not f.description]
+    assert missing == []
+    schema = FactorySpec.model_json_schema()
+    assert "description" in schema["properties"]["window_h"]
+
+
+BASE = {"name": "f", "fabric": "x.yaml", "window_h": 1, "tenants": [{"name": "a"}, {"name": "b"}],
+        "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
+        "workloads": {"t": {"training": {"model": "llama3-8b", "parallelism": {"tp": 8, "dp": 1},
+                                         "global_batch": 8, "seq_len": 4096}}}}
+
+
+def test_every_bad_reference_is_reported_at_once():
+    data = dict(BASE, jobs=[{"name": "j", "tenant": "nobody", "workload": "nope"},
+                            {"name": "j", "tenant": "a", "workload": "t", "dataset": "missing"}],
+                datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gb": 1}],
+                services=[{"name": "s", "tenant": "a", "workload": "t", "arrivals": {"rate_per_s": 1}}],
+                faults=[{"at_h": 0, "storage": "slow", "slowdown": 0.5}])
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    expected = ["jobs.0.tenant: unknown tenant 'nobody'", "jobs.0.workload: unknown workload 'nope'",
+                "jobs.1.name: job name 'j' is used twice", "jobs.1.dataset: unknown dataset 'missing'",
+                "datasets.0.tier: unknown storage tier 'nvme'",
+                "services.0.workload: workload 't' is a training workload; an inference one is needed",
+                "faults.0.storage: unknown storage tier 'slow'"]
+    for e in expected:
+        assert e in msg, e
+    assert msg.startswith("f.yaml: ")
+    assert len(re.split(r"; (?=[a-z_]+\.\d+\.)", msg)) == len(expected)  # nothing else
+
+
+def test_a_lifecycle_checks_its_own_references():
+    data = dict(BASE, datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gb": 1}],
+                lifecycles=[{"name": "l", "tenant": "a", "dataset": "d", "train": {"workload": "t", "steps": 1},
+                             "evaluate": {"workload": "t", "duration_h": 1}, "deploy": "svc"}])
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert "lifecycles.0.dataset: dataset 'd' belongs to tenant 'b', not 'a'" in msg
+    assert "lifecycles.0.evaluate.workload: workload 't' is a training workload; a inference one is needed" in msg
+    assert "lifecycles.0.deploy: unknown service 'svc' (services: none defined)" in msg
+
+
+def test_a_good_description_passes():
+    spec = parse_factory(dict(BASE, jobs=[{"name": "j", "tenant": "a", "workload": "t", "steps": 10}]))
+    assert spec.jobs[0].workload == "t"
+
+
+def test_a_variant_is_compared_with_a_variant_that_exists():
+    data = dict(BASE, compare=[{"name": "v1", "window_h": 2}, {"name": "v2", "against": "v3", "window_h": 3}])
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    assert "compare.1.against: unknown variant 'v3' (variants: f, v1)" in str(exc.value)
+    data["compare"][1]["against"] = "v1"
+    assert parse_factory(data).compare[1].against == "v1"
