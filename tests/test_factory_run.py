@@ -1,6 +1,7 @@
 """`tokenfab factory run`: placement and isolation, failures, outputs, exports, bad input."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from tokenfab.clikit import load_plan_or_intent
 from tokenfab.factory.accounting import Cause
 from tokenfab.factory.engine import run_factory
 from tokenfab.factory.kpis import summarize
-from tokenfab.factory.report import comparison, isolation
+from tokenfab.factory.report import comparison, isolation, mark_references, network_cost, usd_text
 from tokenfab.factory.spec import load_factory, variants
 
 
@@ -77,7 +78,9 @@ def test_accounting_is_conserved(placement_runs):
 
 
 def test_a_spine_failure_costs_a_reported_amount_of_tokens():
-    runs = {name: s for name, _, s in run_all(EXAMPLES / "factory-spine.yaml")}
+    got = run_all(EXAMPLES / "factory-spine.yaml")
+    mark_references([(run, s) for _, run, s in got])
+    runs = {name: s for name, _, s in got}
     rows = {r["variant"]: r for r in comparison(list(runs.values()))}
     lost = rows["spine-1-down"]["tokens_change_pct"]
     print(f"\nspine-1 down: tokens {lost:+.2f}%, TPOT {runs['spine']['jobs'][0]['tpot_s'] * 1e3:.1f} -> "
@@ -85,6 +88,23 @@ def test_a_spine_failure_costs_a_reported_amount_of_tokens():
     assert lost < -2.0
     assert runs["spine-1-down"]["jobs"][0]["tpot_s"] > runs["spine"]["jobs"][0]["tpot_s"]
     assert rows["spine-1-down"]["network_idle_gpu_h"] > rows["spine"]["network_idle_gpu_h"]
+    # the lost tokens are priced at what the base paid per token of that job
+    cost = {r["variant"]: r for r in network_cost(list(runs.values()))}
+    down = cost["spine-1-down"]
+    base_job = runs["spine"]["jobs"][0]
+    assert down["lost_tokens_usd"] == pytest.approx(-down["tokens_change"] * base_job["cost_usd"] / base_job["tokens"],
+                                                    rel=1e-3)
+    assert down["lost_tokens_usd"] > 10
+    # spraying with the same spine down is compared with ECMP with the spine down, not the healthy base
+    spray = rows["spine-1-down-spray"]
+    assert spray["against"] == "spine-1-down" and cost["spine-1-down-spray"]["against"] == "spine-1-down"
+    assert spray["tokens_change_pct"] > 5.0
+    assert cost["spine-1-down-spray"]["lost_tokens_usd"] == 0.0
+    print(f"spraying with spine-1 down: tokens {spray['tokens_change_pct']:+.2f}% against ECMP with spine-1 down")
+
+
+def test_dollars_print_with_the_sign_before_the_dollar():
+    assert [usd_text(x) for x in (-0.0, 0.2, -0.4, 1234.5, -56.0)] == ["$0", "$0", "$0", "$1,234", "-$56"]
 
 
 def test_run_writes_outputs_deterministically(tmp_path):
@@ -110,8 +130,11 @@ def test_run_writes_outputs_deterministically(tmp_path):
     lc = doc["runs"]["liquid-cooled"]["totals"]
     assert lc["tokens"] == t["tokens"] and lc["energy_facility_kwh"] < t["energy_facility_kwh"]
     assert "<svg" in (a / "utilization.svg").read_text()
-    assert "2025" not in (a / "utilization.svg").read_text() and "2026" not in (a / "utilization.svg").read_text()
-    assert "tokens/s" in r.stdout or "tokens" in r.stdout
+    svg = (a / "utilization.svg").read_text()
+    assert "<dc:date>" not in svg and re.search(r"\b\d{4}-\d{2}-\d{2}", svg) is None  # no date: same bytes any day
+    # the printed headline is the written one
+    assert f"{t['tokens']:,.0f}" in r.stdout and f"${t['cost_usd']:,.0f}" in r.stdout
+    assert f"wrote {len(files)} files to" in r.stdout
 
 
 def test_scheduler_exports():

@@ -136,10 +136,11 @@ def _print(runs) -> None:
         _print_ledger(base)
     if len(runs) > 1:
         ct = Table(title="variants side by side")
-        for col in ("variant", "tokens", "change", "util", "net idle GPU-h", "slowdown mean/worst", "$/Mtok"):
-            ct.add_column(col, justify="left" if col == "variant" else "right")
+        for col in ("variant", "tokens", "change", "vs", "util", "net idle GPU-h", "slowdown mean/worst", "$/Mtok"):
+            ct.add_column(col, justify="left" if col in ("variant", "vs") else "right")
         for r in comparison([s for _, s in runs]):
-            ct.add_row(r["variant"], f"{r['tokens']:.4g}", f"{r['tokens_change_pct']:+.2f}%", f"{r['gpu_utilization_pct']:.1f}%",
+            ct.add_row(r["variant"], f"{r['tokens']:.4g}", f"{r['tokens_change_pct']:+.2f}%", r["against"] or "-",
+                       f"{r['gpu_utilization_pct']:.1f}%",
                        f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
                        f"{r['usd_per_mtoken_total']:.4f}" if r["usd_per_mtoken_total"] else "-")
         console.print(ct)
@@ -200,11 +201,10 @@ def _print_ledger(s: dict) -> None:
 def _print_network_cost(summaries: list[dict]) -> None:
     from rich.table import Table
 
-    from tokenfab.factory.report import network_cost
+    from tokenfab.factory.report import network_cost, usd_text
 
-    base = summaries[0]["factory"]
     for r in network_cost(summaries):
-        tab = Table(title=f"what {r['variant']} costs against {base} (same arrivals, same failures)")
+        tab = Table(title=f"what {r['variant']} costs against {r['against']} (same arrivals, same failures)")
         tab.add_column("")
         tab.add_column("change", justify="right")
         tab.add_row("tokens", f"{r['tokens_change']:+,.0f} ({r['tokens_change_pct'] or 0:+.3f}%)")
@@ -219,8 +219,9 @@ def _print_network_cost(summaries: list[dict]) -> None:
                                             f"TPOT {v['base_tpot_ms'] or 0:.1f} -> {v['tpot_ms'] or 0:.1f} ms, "
                                             f"tokens {v['output_tokens_change_pct'] or 0:+.2f}%")
         tab.add_row("requests abandoned", f"{r['requests_abandoned_change']:+,.0f}")
-        tab.add_row("GPU time waiting on the network", f"{r['network_gpu_h_change']:+,.1f} GPU-h = ${r['network_idle_usd']:,.0f}")
-        tab.add_row("tokens not produced, at what the base paid per token", f"${r['lost_tokens_usd']:,.0f}")
+        tab.add_row("GPU time waiting on the network", f"{r['network_gpu_h_change']:+,.1f} GPU-h = "
+                                                      f"{usd_text(r['network_idle_usd'])}")
+        tab.add_row("tokens not produced, at what the base paid per token", usd_text(r["lost_tokens_usd"]))
         tab.add_row("$/M tokens", f"{r['usd_per_mtoken']}")
         console.print(tab)
 

@@ -16,7 +16,7 @@
     out/timeline.svg        jobs, lifecycle stages and replicas per tenant; failures, faults, deployments
     out/data-flow.svg, services.svg   per pipeline and per service over the window
     out/report.html         all of it on one page, plots inline (matplotlib SVG)
-    out/network-cost.csv    each variant against the base: tokens, SLOs and dollars
+    out/network-cost.csv    each variant against the base (or the variant it names in `against`): tokens, SLOs, dollars
     out/topology.conf       Slurm tree topology of the fabric
     out/kubernetes/label-nodes.sh, out/kubernetes/kueue-topology.yaml
     out/compare/<variant>/  the same per-run files for each `compare` variant
@@ -116,15 +116,27 @@ def layer_files(run: FactoryRun, summary: dict) -> dict[str, str]:
     return files
 
 
+def _usd(x: float) -> float:
+    """Dollars to the cent, never -0.0 (which prints as "$-0")."""
+    return round(x, 2) + 0.0
+
+
+def usd_text(x: float) -> str:
+    """A signed dollar amount as people write it: $1,234, -$56, $0."""
+    x = round(x) + 0.0
+    return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
+
+
 def network_cost(summaries: list[dict]) -> list[dict]:
     """What each variant costs against the base: tokens, SLOs, and dollars (the GPU time that
     waited on the network, and the tokens not produced, each valued at what the base paid per
     token of that kind: per service for inference, per training token for training)."""
-    base = summaries[0]
-    bt = base["totals"]
-    bsvc = {v["service"]: v for v in base["ledger"]["inference"]}
     rows = []
     for s in summaries[1:]:
+        base = reference(summaries, s)
+        bt = base["totals"]
+        bsvc = {v["service"]: v for v in base["ledger"]["inference"]}
+        bjobs = {j["name"]: j for j in base["jobs"] if j["kind"] == "inference" and j["stage"] == "job"}
         t = s["totals"]
 
         def d(k):
@@ -134,6 +146,10 @@ def network_cost(summaries: list[dict]) -> list[dict]:
             return round(100 * d(k) / bt[k], 4) if bt.get(k) else None
 
         lost_usd = max(-d("training_tokens"), 0.0) * (base["ledger"].get("training_usd_per_mtoken") or 0.0) / 1e6
+        for j in s["jobs"]:  # inference jobs outside services: at what the base job paid per token
+            b = bjobs.get(j["name"])
+            if b is not None and b["tokens"] and b["cost_usd"]:
+                lost_usd += max((b["tokens"] or 0) - (j["tokens"] or 0), 0.0) * b["cost_usd"] / b["tokens"]
         svcs = []
         for v in s["ledger"]["inference"]:
             b = bsvc.get(v["service"])
@@ -149,16 +165,16 @@ def network_cost(summaries: list[dict]) -> list[dict]:
                          "tpot_ms": round(v["mean_tpot_s"] * 1e3, 3) if v["mean_tpot_s"] is not None else None})
         net_h = d("gpu_h_network")
         rows.append({
-            "variant": s["factory"], "tokens_change": round(d("tokens"), 0), "tokens_change_pct": pct("tokens"),
+            "variant": s["factory"], "against": base["factory"], "tokens_change": round(d("tokens"), 0), "tokens_change_pct": pct("tokens"),
             "training_tokens_change": round(d("training_tokens"), 0),
-            "inference_output_tokens_change": round(d("inference_output_tokens"), 0),
-            "inference_output_tokens_change_pct": pct("inference_output_tokens"),
+            "inference_output_tokens_change": round(d("output_tokens"), 0),
+            "inference_output_tokens_change_pct": pct("output_tokens"),
             "slo_attainment_pct": t.get("slo_attainment_pct"),
             "slo_points_change": round(d("slo_attainment_pct"), 4) if t.get("slo_attainment_pct") is not None else None,
             "requests_abandoned_change": round(d("requests_abandoned"), 1),
             "network_gpu_h_change": round(net_h, 3),
-            "network_idle_usd": round(net_h * bt["usd_per_gpu_hour"], 2),
-            "lost_tokens_usd": round(lost_usd, 2),
+            "network_idle_usd": _usd(net_h * bt["usd_per_gpu_hour"]),
+            "lost_tokens_usd": _usd(lost_usd),
             "usd_per_mtoken": t.get("usd_per_mtoken_total"), "services": svcs})
     return rows
 
@@ -212,12 +228,28 @@ def _bytes(x) -> str:
     return f"{x:,.0f} B"
 
 
+def reference(summaries: list[dict], s: dict) -> dict:
+    """What a variant is compared with: the variant it names in `against`, else the base."""
+    name = s.get("against")
+    return next((x for x in summaries if x["factory"] == name), summaries[0])
+
+
+def mark_references(runs: list[tuple[FactoryRun, dict]]) -> None:
+    """Note in each variant's summary the variant it is compared with (`against:` in `compare`)."""
+    against = {v.name: v.against for v in runs[0][0].spec.compare if v.against}
+    for _, s in runs[1:]:
+        if s["factory"] in against:
+            s["against"] = against[s["factory"]]
+
+
 def comparison(summaries: list[dict]) -> list[dict]:
-    base = summaries[0]["totals"]
     rows = []
     for s in summaries:
         t = s["totals"]
-        row = {"variant": s["factory"], "scheduler": s["scheduler"], "comm_model": s["comm_model"]}
+        ref = reference(summaries, s)
+        base = ref["totals"]
+        row = {"variant": s["factory"], "against": "" if s is summaries[0] else ref["factory"],
+               "scheduler": s["scheduler"], "comm_model": s["comm_model"]}
         row.update({k: t[k] for k in HEADLINE})
         row.update(isolation(s))
         if s is not summaries[0] and base["tokens"]:
@@ -229,6 +261,7 @@ def comparison(summaries: list[dict]) -> list[dict]:
 
 
 def factory_files(runs: list[tuple[FactoryRun, dict]]) -> dict[str, str]:
+    mark_references(runs)
     base_run, base = runs[0]
     files = dict(run_files(base_run, base))
     for run, s in runs[1:]:
