@@ -61,6 +61,7 @@ def test_accounting_is_conserved(placement_runs):
     assert E[0].t0_s == 0 and E[-1].t1_s == pytest.approx(run.spec.window_s)
     assert all(a.t1_s == pytest.approx(b.t0_s) for a, b in zip(E, E[1:]))
     assert all(0 <= e.allocated_gpus <= n and e.gpus(Cause.COMPUTING) <= e.allocated_gpus + 1e-9 for e in E)
+    assert all(e.gpus_by_cause.sum() == pytest.approx(n, rel=1e-9) for e in E)  # every GPU in one cause, always
     # GPU-seconds of the jobs = allocated GPU-seconds of the timeline
     alloc = sum(e.allocated_gpus * (e.t1_s - e.t0_s) for e in E)
     assert sum(j.acc.gpu_s for j in run.jobs) == pytest.approx(alloc)

@@ -66,13 +66,11 @@ def isolation(summary: dict) -> dict:
 
 
 def run_files(run: FactoryRun, summary: dict) -> dict[str, str]:
+    # GPU-equivalents by cause, in the ledger's names (computing_gpus, network_gpus, ...)
     ep = [{"t0_h": round(e.t0_s / 3600, 5), "t1_h": round(e.t1_s / 3600, 5), "allocated_gpus": e.allocated_gpus,
-           "busy_gpus": round(e.gpus(Cause.COMPUTING), 3), "network_idle_gpus": round(e.gpus(Cause.NETWORK), 3),
            "facility_power_w": round(e.power_w, 1), "running_jobs": e.running, "queued_jobs": e.queued,
-           "tokens_per_s": round(e.tokens_per_s, 2), "storage_idle_gpus": round(e.gpus(Cause.STORAGE), 3),
-           "starved_gpus": round(e.gpus(Cause.PIPELINE_STARVATION), 3), "failure_gpus": round(e.gpus(Cause.FAILURES), 3),
-           "low_demand_gpus": round(e.gpus(Cause.LOW_DEMAND), 3), "queueing_gpus": round(e.gpus(Cause.QUEUEING), 3),
-           "other_overhead_gpus": round(e.gpus(Cause.OTHER_OVERHEAD), 3)} for e in run.epochs]
+           "tokens_per_s": round(e.tokens_per_s, 2), **{f"{c.label}_gpus": round(e.gpus(c), 3) for c in Cause}}
+          for e in run.epochs]
     files = {
         "jobs.csv": _csv(summary["jobs"]),
         "tenants.csv": _csv(summary["tenants"]),
