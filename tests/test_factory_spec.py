@@ -86,3 +86,19 @@ def test_a_variant_is_compared_with_a_variant_that_exists():
     assert "compare.1.against: unknown variant 'v3' (variants: f, v1)" in str(exc.value)
     data["compare"][1]["against"] = "v1"
     assert parse_factory(data).compare[1].against == "v1"
+
+
+def test_jobs_that_do_not_fit_and_unknown_devices_are_reported_together():
+    from tests.factory_fabrics import small
+    from tokenfab.factory.engine import Engine, make_comm
+
+    big = {"model": "llama3-8b", "seq_len": 4096, "global_batch": 64, "parallelism": {"tp": 4, "dp": 32}}
+    spec = parse_factory({"name": "f", "fabric": "x.yaml", "window_h": 1, "network": {"model": "analytical"},
+                          "jobs": [{"name": "a", "training": big}, {"name": "b", "training": big}],
+                          "faults": [{"at_h": 0, "down": "spine-99"}, {"at_h": 0, "loss": 1e-4, "where": "leaf-x"}]})
+    with pytest.raises(InputError) as exc:
+        Engine(spec, small(), make_comm(spec))
+    msg = str(exc.value)
+    for field in ("jobs.0:", "jobs.1:", "faults.0.down:", "faults.1.where:"):
+        assert field in msg, field
+    assert "128 GPUs" in msg and "spine-99" in msg and "leaf-x" in msg

@@ -41,22 +41,22 @@ import numpy as np
 
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
-from tokenfab.factory import accounting, checkpoint, epoch, rates
+from tokenfab.factory import accounting, checkpoint, epoch, impairments, layers, rates
 from tokenfab.factory.assumptions import assumptions
 from tokenfab.factory.checkpoint import time_for_work
-from tokenfab.factory.cluster import Cluster, Impairment
+from tokenfab.factory.cluster import Cluster
 from tokenfab.factory.epoch import Epoch
-from tokenfab.factory.jobs import JobRun, expand_jobs, make_run, units_of
+from tokenfab.factory.jobs import JobRun, expand_jobs, make_run
 from tokenfab.factory.power import PowerModel
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
 from tokenfab.factory.services import autoscale
-from tokenfab.factory.spec import Failures, FactorySpec, Workload
+from tokenfab.factory.spec import Failures, FactorySpec, Problems, Workload
 from tokenfab.workload.comm import CommModel
-from tokenfab.workload.inference import InferenceResult, InferenceSpec, inference_estimate, replica_units
 
 if TYPE_CHECKING:
     from tokenfab.factory.data import DataLayer
-    from tokenfab.factory.lifecycle import LifecycleRun
+    from tokenfab.factory.failures import FailureHandler
+    from tokenfab.factory.lifecycle import LifecycleRun, Orchestrator
     from tokenfab.factory.services import Frontend, ServiceRun
     from tokenfab.factory.storage import StorageLayer
     from tokenfab.factory.tenancy import Tenancy
@@ -93,6 +93,21 @@ class FactoryRun:
 
 
 class Engine:
+    """The factory over its window. The layers (layers.py) add: storage, data, tenancy, services,
+    lifecycles (orchestrator), failures, frontend."""
+
+    layered: bool  # any layer beyond jobs: ticks bound the epochs
+    storage: Optional[StorageLayer]
+    data: Optional[DataLayer]
+    tenancy: Tenancy
+    failure_spec: Failures
+    services: list[ServiceRun]
+    svc_by_name: dict[str, ServiceRun]
+    orchestrator: Orchestrator
+    lifecycles: list[LifecycleRun]
+    failures: FailureHandler
+    frontend: Frontend
+
     def __init__(self, spec: FactorySpec, fabric: Fabric, comm_factory: Callable[[Cluster], CommModel]):
         self.spec = spec
         self.fabric = fabric
@@ -100,12 +115,16 @@ class Engine:
         self.comm = comm_factory(self.cluster)
         self.inv = Inventory(self.cluster)
         self.policy = POLICIES[spec.scheduler.policy]()
-        self.jobs = expand_jobs(spec, self.cluster)
+        problems = Problems()  # every job that does not fit and every unknown device, in one error
+        self.jobs = expand_jobs(spec, self.cluster, problems)
         for i, f in enumerate(spec.faults):
-            if f.down is not None:
-                self.cluster.check_device(f.down, f"faults.{i}.down")
-            if f.where is not None:
-                self.cluster.check_device(f.where, f"faults.{i}.where")
+            for key, ref in (("down", f.down), ("where", f.where)):
+                if ref is not None:
+                    try:
+                        self.cluster.check_device(ref, f"faults.{i}.{key}")
+                    except InputError as exc:
+                        problems.add_error(exc)
+        problems.raise_all()
         self.now = 0.0
         self.end = spec.window_s
         self._heap: list[tuple[float, int, str, Any]] = []
@@ -125,83 +144,7 @@ class Engine:
         self.down_until: dict[int, float] = {}  # server -> repair time
         self.idle_gpu_s = accounting.zeros()  # GPU time no job held: servers down, queueing, unallocated
         self.power = PowerModel.of(spec, fabric, self.cluster)
-        self._layers_setup()
-
-    # -- the layers -----------------------------------------------------------------------------
-    def _layers_setup(self) -> None:
-        from tokenfab.factory.data import DataLayer
-        from tokenfab.factory.failures import FailureHandler
-        from tokenfab.factory.lifecycle import Orchestrator
-        from tokenfab.factory.services import Frontend, ServiceRun
-        from tokenfab.factory.storage import StorageLayer
-        from tokenfab.factory.tenancy import build_tenancy
-
-        spec, cl = self.spec, self.cluster
-        self.layered = spec.layered or any(f.kind != "down" for f in spec.faults)
-        self.storage = StorageLayer(spec, cl) if spec.storage else None
-        self.data = DataLayer(spec, self.storage) if (spec.sources or spec.datasets) else None
-        self.failure_spec: Failures = spec.failures or Failures()
-        # every request a tenant will make, for the sovereignty and quota checks
-        requests: dict[str, list[tuple[str, list[int]]]] = {}
-        for i, j in enumerate(spec.jobs):
-            requests.setdefault(j.tenant, []).append((f"jobs.{i}", self._units(spec.workload_of(j), f"jobs.{i}")))
-        for k, s in enumerate(spec.services):
-            w = Workload(inference=spec.service_workload(s))
-            wf = f"workloads.{s.workload}.inference" if s.workload else f"services.{k}.inference"
-            requests.setdefault(s.tenant, []).append((f"services.{k}", self._units(w, f"services.{k}", wf)))
-        for k, lc in enumerate(spec.lifecycles):
-            requests.setdefault(lc.tenant, []).append(
-                (f"lifecycles.{k}.train", self._units(spec.workloads[lc.train.workload], f"lifecycles.{k}.train",
-                                                       f"workloads.{lc.train.workload}.training")))
-            if lc.evaluate:
-                requests.setdefault(lc.tenant, []).append(
-                    (f"lifecycles.{k}.evaluate", self._units(spec.workloads[lc.evaluate.workload],
-                                                             f"lifecycles.{k}.evaluate",
-                                                             f"workloads.{lc.evaluate.workload}.inference")))
-        self.tenancy = build_tenancy(spec, cl, requests)
-        self.inv.allowed.update(self.tenancy.allowed)
-        for j in self.jobs:
-            self.job_storage_setup(j)
-        self.services = []
-        for k, s in enumerate(spec.services):
-            infer = spec.service_workload(s)
-            f = f"workloads.{s.workload}.inference" if s.workload else f"services.{k}.inference"
-            sr = ServiceRun(s, k, infer, f, np.random.default_rng([spec.seed, 2, k]))
-            sr.deployed = not any(lc.deploy == s.name for lc in spec.lifecycles)
-            sr.probe = self._probe(infer, s.tenant, f)
-            self.services.append(sr)
-        self.svc_by_name = {s.name: s for s in self.services}
-        self.orchestrator = Orchestrator(self)
-        self.lifecycles = self.orchestrator.lifecycles
-        self.failures = FailureHandler(self, self.failure_spec)
-        self.handlers.update({"fail": self.failures.on_fail, "repair": self.failures.on_repair,
-                              "register": self.orchestrator.on_registered})
-        self.frontend = self._frontend(Frontend)
-
-    def _units(self, w: Workload, field_: str, wf: str | None = None) -> list[int]:
-        return units_of(w, self.cluster.gpus_per_server, wf or f"{field_}.{w.kind}")
-
-    def _probe(self, infer: InferenceSpec, tenant: str, wf: str) -> InferenceResult:
-        """One replica alone on the empty fabric, inside the tenant's servers (autoscaling's guess)."""
-        inv = Inventory(self.cluster)
-        inv.allowed.update(self.tenancy.allowed)
-        got = place(inv, self.policy, replica_units(infer), tenant)
-        if got is None:
-            raise InputError(f"one replica ({infer.gpus} GPUs) does not fit tenant {tenant!r}'s servers", wf)
-        return inference_estimate(infer, self.cluster.gpu, self.comm, got, self.cluster.gpus_per_server, wf)
-
-    def _frontend(self, Frontend):
-        nets = self.fabric.design.get("networks") or {}
-        fe = Frontend()
-        side = nets.get("frontend")
-        it = self.fabric.intent.frontend
-        if side and it:
-            fe.per_server_Bps = it.nics_per_server * it.speed_gbps * 1e9 / 8
-            fe.capacity_Bps = side["bisection_gbps"] * 1e9 / 8
-            hops = 3 if side["spines"] else 1
-            fe.rtt_s = 2 * (2e-6 + hops * self.cluster.switch_latency_s)
-        fe.base_rtt_s = fe.rtt_s
-        return fe
+        layers.setup(self)
 
     def job_storage_setup(self, j: JobRun) -> None:
         """Checkpoint size and tier of a training job (before it is first placed)."""
@@ -235,42 +178,8 @@ class Engine:
     def _impair_event(self, payload: tuple[int, bool]) -> None:
         i, on = payload
         (self._active_faults.add if on else self._active_faults.discard)(i)
-        f = self.spec.faults[i]
-        what = (f"{f.storage} slowed to {f.slowdown:.0%}" if f.kind == "storage" else
-                f"{f.network} network: loss {f.loss:g}, jitter {f.jitter_us:g} us, latency {f.latency_us:g} us"
-                + (f", {f.degrade:.0%} capacity" if f.degrade < 1 else "") + (f" on {f.where}" if f.where else ""))
-        self.log("impairment", ("start: " if on else "end: ") + what)
-        self._apply_impairments()
-
-    def _apply_impairments(self) -> None:
-        active = [self.spec.faults[i] for i in sorted(self._active_faults)]
-        back = [f for f in active if f.kind == "impairment" and f.network == "backend"]
-        imp = Impairment(loss=tuple((f.where, f.loss) for f in back if f.loss),
-                         degrade=tuple((f.where, f.degrade) for f in back if f.degrade < 1),
-                         jitter_s=sum(f.jitter_us for f in back) * 1e-6, latency_s=sum(f.latency_us for f in back) * 1e-6)
-        before = self.cluster.version
-        self.cluster.impair(imp)
-        if self.cluster.version != before:
-            self.changed = True
-        fe = [f for f in active if f.kind == "impairment" and f.network == "frontend"]
-        self.frontend.loss = max([f.loss for f in fe], default=0.0)
-        self.frontend.jitter_s = sum(f.jitter_us for f in fe) * 1e-6
-        self.frontend.rtt_s = self.frontend.base_rtt_s + 2 * sum(f.latency_us for f in fe) * 1e-6
-        if self.storage is not None:
-            from tokenfab.sim.faults import goodput_efficiency
-
-            st = [f for f in active if f.kind == "impairment" and f.network == "storage"]
-            p = max([f.loss for f in st], default=0.0)
-            deg = min([f.degrade for f in st], default=1.0)
-            lat = sum(f.latency_us + f.jitter_us for f in st) * 1e-6
-            # a TCP/RoCE window of one bandwidth-delay product at 100 us RTT plus added delay
-            rtt = 100e-6 + 2 * lat
-            win = np.ceil(self.storage.client_per_server_Bps * rtt / 4096) if np.isfinite(
-                self.storage.client_per_server_Bps) else 64
-            self.storage.goodput = deg * float(goodput_efficiency(np.array([p]), np.array([win]), "go-back-n")[0])
-            slow = {f.storage: f.slowdown for f in active if f.kind == "storage"}
-            for name, t in self.storage.tiers.items():
-                t.slowdown = slow.get(name, 1.0)
+        self.log("impairment", ("start: " if on else "end: ") + impairments.describe(self.spec.faults[i]))
+        impairments.apply(self, [self.spec.faults[i] for i in sorted(self._active_faults)])
 
     # -- failures -----------------------------------------------------------------------------------
     def interrupt(self, j: JobRun) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from tokenfab.errors import InputError
 from tokenfab.factory import accounting
 from tokenfab.factory.checkpoint import CheckpointState
-from tokenfab.factory.spec import FactorySpec, Workload, job_names
+from tokenfab.factory.spec import FactorySpec, Problems, Workload, job_names
 from tokenfab.workload.inference import InferenceResult, check_inference, replica_units
 from tokenfab.workload.training import TrainingStep, check_training
 
@@ -212,25 +212,32 @@ def make_run(cluster: Cluster, name: str, tenant: str, w: Workload, wf: str, arr
     return JobRun(req, CheckpointState(setting=ckpt_setting), version=version)
 
 
-def expand_jobs(spec: FactorySpec, cluster: Cluster) -> list[JobRun]:
-    """Jobs of the description, checked against the fabric (bad input raises InputError)."""
+def expand_jobs(spec: FactorySpec, cluster: Cluster, problems: Optional[Problems] = None) -> list[JobRun]:
+    """Jobs of the description, checked against the fabric. A job that does not fit is a problem
+    in `problems` (when given; else every one is raised in one InputError)."""
+    p = problems if problems is not None else Problems()
     out: list[JobRun] = []
     order = 0
     for i, j in enumerate(spec.jobs):
-        w = spec.workload_of(j)
-        fld = f"workloads.{j.workload}" if j.workload else f"jobs.{i}"
-        wf = f"{fld}.{w.kind}"
-        if w.training:
-            check_training(w.training, cluster.gpus_per_server, wf)
-        if w.gpus > cluster.n_gpus:
-            raise InputError(f"job {j.name!r} needs {w.gpus:,} GPUs; the fabric {cluster.fabric.intent.name!r} has "
-                             f"{cluster.n_gpus:,}", f"jobs.{i}")
-        for k, name in enumerate(job_names(j)):
-            arrive = (j.arrive_h + k * j.every_h) * 3600.0
-            out.append(make_run(cluster, name, j.tenant, w, wf, arrive, j.priority, order,
-                                ckpt_setting=j.checkpoint_min,
-                                target_steps=float(j.steps) if j.steps else None, target_tokens=j.tokens,
-                                duration_s=j.duration_h * 3600.0 if j.duration_h else None,
-                                dataset=j.dataset, max_epochs=j.max_epochs))
-            order += 1
+        try:
+            w = spec.workload_of(j)
+            fld = f"workloads.{j.workload}" if j.workload else f"jobs.{i}"
+            wf = f"{fld}.{w.kind}"
+            if w.training:
+                check_training(w.training, cluster.gpus_per_server, wf)
+            if w.gpus > cluster.n_gpus:
+                raise InputError(f"job {j.name!r} needs {w.gpus:,} GPUs; the fabric {cluster.fabric.intent.name!r} "
+                                 f"has {cluster.n_gpus:,}", f"jobs.{i}")
+            for k, name in enumerate(job_names(j)):
+                arrive = (j.arrive_h + k * j.every_h) * 3600.0
+                out.append(make_run(cluster, name, j.tenant, w, wf, arrive, j.priority, order,
+                                    ckpt_setting=j.checkpoint_min,
+                                    target_steps=float(j.steps) if j.steps else None, target_tokens=j.tokens,
+                                    duration_s=j.duration_h * 3600.0 if j.duration_h else None,
+                                    dataset=j.dataset, max_epochs=j.max_epochs))
+                order += 1
+        except InputError as exc:
+            p.add_error(exc)
+    if problems is None:
+        p.raise_all()
     return out

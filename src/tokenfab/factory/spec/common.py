@@ -14,13 +14,17 @@ NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
 class Problems:
-    """Bad references found while checking a description: (field path, message) in file order."""
+    """Problems found while checking a description, each "field path: message", in file order."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
+        self.items: list[str] = []
 
     def add(self, field: str, message: str) -> None:
-        self.items.append((field, message))
+        self.items.append(f"{field}: {message}")
+
+    def add_error(self, exc: InputError) -> None:
+        """A problem another check raised (its text already names the field)."""
+        self.items.append(str(exc))
 
     def one_of(self, value: object, known: Iterable[object], field: str, what: str) -> bool:
         """True when `value` is known; else a problem naming what exists."""
@@ -38,10 +42,10 @@ class Problems:
                 self.add(f"{field}.{k}.name", f"{what} name {n!r} is used twice")
             seen.add(n)
 
-    def raise_all(self, source: str) -> None:
+    def raise_all(self, source: str | None = None) -> None:
         """One InputError listing every problem (nothing when there is none)."""
         if self.items:
-            raise InputError(f"{source}: " + "; ".join(f"{f}: {m}" for f, m in self.items))
+            raise InputError((f"{source}: " if source else "") + "; ".join(self.items))
 
 
 class Diurnal(StrictModel):
