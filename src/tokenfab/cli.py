@@ -53,24 +53,24 @@ def _print_summary(fabric) -> None:
     from tokenfab.report.tables import totals
 
     d = fabric.design
-    t = RichTable(title=f"{fabric.intent.name}: {d['gpus']:,} x {d['gpu_model']}, {d['architecture']}, {d['tiers']} tier(s)")
+    t = RichTable(title=f"{fabric.intent.name}: {d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s)")
     t.add_column("item")
     t.add_column("value", justify="right")
-    rows = [("servers", d["servers"]), ("rails x planes", f"{d['rails']} x {d['planes']}"),
-            ("NIC link", f"{d['link_speed_gbps']}G"), ("servers per scalable unit", d["servers_per_su"]),
-            ("scalable units", d["scalable_units"]), ("pods", d["pods"] or "-"),
-            ("leaves", d["leaves"]), ("spines", d["spines"]), ("cores", d["cores"])]
-    for name, tier in d["tiers_detail"].items():
-        up = (f", {tier['up_ports']} x {tier['up_speed_gbps']}G up, {tier['oversubscription']}:1"
-              if tier["up_ports"] else "")
-        rows.append((f"{name} ({tier['model']})", f"{tier['down_ports']} x {tier['down_speed_gbps']}G down{up}"))
+    rows = [("servers", d.servers), ("rails x planes", f"{d.rails} x {d.planes}"),
+            ("NIC link", f"{d.link_speed_gbps}G"), ("servers per scalable unit", d.servers_per_su),
+            ("scalable units", d.scalable_units), ("pods", d.pods or "-"),
+            ("leaves", d.leaves), ("spines", d.spines), ("cores", d.cores)]
+    for name, tier in d.tiers_detail.items():
+        up = (f", {tier.up_ports} x {tier.up_speed_gbps}G up, {tier.oversubscription}:1"
+              if tier.up_ports else "")
+        rows.append((f"{name} ({tier.model})", f"{tier.down_ports} x {tier.down_speed_gbps}G down{up}"))
     tot = totals(fabric)
-    rows += [("links", f"{len(fabric.links):,}"), ("BGP sessions", f"{fabric.expectations['bgp_sessions']:,}"),
+    rows += [("links", f"{len(fabric.links):,}"), ("BGP sessions", f"{fabric.expectations.bgp_sessions:,}"),
              ("cost (estimate)", f"${tot['price_usd']:,.0f}"), ("power", f"{tot['power_w'] / 1000:,.1f} kW")]
     for name, value in rows:
         t.add_row(name, str(value))
     console.print(t)
-    for r in d["reasons"]:
+    for r in d.reasons:
         console.print(f"  - {r}", highlight=False)
 
 

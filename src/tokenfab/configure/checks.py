@@ -496,14 +496,14 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
         if (peer, n, peer_ip, local) in half:
             adj[n].add(peer)
     adj = {n: sorted(v) for n, v in adj.items()}
-    for group in fabric.expectations.get("reach_groups", []):
-        members = [m for m in group.get("leaves", []) if m in configs]
+    for group in fabric.expectations.reach_groups:
+        members = [m for m in group.leaves if m in configs]
         for origin in members:
             got = _propagate(origin, adj, asn)
             missing = [m for m in members if m != origin and m not in got]
             if missing:
                 pfx = ", ".join(advertised.get(origin, [])[:3])
-                out.append(Violation("reach", origin, "BGP_NEIGHBOR", "", "", f"{len(missing)} leaves of {group.get('name', 'its group')} "
+                out.append(Violation("reach", origin, "BGP_NEIGHBOR", "", "", f"{len(missing)} leaves of {group.name} "
                                      f"get no BGP path to {origin}'s prefixes ({pfx}): {', '.join(missing[:5])}"
                                      + (" ..." if len(missing) > 5 else "")))
     return out

@@ -102,18 +102,18 @@ def bom_rows(f: Fabric) -> list[dict]:
 def side_network(f: Fabric, side: str) -> Counter:
     """Parts of a frontend or storage network: switches, NICs, endpoint cables, uplink optics."""
     cat = load_catalog()
-    net = f.design["networks"][side]
+    net = f.design.networks[side]
     out: Counter = Counter()
-    out[("switches", net["switch_model"])] = net["leaves"] + net["spines"]
-    for model, links in ((net["endpoint_optic"], net["endpoints"]), (net["uplink_optic"], net["leaves"] * net["up_per_leaf"])):
+    out[("switches", net.switch_model)] = net.leaves + net.spines
+    for model, links in ((net.endpoint_optic, net.endpoints), (net.uplink_optic, net.leaves * net.up_per_leaf)):
         if model and links:
             o = cat.optics[model]
             out[("optics", model)] += links * (2 if o.kind == "transceiver" else 1)
             if media.fiber_for(cat, o):
                 out[("optics", o.fiber)] += links
-    nic = min((n for n in cat.nics.values() if n.speed_gbps >= net["speed_gbps"]), key=lambda n: n.speed_gbps, default=None)
+    nic = min((n for n in cat.nics.values() if n.speed_gbps >= net.speed_gbps), key=lambda n: n.speed_gbps, default=None)
     if nic:
-        out[("nics", nic.model)] = net["server_ports"]
+        out[("nics", nic.model)] = net.server_ports
     return out
 
 

@@ -112,8 +112,8 @@ def simulate_cmd(
     where = f"servers {servers}" if servers else f"{len(ids):,} GPUs"
     echo = console.print
     echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
-         f"{fabric.intent.name} ({d['gpus']:,} x {d['gpu_model']}, {d['architecture']}, {d['tiers']} tier(s), "
-         f"{d['link_speed_gbps']}G)", highlight=False, soft_wrap=True)
+         f"{fabric.intent.name} ({d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s), "
+         f"{d.link_speed_gbps}G)", highlight=False, soft_wrap=True)
     extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC", f"efficiency {efficiency}"]
     if seeds > 1:
         extra.append(f"seeds {seed}..{seed + seeds - 1}")

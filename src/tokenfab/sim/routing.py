@@ -177,7 +177,7 @@ def _candidates(net: Network, node: np.ndarray, dst: np.ndarray):
     if (count == 0).any():
         p = int(np.flatnonzero(count == 0)[0])
         names = net.fabric.devices["name"]
-        why = "; ".join(net.fabric.expectations.get("unreachable_by_design", [])) or \
+        why = "; ".join(net.fabric.expectations.unreachable_by_design) or \
             "the links that are down partition the fabric"
         raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} over the links that are up ({why}; "
                          "with PXN, collectives keep traffic on its rail)")

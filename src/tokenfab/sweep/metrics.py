@@ -16,17 +16,17 @@ def plan_metrics(data: dict) -> dict:
     rows = bom_rows(f)
     backend = [r for r in rows if r["network"] == "backend"]
     net = [r for r in backend if r["category"] in ("switch", "optic", "nic")]
-    worst = max((t["oversubscription"] for t in d["tiers_detail"].values() if t["up_ports"]), default=1.0)
-    gpus = d["gpus"]
-    nic_gbps = d["link_speed_gbps"] * d["planes"] * d["rails"] / f.intent.cluster.gpus_per_server
+    worst = max((t.oversubscription for t in d.tiers_detail.values() if t.up_ports), default=1.0)
+    gpus = d.gpus
+    nic_gbps = d.link_speed_gbps * d.planes * d.rails / f.intent.cluster.gpus_per_server
     return {
-        "architecture": d["architecture"],
-        "tiers": d["tiers"],
+        "architecture": d.architecture,
+        "tiers": d.tiers,
         "gpus": gpus,
-        "leaves": d["leaves"],
-        "spines": d["spines"],
-        "cores": d["cores"],
-        "switches": d["leaves"] + d["spines"] + d["cores"],
+        "leaves": d.leaves,
+        "spines": d.spines,
+        "cores": d.cores,
+        "switches": d.leaves + d.spines + d.cores,
         "links": len(f.links),
         "cost_usd": round(sum(r["total_price_usd"] for r in rows), 2),
         "network_cost_usd": round(sum(r["total_price_usd"] for r in net), 2),
