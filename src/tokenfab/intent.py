@@ -261,7 +261,7 @@ def _check_catalog_refs(intent: Intent) -> None:
         net = getattr(intent, side)
         if net:
             cat.get("switches", net.switch_model, f"{side}.switch_model")
-    from tokenfab.configure.roce import resolve
+    from tokenfab.catalog.roce import resolve
 
     resolve(intent.roce)  # the profile exists and the overrides fit it
     known = set(cat.switches) | set(cat.nics) | set(cat.gpus) | set(cat.servers) | set(cat.optics)

@@ -6,7 +6,8 @@ cross-rail traffic does not use the network, so the figure is the rail's own sha
 
 from __future__ import annotations
 
-from tokenfab import parse_intent, plan
+from tokenfab.design import design as plan
+from tokenfab.intent import parse_intent
 from tokenfab.report.tables import bom_rows
 
 
