@@ -51,3 +51,12 @@ def test_names_invalid_for_kubernetes_or_slurm_are_refused_with_the_rule(name):
         parse_intent({"name": name, "cluster": {"servers": 4}})
     assert "name: must be 1 to 32 lowercase letters, digits and '-', starting and ending with a letter or digit" in str(exc.value)
     assert repr(name) in str(exc.value)
+
+
+def test_huge_counts_are_explained_in_exact_integers():
+    from tokenfab import InfeasibleError, plan
+
+    with pytest.raises(InfeasibleError) as exc:
+        plan({"cluster": {"servers": 10**30}})
+    msg = str(exc.value)
+    assert "3,906,250,000,000,000,000,000,000,000 pods x 32 uplinks" in msg and "e+" not in msg

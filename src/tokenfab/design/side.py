@@ -28,8 +28,8 @@ def size_side(name: str, net: SideNetwork, servers: int, catalog: Catalog) -> Si
     else:
         down = math.floor(radix * net.oversubscription / (1 + net.oversubscription))
         up = radix - down
-        leaves = math.ceil(endpoints / down)
-        spines = math.ceil(leaves * up / radix)
+        leaves = -(-endpoints // down)
+        spines = -(-leaves * up // radix)
         if leaves > radix:
             raise InfeasibleError(f"{endpoints} endpoints need {leaves} leaves; a two-tier {sw.model} network holds {radix}", name)
     end = media.choose(catalog, net.speed_gbps, 5.0)
