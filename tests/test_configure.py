@@ -15,7 +15,7 @@ from tokenfab import load_intent, plan
 from tokenfab.configure import bundle, frr, validate
 from tokenfab.configure.buffers import estimate, headroom
 from tokenfab.configure.config_db import Context, switch_config
-from tokenfab.configure.hashing import ECMP_HASH_FIELDS
+from tokenfab.catalog.hashing import ecmp_hash
 from tokenfab.errors import InputError
 
 SMALL = "rail-optimized-256"
@@ -122,7 +122,7 @@ def test_config_db_format_and_platform_ports(configured):
     assert "Vlan101|10.64.0.1/25" in cfg["VLAN_INTERFACE"]
     assert cfg["DEVICE_NEIGHBOR"]["Ethernet0"] == {"name": "srv-1", "port": "nic1", "local_port": "Ethernet0"}
     assert list(cfg["MGMT_INTERFACE"]) == ["eth0|192.168.0.16/16"]
-    assert cfg["SWITCH_HASH"]["GLOBAL"]["ecmp_hash"] == list(ECMP_HASH_FIELDS)
+    assert cfg["SWITCH_HASH"]["GLOBAL"]["ecmp_hash"] == list(ecmp_hash().ecmp_hash)
 
 
 def test_frr_is_rendered_from_config_db():

@@ -53,3 +53,38 @@ def test_not_a_fabric_is_refused(tmp_path):
     (tmp_path / "fabric.json").write_text(json.dumps({"schema": "other"}))
     with pytest.raises(InputError, match="not a tokenfab fabric"):
         Fabric.load(tmp_path)
+
+
+def test_design_and_expectations_are_typed_and_their_schema_is_complete(fabric):
+    from tokenfab.design.contract import DesignSummary, Expectations
+
+    assert isinstance(fabric.design, DesignSummary) and isinstance(fabric.expectations, Expectations)
+    assert fabric.design.tiers_detail["leaf"].down_speed_gbps == fabric.design.link_speed_gbps
+    assert fabric.expectations.reach_groups[0].name == "plane 1"
+    schema = json_schema()
+    defs = schema["$defs"]
+    for part, model in (("design", DesignSummary), ("expectations", Expectations)):
+        ref = schema["properties"][part]["$ref"].rsplit("/", 1)[-1]
+        sub = defs[ref]
+        assert sub["additionalProperties"] is False
+        assert set(sub["required"]) == set(model.model_fields) == set(json.loads(fabric.dumps())[part])
+        assert all(p.get("description") for p in sub["properties"].values())
+    obj = json.loads(fabric.dumps())
+    obj["design"]["tiers_detail"]["leaf"]["down_ports"] = "many"  # the schema now sees inside design
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(obj, schema)
+
+
+@pytest.mark.parametrize("part, edit, message", [
+    ("design", lambda d: d.pop("gpus"), "design: gpus: required field is missing"),
+    ("design", lambda d: d.update(spines="two"), "design: spines: Input should be a valid integer"),
+    ("expectations", lambda e: e.update(bgp_session=1), "expectations: bgp_session: unknown key"),
+    ("expectations", lambda e: e["reach_groups"][0].update(leaves="leaf-r1-1"),
+     "expectations: reach_groups.0.leaves: Input should be a valid list"),
+])
+def test_a_hand_edited_fabric_json_names_the_bad_field(fabric, tmp_path, part, edit, message):
+    obj = json.loads(fabric.dumps())
+    edit(obj[part])
+    (tmp_path / "fabric.json").write_text(json.dumps(obj))
+    with pytest.raises(InputError, match=message):
+        Fabric.load(tmp_path)

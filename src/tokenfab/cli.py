@@ -4,7 +4,6 @@ Bad input exits with code 2 and a one-paragraph message, never a traceback."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -28,21 +27,19 @@ def plan_cmd(
     diff: Optional[Path] = typer.Option(None, "--diff", help="compare with an earlier plan folder"),
 ) -> None:
     """Design the fabric: fabric.json, BOM, cabling, IP plan and a topology diagram."""
-    from tokenfab import load_intent, plan
-    from tokenfab.report import write_plan
+    import tokenfab
 
     try:
-        it = load_intent(intent)
+        it = tokenfab.load_intent(intent)
+        old = tokenfab.load_fabric(diff) if diff is not None else None
         with console.status("planning"):
-            fabric = plan(it)
-        old = None
-        if diff is not None:
-            from tokenfab.design.model import Fabric
-            old = Fabric.load(diff)
-        written = write_plan(fabric, out, force=force, old=old)
+            fabric = tokenfab.plan(it, out=out, force=force, old=old)
     except InputError as exc:
         fail(str(exc))
     _print_summary(fabric)
+    from tokenfab.report import plan_file_names
+
+    written = plan_file_names(old is not None)
     console.print(f"wrote {len(written)} files to [bold]{out}[/]: {', '.join(written)}")
     if old is not None:
         from tokenfab.report.diff import diff_fabrics, render_diff
@@ -53,24 +50,24 @@ def _print_summary(fabric) -> None:
     from tokenfab.report.tables import totals
 
     d = fabric.design
-    t = RichTable(title=f"{fabric.intent.name}: {d['gpus']:,} x {d['gpu_model']}, {d['architecture']}, {d['tiers']} tier(s)")
+    t = RichTable(title=f"{fabric.intent.name}: {d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s)")
     t.add_column("item")
     t.add_column("value", justify="right")
-    rows = [("servers", d["servers"]), ("rails x planes", f"{d['rails']} x {d['planes']}"),
-            ("NIC link", f"{d['link_speed_gbps']}G"), ("servers per scalable unit", d["servers_per_su"]),
-            ("scalable units", d["scalable_units"]), ("pods", d["pods"] or "-"),
-            ("leaves", d["leaves"]), ("spines", d["spines"]), ("cores", d["cores"])]
-    for name, tier in d["tiers_detail"].items():
-        up = (f", {tier['up_ports']} x {tier['up_speed_gbps']}G up, {tier['oversubscription']}:1"
-              if tier["up_ports"] else "")
-        rows.append((f"{name} ({tier['model']})", f"{tier['down_ports']} x {tier['down_speed_gbps']}G down{up}"))
+    rows = [("servers", d.servers), ("rails x planes", f"{d.rails} x {d.planes}"),
+            ("NIC link", f"{d.link_speed_gbps}G"), ("servers per scalable unit", d.servers_per_su),
+            ("scalable units", d.scalable_units), ("pods", d.pods or "-"),
+            ("leaves", d.leaves), ("spines", d.spines), ("cores", d.cores)]
+    for name, tier in d.tiers_detail.items():
+        up = (f", {tier.up_ports} x {tier.up_speed_gbps}G up, {tier.oversubscription}:1"
+              if tier.up_ports else "")
+        rows.append((f"{name} ({tier.model})", f"{tier.down_ports} x {tier.down_speed_gbps}G down{up}"))
     tot = totals(fabric)
-    rows += [("links", f"{len(fabric.links):,}"), ("BGP sessions", f"{fabric.expectations['bgp_sessions']:,}"),
+    rows += [("links", f"{len(fabric.links):,}"), ("BGP sessions", f"{fabric.expectations.bgp_sessions:,}"),
              ("cost (estimate)", f"${tot['price_usd']:,.0f}"), ("power", f"{tot['power_w'] / 1000:,.1f} kW")]
     for name, value in rows:
         t.add_row(name, str(value))
     console.print(t)
-    for r in d["reasons"]:
+    for r in d.reasons:
         console.print(f"  - {r}", highlight=False)
 
 
@@ -82,16 +79,17 @@ def schema_cmd() -> None:
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
-# Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`.
-STAGES = ("configure", "twin", "sim", "factory", "sweep", "server")
-for _stage in STAGES:
-    try:
-        _mod = importlib.import_module(f"tokenfab.{_stage}.commands")
-    except ModuleNotFoundError as _exc:
-        if _exc.name not in (f"tokenfab.{_stage}", f"tokenfab.{_stage}.commands"):
-            raise
-        continue
-    _mod.register(app)
+# Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`; the modules
+# import only typer at the top, so `tokenfab --help` stays fast.
+from tokenfab.configure.commands import register as _configure  # noqa: E402
+from tokenfab.factory.commands import register as _factory  # noqa: E402
+from tokenfab.server.commands import register as _server  # noqa: E402
+from tokenfab.sim.commands import register as _sim  # noqa: E402
+from tokenfab.sweep.commands import register as _sweep  # noqa: E402
+from tokenfab.twin.commands import register as _twin  # noqa: E402
+
+for _register in (_configure, _twin, _sim, _factory, _sweep, _server):
+    _register(app)
 
 
 def main() -> None:

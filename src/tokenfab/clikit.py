@@ -20,12 +20,6 @@ def fail(message: str, code: int = 2) -> None:
 def load_plan_or_intent(path: Path):
     """Every later command accepts a plan folder (or its fabric.json) or an intent YAML, which is
     planned by the same code as `tokenfab plan`."""
-    from tokenfab import load_intent, plan
-    from tokenfab.design.model import Fabric
-    from tokenfab.errors import InputError
+    from tokenfab.api import load_fabric
 
-    if path.is_dir() or path.suffix == ".json":
-        return Fabric.load(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such intent file or plan folder")
-    return plan(load_intent(path))
+    return load_fabric(path)

@@ -7,10 +7,11 @@ Unknown keys are refused so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
@@ -19,46 +20,64 @@ from tokenfab.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 
+NAME_RULE = ("1 to 32 lowercase letters, digits and '-', starting and ending with a letter or digit "
+             "(it becomes Kubernetes, Slurm and SONiC names)")
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+
 
 class Cluster(StrictModel):
-    servers: PositiveInt
-    gpus_per_server: int = Field(8, ge=1, le=72)
-    gpu_model: str = "H100"
-    server_model: str | None = None  # catalog server; default: the catalog's server for gpu_model
-    nics_per_server: int | None = Field(None, ge=1, le=32)  # default: one per GPU
-    nic_model: str = "ConnectX-7"
-    nic_speed_gbps: int | None = Field(None, gt=0)  # default: the NIC's catalog speed
-    planes: int = Field(1, ge=1, le=8)  # a NIC's ports split over this many parallel fabrics
+    """The GPU servers and their NICs."""
+
+    servers: PositiveInt = Field(description="GPU servers to build now")
+    gpus_per_server: int = Field(8, ge=1, le=72, description="GPUs in each server")
+    gpu_model: str = Field("H100", description="catalog GPU model")
+    server_model: str | None = Field(None, description="catalog server model; default: the catalog's server for gpu_model")
+    nics_per_server: int | None = Field(None, ge=1, le=32, description="backend NICs per server (one rail each); "
+                                                                       "default: one per GPU")
+    nic_model: str = Field("ConnectX-7", description="catalog NIC model of the backend NICs")
+    nic_speed_gbps: int | None = Field(None, gt=0, description="NIC port speed; default: the NIC's catalog speed")
+    planes: int = Field(1, ge=1, le=8, description="a NIC's ports split over this many parallel, separate fabrics")
 
 
 class Tier(StrictModel):
-    switch_model: str | None = None  # default: fabric.switch_model
-    oversubscription: float = Field(1.0, ge=1.0, le=16.0)  # downlink : uplink bandwidth
-    downlink_breakout: str | None = None  # SONiC mode, e.g. "2x400G"; default: matches the link speed
-    uplink_breakout: str | None = None  # default: the cage's native speed
-    count: int | None = Field(None, ge=1)  # override the computed count (per group)
+    """One switch tier (leaf, spine or core)."""
+
+    switch_model: str | None = Field(None, description="catalog switch model; default: fabric.switch_model")
+    oversubscription: float = Field(1.0, ge=1.0, le=16.0, description="downlink : uplink bandwidth at most")
+    downlink_breakout: str | None = Field(None, description="SONiC breakout mode of the downlink cages, e.g. '2x400G'; "
+                                                           "default: the mode that matches the link speed")
+    uplink_breakout: str | None = Field(None, description="SONiC breakout mode of the uplink cages; default: the "
+                                                         "highest speed both tiers support")
+    count: int | None = Field(None, ge=1, description="override the computed switch count (per group); not for leaves")
 
 
 class CableLengths(StrictModel):
     """Fixed run per tier; unset (the default) derives each run from the rack layout."""
 
-    server_leaf_m: float | None = Field(None, gt=0)
-    leaf_spine_m: float | None = Field(None, gt=0)
-    spine_core_m: float | None = Field(None, gt=0)
+    server_leaf_m: float | None = Field(None, gt=0, description="every server-to-leaf cable run")
+    leaf_spine_m: float | None = Field(None, gt=0, description="every leaf-to-spine cable run")
+    spine_core_m: float | None = Field(None, gt=0, description="every spine-to-core cable run")
 
 
 class FabricSpec(StrictModel):
-    architecture: Literal["auto", "rail-only", "rail-optimized"] = "auto"
-    tiers: Literal["auto", 1, 2, 3] = "auto"
-    # Must GPUs on different rails reach each other through the network, or may they use NVLink?
-    cross_rail: Literal["network", "nvlink"] = "network"
-    switch_model: str = "CX864E-N"
-    leaf: Tier = Tier()
-    spine: Tier = Tier()
-    core: Tier = Tier()
-    servers_per_su: int | None = Field(None, ge=1)  # override: servers per scalable unit
-    max_servers: int | None = Field(None, ge=1)  # size spines/cores and address blocks for growth
-    cable_lengths: CableLengths = CableLengths()
+    """The backend (GPU) fabric: architecture, tiers and switches."""
+
+    architecture: Literal["auto", "rail-only", "rail-optimized"] = Field(
+        "auto", description="rail-optimized (rails join at the spines), rail-only (each rail its own fabric), "
+                            "or auto (the cheaper that meets cross_rail)")
+    tiers: Literal["auto", 1, 2, 3] = Field("auto", description="switch tiers; auto takes the fewest that fit")
+    cross_rail: Literal["network", "nvlink"] = Field(
+        "network", description="must GPUs on different rails reach each other through the network (network), "
+                               "or may they use the servers' NVLink (nvlink, which allows rail-only)?")
+    switch_model: str = Field("CX864E-N", description="catalog switch model of every tier that names none")
+    leaf: Tier = Field(Tier(), description="the leaf tier")
+    spine: Tier = Field(Tier(), description="the spine tier")
+    core: Tier = Field(Tier(), description="the core tier (three tiers only; it has no uplinks)")
+    servers_per_su: int | None = Field(None, ge=1, description="override: servers per scalable unit "
+                                                               "(under one leaf of each rail)")
+    max_servers: int | None = Field(None, ge=1, description="size spines, cores and address blocks for growth "
+                                                            "to this many servers")
+    cable_lengths: CableLengths = Field(CableLengths(), description="fixed cable runs; unset: from the rack layout")
 
     @model_validator(mode="after")
     def _tiers(self) -> "FabricSpec":
@@ -77,18 +96,27 @@ def _net(value: str) -> str:
 
 
 class Asn(StrictModel):
-    scheme: Literal["auto", "16bit", "32bit"] = "auto"
-    spine: Literal["per-group", "unique"] = "per-group"  # RFC 7938: one ASN per spine group of a pod
+    """How BGP AS numbers are given out (RFC 7938)."""
+
+    scheme: Literal["auto", "16bit", "32bit"] = Field(
+        "auto", description="private ASN range: 16bit (64512-65534), 32bit (4200000000 up), or auto "
+                            "(16-bit while it holds every leaf)")
+    spine: Literal["per-group", "unique"] = Field(
+        "per-group", description="per-group: one ASN per spine group of a pod (RFC 7938: no BGP path "
+                                 "hunting through other spines); unique: one per spine")
 
 
 class Addressing(StrictModel):
-    management: str = "192.168.0.0/16"
-    loopbacks: str = "10.0.0.0/16"
-    p2p: str = "10.4.0.0/14"
-    servers: str = "10.64.0.0/10"
-    server_links: Literal["vlan", "p31"] = "vlan"  # one subnet per leaf (VLAN + SVI), or a /31 per NIC
-    vlan_base: int = Field(100, ge=1, le=3000)  # VLAN of rail k (1-based) is vlan_base + k
-    asn: Asn = Asn()
+    """Address pools (IPv4, CIDR) and AS numbers."""
+
+    management: str = Field("192.168.0.0/16", description="management (eth0) addresses of every device")
+    loopbacks: str = Field("10.0.0.0/16", description="switch loopbacks (router IDs)")
+    p2p: str = Field("10.4.0.0/14", description="switch-to-switch /31 links")
+    servers: str = Field("10.64.0.0/10", description="server NIC addresses")
+    server_links: Literal["vlan", "p31"] = Field(
+        "vlan", description="vlan: one subnet per leaf (VLAN + SVI); p31: a /31 per NIC link")
+    vlan_base: int = Field(100, ge=1, le=3000, description="the VLAN of rail k (1-based) is vlan_base + k")
+    asn: Asn = Field(Asn(), description="AS numbering")
 
     @model_validator(mode="after")
     def _pools(self) -> "Addressing":
@@ -109,29 +137,32 @@ class Addressing(StrictModel):
 class SideNetwork(StrictModel):
     """A frontend or storage network, counted in the BOM (a two-tier Clos of its own)."""
 
-    nics_per_server: int = Field(1, ge=1, le=8)
-    speed_gbps: int = Field(200, gt=0)
-    switch_model: str = "CX732Q-N"
-    oversubscription: float = Field(2.0, ge=1.0, le=16.0)
-    storage_nodes: int = Field(0, ge=0)  # storage servers on this network (storage only)
-    storage_node_links: int = Field(2, ge=1, le=8)
+    nics_per_server: int = Field(1, ge=1, le=8, description="NIC ports per GPU server on this network")
+    speed_gbps: int = Field(200, gt=0, description="port speed of every link in this network")
+    switch_model: str = Field("CX732Q-N", description="catalog switch model of its leaves and spines")
+    oversubscription: float = Field(2.0, ge=1.0, le=16.0, description="leaf downlink : uplink bandwidth")
+    storage_nodes: int = Field(0, ge=0, description="storage servers on this network (storage only)")
+    storage_node_links: int = Field(2, ge=1, le=8, description="ports per storage server")
 
 
 class Racks(StrictModel):
-    power_budget_kw: float = Field(40.0, gt=0)
-    rack_units: int = Field(42, ge=8)
-    spares_percent: float = Field(0.0, ge=0, le=100)  # extra optics/cables on the BOM
-    rack_width_m: float = Field(0.6, gt=0)
-    row_pitch_m: float = Field(3.0, gt=0)  # rack depth + aisle between rows
+    """Rack layout: what fits a rack, and how far apart racks stand (cable lengths follow)."""
+
+    power_budget_kw: float = Field(40.0, gt=0, description="power a rack may draw")
+    rack_units: int = Field(42, ge=8, description="height of a rack in U")
+    spares_percent: float = Field(0.0, ge=0, le=100, description="extra optics and cables on the BOM")
+    rack_width_m: float = Field(0.6, gt=0, description="width of a rack")
+    row_pitch_m: float = Field(3.0, gt=0, description="rack depth + aisle between rows")
 
 
 class Roce(StrictModel):
-    """RoCEv2 QoS: a profile from tokenfab/configure/data/roce-profiles.yaml, ECN thresholds overridable."""
+    """RoCEv2 QoS: a profile from the catalog (tokenfab/catalog/data/roce-profiles.yaml), ECN thresholds
+    overridable."""
 
-    profile: str = "dcqcn-26"
-    ecn_min_bytes: int | None = Field(None, gt=0)  # WRED/ECN marking starts (egress queue depth)
-    ecn_max_bytes: int | None = Field(None, gt=0)  # marking probability reaches its maximum
-    ecn_mark_probability_percent: int | None = Field(None, ge=1, le=100)
+    profile: str = Field("dcqcn-26", description="RoCE profile name (PFC priorities, DSCP map, ECN, buffers)")
+    ecn_min_bytes: int | None = Field(None, gt=0, description="WRED/ECN marking starts at this egress queue depth")
+    ecn_max_bytes: int | None = Field(None, gt=0, description="marking probability reaches its maximum here")
+    ecn_mark_probability_percent: int | None = Field(None, ge=1, le=100, description="the maximum marking probability")
 
     @model_validator(mode="after")
     def _thresholds(self) -> "Roce":
@@ -141,17 +172,27 @@ class Roce(StrictModel):
 
 
 class Intent(StrictModel):
-    name: str = Field("fabric", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
-    description: str = ""
-    cluster: Cluster
-    fabric: FabricSpec = FabricSpec()
-    addressing: Addressing = Addressing()
-    frontend: SideNetwork | None = None
-    storage: SideNetwork | None = None
-    racks: Racks = Racks()
-    roce: Roce = Roce()
-    prices_usd: dict[str, float] = Field(default_factory=dict)  # override per catalog model
-    power_w: dict[str, float] = Field(default_factory=dict)
+    """What the operator wants built: the cluster, its fabric, addresses, side networks and racks."""
+
+    name: str = Field("fabric", json_schema_extra={"pattern": NAME_PATTERN},
+                      description=f"the fabric's name: {NAME_RULE}")
+    description: str = Field("", description="free text for people")
+    cluster: Cluster = Field(description="the GPU servers and their NICs")
+    fabric: FabricSpec = Field(FabricSpec(), description="the backend (GPU) fabric")
+    addressing: Addressing = Field(Addressing(), description="address pools and AS numbers")
+    frontend: SideNetwork | None = Field(None, description="the frontend network (none if unset)")
+    storage: SideNetwork | None = Field(None, description="the storage network (none if unset)")
+    racks: Racks = Field(Racks(), description="rack layout")
+    roce: Roce = Field(Roce(), description="RoCEv2 QoS")
+    prices_usd: dict[str, float] = Field(default_factory=dict, description="price override per catalog model")
+    power_w: dict[str, float] = Field(default_factory=dict, description="power override per catalog model")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(f"must be {NAME_RULE}")
+        return value
 
     @property
     def nics_per_server(self) -> int:
@@ -220,7 +261,7 @@ def _check_catalog_refs(intent: Intent) -> None:
         net = getattr(intent, side)
         if net:
             cat.get("switches", net.switch_model, f"{side}.switch_model")
-    from tokenfab.configure.roce import resolve
+    from tokenfab.catalog.roce import resolve
 
     resolve(intent.roce)  # the profile exists and the overrides fit it
     known = set(cat.switches) | set(cat.nics) | set(cat.gpus) | set(cat.servers) | set(cat.optics)

@@ -65,7 +65,7 @@ class Switch(_Item):
     breakout_modes: list[BreakoutMode]
     rack_units: int = 1
     latency_ns: float | None = None
-    buffer_mb: float | None = None
+    buffer_mbytes: float | None = None
     sonic: SonicPlatform | None = None
 
     def mode_for_speed(self, speed_gbps: int) -> BreakoutMode | None:
@@ -96,7 +96,7 @@ class Gpu(_Item):
     form: str = ""
     bf16_dense_tflops: float
     fp8_dense_tflops: float | None = None
-    hbm_gb: float
+    hbm_gbytes: float
     hbm_tbytes_per_s: float
     nvlink_gbytes_per_s_per_direction: float
     tdp_w: float

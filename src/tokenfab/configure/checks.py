@@ -303,17 +303,33 @@ def _diff(a: tuple, b: tuple, label: str) -> str:
     return "; ".join(bad[:4]) + (f" (+{len(bad) - 4} more)" if len(bad) > 4 else "")
 
 
-def lossless(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violation]:
+def switch_qos(name: str, cfg: dict) -> tuple[dict[str, PortQos], list[Violation]]:
+    """One switch's part of the lossless check: every active port has QoS maps and PFC, and each
+    lossless priority a PG with headroom (a BUFFER_PG whose profile has xoff). Returns the ports'
+    QoS for the checks across devices (`lossless_fabric`)."""
     out: list[Violation] = []
-    qos: dict[tuple[str, str], PortQos] = {}
-    views = {name: QosView(cfg) for name, cfg in configs.items()}
-    for name, cfg in configs.items():
-        for port in cfg.get("DEVICE_NEIGHBOR", {}):
-            q = port_qos(views[name], port)
-            if q is None:
-                out.append(Violation("lossless", name, "PORT_QOS_MAP", port, "", "active port without QoS maps or PFC"))
-            else:
-                qos[(name, port)] = q
+    qos: dict[str, PortQos] = {}
+    view = QosView(cfg)
+    for port in cfg.get("DEVICE_NEIGHBOR", {}):
+        q = port_qos(view, port)
+        if q is None:
+            out.append(Violation("lossless", name, "PORT_QOS_MAP", port, "", "active port without QoS maps or PFC"))
+            continue
+        qos[port] = q
+        pg_of = dict(q.tc_to_pg)
+        for p in q.pfc:
+            pg = pg_of.get(p)
+            prof = view.pg_profile(port, pg) if pg is not None else None
+            if prof is None or "xoff" not in cfg.get("BUFFER_PROFILE", {}).get(prof, {}):
+                out.append(Violation("lossless", name, "BUFFER_PG", f"{port}|{pg}", "profile",
+                                     f"PFC priority {p} has no lossless buffer (a profile with xoff headroom) on its PG {pg}"))
+    return qos, out
+
+
+def lossless_fabric(qos: dict[tuple[str, str], PortQos], configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violation]:
+    """Across devices: every hop classifies and pauses alike, both ends of a link pause on the same
+    priorities, and hosts mark and pause as their leaf ports expect. `configs` needs DEVICE_NEIGHBOR."""
+    out: list[Violation] = []
     if not qos:
         return out
     common = {f: Counter(getattr(q, f) for q in qos.values()).most_common(1)[0][0]
@@ -329,15 +345,6 @@ def lossless(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violation
             out.append(Violation("lossless", name, "PORT_QOS_MAP", port, "pfc_enable",
                                  f"PFC on priorities {','.join(map(str, q.pfc)) or 'none'}, but "
                                  f"{','.join(map(str, common['pfc']))} on the other hops"))
-        # each lossless priority needs a PG with headroom (a BUFFER_PG whose profile has xoff)
-        cfg = configs[name]
-        pg_of = dict(q.tc_to_pg)
-        for p in q.pfc:
-            pg = pg_of.get(p)
-            prof = views[name].pg_profile(port, pg) if pg is not None else None
-            if prof is None or "xoff" not in cfg.get("BUFFER_PROFILE", {}).get(prof, {}):
-                out.append(Violation("lossless", name, "BUFFER_PG", f"{port}|{pg}", "profile",
-                                     f"PFC priority {p} has no lossless buffer (a profile with xoff headroom) on its PG {pg}"))
     # both ends of each switch-switch link pause on the same priorities
     for (name, port), q in sorted(qos.items()):
         n = configs[name]["DEVICE_NEIGHBOR"][port]
@@ -354,6 +361,17 @@ def lossless(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violation
                 continue
             out += _host_vs_port(n["name"], h, name, port, q)
     return out
+
+
+def lossless(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violation]:
+    """The whole lossless check over loaded configs: each switch's part, then across devices."""
+    out: list[Violation] = []
+    qos: dict[tuple[str, str], PortQos] = {}
+    for name, cfg in configs.items():
+        mine, found = switch_qos(name, cfg)
+        out += found
+        qos.update({(name, port): q for port, q in mine.items()})
+    return out + lossless_fabric(qos, configs, hosts)
 
 
 def _host_vs_port(host: str, h: Host, switch: str, port: str, q: PortQos) -> list[Violation]:
@@ -496,14 +514,14 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
         if (peer, n, peer_ip, local) in half:
             adj[n].add(peer)
     adj = {n: sorted(v) for n, v in adj.items()}
-    for group in fabric.expectations.get("reach_groups", []):
-        members = [m for m in group.get("leaves", []) if m in configs]
+    for group in fabric.expectations.reach_groups:
+        members = [m for m in group.leaves if m in configs]
         for origin in members:
             got = _propagate(origin, adj, asn)
             missing = [m for m in members if m != origin and m not in got]
             if missing:
                 pfx = ", ".join(advertised.get(origin, [])[:3])
-                out.append(Violation("reach", origin, "BGP_NEIGHBOR", "", "", f"{len(missing)} leaves of {group.get('name', 'its group')} "
+                out.append(Violation("reach", origin, "BGP_NEIGHBOR", "", "", f"{len(missing)} leaves of {group.name} "
                                      f"get no BGP path to {origin}'s prefixes ({pfx}): {', '.join(missing[:5])}"
                                      + (" ..." if len(missing) > 5 else "")))
     return out

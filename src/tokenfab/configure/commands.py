@@ -27,22 +27,21 @@ def configure_cmd(
     """Write SONiC config_db.json + FRR config per switch, host NIC/RoCE settings, a ZTP bundle and exports."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from tokenfab.clikit import load_plan_or_intent
-    from tokenfab.configure import bundle
+    import tokenfab
+    from tokenfab.api import configure_count, plan_dir_of
     from tokenfab.errors import InputError
 
     try:
         with console.status("loading the plan"):
-            fabric = load_plan_or_intent(plan)
-        plan_dir = plan if plan.is_dir() else (plan.parent if plan.suffix == ".json" else None)
-        if out is None:
-            out = plan_dir or Path("out")
-        add = plan_dir is not None and out.resolve() == plan_dir.resolve()
+            fabric = tokenfab.load_fabric(plan)
+        plan_dir = plan_dir_of(plan)
+        out = out or plan_dir or Path("out")
         with Progress(TextColumn("configure"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                       console=console, transient=True) as bar:
-            task = bar.add_task("", total=bundle.count(fabric))
-            written = bundle.write(fabric, out, force=force, add_to_plan=add, ztp_url=ztp_url,
-                                   progress=lambda name: bar.update(task, advance=1, description=name))
+            task = bar.add_task("", total=configure_count(fabric))
+            written = tokenfab.configure(fabric, out, force=force, ztp_url=ztp_url,
+                                         add_to_plan=plan_dir is not None and out.resolve() == plan_dir.resolve(),
+                                         progress=lambda name: bar.update(task, advance=1, description=name))
     except InputError as exc:
         fail(str(exc))
     switches = sum(1 for w in written if w.endswith("config_db.json"))
@@ -55,11 +54,13 @@ def validate_cmd(
     folder: Path = typer.Argument(..., help="output folder of `tokenfab configure`"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     frr: bool = typer.Option(True, "--frr/--no-frr", help="also parse every frr.conf with FRR's vtysh, when installed"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (default: one per core)"),
 ) -> None:
     """Check every config_db.json against SONiC's YANG models and the fabric-wide rules. Exit 0 clean, 1 not."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from tokenfab.configure import validate
+    import tokenfab
+    from tokenfab.configure.validate import render
     from tokenfab.errors import InputError
 
     try:
@@ -70,11 +71,11 @@ def validate_cmd(
             def tick(done: int, total: int, name: str) -> None:
                 bar.update(task, completed=done, total=total, description=name)
 
-            report = validate.validate_folder(folder, progress=tick, check_frr=frr)
+            report = tokenfab.validate(folder, progress=tick, check_frr=frr, workers=jobs)
     except InputError as exc:
         fail(str(exc))
     if as_json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
-        validate.render(console, report)
+        render(console, report)
     raise typer.Exit(0 if report.ok else 1)

@@ -16,7 +16,7 @@ import numpy as np
 
 from tokenfab.catalog import load_catalog
 from tokenfab.configure import buffers, hashing, ports
-from tokenfab.configure.roce import Profile, resolve
+from tokenfab.catalog.roce import Profile, resolve
 from tokenfab.design.model import Fabric
 
 # SONiC's device types for an AI backend fabric (sonic-device_metadata.yang `type`).
@@ -110,8 +110,8 @@ def switch_config(ctx: Context, row: int) -> dict:
     sw = ctx.catalog.switches[model]
     sonic = sw.sonic
     ends = sorted(ctx.ends(row), key=lambda e: _port_sort_key(e.port))
-    tier = ctx.fabric.design["tiers_detail"].get(role, {})
-    preferred = [m for m in (tier.get("down_breakout"), tier.get("up_breakout")) if m]
+    tier = ctx.fabric.design.tiers_detail.get(role)
+    preferred = [m for m in (tier.down_breakout, tier.up_breakout) if m] if tier else []
     port_specs, breakout = ports.layout(sw, {e.port: e.speed_gbps for e in ends}, preferred, name)
     by_port = {e.port: e for e in ends}
     p31 = ctx.server_links == "p31"

@@ -9,7 +9,9 @@ configure output (no fabric.json, no configs).
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -120,66 +122,203 @@ def _load_host(path: Path, name: str, problems: list[Violation]) -> Host | None:
     return Host(addrs, gws, mtu, hostmod.parse_script_vars(script))
 
 
+# The tables the checks across devices read (links, bgp, addresses, lossless, reach); the rest of a
+# config is checked where it is read, so validate never holds a whole fabric's configs at once.
+SHARED_TABLES = ("DEVICE_METADATA", "DEVICE_NEIGHBOR", "INTERFACE", "LOOPBACK_INTERFACE", "VLAN_INTERFACE",
+                 "MGMT_INTERFACE", "VLAN_MEMBER", "BGP_NEIGHBOR")
+SHARED_PORT_FIELDS = ("speed", "fec", "mtu", "admin_status")
+VTYSH_THREADS = 8  # vtysh --dryrun waits more than it computes: overlap several per worker
+SWITCHES_PER_TASK = 16
+HOSTS_PER_TASK = 256
+
+
+@dataclass
+class SwitchResult:
+    """One switch checked on its own, and what the checks across devices need from it."""
+
+    name: str
+    violations: list[Violation]
+    shared: dict  # SHARED_TABLES, and PORT with SHARED_PORT_FIELDS only
+    qos: dict[str, checks.PortQos]  # active port -> its QoS maps and PFC
+    advertised: list[str]  # prefixes its frr.conf originates
+
+
+def switch_checks(name: str, model: str, cfg: dict, frr_text: str | None, yang_validator=None,
+                  frr_complaints: list[str] | None = None) -> SwitchResult:
+    """Every check that needs one switch's files only: SONiC YANG, frr.conf against what its
+    config_db.json renders (and FRR's own complaints, parsed beforehand), platform, lossless
+    buffers and ECN."""
+    found: list[Violation] = []
+    if yang_validator is not None:
+        found += [Violation("yang", name, e.table, e.key, e.field, e.message) for e in yang_validator.validate(cfg)]
+    advertised: list[str] = []
+    if frr_text is not None:
+        advertised = frr.advertised(frr_text)
+        try:
+            expected = frr.render_frr(cfg)
+        except (KeyError, ValueError, TypeError) as exc:
+            expected = None
+            found.append(Violation("frr", name, "frr.conf", "", "", f"cannot render FRR from config_db.json: {exc!r}"))
+        if expected is not None and expected != frr_text:
+            found.append(Violation("frr", name, "frr.conf", "", "", "differs from what its config_db.json renders "
+                                   "(bgpcfgd semantics); re-run tokenfab configure"))
+        for line in (frr_complaints or [])[:5]:
+            found.append(Violation("frr", name, "frr.conf", "", "", f"FRR rejects: {line}"))
+    found += checks.platform(name, model, cfg)
+    qos, lossless = checks.switch_qos(name, cfg)
+    found += lossless + checks.ecn({name: cfg})
+    shared = {t: cfg[t] for t in SHARED_TABLES if t in cfg}
+    shared["PORT"] = {p: {f: row[f] for f in SHARED_PORT_FIELDS if f in row}
+                      for p, row in cfg.get("PORT", {}).items() if isinstance(row, dict)}
+    return SwitchResult(name, found, shared, qos, advertised)
+
+
+def _frr_complaints(texts: dict[str, str]) -> dict[str, list[str]]:
+    """FRR's complaints about each frr.conf (vtysh --dryrun), several at once."""
+    with ThreadPoolExecutor(max_workers=VTYSH_THREADS) as pool:
+        return dict(zip(texts, pool.map(frr.check_with_frr, texts.values())))
+
+
+def fabric_checks(fabric: Fabric, results: dict[str, SwitchResult], hosts: dict[str, Host]) -> list[Violation]:
+    """The checks across devices, over what each switch shared."""
+    shared = {n: r.shared for n, r in results.items()}
+    qos = {(n, port): q for n, r in results.items() for port, q in r.qos.items()}
+    advertised = {n: r.advertised for n, r in results.items()}
+    out = checks.links(fabric, shared, hosts)
+    out += checks.bgp(shared)
+    out += checks.addresses(shared, hosts)
+    out += checks.lossless_fabric(qos, shared, hosts)
+    out += checks.reach(fabric, shared, advertised, hosts)
+    return out
+
+
+def _in_check_order(violations: list[Violation]) -> list[Violation]:
+    order = {c: i for i, c in enumerate(CHECKS)}
+    return sorted(violations, key=lambda v: order.get(v.check, len(order)))  # stable: per device within a check
+
+
 def check(bundle: Bundle, progress: Callable[[int, int, str], None] | None = None, check_frr: bool = True,
           yang: bool = True) -> tuple[list[Violation], bool]:
     """All checks on loaded files; returns (violations, whether vtysh parsed the frr.conf files)."""
     from tokenfab.configure.yang import validator
 
     tick = progress or (lambda *_: None)
-    out = list(bundle.problems)
     fab = bundle.fabric
     model = dict(zip(fab.devices["name"].tolist(), fab.devices["model"].tolist()))
     names = sorted(bundle.configs, key=lambda n: fab.index[n])
     v = validator() if yang else None
     use_vtysh = check_frr and frr.vtysh() is not None
-    advertised: dict[str, list[str]] = {}
-
-    def per_device(name: str) -> list[Violation]:
-        cfg = bundle.configs[name]
-        found = []
-        if name in bundle.frr:
-            text = bundle.frr[name]
-            advertised[name] = frr.advertised(text)
-            try:
-                expected = frr.render_frr(cfg)
-            except (KeyError, ValueError, TypeError) as exc:
-                expected = None
-                found.append(Violation("frr", name, "frr.conf", "", "", f"cannot render FRR from config_db.json: {exc!r}"))
-            if expected is not None and expected != text:
-                found.append(Violation("frr", name, "frr.conf", "", "", "differs from what its config_db.json renders "
-                                       "(bgpcfgd semantics); re-run tokenfab configure"))
-            if use_vtysh:
-                for line in frr.check_with_frr(text)[:5]:
-                    found.append(Violation("frr", name, "frr.conf", "", "", f"FRR rejects: {line}"))
-        found += checks.platform(name, model.get(name, ""), cfg)
-        return found
-
-    # vtysh runs in a subprocess, so threads overlap it with the YANG work.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [(n, pool.submit(per_device, n)) for n in names]
-        for i, n in enumerate(names):
-            if v is not None:
-                for e in v.validate(bundle.configs[n]):
-                    out.append(Violation("yang", n, e.table, e.key, e.field, e.message))
-            tick(i + 1, len(names) + 1, n)
-        for n, fut in futures:
-            out += fut.result()
+    complaints = _frr_complaints({n: bundle.frr[n] for n in names if n in bundle.frr}) if use_vtysh else {}
+    results = {}
+    for i, n in enumerate(names):
+        results[n] = switch_checks(n, model.get(n, ""), bundle.configs[n], bundle.frr.get(n), v, complaints.get(n))
+        tick(i + 1, len(names) + 1, n)
     tick(len(names), len(names) + 1, "fabric-wide checks")
-    out += checks.links(fab, bundle.configs, bundle.hosts)
-    out += checks.bgp(bundle.configs)
-    out += checks.addresses(bundle.configs, bundle.hosts)
-    out += checks.lossless(bundle.configs, bundle.hosts)
-    out += checks.ecn(bundle.configs)
-    out += checks.reach(fab, bundle.configs, advertised, bundle.hosts)
+    out = list(bundle.problems) + [x for r in results.values() for x in r.violations]
+    out += fabric_checks(fab, results, bundle.hosts)
     tick(len(names) + 1, len(names) + 1, "done")
-    return out, use_vtysh
+    return _in_check_order(out), use_vtysh
+
+
+# -- streaming, in worker processes ------------------------------------------------------------
+def _read_switch(folder: Path, name: str, problems: list[Violation]) -> tuple[dict | None, str | None]:
+    path = folder / "configs" / name / "config_db.json"
+    cfg = None
+    try:
+        cfg = json.loads(path.read_bytes())
+        if not isinstance(cfg, dict):
+            raise ValueError("top level is not an object")
+    except FileNotFoundError:
+        problems.append(Violation("file", name, "", "", "", f"missing {path.relative_to(folder)}"))
+        cfg = None
+    except (ValueError, OSError) as exc:
+        problems.append(Violation("file", name, "", "", "", f"{path.relative_to(folder)} is not valid JSON: {exc}"))
+        cfg = None
+    try:
+        text = (folder / "configs" / name / "frr.conf").read_text()
+    except OSError:
+        problems.append(Violation("file", name, "", "", "", f"missing configs/{name}/frr.conf"))
+        text = None
+    return cfg, text
+
+
+def _switch_task(folder: Path, switches: list[tuple[str, str]], use_vtysh: bool) -> tuple[list[SwitchResult], list[Violation]]:
+    """Read and check a few switches (in a worker): only their shared tables travel back."""
+    from tokenfab.configure.yang import validator
+
+    problems: list[Violation] = []
+    files = {name: _read_switch(folder, name, problems) for name, _ in switches}
+    complaints = _frr_complaints({n: t for n, (c, t) in files.items() if t is not None}) if use_vtysh else {}
+    results = [switch_checks(name, model, files[name][0], files[name][1], validator(), complaints.get(name))
+               for name, model in switches if files[name][0] is not None]
+    return results, problems
+
+
+def _host_task(folder: Path, names: list[str]) -> tuple[dict[str, Host], list[Violation]]:
+    problems: list[Violation] = []
+    hosts = {}
+    for name in names:
+        h = _load_host(folder / "hosts" / name, name, problems)
+        if h is not None:
+            hosts[name] = h
+    return hosts, problems
 
 
 def validate_folder(folder: str | Path, progress: Callable[[int, int, str], None] | None = None,
-                    check_frr: bool = True) -> Report:
-    bundle = load(folder)
-    violations, parsed = check(bundle, progress, check_frr)
-    return Report(str(folder), len(bundle.configs), len(bundle.hosts), parsed, violations)
+                    check_frr: bool = True, workers: int | None = None) -> Report:
+    """Validate a configure output folder, reading and checking switches in `workers` processes
+    (default: one per core), each holding a few configs at a time."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such folder (expected the output folder of `tokenfab configure`)")
+    if not (folder / "fabric.json").exists():
+        raise InputError(f"{folder}: no fabric.json; run `tokenfab configure` into this folder first")
+    fabric = Fabric.load(folder)
+    if not (folder / "configs").is_dir():
+        raise InputError(f"{folder}: no configs/ folder; run `tokenfab configure {folder}` first")
+    names, roles, models = (fabric.devices[c].tolist() for c in ("name", "role", "model"))
+    switches = [(n, m) for n, r, m in zip(names, roles, models) if r != "server"]
+    servers = [n for n, r in zip(names, roles) if r == "server"]
+    known = set(names)
+    stray = [Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan")
+             for d in sorted((folder / "configs").iterdir()) if d.is_dir() and d.name not in known]
+    use_vtysh = check_frr and frr.vtysh() is not None
+    tasks = ([(_switch_task, (folder, switches[i:i + SWITCHES_PER_TASK], use_vtysh), SWITCHES_PER_TASK)
+              for i in range(0, len(switches), SWITCHES_PER_TASK)]
+             + [(_host_task, (folder, servers[i:i + HOSTS_PER_TASK]), 0) for i in range(0, len(servers), HOSTS_PER_TASK)])
+    total = len(switches) + 1
+    tick = progress or (lambda *_: None)
+    workers = max(1, workers or os.cpu_count() or 1)
+    done = 0
+    outputs: list = [None] * len(tasks)
+    if workers == 1 or len(switches) <= SWITCHES_PER_TASK:
+        for i, (fn, args, n) in enumerate(tasks):
+            outputs[i] = fn(*args)
+            done = min(done + n, len(switches))
+            tick(done, total, f"{done} switches")
+    else:
+        # spawn: a forked child could inherit a lock held by another thread (the progress bar's)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(fn, *args): (i, n) for i, (fn, args, n) in enumerate(tasks)}
+            for fut in as_completed(futures):
+                i, n = futures[fut]
+                outputs[i] = fut.result()
+                done = min(done + n, len(switches))
+                tick(done, total, f"{done} switches")
+    results: dict[str, SwitchResult] = {}
+    hosts: dict[str, Host] = {}
+    problems: list[Violation] = []
+    for (fn, _, _), (found, probs) in zip(tasks, outputs):
+        if fn is _switch_task:
+            results.update((r.name, r) for r in found)
+        else:
+            hosts.update(found)
+        problems += probs
+    tick(len(switches), total, "fabric-wide checks")
+    violations = problems + stray + [v for r in results.values() for v in r.violations]
+    violations += fabric_checks(fabric, results, hosts)
+    tick(total, total, "done")
+    return Report(str(folder), len(results), len(hosts), use_vtysh, _in_check_order(violations))
 
 
 def render(console, report: Report) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 
 from tokenfab.catalog import Catalog, load_catalog
 from tokenfab.design import addressing, media, racks, topology
+from tokenfab.design.contract import DesignSummary, Expectations
 from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
 from tokenfab.design.sizing import Sizing, size
@@ -95,10 +96,10 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     return Fabric(intent, summary, devices, links, Table(subnets), _expectations(sz, devices, links))
 
 
-def _summary(intent: Intent, sz: Sizing, catalog: Catalog, reasons: list[str]) -> dict:
+def _summary(intent: Intent, sz: Sizing, catalog: Catalog, reasons: list[str]) -> DesignSummary:
     c = intent.cluster
     tiers = {"leaf": sz.leaf, "spine": sz.spine, "core": sz.core}
-    return {
+    return DesignSummary.model_validate({
         "architecture": sz.architecture,
         "tiers": sz.tiers,
         "planes": sz.planes,
@@ -126,13 +127,13 @@ def _summary(intent: Intent, sz: Sizing, catalog: Catalog, reasons: list[str]) -
                    "down_breakout": t.down_mode.mode, "up_ports": t.up_ports, "up_speed_gbps": t.up_speed_gbps,
                    "up_breakout": t.up_mode.mode if t.up_mode else "", "oversubscription": round(t.oversubscription, 3)}
             for name, t in tiers.items() if t is not None},
-        "networks": {name: size_side(name, net, sz.servers, catalog).as_dict()
+        "networks": {name: size_side(name, net, sz.servers, catalog)
                      for name in ("frontend", "storage") if (net := getattr(intent, name)) is not None},
         "reasons": reasons,
-    }
+    })
 
 
-def _expectations(sz: Sizing, devices: Table, links: Table) -> dict:
+def _expectations(sz: Sizing, devices: Table, links: Table) -> Expectations:
     """What the twin and validators check: sessions, ECMP widths in links, who reaches whom."""
     role = devices["role"]
     names = devices["name"]
@@ -153,10 +154,10 @@ def _expectations(sz: Sizing, devices: Table, links: Table) -> dict:
         unreachable.append("leaves of different rails (or planes): by design, cross-rail traffic goes over the servers' NVLink")
     elif sz.planes > 1:
         unreachable.append("leaves of different planes: each plane is a separate fabric")
-    return {
+    return Expectations.model_validate({
         "bgp_sessions": int((links["kind"] != "nic").sum()),
         "leaf_ecmp_links": {names[i]: int(up[i]) for i in leaves} if sz.tiers >= 2 else {},
         "spine_to_leaf_links": sz.leaf_spine_links,
         "reach_groups": groups,
         "unreachable_by_design": unreachable,
-    }
+    })

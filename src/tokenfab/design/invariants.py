@@ -26,7 +26,7 @@ def check(f: Fabric) -> list[str]:
     # every NIC cabled once, to a leaf of its own rail
     nic = L["kind"] == "nic"
     servers = int((role == "server").sum())
-    want = servers * d["rails"] * d["planes"]
+    want = servers * d.rails * d.planes
     if int(nic.sum()) != want:
         out.append(f"{int(nic.sum())} NIC links for {want} NIC ports")
     ends = np.char.add(np.char.add(names[L["a"][nic]].astype(str), ":"), L["a_port"][nic].astype(str))
@@ -49,7 +49,7 @@ def check(f: Fabric) -> list[str]:
         cap = sw.ports * sw.port_speed_gbps
         if bw_down[i] + bw_up[i] > cap:
             out.append(f"{names[i]} uses {bw_down[i] + bw_up[i]:.0f} Gb/s of {cap} Gb/s")
-    tiers = d["tiers_detail"]
+    tiers = d.tiers_detail
     for r, t in tiers.items():
         m = np.flatnonzero(role == r)
         has_up = bw_up[m] > 0
@@ -59,7 +59,7 @@ def check(f: Fabric) -> list[str]:
             if (ratio > limit + 1e-9).any():
                 out.append(f"{r} oversubscription {ratio.max():.2f}:1 exceeds {limit}:1")
     # rail-only: no switch joins two rails
-    if d["architecture"] == "rail-only":
+    if d.architecture == "rail-only":
         sw_links = L["kind"] != "nic"
         if (D["rail"][L["a"][sw_links]] != D["rail"][L["b"][sw_links]]).any():
             out.append("rail-only design has a switch joining two rails")

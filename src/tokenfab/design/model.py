@@ -17,8 +17,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from tokenfab.design.contract import DesignSummary, Expectations
 from tokenfab.errors import InputError
-from tokenfab.intent import Intent, parse_intent
+from tokenfab.intent import Intent, parse_intent, validated
 
 SCHEMA_ID = "tokenfab.fabric/1"
 
@@ -108,14 +109,15 @@ class Link:
 class Fabric:
     """The planned fabric. Build it with `tokenfab.plan(intent)`; read it with `Fabric.load()`."""
 
-    def __init__(self, intent: Intent, design: dict, devices: Table, links: Table, subnets: Table,
-                 expectations: dict):
+    def __init__(self, intent: Intent, design: DesignSummary | dict, devices: Table, links: Table, subnets: Table,
+                 expectations: Expectations | dict):
         self.intent = intent
-        self.design = design
+        self.design = design if isinstance(design, DesignSummary) else DesignSummary.model_validate(design)
         self.devices = devices
         self.links = links  # a/b are row numbers into devices
         self.subnets = subnets  # leaf is a row number into devices
-        self.expectations = expectations
+        self.expectations = (expectations if isinstance(expectations, Expectations)
+                             else Expectations.model_validate(expectations))
 
     # -- typed views ---------------------------------------------------------------------
     @cached_property
@@ -171,11 +173,11 @@ class Fabric:
             "schema": SCHEMA_ID,
             "name": self.intent.name,
             "intent": self.intent.model_dump(mode="json"),
-            "design": self.design,
+            "design": self.design.model_dump(mode="json"),
             "devices": self.devices.to_json_obj(DEVICE_COLUMNS),
             "links": links.to_json_obj(LINK_COLUMNS),
             "subnets": subnets.to_json_obj(SUBNET_COLUMNS),
-            "expectations": self.expectations,
+            "expectations": self.expectations.model_dump(mode="json"),
         }
 
     def dumps(self) -> str:
@@ -197,7 +199,10 @@ class Fabric:
                         t.columns[c] = np.array([idx[n] for n in t[c].tolist()], dtype=np.int64)
                     except KeyError as exc:
                         raise InputError(f"{source}: {c} names unknown device {exc.args[0]!r}") from None
-            return cls(intent, obj["design"], devices, links, subnets, obj["expectations"])
+            design = validated(DesignSummary, obj["design"], f"{source}: design", "architecture, tiers, ...")
+            expectations = validated(Expectations, obj["expectations"], f"{source}: expectations",
+                                     "bgp_sessions, leaf_ecmp_links, ...")
+            return cls(intent, design, devices, links, subnets, expectations)
         except KeyError as exc:
             raise InputError(f"{source}: missing key {exc.args[0]!r}") from None
 
@@ -220,8 +225,13 @@ def json_schema() -> dict:
         return {"type": "object", "required": ["columns", "rows"], "additionalProperties": False,
                 "properties": {"columns": {"const": list(columns)}, "rows": {"type": "array", "items": item}}}
 
-    intent = Intent.model_json_schema()
-    defs = intent.pop("$defs", {})  # pydantic's refs are '#/$defs/...': keep them at the root
+    # pydantic's refs are '#/$defs/...': one generation for the three models keeps them at the root
+    from pydantic.json_schema import models_json_schema
+
+    keys, top = models_json_schema([(m, "validation") for m in (Intent, DesignSummary, Expectations)],
+                                   ref_template="#/$defs/{model}")
+    defs = top.get("$defs", {})
+    intent, design, expectations = (keys[(m, "validation")] for m in (Intent, DesignSummary, Expectations))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$defs": defs,
@@ -233,15 +243,11 @@ def json_schema() -> dict:
             "schema": {"const": SCHEMA_ID},
             "name": {"type": "string"},
             "intent": intent,
-            "design": {"type": "object"},
+            "design": design,
             "devices": table(DEVICE_COLUMNS),
             "links": table(LINK_COLUMNS),
             "subnets": table(SUBNET_COLUMNS),
-            "expectations": {"type": "object", "properties": {
-                "bgp_sessions": {"type": "integer"},
-                "leaf_ecmp_links": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "reach_groups": {"type": "array"},
-            }},
+            "expectations": expectations,
         },
     }
 

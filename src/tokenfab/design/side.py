@@ -5,35 +5,12 @@ counts their parts, and the factory reads the storage network's bandwidth."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 from tokenfab.catalog import Catalog
 from tokenfab.design import media
+from tokenfab.design.contract import SideFabric
 from tokenfab.errors import InfeasibleError
 from tokenfab.intent import SideNetwork
-
-
-@dataclass(frozen=True)
-class SideFabric:
-    name: str  # frontend | storage
-    switch_model: str
-    speed_gbps: int
-    endpoints: int  # server NIC ports + storage node ports
-    server_ports: int
-    storage_ports: int
-    leaves: int
-    spines: int
-    down_per_leaf: int
-    up_per_leaf: int
-    endpoint_optic: str
-    uplink_optic: str
-    oversubscription: float
-    # what crosses the spines when every endpoint sends: the bottleneck for storage traffic
-    bisection_gbps: float
-    storage_gbps: float  # the storage nodes' own ports
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def size_side(name: str, net: SideNetwork, servers: int, catalog: Catalog) -> SideFabric:
@@ -51,13 +28,15 @@ def size_side(name: str, net: SideNetwork, servers: int, catalog: Catalog) -> Si
     else:
         down = math.floor(radix * net.oversubscription / (1 + net.oversubscription))
         up = radix - down
-        leaves = math.ceil(endpoints / down)
-        spines = math.ceil(leaves * up / radix)
+        leaves = -(-endpoints // down)
+        spines = -(-leaves * up // radix)
         if leaves > radix:
             raise InfeasibleError(f"{endpoints} endpoints need {leaves} leaves; a two-tier {sw.model} network holds {radix}", name)
     end = media.choose(catalog, net.speed_gbps, 5.0)
     upl = media.choose(catalog, net.speed_gbps, 30.0)
     bisection = (leaves * up * net.speed_gbps) if spines else endpoints * net.speed_gbps
-    return SideFabric(name, sw.model, net.speed_gbps, endpoints, server_ports, storage_ports, leaves, spines, down, up,
-                      end.model if end else "", upl.model if upl else "", net.oversubscription, float(bisection),
-                      float(storage_ports * net.speed_gbps))
+    return SideFabric(name=name, switch_model=sw.model, speed_gbps=net.speed_gbps, endpoints=endpoints,
+                      server_ports=server_ports, storage_ports=storage_ports, leaves=leaves, spines=spines,
+                      down_per_leaf=down, up_per_leaf=up, endpoint_optic=end.model if end else "",
+                      uplink_optic=upl.model if upl else "", oversubscription=net.oversubscription,
+                      bisection_gbps=float(bisection), storage_gbps=float(storage_ports * net.speed_gbps))

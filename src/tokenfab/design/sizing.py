@@ -95,6 +95,12 @@ class Sizing:
         return (self.leaves + self.spines + self.cores) * self.planes
 
 
+def _ceil(a: int, b: int) -> int:
+    """ceil(a / b) in integers: counts stay exact at any size (a float quotient would print 1e27
+    pods as 3906250000000000077674315776)."""
+    return -(-a // b)
+
+
 def _mode(switch: Switch, speed_gbps: int, wanted: str | None, field: str) -> BreakoutMode:
     if wanted:
         for m in switch.breakout_modes:
@@ -116,7 +122,7 @@ def split_ports(switch: Switch, down: BreakoutMode, up: BreakoutMode | None, rat
     for down_cages in range(switch.ports - 1, 0, -1):
         d = down_cages * down.children
         up_ports = math.ceil(d * down.speed_gbps / (ratio * up.speed_gbps) - 1e-9)
-        up_cages = math.ceil(up_ports / up.children)
+        up_cages = _ceil(up_ports, up.children)
         if down_cages + up_cages <= switch.ports:
             return TierPorts(switch.model, down, up, d, up_ports, down_cages, up_cages)
     raise InfeasibleError(f"{switch.model} cannot give oversubscription {ratio}:1 with {switch.ports} ports")
@@ -185,8 +191,8 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     if d > leaf.down_ports:
         raise InfeasibleError(f"{d} servers per scalable unit need {d} leaf downlinks; a {leaf_sw.model} at {f.leaf.oversubscription}:1 has {leaf.down_ports}",
                               "fabric.servers_per_su")
-    sus = math.ceil(c.servers / d)
-    sus_max = math.ceil(servers_max / d)
+    sus = _ceil(c.servers, d)
+    sus_max = _ceil(servers_max, d)
     spine_down_mode = _mode(up_sw, leaf.up_speed_gbps, f.spine.downlink_breakout, "fabric.spine.downlink_breakout")
     spine_flat = split_ports(up_sw, spine_down_mode, None, 1.0)
     members = sus_max if architecture == "rail-only" else sus_max * rails  # leaves under one spine group
@@ -196,7 +202,7 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
                               architecture == "rail-only", f.servers_per_su)
         if best is not None:
             leaf2, d2, n = best
-            sus2, sus2_max = math.ceil(c.servers / d2), math.ceil(servers_max / d2)
+            sus2, sus2_max = _ceil(c.servers, d2), _ceil(servers_max, d2)
             members2 = sus2_max if architecture == "rail-only" else sus2_max * rails
             notes.append(f"{members2} leaves per spine group fit {spine_flat.down_ports}-port spines in two tiers; "
                          f"{d2} servers per scalable unit and {leaf2.up_ports} uplinks per leaf give the fewest switches and optics")
@@ -224,13 +230,13 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     sus_per_pod = spine.down_ports // (k_ls * rails)
     if sus_per_pod < 1:
         raise InfeasibleError(f"a pod spine has {spine.down_ports} downlinks; one scalable unit needs {k_ls * rails} ({rails} rail leaves x {k_ls} links)")
-    pods = math.ceil(sus / sus_per_pod)
-    pods_max = math.ceil(sus_max / sus_per_pod)
+    pods = _ceil(sus, sus_per_pod)
+    pods_max = _ceil(sus_max, sus_per_pod)
     core_ports = split_ports(core_sw, _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout"), None, 1.0)
     c_per = _spread(pods_max, spine.up_ports, core_ports.down_ports, f.core.count)
     if c_per is None:
         raise InfeasibleError(
-            f"{pods_max} pods x {spine.up_ports} uplinks per spine exceed a core group of {core_sw.model} "
+            f"{pods_max:,} pods x {spine.up_ports} uplinks per spine exceed a core group of {core_sw.model} "
             f"({core_ports.down_ports} ports at {spine.up_speed_gbps}G); at most {core_ports.down_ports} pods fit", "fabric.tiers")
     notes.append(f"{members} leaves exceed a two-tier Clos ({spine_flat.down_ports} per spine group): "
                  f"{pods} pods of {sus_per_pod} scalable units under {spines_per_pod * c_per} core switches")
@@ -263,10 +269,10 @@ def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: 
     for d in d_range:
         if d > min(leaf.down_ports, servers_max) and d != leaf.down_ports and not fixed_d:
             continue  # more ports than servers: only the full leaf is worth listing
-        sus = math.ceil(servers_max / d)
+        sus = _ceil(servers_max, d)
         members = sus if rail_only else sus * rails
         u_min = math.ceil(d * leaf.down_speed_gbps / (ratio * leaf.up_speed_gbps) - 1e-9)
-        u_max = (leaf_sw.ports - math.ceil(d / b_d)) * b_u
+        u_max = (leaf_sw.ports - _ceil(d, b_d)) * b_u
         for u in range(max(u_min, 1), u_max + 1):
             n = _spread(members, u, spine.down_ports, f.spine.count)
             if n is None:
@@ -276,7 +282,7 @@ def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: 
             key = (round(cost, 2), -d, u)
             if best_key is None or key < best_key:
                 best_key = key
-                best = (TierPorts(leaf.model, leaf.down_mode, leaf.up_mode, d, u, math.ceil(d / b_d), math.ceil(u / b_u)), d, n)
+                best = (TierPorts(leaf.model, leaf.down_mode, leaf.up_mode, d, u, _ceil(d, b_d), _ceil(u, b_u)), d, n)
     return best
 
 

@@ -9,6 +9,14 @@ from tokenfab.design.model import Fabric, json_schema
 from tokenfab.outputs import output_dir
 
 
+PLAN_FILES = ("fabric.json", "fabric.schema.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")
+
+
+def plan_file_names(with_diff: bool = False) -> list[str]:
+    """The files `write_plan` writes, in its order."""
+    return list(PLAN_FILES) + (["diff.txt"] if with_diff else [])
+
+
 def plan_files(fabric: Fabric, old: Fabric | None = None) -> dict[str, str]:
     from tokenfab.report import tables
     from tokenfab.report.diagram import topology_svg
@@ -24,6 +32,7 @@ def plan_files(fabric: Fabric, old: Fabric | None = None) -> dict[str, str]:
     if old is not None:
         from tokenfab.report.diff import diff_fabrics, diff_text
         files["diff.txt"] = diff_text(diff_fabrics(old, fabric))
+    assert list(files) == plan_file_names(old is not None)
     return files
 
 

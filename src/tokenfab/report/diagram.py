@@ -50,7 +50,7 @@ def topology_figure(f: Fabric):
     fig, ax = plt.subplots(figsize=(12, 6))
     rows = [("core", cores, 4.0), ("spine", spines, 3.0), ("leaf", leaves, 2.0), ("server", su_servers, 1.0)]
     pos: dict[int, tuple[float, float]] = {}
-    totals = {"core": d["cores"], "spine": d["spines"], "leaf": d["leaves"], "server": d["servers"]}
+    totals = {"core": d.cores, "spine": d.spines, "leaf": d.leaves, "server": d.servers}
     for r, idx, y in rows:
         if not len(idx):
             continue
@@ -70,14 +70,14 @@ def topology_figure(f: Fabric):
         if label and n > 1 and roles[a] != "server":
             ax.text((x1 + x2) / 2, (y1 + y2) / 2, f"{n}x{speeds[(a, b)]}G", fontsize=5, ha="center",
                     bbox={"fc": "white", "ec": "none", "pad": 0.5})
-    others = d["scalable_units"] - 1
-    title = (f"{f.intent.name}: {d['gpus']:,} GPUs, {d['architecture']}, {d['tiers']} tier(s), "
-             f"{d['leaves']} leaves, {d['spines']} spines, {d['cores']} cores"
-             + (f", {d['planes']} planes (plane 1 shown)" if d["planes"] > 1 else ""))
+    others = d.scalable_units - 1
+    title = (f"{f.intent.name}: {d.gpus:,} GPUs, {d.architecture}, {d.tiers} tier(s), "
+             f"{d.leaves} leaves, {d.spines} spines, {d.cores} cores"
+             + (f", {d.planes} planes (plane 1 shown)" if d.planes > 1 else ""))
     ax.set_title(title, fontsize=9)
-    ax.text(0, 0.3, f"scalable unit 1 drawn in full ({d['servers_per_su']} servers x {d['rails']} rails)"
+    ax.text(0, 0.3, f"scalable unit 1 drawn in full ({d.servers_per_su} servers x {d.rails} rails)"
             + (f"; {others} more scalable units alike" if others > 0 else "")
-            + (f"; {d['pods']} pods of {d['sus_per_pod']} units" if d["pods"] else ""), fontsize=7)
+            + (f"; {d.pods} pods of {d.sus_per_pod} units" if d.pods else ""), fontsize=7)
     ax.set_xlim(-2.0, width + 0.5)
     ax.set_ylim(0, 4.6)
     ax.axis("off")

@@ -47,8 +47,8 @@ def plan_route(intent: dict | str = Body(..., description="the intent as JSON, o
     from tokenfab.report.tables import bom_rows, totals
 
     f = _fabric(intent)
-    return {"design": f.design, "totals": totals(f), "bom": bom_rows(f), "expectations": {
-        k: v for k, v in f.expectations.items() if k != "leaf_ecmp_links"}, "counts": f.counts()}
+    return {"design": f.design.model_dump(mode="json"), "totals": totals(f), "bom": bom_rows(f),
+            "expectations": f.expectations.model_dump(mode="json", exclude={"leaf_ecmp_links"}), "counts": f.counts()}
 
 
 @app.post("/api/plan/files/{name}")

@@ -134,7 +134,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     G = plan.n_groups
     # loss: retransmissions inflate wire bytes, tail losses stall (faults.py)
     rtt = 2 * (p.net_step_s + rt.latency_s)
-    nic_Bps = net.fabric.design["link_speed_gbps"] * 1e9 / 8
+    nic_Bps = net.fabric.design.link_speed_gbps * 1e9 / 8
     window = np.ceil(nic_Bps * rtt / p.mtu_bytes)
     eta = goodput_efficiency(rt.loss_p, window, net.faults.recovery) if len(tr) else np.ones(0)
     if len(eta) and (eta <= 0).any():

@@ -71,12 +71,11 @@ def simulate_cmd(
     from tokenfab.errors import InputError
 
     try:
-        from tokenfab.sim import Faults, Routing, SimParams, Simulator, parse_size, size_series
-        from tokenfab.sim.collectives import collective_name
+        import tokenfab
+        from tokenfab.sim import Faults, SimParams, parse_size, size_series
         from tokenfab.sim.faults import RTO_DEFAULT_S
-        from tokenfab.sim.report import Line, heatmap_svg, link_load_text, nccl_table
+        from tokenfab.sim.report import heatmap_svg, link_load_text, nccl_table
 
-        coll = collective_name(collective)
         sizes = size_series(parse_size(minbytes, "-b"), parse_size(maxbytes, "-e"), stepfactor,
                             parse_size(stepbytes, "-i") if stepbytes else None)
         if seeds < 1:
@@ -91,18 +90,13 @@ def simulate_cmd(
                         rto_s=RTO_DEFAULT_S if rto_us is None else rto_us * 1e-6,
                         extra_latency_s=latency_us * 1e-6, jitter_s=jitter_us * 1e-6)
         params = SimParams(efficiency=efficiency, channels_per_nic=channels, pxn=not no_pxn)
-        sim = Simulator(fabric, params, faults)
-        ids = sim.gpus(gpus, servers)
         want_links = link_load or plot is not None
-        per_seed = []
         with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
-            task = bar.add_task(f"simulating {coll} on {len(ids):,} GPUs", total=seeds)
-            for k in range(seeds):
-                rt = Routing(routing, qps=qps, seed=seed + k)
-                per_seed.append(sim.sweep(coll, ids, sizes, algorithm=algo, routing=rt, dtype=dtype,
-                                          record_links=False))
-                bar.advance(task)
-        lines = [Line([runs[i] for runs in per_seed]) for i in range(len(sizes))]
+            task = bar.add_task(f"simulating {collective}", total=seeds)
+            result = tokenfab.simulate(fabric, collective, sizes, gpus=gpus, servers=servers, algorithm=algo,
+                                       routing=routing, qps=qps, seeds=seeds, seed=seed, faults=faults, params=params,
+                                       dtype=dtype, progress=lambda: bar.advance(task))
+        coll, ids, lines = result.collective, result.gpus, result.lines
     except InputError as exc:
         fail_exit(str(exc))
         return
@@ -112,8 +106,8 @@ def simulate_cmd(
     where = f"servers {servers}" if servers else f"{len(ids):,} GPUs"
     echo = console.print
     echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
-         f"{fabric.intent.name} ({d['gpus']:,} x {d['gpu_model']}, {d['architecture']}, {d['tiers']} tier(s), "
-         f"{d['link_speed_gbps']}G)", highlight=False, soft_wrap=True)
+         f"{fabric.intent.name} ({d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s), "
+         f"{d.link_speed_gbps}G)", highlight=False, soft_wrap=True)
     extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC", f"efficiency {efficiency}"]
     if seeds > 1:
         extra.append(f"seeds {seed}..{seed + seeds - 1}")

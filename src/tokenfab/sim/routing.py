@@ -9,10 +9,9 @@ destination leaf (shortest paths over the links that are up, i.e. BGP multipath 
 lengths). Parallel links between two switches are separate ECMP members.
 
 ECMP (`ecmp`): each queue pair (QP) of a connection is its own RoCEv2 flow. The switch hashes the
-flow's 5-tuple, the same fields SONiC hashes on (SRC_IP, DST_IP, IP_PROTOCOL, L4_SRC_PORT,
-L4_DST_PORT; the configure stage writes them as `ECMP_HASH_FIELDS` in
-`tokenfab/configure/hashing.py`, and when that module is present only the fields it lists are
-hashed), salted with a per-switch seed, and takes member `hash mod n`:
+flow's 5-tuple, the fields the catalog's ECMP hash lists (tokenfab/catalog/data/ecmp-hash.yaml,
+the same list the configure stage writes as SWITCH_HASH; only the fields it lists are hashed),
+salted with a per-switch seed, and takes member `hash mod n`:
     src/dst IP = the NICs' addresses from the plan, IP protocol 17 (UDP), destination port 4791
     (RoCEv2), source port = 0xC000 | (mix(QPN) & 0x3FFF): RoCE NICs derive the UDP source port
     from the QP number, and QP numbers are allocated per NIC from a base that changes run to run
@@ -41,12 +40,12 @@ from functools import cache
 
 import numpy as np
 
+from tokenfab.catalog.hashing import ecmp_hash
 from tokenfab.errors import InputError
 from tokenfab.sim.network import Network
 
 MODES = ("ecmp", "adaptive", "spray")
-HASH_FIELDS = ("SRC_IP", "DST_IP", "IP_PROTOCOL", "L4_SRC_PORT", "L4_DST_PORT")
-ROCE_UDP_PORT = 4791
+HASH_FIELDS = ("SRC_IP", "DST_IP", "IP_PROTOCOL", "L4_SRC_PORT", "L4_DST_PORT")  # 5-tuple order
 UDP = 17
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
@@ -70,14 +69,9 @@ class Routing:
 
 @cache
 def hash_fields() -> tuple[str, ...]:
-    """The fields switches hash on: the configure stage's list when present, else the 5-tuple."""
-    try:
-        from tokenfab.configure.hashing import ECMP_HASH_FIELDS  # type: ignore
-    except ImportError:
-        return HASH_FIELDS
-    names = [str(f).upper() for f in (ECMP_HASH_FIELDS.values() if isinstance(ECMP_HASH_FIELDS, dict) else ECMP_HASH_FIELDS)]
-    fields = tuple(f for f in HASH_FIELDS if f in names)
-    return fields or HASH_FIELDS
+    """The fields switches hash on (the catalog's ECMP hash), in 5-tuple order."""
+    names = set(ecmp_hash().ecmp_hash)
+    return tuple(f for f in HASH_FIELDS if f in names)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -177,7 +171,7 @@ def _candidates(net: Network, node: np.ndarray, dst: np.ndarray):
     if (count == 0).any():
         p = int(np.flatnonzero(count == 0)[0])
         names = net.fabric.devices["name"]
-        why = "; ".join(net.fabric.expectations.get("unreachable_by_design", [])) or \
+        why = "; ".join(net.fabric.expectations.unreachable_by_design) or \
             "the links that are down partition the fabric"
         raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} over the links that are up ({why}; "
                          "with PXN, collectives keep traffic on its rail)")
@@ -266,7 +260,7 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
     src_ip, dst_ip = net.nic_ip[ss, sr, plane][sub], net.nic_ip[ds, dr, plane][sub]
     flow_h = np.zeros(len(sub), dtype=np.uint64)
     for name, val in (("SRC_IP", src_ip), ("DST_IP", dst_ip), ("IP_PROTOCOL", np.full(len(sub), UDP, np.uint64)),
-                      ("L4_SRC_PORT", sport), ("L4_DST_PORT", np.full(len(sub), ROCE_UDP_PORT, np.uint64))):
+                      ("L4_SRC_PORT", sport), ("L4_DST_PORT", np.full(len(sub), ecmp_hash().roce_udp_dst_port, np.uint64))):
         if name in fields:
             flow_h = mix64(flow_h ^ val.astype(np.uint64))
     pcs = _Pieces(t[sub], src_leaf[sub], dst_leaf[sub], w[sub] / (q * f), flow_h, lat0[sub], keep0[sub])

@@ -97,8 +97,8 @@ def expected(layout: Layout, failures: list[dict]) -> Expected:
     for w in layout.wires:
         if w.a in dead_nodes or w.b in dead_nodes:
             dead_wires.add(w.row)
-    e = Expected(set(), set(), sessions_planned=int(exp.get("bgp_sessions", 0)),
-                 width_planned={k: int(v) for k, v in exp.get("leaf_ecmp_links", {}).items()},
+    e = Expected(set(), set(), sessions_planned=exp.bgp_sessions,
+                 width_planned=dict(exp.leaf_ecmp_links),
                  failed_devices=dead_nodes, failed_wires=dead_wires)
     for host, nb, wire in layout.sessions():
         key = (host, nb.peer_ip)

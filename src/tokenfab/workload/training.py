@@ -140,7 +140,7 @@ class CommItem:
     network: bool
     bottleneck: str
     per_microbatch: bool  # counted per micro-batch (tp/cp/ep/pp) or per step (dp)
-    count_per_mb: float = 0.0
+    count_per_microbatch: float = 0.0
 
 
 @dataclass
@@ -152,13 +152,13 @@ class TrainingStep:
     gpu: Gpu
     gpus: int
     microbatches: int
-    compute_mb_s: float
+    compute_s_per_microbatch: float
     optimizer_s: float
     items: list[CommItem]
     flops_per_token: float
     executed_flops_per_token: float
     peak_flops: float
-    memory_gb: float
+    memory_gbytes: float
     stretch: float = 1.0
     warnings: list[str] = field(default_factory=list)
 
@@ -170,17 +170,17 @@ class TrainingStep:
         return it.collective.overlap
 
     @property
-    def exposed_mb(self) -> dict[str, float]:
+    def exposed_s_per_microbatch(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for it in self.items:
             if it.per_microbatch:
                 k = it.collective.parallelism
-                out[k] = out.get(k, 0.0) + it.count_per_mb * self._t(it) * (1 - self._ov(it))
+                out[k] = out.get(k, 0.0) + it.count_per_microbatch * self._t(it) * (1 - self._ov(it))
         return out
 
     @property
     def t_mb_s(self) -> float:
-        return self.compute_mb_s + sum(self.exposed_mb.values())
+        return self.compute_s_per_microbatch + sum(self.exposed_s_per_microbatch.values())
 
     @property
     def pipeline_s(self) -> float:
@@ -208,7 +208,7 @@ class TrainingStep:
 
     @property
     def compute_s(self) -> float:
-        return self.microbatches * self.compute_mb_s
+        return self.microbatches * self.compute_s_per_microbatch
 
     def exposed_comm_s(self, network: bool) -> float:
         """Communication on the critical path per step, over the network or NVLink only."""
@@ -217,7 +217,7 @@ class TrainingStep:
             if it.network != network:
                 continue
             if it.per_microbatch:
-                t += self.microbatches * it.count_per_mb * self._t(it) * (1 - self._ov(it))
+                t += self.microbatches * it.count_per_microbatch * self._t(it) * (1 - self._ov(it))
         if self.items and any((not it.per_microbatch) and it.network == network for it in self.items):
             share = sum(self._t(it) for it in self.items if not it.per_microbatch and it.network == network)
             t += self.dp_exposed_s * (share / self.dp_s if self.dp_s else 0)
@@ -254,7 +254,7 @@ class TrainingStep:
     def breakdown(self) -> dict[str, float]:
         d = {"compute_s": self.compute_s, "bubble_s": self.bubble_s, "optimizer_s": self.optimizer_s,
              "dp_exposed_s": self.dp_exposed_s}
-        for k, v in self.exposed_mb.items():
+        for k, v in self.exposed_s_per_microbatch.items():
             d[f"{k}_exposed_s"] = v * self.microbatches
         d["step_s"] = self.step_s
         return d
@@ -272,7 +272,7 @@ class TrainingStep:
             f"{self.gpu.model} peak {self.peak_flops / 1e12:.0f} TFLOPS ({s.precision}), compute efficiency "
             f"{s.efficiency.compute:.2f} (fraction of peak the layers reach)",
             f"overlap hidden behind compute: tp {s.overlap.tp}, cp {s.overlap.cp}, ep {s.overlap.ep}, pp {s.overlap.pp}, dp {s.overlap.dp}",
-            f"recompute {s.recompute}; memory per GPU ~{self.memory_gb:.0f} GB of {self.gpu.hbm_gb:.0f} GB",
+            f"recompute {s.recompute}; memory per GPU ~{self.memory_gbytes:.0f} GB of {self.gpu.hbm_gbytes:.0f} GB",
         ]
         for it in self.items:
             c = it.collective
@@ -352,8 +352,8 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
     mem = _memory_gb(spec, m, ne_local, ex_local, mbs)
     warnings = []
-    if mem > gpu.hbm_gb:
-        warnings.append(f"estimated memory {mem:.0f} GB per GPU is above the {gpu.model}'s {gpu.hbm_gb:.0f} GB; the "
+    if mem > gpu.hbm_gbytes:
+        warnings.append(f"estimated memory {mem:.0f} GB per GPU is above the {gpu.model}'s {gpu.hbm_gbytes:.0f} GB; the "
                         f"estimate keeps all activations (no recompute, offload or selective savings): consider "
                         f"recompute: full, more pp or tp, or ZeRO 3")
     return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, mem, 1.0, warnings)

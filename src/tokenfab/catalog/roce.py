@@ -1,4 +1,4 @@
-"""RoCEv2 QoS profiles (data in data/roce-profiles.yaml) resolved against the intent's overrides.
+"""RoCEv2 QoS profiles (catalog data: data/roce-profiles.yaml) resolved against the intent's overrides.
 
 A profile says how every hop classifies RoCE (DSCP -> traffic class -> priority group / queue),
 which priorities are lossless (PFC), how queues are scheduled and where ECN marking starts. The
@@ -13,11 +13,10 @@ from importlib import resources
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
-
+from tokenfab.strict import StrictModel
 
 
 class Scheduler(StrictModel):
@@ -100,7 +99,7 @@ class Profile(StrictModel):
 
 @cache
 def _raw() -> dict:
-    text = resources.files("tokenfab.configure").joinpath("data", "roce-profiles.yaml").read_text()
+    text = resources.files("tokenfab.catalog").joinpath("data", "roce-profiles.yaml").read_text()
     return yaml.safe_load(text)["profiles"]
 
 
