@@ -44,10 +44,10 @@ def catalog() -> dict:
 
 @app.post("/api/plan")
 def plan_route(intent: dict | str = Body(..., description="the intent as JSON, or YAML text")) -> dict:
-    from tokenfab.report.tables import bom_rows, totals
+    from tokenfab.design.bom import bom, totals
 
     f = _fabric(intent)
-    return {"design": f.design.model_dump(mode="json"), "totals": totals(f), "bom": bom_rows(f),
+    return {"design": f.design.model_dump(mode="json"), "totals": totals(f), "bom": [r.as_dict() for r in bom(f)],
             "expectations": f.expectations.model_dump(mode="json", exclude={"leaf_ecmp_links"}), "counts": f.counts()}
 
 
