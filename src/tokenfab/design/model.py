@@ -191,9 +191,9 @@ class Fabric:
         from tokenfab.catalog import activate, active_layers
         from tokenfab.catalog.files import from_json_obj as layers_from_json
 
-        # The fabric's own catalog record, plus what --catalog gives on this command line.
+        # The fabric's own catalog record, plus what this command adds (--catalog, a factory file's catalog).
         layers = layers_from_json(obj.get("catalog", []), source)
-        layers += tuple(x for x in active_layers() if x.origin == "cli" and x.key not in {y.key for y in layers})
+        layers += tuple(x for x in active_layers() if x.origin in ("cli", "factory") and x.key not in {y.key for y in layers})
         activate(layers)
         try:
             intent = parse_intent(obj["intent"], f"{source}: intent", layers=layers)
