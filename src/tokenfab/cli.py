@@ -74,16 +74,8 @@ def _print_summary(fabric) -> None:
         console.print(f"  - {r}", highlight=False)
 
 
-@app.command("schema")
-def schema_cmd() -> None:
-    """Print the JSON Schema of fabric.json."""
-    from tokenfab.design.model import json_schema
-
-    print(json.dumps(json_schema(), indent=2, sort_keys=True))
-
-
 # Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`.
-STAGES = ("configure", "twin", "sim", "factory", "sweep", "server")
+STAGES = ("catalog", "configure", "twin", "sim", "factory", "sweep", "server")
 for _stage in STAGES:
     try:
         _mod = importlib.import_module(f"tokenfab.{_stage}.commands")

@@ -147,6 +147,33 @@ KINDS: dict[str, type[StrictModel]] = {
 SINGULAR = {"switches": "switch", "nics": "NIC", "gpus": "GPU", "servers": "server", "optics": "optic", "models": "model"}
 
 
+class CatalogFile(StrictModel):
+    """A catalog file: any of the kinds, each a list of entries (the shipped files' schema)."""
+
+    switches: list[Switch] = Field(default_factory=list, description="Ethernet/InfiniBand switches with their SONiC platform facts")
+    nics: list[Nic] = Field(default_factory=list, description="scale-out network adapters")
+    gpus: list[Gpu] = Field(default_factory=list, description="accelerators")
+    servers: list[Server] = Field(default_factory=list, description="GPU servers (or compute trays of a rack-scale domain)")
+    optics: list[Optic] = Field(default_factory=list, description="cables, transceivers and fibre")
+    models: list[ModelArch] = Field(default_factory=list, description="model architectures for workloads")
+
+
+def reference_problems(cat: "Catalog") -> list[str]:
+    """Names one entry gives for another (a server's GPU, an optic's fibre) that the catalog lacks."""
+    out = []
+    for s in cat.servers.values():
+        if s.gpu_model not in cat.gpus:
+            out.append(f"server {s.model!r} ({cat.source_of('servers', s.model)}): gpu_model: "
+                       f"{unknown_message('gpus', s.gpu_model, cat.gpus)}")
+    for o in cat.optics.values():
+        for field in ("fiber", "far_end"):
+            ref = getattr(o, field)
+            if ref and ref not in cat.optics:
+                out.append(f"optic {o.model!r} ({cat.source_of('optics', o.model)}): {field}: "
+                           f"{unknown_message('optics', ref, cat.optics)}")
+    return out
+
+
 def entry_name(kind: str, row: dict) -> str:
     return str(row.get("name" if kind == "models" else "model", ""))
 
@@ -236,6 +263,9 @@ def build_catalog(layers: tuple[Layer, ...]) -> Catalog:
                 items[kind][name] = row if kind == "models" else KINDS[kind].model_validate(row)
                 origin[(kind, name)] = layer.source
     cat = Catalog(items, origin, notes, layers)
+    problems = reference_problems(cat)
+    if problems:
+        raise InputError("the catalog refers to entries it does not have:\n  " + "\n  ".join(problems))
     _CACHE[key] = cat
     return cat
 
