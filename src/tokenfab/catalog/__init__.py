@@ -300,3 +300,17 @@ def use_catalog(layers: tuple[Layer, ...]) -> Iterator[Catalog]:
 
 def load_catalog(layers: tuple[Layer, ...] | None = None) -> Catalog:
     return build_catalog(active_layers() if layers is None else tuple(layers))
+
+
+def per_catalog(fn):
+    """Cache `fn(*args)` per catalog in force (a user file may redefine the model it looks up)."""
+    import functools
+
+    cached = functools.lru_cache(maxsize=None)(lambda _catalog_id, *args: fn(*args))
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return cached(id(load_catalog()), *args)
+
+    wrapper.cache_clear = cached.cache_clear
+    return wrapper

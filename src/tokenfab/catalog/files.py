@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import cache
 from pathlib import Path
 from typing import Iterable
 
@@ -45,10 +46,14 @@ def user_wide_folder() -> Path | None:
 
 def user_wide_layers() -> tuple[Layer, ...]:
     folder = user_wide_folder()
-    if folder is None:
-        return ()
-    if not folder.exists():
-        raise InputError(f"${ENV} names {str(folder)!r}, which does not exist (unset it or point it at a catalog folder or file)")
+    return () if folder is None else _user_wide(str(folder))
+
+
+@cache
+def _user_wide(folder: str) -> tuple[Layer, ...]:
+    """Read once per process: the catalog is asked for on every lookup."""
+    if not Path(folder).exists():
+        raise InputError(f"${ENV} names {folder!r}, which does not exist (unset it or point it at a catalog folder or file)")
     return read_layers([folder], origin="user-wide")
 
 
