@@ -203,7 +203,7 @@ def load_intent(path: str | Path) -> Intent:
 
 def check_catalog_refs(intent: Intent, source: str = "intent") -> None:
     """Every catalog name the intent uses exists and fits; one InputError lists all that do not."""
-    from tokenfab.catalog import load_catalog, unknown_message
+    from tokenfab.catalog import default_server, load_catalog, unknown_message
 
     cat = load_catalog(intent.catalog_layers)
     problems: list[str] = []
@@ -225,6 +225,13 @@ def check_catalog_refs(intent: Intent, source: str = "intent") -> None:
         if server.gpus != c.gpus_per_server:
             problems.append(f"cluster.gpus_per_server: {c.gpus_per_server}, but server {server.model} holds "
                             f"{server.gpus} GPUs (set gpus_per_server: {server.gpus})")
+    if c.gpu_model in cat.gpus and (server is not None or not c.server_model):
+        srv = server or default_server(cat, c.gpu_model, c.gpus_per_server)
+        ds = srv.scaleup_domain_servers
+        if ds > 1 and c.servers % ds:
+            problems.append(f"cluster.servers: {c.servers} is not a whole number of {srv.model} scale-up domains "
+                            f"({ds} servers, {ds * srv.gpus} GPUs each): use {ds * max(1, c.servers // ds)} or "
+                            f"{ds * (c.servers // ds + 1)}")
     if nic is not None:
         speed = c.nic_speed_gbps or nic.speed_gbps
         if speed > nic.speed_gbps:

@@ -221,6 +221,17 @@ class Catalog:
         return self.origin.get((kind, name), "shipped")
 
 
+def default_server(cat: "Catalog", gpu_model: str, gpus: int) -> Server:
+    """The server an intent gets without a server_model: one with its GPU model and count."""
+    for m in cat.servers.values():
+        if m.gpu_model == gpu_model and m.gpus == gpus:
+            return m
+    for m in cat.servers.values():
+        if m.gpus == gpus:
+            return m
+    return next(iter(cat.servers.values()))
+
+
 def unknown_message(kind: str, name: str, known) -> str:
     return (f"unknown {SINGULAR[kind]} model {name!r}; the catalog has: {', '.join(sorted(known))} "
             "(add your own in a catalog file: the intent's catalog list or --catalog)")

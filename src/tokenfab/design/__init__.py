@@ -95,7 +95,16 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     links = Table(dict(kind=L["kind"], a=L["a"], a_port=L["a_port"], b=L["b"], b_port=L["b_port"],
                        speed_gbps=L["speed_gbps"], plane=L["plane"], a_ip=lcols["a_ip"], b_ip=lcols["b_ip"],
                        prefix_len=lcols["prefix_len"], length_m=length, medium=medium))
+    ds = racks.domain_servers(intent, catalog)
+    if ds > 1:
+        reasons.append(f"{srv_model}: {ds} servers ({ds * intent.cluster.gpus_per_server} GPUs) share one scale-up "
+                       f"domain; {sz.servers // ds} domains, each in one rack; tensor-parallel traffic stays on NVLink")
+        if sz.servers_per_su % ds:
+            reasons.append(f"scale-up domains of {ds} servers straddle scalable units of {sz.servers_per_su} servers "
+                           f"(a domain's trays reach two units' leaves); fabric.servers_per_su: a multiple of {ds} aligns them")
     summary = _summary(intent, sz, catalog, reasons)
+    if ds > 1:  # absent for one-server domains, so earlier plans stay byte-identical
+        summary["scaleup_domain_servers"] = ds
     return Fabric(intent, summary, devices, links, Table(subnets), _expectations(sz, devices, links),
                   catalog_layers=catalog.layers)
 
