@@ -53,7 +53,7 @@ class Cluster:
         it = fabric.intent
         d = fabric.design
         D = fabric.devices
-        cat = load_catalog()
+        cat = load_catalog(fabric.catalog_layers)
         self.gpu: Gpu = cat.gpus[it.cluster.gpu_model]
         self.rails = int(d["rails"])
         self.tiers = int(d["tiers"])
@@ -193,7 +193,7 @@ class Cluster:
         return Capacities(nic=nic, leaf_up=leaf_up, pod_up=pod_up)
 
     def _switch_latency_s(self) -> float:
-        cat = load_catalog()
+        cat = load_catalog(self.fabric.catalog_layers)
         models = set(self.fabric.devices["model"][self.fabric.switch_mask].tolist())
         lat = [cat.switches[m].latency_ns for m in models if m in cat.switches and cat.switches[m].latency_ns]
         return (max(lat) if lat else 600.0) * 1e-9

@@ -83,7 +83,7 @@ class Network:
         self.fabric = fabric
         self.params = params or SimParams()
         self.faults = faults or Faults()
-        cat = load_catalog()
+        cat = load_catalog(fabric.catalog_layers)  # the catalog the fabric was planned with
         c = fabric.intent.cluster
         D, L = fabric.devices, fabric.links
         self.n_dev = len(D)
