@@ -132,3 +132,17 @@ def test_cli_catalog_option_user_wide_folder_and_later_stages(tmp_path):
     assert not (tmp_path / "z").exists()
     r = run("plan", "i.yaml", "-o", "z", "--catalog", "missing.yaml", cwd=tmp_path)
     assert r.returncode == 2 and "catalog path missing.yaml does not exist" in r.stderr
+
+
+def test_the_example_user_catalog_plans_selene_and_its_models_match_the_paper():
+    from tests.conftest import EXAMPLES
+    from tokenfab.workload.models import get_model
+
+    fabric = plan(load_intent(EXAMPLES / "selene-a100-2240.yaml"))
+    srv = fabric.devices["role"] == "server"
+    assert set(fabric.devices["model"][srv]) == {"DGX-A100-80GB"} and srv.sum() == 280
+    assert fabric.design["link_speed_gbps"] == 200 and fabric.design["gpus"] == 2240
+    with use_catalog(read_layers([EXAMPLES / "catalog" / "megatron-a100.yaml"])):
+        for name in ("megatron-22b", "megatron-530b", "megatron-1t"):
+            m = get_model(name)
+            assert m.params / 1e9 == pytest.approx(m.published_params_b, rel=0.01)
