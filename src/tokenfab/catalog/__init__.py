@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 from dataclasses import dataclass, field as dc_field
 from functools import cache
 from importlib import resources
@@ -189,7 +188,7 @@ class Layer:
 
     @property
     def key(self) -> str:
-        return json.dumps([self.source, self.sha256], sort_keys=True)
+        return f"{self.source}\0{self.sha256}"
 
     def to_json_obj(self) -> dict:
         return {"source": self.source, "sha256": self.sha256,
