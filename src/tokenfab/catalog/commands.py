@@ -91,7 +91,7 @@ def show_cmd(name: str = typer.Argument(..., help="an entry's name, e.g. H100 or
         t.add_column("field")
         t.add_column("value", overflow="fold")
         t.add_column("source", overflow="fold")
-        general = sources.get("specs", sources.get("shapes", ""))
+        general = [k for k in sources if k not in row]  # e.g. `specs`, `shapes`: about several fields
         for field, value in row.items():
             if field == "sources":
                 continue
@@ -99,10 +99,12 @@ def show_cmd(name: str = typer.Argument(..., help="an entry's name, e.g. H100 or
                 value = {"platform": value.get("platform"), "hwsku": value.get("hwsku"),
                          "ports": len(value.get("port_map", [])), "source": value.get("source", "")}
             text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
-            src = sources.get(field, general if field not in ("model", "name", "vendor", "description") else "")
-            if not src and field not in ("model", "name", "vendor", "description"):
-                src = "(no source given)"
+            src = sources.get(field, "")
+            if not src and isinstance(value, (int, float)) and not isinstance(value, bool):
+                src = f"see {', '.join(general)} below" if general else "(no source given)"
             t.add_row(field, text if len(text) < 400 else text[:400] + " ...", src)
+        for key in general:
+            t.add_row(f"{key} (several fields)", "", sources[key])
         console.print(t)
 
 
