@@ -181,6 +181,11 @@ class Network:
         self._col_of = np.full(self.n_dev, -1, dtype=np.int64)
         self._dist = np.zeros((self.n_dev, 0), dtype=np.int16)
 
+    def server_label(self, s: int) -> str:
+        """Name of simulator server s: srv-N, or its trays srv-A..srv-B for a rack-scale domain."""
+        ds = self.trays_per_domain
+        return f"srv-{s + 1}" if ds == 1 else f"srv-{s * ds + 1}..srv-{(s + 1) * ds}"
+
     # -- resources ----------------------------------------------------------------------------
     def nvl_out(self, gpu: np.ndarray) -> np.ndarray:
         return self.nvl_base + 2 * np.asarray(gpu)
