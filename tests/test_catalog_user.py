@@ -116,22 +116,38 @@ def test_a_user_model_is_a_workload_model(tmp_path):
         get_model("my-gpt3")
 
 
-def test_cli_catalog_option_user_wide_folder_and_later_stages(tmp_path):
+def test_cli_catalog_option_and_later_stages(tmp_path):
+    """End to end in real processes: plan with --catalog, then configure with no catalog option."""
     write(tmp_path / "a100.yaml", {"gpus": [A100], "servers": [DGX]})
     write(tmp_path / "i.yaml", {"name": "a100", "cluster": {"servers": 2, "gpu_model": "A100-X", "server_model": "DGX-X"}})
     r = run("plan", "i.yaml", "-o", "p", "--catalog", "a100.yaml", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    # configure reads the catalog from fabric.json, no --catalog needed
-    r = run("configure", "p", "-o", "c", cwd=tmp_path)
+    r = run("configure", "p", "-o", "c", cwd=tmp_path)  # the catalog comes from fabric.json
     assert r.returncode == 0, r.stderr
-    # the user-wide folder ($TOKENFAB_CATALOG) serves every command
-    r = run("plan", "i.yaml", "-o", "q", cwd=tmp_path, env={"TOKENFAB_CATALOG": str(tmp_path / "a100.yaml")})
-    assert r.returncode == 0, r.stderr
-    r = run("plan", "i.yaml", "-o", "z", cwd=tmp_path)
-    assert r.returncode == 2 and "unknown GPU model 'A100-X'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_user_wide_folder_and_bad_catalog_paths(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tokenfab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    write(tmp_path / "mine" / "a100.yaml", {"gpus": [A100], "servers": [DGX]})
+    write(tmp_path / "i.yaml", {"name": "a100", "cluster": {"servers": 2, "gpu_model": "A100-X", "server_model": "DGX-X"}})
+    cli = CliRunner()
+    monkeypatch.setenv("TOKENFAB_CATALOG", str(tmp_path / "mine"))  # the user-wide folder serves every command
+    r = cli.invoke(app, ["plan", "i.yaml", "-o", "q"])
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv("TOKENFAB_CATALOG", "")
+    r = cli.invoke(app, ["plan", "i.yaml", "-o", "z"])
+    assert r.exit_code == 2 and "unknown GPU model 'A100-X'" in r.output
     assert not (tmp_path / "z").exists()
-    r = run("plan", "i.yaml", "-o", "z", "--catalog", "missing.yaml", cwd=tmp_path)
-    assert r.returncode == 2 and "catalog path missing.yaml does not exist" in r.stderr
+    r = cli.invoke(app, ["plan", "i.yaml", "-o", "z", "--catalog", "missing.yaml"])
+    assert r.exit_code == 2 and "catalog path missing.yaml does not exist" in r.output
+    monkeypatch.setenv("TOKENFAB_CATALOG", str(tmp_path / "gone"))
+    r = cli.invoke(app, ["catalog", "list"])
+    assert r.exit_code == 2 and "$TOKENFAB_CATALOG names" in r.output
 
 
 def test_the_example_user_catalog_plans_selene_and_its_models_match_the_paper():
