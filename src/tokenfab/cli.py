@@ -5,7 +5,6 @@ Bad input exits with code 2 and a one-paragraph message, never a traceback."""
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
 from typing import Optional

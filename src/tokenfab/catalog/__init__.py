@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Iterator, Literal
