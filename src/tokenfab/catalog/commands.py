@@ -142,23 +142,34 @@ def _shipped(kind: str) -> set[str]:
 SCHEMAS = ("intent", "factory", "sweep", "catalog", "fabric")
 
 
+def _file_model(name: str):
+    """The pydantic model of one kind of user file (imported on demand: the CLI starts fast)."""
+    if name == "intent":
+        from tokenfab.intent import Intent
+
+        return Intent
+    if name == "factory":
+        from tokenfab.factory.spec import FactorySpec
+
+        return FactorySpec
+    if name == "sweep":
+        from tokenfab.sweep.spec import SweepSpec
+
+        return SweepSpec
+    if name == "catalog":
+        from tokenfab.catalog import CatalogFile
+
+        return CatalogFile
+    raise InputError(f"unknown schema {name!r}; accepted: {', '.join(SCHEMAS)}")
+
+
 def schema_of(name: str) -> dict:
     """The JSON Schema of one kind of file."""
     if name == "fabric":
         from tokenfab.design.model import json_schema
 
         return json_schema()
-    if name == "intent":
-        from tokenfab.intent import Intent as model
-    elif name == "factory":
-        from tokenfab.factory.spec import FactorySpec as model
-    elif name == "sweep":
-        from tokenfab.sweep.spec import SweepSpec as model
-    elif name == "catalog":
-        from tokenfab.catalog import CatalogFile as model
-    else:
-        raise InputError(f"unknown schema {name!r}; accepted: {', '.join(SCHEMAS)}")
-    schema = model.model_json_schema()
+    schema = _file_model(name).model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"tokenfab.{name}/1", **schema}
 
 
