@@ -162,3 +162,20 @@ def test_the_example_user_catalog_plans_selene_and_its_models_match_the_paper():
         for name in ("megatron-22b", "megatron-530b", "megatron-1t"):
             m = get_model(name)
             assert m.params / 1e9 == pytest.approx(m.published_params_b, rel=0.01)
+
+
+def test_a_sweep_finds_its_base_intents_catalog_from_any_folder(tmp_path, monkeypatch):
+    from tokenfab.sweep.runner import evaluate
+    from tokenfab.sweep.spec import load_sweep, points
+
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "sub" / "hw.yaml", {"gpus": [A100], "servers": [DGX]})
+    write(tmp_path / "sub" / "i.yaml", {"catalog": ["hw.yaml"], "cluster": {"servers": 4, "gpu_model": "A100-X",
+                                                                           "server_model": "DGX-X"}})
+    write(tmp_path / "sweep.yaml", {"name": "s", "base": "sub/i.yaml",
+                                    "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}]})
+    spec, base = load_sweep(tmp_path / "sweep.yaml")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a worker's folder is not the intent's
+    catalog._ACTIVE.set(None)
+    assert [evaluate(d)["status"] for _, d in points(spec, base)] == ["ok", "ok"]
