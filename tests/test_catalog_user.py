@@ -179,3 +179,31 @@ def test_a_sweep_finds_its_base_intents_catalog_from_any_folder(tmp_path, monkey
     monkeypatch.chdir(tmp_path / "elsewhere")  # a worker's folder is not the intent's
     catalog._ACTIVE.set(None)
     assert [evaluate(d)["status"] for _, d in points(spec, base)] == ["ok", "ok"]
+
+
+def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from tokenfab.cli import app
+
+    gpt3 = {"name": "team-13b", "layers": 40, "hidden": 5120, "ffn_hidden": 13824, "vocab": 32000,
+            "attention": {"heads": 40}, "published_params_b": 13.0}
+    write(tmp_path / "models.yaml", {"models": [gpt3]})
+    write(tmp_path / "i.yaml", {"cluster": {"servers": 4}})
+    write(tmp_path / "f.yaml", {
+        "fabric": "i.yaml", "catalog": ["models.yaml"], "network": {"model": "analytical"},
+        "tenants": [{"name": "t"}],
+        "workloads": {"w": {"training": {"model": "team-13b", "seq_len": 4096, "global_batch": 32,
+                                         "parallelism": {"tp": 8, "pp": 1, "dp": 4}}}},
+        "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}]})
+    r = CliRunner().invoke(app, ["factory", "estimate", str(tmp_path / "f.yaml")], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "MFU" in r.output or "step" in r.output
+    r = CliRunner().invoke(app, ["factory", "models", "--catalog", str(tmp_path / "models.yaml")])
+    assert r.exit_code == 0 and "team-13b" in r.output
+    write(tmp_path / "f.yaml", {"fabric": "i.yaml", "tenants": [{"name": "t"}],
+                                "workloads": {"w": {"training": {"model": "team-13b", "seq_len": 4096, "global_batch": 32,
+                                                                 "parallelism": {"tp": 8, "pp": 1, "dp": 4}}}},
+                                "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}]})
+    r = CliRunner().invoke(app, ["factory", "estimate", str(tmp_path / "f.yaml")])
+    assert r.exit_code == 2 and "unknown model 'team-13b'" in r.output
