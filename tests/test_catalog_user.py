@@ -207,3 +207,14 @@ def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
                                 "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}]})
     r = CliRunner().invoke(app, ["factory", "estimate", str(tmp_path / "f.yaml")])
     assert r.exit_code == 2 and "unknown model 'team-13b'" in r.output
+
+
+def test_the_rest_api_reads_no_files_a_posted_intent_names():
+    from fastapi.testclient import TestClient
+
+    from tokenfab.server.app import app
+
+    client = TestClient(app)
+    r = client.post("/api/plan", json="catalog: [/etc/passwd]\ncluster: {servers: 4}\n")
+    assert r.status_code == 422 and "cannot name files on the server" in r.json()["detail"]
+    assert "models" in client.get("/api/catalog").json()

@@ -30,6 +30,10 @@ def _fabric(intent: dict | str):
             intent = yaml.safe_load(intent)
         except yaml.YAMLError as exc:
             raise HTTPException(422, f"not valid YAML: {exc}") from None
+    if isinstance(intent, dict) and intent.get("catalog"):
+        # a posted intent must not make the server read files of its choosing
+        raise HTTPException(422, "catalog: a posted intent cannot name files on the server; start the "
+                                 "server with --catalog FILE|DIR or a user-wide catalog folder ($TOKENFAB_CATALOG)")
     try:
         return plan(parse_intent(intent, "intent"))
     except InputError as exc:
