@@ -95,3 +95,16 @@ def test_factory_places_tensor_parallel_groups_inside_a_domain(nvl72):
     hgx = plan(parse_intent({"cluster": {"servers": 36, "gpus_per_server": 4, "server_model": "H100-4"}}))
     with pytest.raises(InputError, match="tp = 8 is larger than a server"):
         run_factory(parse_factory(_factory("hgx.yaml", tp=8)), hgx)
+
+
+def test_the_nvl72_example_racks_one_domain_per_rack():
+    from collections import Counter
+
+    from tests.conftest import EXAMPLES
+    from tokenfab import load_intent
+
+    f = plan(load_intent(EXAMPLES / "gb200-nvl72-1152.yaml"))
+    srv = f.devices["role"] == "server"
+    per_rack = Counter(f.devices["rack"][srv].tolist())
+    assert len(per_rack) == 16 and set(per_rack.values()) == {18}
+    assert f.design["gpus"] == 1152 and f.design["scaleup_domain_servers"] == 18
