@@ -22,7 +22,7 @@ from tokenfab.catalog.files import read_layers
 
 
 def user_file(folder: Path, n: int) -> Path:
-    gpus = [{"model": f"GPU-{i}", "bf16_dense_tflops": 300 + i % 700, "hbm_gb": 80, "hbm_tbytes_per_s": 3.0,
+    gpus = [{"model": f"GPU-{i}", "bf16_dense_tflops": 300 + i % 700, "hbm_gbytes": 80, "hbm_tbytes_per_s": 3.0,
              "nvlink_gbytes_per_s_per_direction": 450, "tdp_w": 700, "sources": {"specs": "estimate: benchmark"}}
             for i in range(n)]
     servers = [{"model": f"SRV-{i}", "gpus": 8, "gpu_model": f"GPU-{i}", "power_w": 10000} for i in range(n)]

@@ -56,7 +56,7 @@ def test_schemas_refuse_a_typo():
     with pytest.raises(jsonschema.ValidationError, match="clustr"):
         jsonschema.validate({"clustr": {"servers": 2}}, schema_of("intent"))
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"gpus": [{"model": "X", "hbm_gb": 80}]}, schema_of("catalog"))
+        jsonschema.validate({"gpus": [{"model": "X", "hbm_gbytes": 80}]}, schema_of("catalog"))
 
 
 def test_schema_verb_prints_each_and_refuses_unknown():

@@ -6,11 +6,11 @@ import pytest
 from tokenfab.catalog import load_catalog
 
 CAT = load_catalog(())
-FIGURES = {"gpus": ("bf16_dense_tflops", "fp8_dense_tflops", "hbm_gb", "hbm_tbytes_per_s",
+FIGURES = {"gpus": ("bf16_dense_tflops", "fp8_dense_tflops", "hbm_gbytes", "hbm_tbytes_per_s",
                     "nvlink_gbytes_per_s_per_direction", "tdp_w", "price_usd_per_hour"),
            "nics": ("speed_gbps", "price_usd", "power_w"),
            "servers": ("price_usd", "power_w", "rack_units"),
-           "switches": ("price_usd", "power_w", "latency_ns", "buffer_mb")}
+           "switches": ("price_usd", "power_w", "latency_ns", "buffer_mbytes")}
 
 
 @pytest.mark.parametrize("kind, names", [

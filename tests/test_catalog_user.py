@@ -14,7 +14,7 @@ from tokenfab.catalog import load_catalog, use_catalog
 from tokenfab.catalog.files import read_layers
 from tokenfab.errors import InputError
 
-A100 = {"model": "A100-X", "vendor": "NVIDIA", "bf16_dense_tflops": 312, "hbm_gb": 80, "hbm_tbytes_per_s": 2.04,
+A100 = {"model": "A100-X", "vendor": "NVIDIA", "bf16_dense_tflops": 312, "hbm_gbytes": 80, "hbm_tbytes_per_s": 2.04,
         "nvlink_gbytes_per_s_per_direction": 300, "tdp_w": 400}
 DGX = {"model": "DGX-X", "gpus": 8, "gpu_model": "A100-X", "power_w": 6500, "rack_units": 6}
 

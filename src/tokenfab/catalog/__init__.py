@@ -74,8 +74,12 @@ class Switch(_Item):
     breakout_modes: list[BreakoutMode] = Field(description="how a cage may be split")
     rack_units: PositiveInt = Field(1, description="height, U")
     latency_ns: PositiveFloat | None = Field(None, description="port-to-port latency, ns")
-    buffer_mb: PositiveFloat | None = Field(None, description="packet buffer, MB")
+    buffer_mbytes: PositiveFloat | None = Field(None, description="packet buffer, MB (1e6 bytes)")
     sonic: SonicPlatform | None = Field(None, description="SONiC platform facts (port map, breakouts, buffers); configure needs them")
+
+    @property
+    def buffer_mb(self) -> float | None:  # the field's earlier name, for readers not yet renamed
+        return self.buffer_mbytes
 
     def mode_for_speed(self, speed_gbps: int) -> BreakoutMode | None:
         """The breakout mode whose children run at `speed_gbps` (fewest children first)."""
@@ -106,12 +110,16 @@ class Gpu(_Item):
     form: str = Field("", description="form factor (SXM5, OAM, ...)")
     bf16_dense_tflops: PositiveFloat = Field(description="dense BF16 tensor TFLOPS (not the 2:4-sparse figure)")
     fp8_dense_tflops: PositiveFloat | None = Field(None, description="dense FP8 tensor TFLOPS")
-    hbm_gb: PositiveFloat = Field(description="HBM capacity, GB")
+    hbm_gbytes: PositiveFloat = Field(description="HBM capacity, GB (1e9 bytes)")
     hbm_tbytes_per_s: PositiveFloat = Field(description="HBM bandwidth, TB/s")
     nvlink_gbytes_per_s_per_direction: PositiveFloat = Field(description=(
         "scale-up (NVLink / Infinity Fabric / Gaudi RoCE) bandwidth per GPU in one direction, GB/s"))
     tdp_w: PositiveFloat = Field(description="board power, W")
     price_usd_per_hour: NonNegativeFloat | None = Field(None, description="rental price per GPU-hour, USD")
+
+    @property
+    def hbm_gb(self) -> float:  # the field's earlier name, for readers not yet renamed
+        return self.hbm_gbytes
 
 
 class Server(_Item):

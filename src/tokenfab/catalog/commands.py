@@ -30,7 +30,7 @@ def figures(kind: str, item) -> str:
     """The few numbers a person compares entries by."""
     if kind == "gpus":
         fp8 = f", FP8 {_gb(item.fp8_dense_tflops)}" if item.fp8_dense_tflops else ""
-        return (f"BF16 {_gb(item.bf16_dense_tflops)}{fp8} TFLOPS, {_gb(item.hbm_gb)} GB @ {_gb(item.hbm_tbytes_per_s)} TB/s, "
+        return (f"BF16 {_gb(item.bf16_dense_tflops)}{fp8} TFLOPS, {_gb(item.hbm_gbytes)} GB @ {_gb(item.hbm_tbytes_per_s)} TB/s, "
                 f"scale-up {_gb(item.nvlink_gbytes_per_s_per_direction)} GB/s/dir, {_gb(item.tdp_w)} W")
     if kind == "nics":
         return f"{item.speed_gbps}G, {item.ports} port(s), {item.pcie or 'PCIe ?'}"

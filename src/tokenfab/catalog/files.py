@@ -3,7 +3,7 @@
 A catalog file has the shipped files' schema, any subset of the kinds in one file:
 
     gpus:
-      - {model: A100-40GB, bf16_dense_tflops: 312, hbm_gb: 40, ...}
+      - {model: A100-40GB, bf16_dense_tflops: 312, hbm_gbytes: 40, ...}
     servers:
       - {model: DGX-A100-40GB, gpus: 8, gpu_model: A100-40GB, ...}
     models:

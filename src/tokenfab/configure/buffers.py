@@ -96,11 +96,11 @@ def pools(model: str) -> Pools:
         estimate_ = False
     else:
         # No platform buffer template: split the catalog's buffer size (an estimate itself).
-        total = int((sw.buffer_mb or 64) * 1e6)
+        total = int((sw.buffer_mbytes or 64) * 1e6)
         rows = {"ingress_lossless_pool": {"type": "ingress", "mode": "dynamic", "size": str(total * 6 // 10)},
                 "egress_lossless_pool": {"type": "egress", "mode": "dynamic", "size": str(total)},
                 "egress_lossy_pool": {"type": "egress", "mode": "dynamic", "size": str(total * 4 // 10)}}
-        source, estimate_ = f"estimate: split of buffer_mb {sw.buffer_mb} ({sw.sources.get('buffer_mb', 'catalog')})", True
+        source, estimate_ = f"estimate: split of buffer_mbytes {sw.buffer_mbytes} ({sw.sources.get('buffer_mbytes', 'catalog')})", True
 
     def first(*names: str) -> str:
         return next(n for n in names if n in rows)

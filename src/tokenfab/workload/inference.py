@@ -323,8 +323,8 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
     decode_compute = (max(t_gemm_c, t_gemm_m) + max(t_attn_c, t_attn_m)) * e.overhead * d.pp
     parts = {"gemm_compute": t_gemm_c, "weight_reads": t_gemm_m, "attention_compute": t_attn_c, "kv_reads": t_attn_m}
     mem_gb = (hbm_need + kv_bytes) / 1e9
-    if mem_gb > gpu.hbm_gb * 0.95:
-        warnings.append(f"decode needs ~{mem_gb:.0f} GB per GPU (weights + KV cache) of the {gpu.model}'s {gpu.hbm_gb:.0f} GB")
+    if mem_gb > gpu.hbm_gbytes * 0.95:
+        warnings.append(f"decode needs ~{mem_gb:.0f} GB per GPU (weights + KV cache) of the {gpu.model}'s {gpu.hbm_gbytes:.0f} GB")
 
     def add(stage: str, kind: str, groups: np.ndarray, size: float, par: str, count: float):
         if groups.shape[1] < 2 or size <= 0 or count <= 0:

@@ -352,8 +352,8 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
     mem = _memory_gb(spec, m, ne_local, ex_local, mbs)
     warnings = []
-    if mem > gpu.hbm_gb:
-        warnings.append(f"estimated memory {mem:.0f} GB per GPU is above the {gpu.model}'s {gpu.hbm_gb:.0f} GB; the "
+    if mem > gpu.hbm_gbytes:
+        warnings.append(f"estimated memory {mem:.0f} GB per GPU is above the {gpu.model}'s {gpu.hbm_gbytes:.0f} GB; the "
                         f"estimate keeps all activations (no recompute, offload or selective savings): consider "
                         f"recompute: full, more pp or tp, or ZeRO 3")
     return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, mem, 1.0, warnings)
