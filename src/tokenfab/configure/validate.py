@@ -8,6 +8,7 @@ configure output (no fabric.json, no configs).
 
 from __future__ import annotations
 
+import contextvars
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -156,7 +157,8 @@ def check(bundle: Bundle, progress: Callable[[int, int, str], None] | None = Non
 
     # vtysh runs in a subprocess, so threads overlap it with the YANG work.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [(n, pool.submit(per_device, n)) for n in names]
+        # each task runs in a copy of this context, so it sees the catalog the fabric was planned with
+        futures = [(n, pool.submit(contextvars.copy_context().run, per_device, n)) for n in names]
         for i, n in enumerate(names):
             if v is not None:
                 for e in v.validate(bundle.configs[n]):
