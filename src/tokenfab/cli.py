@@ -4,7 +4,6 @@ Bad input exits with code 2 and a one-paragraph message, never a traceback."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -71,16 +70,9 @@ def _print_summary(fabric) -> None:
         console.print(f"  - {r}", highlight=False)
 
 
-@app.command("schema")
-def schema_cmd() -> None:
-    """Print the JSON Schema of fabric.json."""
-    from tokenfab.design.model import json_schema
-
-    print(json.dumps(json_schema(), indent=2, sort_keys=True))
-
-
 # Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`; the modules
-# import only typer at the top, so `tokenfab --help` stays fast.
+# import only typer at the top, so `tokenfab --help` stays fast. `schema` comes with the catalog's verbs.
+from tokenfab.catalog.commands import register as _catalog  # noqa: E402
 from tokenfab.configure.commands import register as _configure  # noqa: E402
 from tokenfab.factory.commands import register as _factory  # noqa: E402
 from tokenfab.server.commands import register as _server  # noqa: E402
@@ -88,8 +80,51 @@ from tokenfab.sim.commands import register as _sim  # noqa: E402
 from tokenfab.sweep.commands import register as _sweep  # noqa: E402
 from tokenfab.twin.commands import register as _twin  # noqa: E402
 
-for _register in (_configure, _twin, _sim, _factory, _sweep, _server):
+for _register in (_catalog, _configure, _twin, _sim, _factory, _sweep, _server):
     _register(app)
+
+
+CATALOG_HELP = ("your own catalog file or folder (GPUs, NICs, switches, servers, optics, models); "
+                "repeat for several; overrides shipped entries of the same name")
+
+
+def _with_catalog(fn):
+    """`fn` as a verb that also takes --catalog: the files are read (every problem reported at once)
+    and are the catalog in force while the verb runs, on top of the user-wide folder."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn, eval_str=True)
+    if "catalog" in sig.parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def verb(*args, catalog: Optional[list[Path]] = None, **kwargs):
+        from tokenfab.catalog import active_layers, use_catalog
+        from tokenfab.catalog.files import read_layers
+
+        try:
+            layers = active_layers() + (read_layers(catalog, origin="cli") if catalog else ())
+        except InputError as exc:
+            fail(str(exc))
+        with use_catalog(layers):
+            return fn(*args, **kwargs)
+
+    option = inspect.Parameter("catalog", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[list[Path]],
+                               default=typer.Option(None, "--catalog", metavar="FILE|DIR", help=CATALOG_HELP))
+    verb.__signature__ = sig.replace(parameters=[*sig.parameters.values(), option])
+    verb.__annotations__ = {**{k: v.annotation for k, v in sig.parameters.items()}, "catalog": Optional[list[Path]]}
+    return verb
+
+
+def _add_catalog_option(typer_app: typer.Typer) -> None:
+    for cmd in typer_app.registered_commands:
+        cmd.callback = _with_catalog(cmd.callback)
+    for group in typer_app.registered_groups:
+        _add_catalog_option(group.typer_instance)
+
+
+_add_catalog_option(app)
 
 
 def main() -> None:

@@ -242,8 +242,17 @@ def _read_switch(folder: Path, name: str, problems: list[Violation]) -> tuple[di
     return cfg, text
 
 
-def _switch_task(folder: Path, switches: list[tuple[str, str]], use_vtysh: bool) -> tuple[list[SwitchResult], list[Violation]]:
-    """Read and check a few switches (in a worker): only their shared tables travel back."""
+def _switch_task(folder: Path, switches: list[tuple[str, str]], use_vtysh: bool,
+                 layers: tuple = ()) -> tuple[list[SwitchResult], list[Violation]]:
+    """Read and check a few switches (in a worker, under the catalog the fabric was planned with):
+    only their shared tables travel back."""
+    from tokenfab.catalog import use_catalog
+
+    with use_catalog(layers):
+        return _check_switches(folder, switches, use_vtysh)
+
+
+def _check_switches(folder: Path, switches: list[tuple[str, str]], use_vtysh: bool) -> tuple[list[SwitchResult], list[Violation]]:
     from tokenfab.configure.yang import validator
 
     problems: list[Violation] = []
@@ -283,7 +292,10 @@ def validate_folder(folder: str | Path, progress: Callable[[int, int, str], None
     stray = [Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan")
              for d in sorted((folder / "configs").iterdir()) if d.is_dir() and d.name not in known]
     use_vtysh = check_frr and frr.vtysh() is not None
-    tasks = ([(_switch_task, (folder, switches[i:i + SWITCHES_PER_TASK], use_vtysh), SWITCHES_PER_TASK)
+    from tokenfab.catalog import active_layers
+
+    layers = active_layers()  # the fabric's own catalog (Fabric.load made it the one in force): workers get it too
+    tasks = ([(_switch_task, (folder, switches[i:i + SWITCHES_PER_TASK], use_vtysh, layers), SWITCHES_PER_TASK)
               for i in range(0, len(switches), SWITCHES_PER_TASK)]
              + [(_host_task, (folder, servers[i:i + HOSTS_PER_TASK]), 0) for i in range(0, len(servers), HOSTS_PER_TASK)])
     total = len(switches) + 1

@@ -63,7 +63,7 @@ class BomRow:
 
 def bom(f: Fabric) -> list[BomRow]:
     """Every part of the fabric, compute first, then by network, category and model."""
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     it = f.intent
     spares = it.racks.spares_percent / 100
     items: Counter = Counter()
@@ -103,7 +103,7 @@ def bom(f: Fabric) -> list[BomRow]:
 
 def side_network(f: Fabric, side: str) -> Counter:
     """Parts of a frontend or storage network: switches, NICs, endpoint cables, uplink optics."""
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     net = f.design["networks"][side]
     out: Counter = Counter()
     out[(Category.SWITCH, net["switch_model"])] = net["leaves"] + net["spines"]
@@ -131,7 +131,7 @@ def price_usd(rows: list[BomRow], categories: frozenset[Category] | set[Category
 
 def rack_power(f: Fabric) -> list[tuple[str, float]]:
     """Power per rack (servers and switches), racks in natural order."""
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     D = f.devices
     watts: Counter = Counter()
     for role, model, rack in zip(D["role"].tolist(), D["model"].tolist(), D["rack"].tolist()):
@@ -143,4 +143,4 @@ def rack_power(f: Fabric) -> list[tuple[str, float]]:
 def totals(f: Fabric) -> dict[str, float]:
     rows = bom(f)
     return {"price_usd": price_usd(rows), "power_w": power_w(rows),
-            "servers_per_rack": servers_per_rack(f.intent, load_catalog())}
+            "servers_per_rack": servers_per_rack(f.intent, load_catalog(f.catalog_layers))}

@@ -95,6 +95,8 @@ class DesignSummary(ContractModel):
     networks: dict[Literal["frontend", "storage"], SideFabric] = Field(
         description="the frontend and storage networks the intent asks for")
     reasons: list[str] = Field(description="why the design is what it is, for people")
+    scaleup_domain_servers: int | None = Field(None, ge=2, description=(
+        "servers (trays) sharing one NVLink domain, e.g. 18 for an NVL72 rack; absent when a server is its own domain"))
 
 
 class ReachGroup(ContractModel):

@@ -110,8 +110,9 @@ class Fabric:
     """The planned fabric. Build it with `tokenfab.plan(intent)`; read it with `Fabric.load()`."""
 
     def __init__(self, intent: Intent, design: DesignSummary | dict, devices: Table, links: Table, subnets: Table,
-                 expectations: Expectations | dict):
+                 expectations: Expectations | dict, catalog_layers: tuple = ()):
         self.intent = intent
+        self.catalog_layers = tuple(catalog_layers)  # the user catalog files it was planned with
         self.design = design if isinstance(design, DesignSummary) else DesignSummary.model_validate(design)
         self.devices = devices
         self.links = links  # a/b are row numbers into devices
@@ -173,11 +174,13 @@ class Fabric:
             "schema": SCHEMA_ID,
             "name": self.intent.name,
             "intent": self.intent.model_dump(mode="json"),
-            "design": self.design.model_dump(mode="json"),
+            "design": self.design.model_dump(mode="json", exclude_none=True),  # optional keys only when set
             "devices": self.devices.to_json_obj(DEVICE_COLUMNS),
             "links": links.to_json_obj(LINK_COLUMNS),
             "subnets": subnets.to_json_obj(SUBNET_COLUMNS),
             "expectations": self.expectations.model_dump(mode="json"),
+            # the user catalog entries it was planned with (absent when only the shipped catalog was used)
+            **({"catalog": [layer.to_json_obj() for layer in self.catalog_layers]} if self.catalog_layers else {}),
         }
 
     def dumps(self) -> str:
@@ -187,8 +190,15 @@ class Fabric:
     def from_json_obj(cls, obj: dict, source: str = "fabric.json") -> "Fabric":
         if not isinstance(obj, dict) or obj.get("schema") != SCHEMA_ID:
             raise InputError(f"{source}: not a tokenfab fabric (expected schema {SCHEMA_ID!r}, got {obj.get('schema') if isinstance(obj, dict) else type(obj).__name__!r})")
+        from tokenfab.catalog import activate, active_layers
+        from tokenfab.catalog.files import from_json_obj as layers_from_json
+
+        # The fabric's own catalog record, plus what this command adds (--catalog, a factory file's catalog).
+        layers = layers_from_json(obj.get("catalog", []), source)
+        layers += tuple(x for x in active_layers() if x.origin in ("cli", "factory") and x.key not in {y.key for y in layers})
+        activate(layers)
         try:
-            intent = parse_intent(obj["intent"], f"{source}: intent")
+            intent = parse_intent(obj["intent"], f"{source}: intent", layers=layers)
             devices = Table.from_json_obj(obj["devices"], "devices")
             idx = {n: i for i, n in enumerate(devices["name"].tolist())}
             links = Table.from_json_obj(obj["links"], "links")
@@ -202,7 +212,7 @@ class Fabric:
             design = validated(DesignSummary, obj["design"], f"{source}: design", "architecture, tiers, ...")
             expectations = validated(Expectations, obj["expectations"], f"{source}: expectations",
                                      "bgp_sessions, leaf_ecmp_links, ...")
-            return cls(intent, design, devices, links, subnets, expectations)
+            return cls(intent, design, devices, links, subnets, expectations, catalog_layers=layers)
         except KeyError as exc:
             raise InputError(f"{source}: missing key {exc.args[0]!r}") from None
 
@@ -247,6 +257,10 @@ def json_schema() -> dict:
             "devices": table(DEVICE_COLUMNS),
             "links": table(LINK_COLUMNS),
             "subnets": table(SUBNET_COLUMNS),
+            "catalog": {"type": "array", "description": "the user catalog files the fabric was planned with", "items": {
+                "type": "object", "required": ["source", "sha256", "entries"], "additionalProperties": False,
+                "properties": {"source": {"type": "string"}, "sha256": {"type": "string"},
+                               "entries": {"type": "object", "description": "entries by kind, as in a catalog file"}}}},
             "expectations": expectations,
         },
     }

@@ -1,6 +1,6 @@
 """FastAPI app. Routes:
 
-    GET  /api/catalog            switch, NIC, GPU, server and optic models
+    GET  /api/catalog            switch, NIC, GPU, server, optic and model names
     POST /api/plan               intent (JSON or YAML text) -> design summary, BOM, expectations
     POST /api/plan/files/{name}  the same intent -> one plan file (fabric.json, bom.csv, topology.svg, ...)
     GET  /                       the web UI (a page that plans an intent and shows the result)
@@ -30,6 +30,10 @@ def _fabric(intent: dict | str):
             intent = yaml.safe_load(intent)
         except yaml.YAMLError as exc:
             raise HTTPException(422, f"not valid YAML: {exc}") from None
+    if isinstance(intent, dict) and intent.get("catalog"):
+        # a posted intent must not make the server read files of its choosing
+        raise HTTPException(422, "catalog: a posted intent cannot name files on the server; start the "
+                                 "server with --catalog FILE|DIR or a user-wide catalog folder ($TOKENFAB_CATALOG)")
     try:
         return plan(parse_intent(intent, "intent"))
     except InputError as exc:
@@ -39,7 +43,7 @@ def _fabric(intent: dict | str):
 @app.get("/api/catalog")
 def catalog() -> dict:
     cat = load_catalog()
-    return {kind: sorted(getattr(cat, kind)) for kind in ("switches", "nics", "gpus", "servers", "optics")}
+    return {kind: sorted(getattr(cat, kind)) for kind in ("switches", "nics", "gpus", "servers", "optics", "models")}
 
 
 @app.post("/api/plan")

@@ -79,6 +79,10 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict]:
         base = spec.base
     if not isinstance(base, dict):
         raise InputError(f"{path}: base: expected an intent mapping")
+    if isinstance(base.get("catalog"), list):
+        # the base intent's catalog files, relative to it: absolute, so every worker finds them
+        where = (path.parent / spec.base).parent if isinstance(spec.base, str) else path.parent
+        base = dict(base, catalog=[str((where / p).resolve()) if isinstance(p, str) else p for p in base["catalog"]])
     parse_intent(base, f"{path}: base")
     # a misspelt path or a value the intent refuses is a spec error, found before any work
     for i, axis in enumerate(spec.axes):

@@ -39,6 +39,9 @@ class FactorySpec(StrictModel):
     name: str = Field("factory", pattern=NAME, description="Factory name (reports, the base of `compare`).")
     description: str = Field("", description="What it is (reports).")
     fabric: str = Field(description="An intent YAML or a plan folder, relative to the factory file.")
+    catalog: list[str] = Field(default_factory=list, description=(
+        "Your own catalog files or folders (models, GPUs, servers, ...), relative to this file; "
+        "an entry with a shipped name overrides it. See `tokenfab schema catalog`."))
     window_h: float = Field(24.0, gt=0, le=24 * 366, description="Hours simulated.")
     seed: int = Field(0, description="Random seed: arrivals, failures (same seed, same run).")
     tick_min: float = Field(10.0, gt=0, le=24 * 60, description="Step of data, services and autoscaling, minutes.")
@@ -111,7 +114,14 @@ def parse_factory(data: object, source: str = "factory") -> FactorySpec:
 
 def load_factory(path: str | Path) -> tuple[FactorySpec, dict]:
     """The spec and its raw mapping (variants are built by overlaying the raw mapping)."""
+    from tokenfab.catalog import activate, active_layers
+    from tokenfab.catalog.files import read_layers
+
     raw = load_yaml(path, "factory file")
+    files = raw.get("catalog") if isinstance(raw, dict) else None
+    if files and isinstance(files, list) and all(isinstance(f, str) for f in files):
+        # the factory's own catalog files join the active catalog before its names are checked
+        activate(active_layers() + read_layers(files, Path(path).parent, origin="factory"))
     return parse_factory(raw, str(path)), raw
 
 
