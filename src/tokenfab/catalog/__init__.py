@@ -101,6 +101,7 @@ class Gpu(_Item):
     nvlink_gbytes_per_s_per_direction: float
     tdp_w: float
     price_usd_per_hour: float | None = None
+    nvls: bool = False  # NVLink SHARP (in-switch all-reduce) inside the NVLink domain
 
 
 class Server(_Item):

@@ -33,6 +33,7 @@ from typing import Hashable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokenfab.catalog.protocols import load_protocols
 from tokenfab.factory.cluster import Cluster
 from tokenfab.sim.faults import RTO_DEFAULT_S, goodput_efficiency, harmonic, timeouts_per_message
 from tokenfab.sim.network import SimParams
@@ -47,10 +48,10 @@ class AnalyticalConfig(BaseModel):
     """Efficiencies and latencies of the alpha-beta model (assumptions, printed with results)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    # nccl-tests on H100 reach ~360 GB/s all-reduce busbw over 450 GB/s NVLink per direction
-    nvlink_efficiency: float = Field(0.80, gt=0, le=1)
-    # 46-49 GB/s measured per 400G ConnectX-7 (factory-models.md section 1)
-    nic_efficiency: float = Field(0.92, gt=0, le=1)
+    # protocol efficiencies per interconnect, from catalog/data/protocols.yaml (with sources):
+    # NCCL rings reach ~370 of H100's 450 GB/s NVLink; 46-49 GB/s per 400G ConnectX-7
+    nvlink_efficiency: float = Field(default_factory=lambda: load_protocols().nvlink.efficiency, gt=0, le=1)
+    nic_efficiency: float = Field(default_factory=lambda: load_protocols().nic.efficiency, gt=0, le=1)
     # fixed cost per collective: kernel launch and synchronisation
     launch_nvlink_s: float = Field(10e-6, ge=0)
     # DeepEP low-latency dispatch/combine at EP16-256 imply ~25-50 us beyond the bytes

@@ -211,11 +211,20 @@ class CollectiveResult:
 
 
 def _resolve_algorithm(collective: str, algorithm: str) -> list[str]:
-    if algorithm not in ("auto", "ring", "tree"):
-        raise InputError(f"unknown algorithm {algorithm!r}; use auto, ring or tree", "algorithm")
+    if algorithm not in ("auto", "ring", "tree", "nvls"):
+        raise InputError(f"unknown algorithm {algorithm!r}; use auto, ring, tree or nvls", "algorithm")
     if collective != "all_reduce":
         return ["ring"]
-    return ["ring", "tree"] if algorithm == "auto" else [algorithm]
+    return ["ring", "tree", "nvls"] if algorithm == "auto" else [algorithm]
+
+
+def _usable(net: Network, algos: list[str], gpus: np.ndarray, explicit: bool) -> list[str]:
+    """Drop what auto cannot use here: tree inside one server, NVLS across servers or without it."""
+    if explicit:
+        return algos
+    multi = len(np.unique(np.asarray(gpus) // net.gpus_per_server)) > 1
+    out = [a for a in algos if (a != "tree" or multi) and (a != "nvls" or (not multi and net.nvls))]
+    return out or ["ring"]
 
 
 class Simulator:
@@ -254,8 +263,8 @@ class Simulator:
         gpus = self._ids(gpus)
         n = len(gpus)
         runs = {}
-        multi_server = len(np.unique(gpus // self.net.gpus_per_server)) > 1
-        algos = [a for a in _resolve_algorithm(coll, algorithm) if a != "tree" or multi_server] or ["ring"]
+        algos = _resolve_algorithm(coll, algorithm)
+        algos = _usable(self.net, algos, gpus, explicit=algorithm != "auto")
         for algo in algos:
             prep = self.prepare(coll, gpus, algo, routing, pairs)
             ref = 2.0**30
@@ -350,7 +359,7 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
         algos = _resolve_algorithm(coll, job.algorithm)
         if len(algos) > 1:  # auto: the faster alone
             alone = [sim.collective_time(coll, gpus, job.size_bytes, algorithm=a, routing=routing, pairs=job.pairs)
-                     for a in algos if not (a == "tree" and len(np.unique(gpus // net.gpus_per_server)) < 2)]
+                     for a in _usable(net, algos, gpus, explicit=False)]
             algo = min(alone, key=lambda r: r.time_s).algorithm
         else:
             algo = algos[0]

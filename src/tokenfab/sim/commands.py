@@ -42,7 +42,7 @@ def simulate_cmd(
     maxbytes: str = typer.Option("1G", "-e", "--maxbytes", help="largest size"),
     stepfactor: int = typer.Option(2, "-f", "--stepfactor", help="multiply the size by this between lines"),
     stepbytes: Optional[str] = typer.Option(None, "-i", "--stepbytes", help="add this between lines (when -f is 1)"),
-    algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree"),
+    algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree | nvls (NVLink SHARP, one server)"),
     routing: str = typer.Option("ecmp", "--routing", help="ecmp | adaptive | spray"),
     gpus: Optional[int] = typer.Option(None, "--gpus", help="the first N GPUs (default: all, or all of --servers)"),
     servers: Optional[str] = typer.Option(None, "--servers", help="servers in ring order: srv-1,srv-9,srv-2 or srv-1..srv-16"),
@@ -57,7 +57,8 @@ def simulate_cmd(
     jitter_us: float = typer.Option(0.0, "--jitter", help="mean added jitter per network hop per step, us"),
     seeds: int = typer.Option(1, "--seeds", help="run this many seeds (QP numbers, hash seeds): min, median, max"),
     seed: int = typer.Option(0, "--seed", help="first seed"),
-    efficiency: float = typer.Option(0.95, "--efficiency", help="protocol efficiency applied to every link (1 = line rate)"),
+    efficiency: Optional[float] = typer.Option(None, "--efficiency", help="NIC/fabric protocol efficiency (default 0.95 from catalog/data/protocols.yaml; 1 = line rate)"),
+    nvlink_efficiency: Optional[float] = typer.Option(None, "--nvlink-efficiency", help="NVLink protocol efficiency (default 0.822; 1 = line rate)"),
     no_pxn: bool = typer.Option(False, "--no-pxn", help="disable PXN (cross-rail traffic then crosses the spines)"),
     dtype: str = typer.Option("float", "--dtype", "-d", help="element type (sizes are rounded to whole elements)"),
     link_load: bool = typer.Option(False, "--link-load", help="print per-link load at the largest size"),
@@ -90,7 +91,8 @@ def simulate_cmd(
         faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery,
                         rto_s=RTO_DEFAULT_S if rto_us is None else rto_us * 1e-6,
                         extra_latency_s=latency_us * 1e-6, jitter_s=jitter_us * 1e-6)
-        params = SimParams(efficiency=efficiency, channels_per_nic=channels, pxn=not no_pxn)
+        params = SimParams(efficiency=efficiency, nvlink_efficiency=nvlink_efficiency, channels_per_nic=channels,
+                           pxn=not no_pxn)
         sim = Simulator(fabric, params, faults)
         ids = sim.gpus(gpus, servers)
         want_links = link_load or plot is not None
@@ -114,7 +116,7 @@ def simulate_cmd(
     echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
          f"{fabric.intent.name} ({d['gpus']:,} x {d['gpu_model']}, {d['architecture']}, {d['tiers']} tier(s), "
          f"{d['link_speed_gbps']}G)", highlight=False, soft_wrap=True)
-    extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC", f"efficiency {efficiency}"]
+    extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC", f"efficiency NIC {params.efficiency:g} NVLink {params.nvlink_efficiency:g}"]
     if seeds > 1:
         extra.append(f"seeds {seed}..{seed + seeds - 1}")
     if fail:
