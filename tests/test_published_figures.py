@@ -47,3 +47,38 @@ def test_nvlink_and_nic_efficiencies_are_separate():
     multi = s.collective_time("all_reduce", s.gpus(), BIG, algorithm="ring", routing=SPRAY)
     assert multi.busbw_GBps == pytest.approx(min(450 * s.net.params.nvlink_efficiency, 400 * s.net.params.efficiency),
                                              rel=0.01)
+
+
+def pair_goodput(loss: float = 0.0, recovery: str = "go-back-n", scope: str = "path") -> float:
+    """One RoCE connection between two servers (a send_recv pair across the spines), GB/s."""
+    faults = sim.Faults(loss=loss, recovery=recovery, loss_scope=scope)
+    return sim.collective_time(nonblocking(), "send_recv", ["srv-1:gpu0", "srv-20:gpu0"], BIG, faults=faults).busbw_GBps
+
+
+def test_selective_repeat_keeps_99_percent_at_1_percent_loss():
+    """Selective repeat resends only the lost packets: 1% loss keeps ~99% of goodput."""
+    clean = pair_goodput()
+    assert pair_goodput(0.01, "selective-repeat") / clean == pytest.approx(0.99, abs=0.005)
+
+
+def test_go_back_n_collapses_at_and_above_1_percent_loss():
+    """Wang et al., "Error Recovery of RDMA Packets in Data Center Networks" (ICCCN 2019): RoCE
+    go-back-N's relative throughput drops to nearly zero when the loss rate reaches 1%."""
+    clean = pair_goodput()
+    rel = {p: pair_goodput(p) / clean for p in (1e-5, 1e-4, 1e-3, 1e-2, 3e-2)}
+    assert rel[1e-5] > 0.99 and rel[1e-4] > 0.9  # rare loss is nearly free
+    assert 0.2 < rel[1e-3] < 0.8  # the cliff's edge
+    assert rel[1e-2] < 0.03 and rel[3e-2] < 0.01  # near zero at and above 1%
+    assert all(b < a for a, b in zip(rel.values(), list(rel.values())[1:]))
+
+
+def test_loss_per_link_compounds_over_the_path():
+    # the pair crosses NIC-leaf-spine-leaf-NIC: 4 links; per-link p is a path loss of 1-(1-p)^4
+    p = 1e-3
+    per_link = pair_goodput(p, scope="link")
+    assert per_link == pytest.approx(pair_goodput(1 - (1 - p) ** 4, scope="path"), rel=1e-6)
+    assert per_link < pair_goodput(p, scope="path")
+    with pytest.raises(InputError, match="per-path loss is one probability"):
+        sim.Faults(loss={"spine-1": 0.01}, loss_scope="path")
+    with pytest.raises(InputError, match="loss scope"):
+        sim.Faults(loss=0.01, loss_scope="hop")

@@ -4,7 +4,7 @@ import pytest
 
 from tests.sim_fabrics import interleaved, nonblocking, oversubscribed
 from tokenfab import InputError, sim
-from tokenfab.sim.faults import goodput_efficiency, harmonic, timeouts_per_message
+from tokenfab.sim.faults import goodput_efficiency, harmonic, timeouts_per_packet
 
 SIZE = 2**30
 
@@ -17,7 +17,9 @@ def ring(faults=None, size=SIZE, routing="spray", fabric=None):
 def test_loss_formulas():
     assert goodput_efficiency(0.01, 100, "go-back-n") == pytest.approx(0.99 / (1 + 99 * 0.01))
     assert goodput_efficiency(0.01, 100, "selective-repeat") == pytest.approx(0.99)
-    assert timeouts_per_message(0.5) == pytest.approx(1.0)
+    # go-back-N: a second loss among the W packets resent waits for a timeout; selective repeat never
+    assert timeouts_per_packet(0.01, 100, "go-back-n") == pytest.approx(0.01 * (1 - 0.99**100))
+    assert timeouts_per_packet(0.01, 100, "selective-repeat") == 0.0
     assert harmonic(1) == 1.0 and harmonic(4) == pytest.approx(1 + 1 / 2 + 1 / 3 + 1 / 4)
 
 

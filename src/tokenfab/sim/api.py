@@ -16,7 +16,7 @@ from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
 from tokenfab.sim import engine
 from tokenfab.sim.collectives import (DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes)
-from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_message
+from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_packet
 from tokenfab.sim.network import Network, SimParams
 from tokenfab.sim.routing import Routing, route, spray_bundles
 
@@ -136,7 +136,10 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     rtt = 2 * (p.net_step_s + rt.latency_s)
     nic_Bps = net.fabric.design["link_speed_gbps"] * 1e9 / 8
     window = np.ceil(nic_Bps * rtt / p.mtu_bytes)
-    eta = goodput_efficiency(rt.loss_p, window, net.faults.recovery) if len(tr) else np.ones(0)
+    loss_p = rt.loss_p
+    if net.faults.loss_scope == "path" and len(tr):  # one end-to-end probability for every transfer
+        loss_p = np.full(len(tr), float(net.faults.loss))
+    eta = goodput_efficiency(loss_p, window, net.faults.recovery) if len(tr) else np.ones(0)
     if len(eta) and (eta <= 0).any():
         raise InputError("packet loss this high leaves no goodput", "loss")
     grp_of_t = tr.grp
@@ -148,8 +151,8 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
                       shape=(G, net.n_res)).tocsr()
     A.sum_duplicates()
     stall = np.zeros(G)
-    if len(tr) and rt.loss_p.any():
-        per_t = tr.w * timeouts_per_message(rt.loss_p) * net.faults.rto_s / p.message_bytes
+    if len(tr) and loss_p.any():
+        per_t = tr.w * timeouts_per_packet(loss_p, window, net.faults.recovery) * net.faults.rto_s / p.mtu_bytes
         stall = np.bincount(grp_of_t, weights=per_t, minlength=G)
     path = float(rt.latency_s.max()) if len(tr) else 0.0
     f = net.faults
@@ -159,7 +162,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     if routing.mode == "spray":
         members, reps, cap = spray_bundles(net)
         alias = (members, reps)
-    return Prepared(plan, A, stall, lat, path, float(rt.loss_p.max()) if len(tr) else 0.0, cap, alias)
+    return Prepared(plan, A, stall, lat, path, float(loss_p.max()) if len(tr) else 0.0, cap, alias)
 
 
 @dataclass

@@ -50,7 +50,8 @@ def simulate_cmd(
     channels: int = typer.Option(1, "--channels", help="NCCL channels per NIC"),
     fail: List[str] = typer.Option([], "--fail", help="link or switch down (repeatable): spine-3, leaf-r1-1--spine-3, leaf-r1-1:Ethernet256"),
     degrade: List[str] = typer.Option([], "--degrade", help="degraded link (repeatable): REF=0.5 or REF=400G"),
-    loss: float = typer.Option(0.0, "--loss", help="packet loss probability on every link"),
+    loss: float = typer.Option(0.0, "--loss", help="packet loss probability, per link crossed or per path (--loss-scope)"),
+    loss_scope: str = typer.Option("link", "--loss-scope", help="what --loss is per: link (each link crossed; a path of h links loses 1-(1-p)^h) | path (end to end)"),
     recovery: str = typer.Option("go-back-n", "--recovery", help="RoCE loss recovery: go-back-n | selective-repeat"),
     rto_us: Optional[float] = typer.Option(None, "--rto-us", help="retransmission timeout (default 4.096 us x 2^8)"),
     latency_us: float = typer.Option(0.0, "--latency", help="added latency per link crossed, us"),
@@ -88,7 +89,7 @@ def simulate_cmd(
             raise InputError(f"--plot {plot}: the heat map is written as SVG; name it *.svg")
         fabric = load_plan_or_intent(plan)
         deg = dict(_degrade(fabric, text) for text in degrade)
-        faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery,
+        faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery, loss_scope=loss_scope,
                         rto_s=RTO_DEFAULT_S if rto_us is None else rto_us * 1e-6,
                         extra_latency_s=latency_us * 1e-6, jitter_s=jitter_us * 1e-6)
         params = SimParams(efficiency=efficiency, nvlink_efficiency=nvlink_efficiency, channels_per_nic=channels,
@@ -124,7 +125,7 @@ def simulate_cmd(
     if deg:
         extra.append("degraded: " + ", ".join(f"{k} x{v:g}" for k, v in deg.items()))
     if loss:
-        extra.append(f"loss {loss:g} ({recovery})")
+        extra.append(f"loss {loss:g} per {'link crossed' if loss_scope == 'link' else 'path (end to end)'} ({recovery})")
     if jitter_us or latency_us:
         extra.append(f"latency +{latency_us:g} us/link, jitter {jitter_us:g} us")
     echo("# " + ", ".join(extra), highlight=False, soft_wrap=True)
