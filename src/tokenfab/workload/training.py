@@ -61,6 +61,12 @@ class TrainEfficiency(StrictModel):
     # on large transformer shapes: cuBLAS reaches ~75% on big H100 BF16 GEMMs, attention and
     # element-wise kernels less. An assumption; printed with every estimate.
     compute: float = Field(0.60, gt=0, le=1)
+    # Fused causal attention (flash attention, forward + backward) reaches less of peak than the
+    # GEMMs: FlashAttention-3 on H100 BF16 runs forward at ~600-740 TFLOPS but backward (2.5x the
+    # forward's FLOPs) at ~450-500, ~0.5 of peak together; ring/all-gather context parallelism
+    # adds per-chunk launches and rescaling. It matters at long sequence, where attention dominates.
+    attention: float = Field(0.50, gt=0, le=1, description="fraction of dense peak fused causal attention "
+                             "(forward + backward) reaches; FlashAttention-3 on H100 ~0.5 (an assumption)")
     # HBM bandwidth reached by the optimizer step (streams 16 bytes/param in and out)
     hbm: float = Field(0.8, gt=0, le=1)
 
@@ -270,13 +276,15 @@ class TrainingStep:
         out = [
             f"model {m.name}: {m.params / 1e9:.1f}B parameters ({m.active_params / 1e9:.1f}B active matmul), "
             f"{m.layers} layers, hidden {m.hidden}",
-            f"FLOPs/token = 6N + 6 L s heads (d_qk + d_v) = {self.flops_per_token / 1e12:.3f} TFLOP (PaLM App. B, no causal halving)",
+            f"FLOPs/token = 6N + 3 L s heads (d_qk + d_v) = {self.flops_per_token / 1e12:.3f} TFLOP (PaLM App. B with "
+            f"causal attention: half the score matrix; attention {self.model.attn_train_flops_per_token(s.seq_len) / self.flops_per_token:.0%} of it)",
             f"parallelism tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep}, virtual stages {p.vpp}, ZeRO {p.zero}, "
             f"rank order {p.order}",
             f"global batch {s.global_batch} x {s.seq_len} tokens, micro-batch {s.micro_batch} -> "
             f"{self.microbatches} micro-batches per pipeline; bubble (p-1)/(v m) = {(p.pp - 1) / (p.vpp * self.microbatches):.3f}",
             f"{self.gpu.model} peak {self.peak_flops / 1e12:.0f} TFLOPS ({s.precision}), compute efficiency "
-            f"{s.efficiency.compute:.2f} (fraction of peak the layers reach)",
+            f"{s.efficiency.compute:.2f} (fraction of peak the GEMMs and element-wise kernels reach), attention "
+            f"{s.efficiency.attention:.2f} (fused causal attention, forward + backward: FlashAttention-3 on H100)",
             f"overlap hidden behind compute: tp {s.overlap.tp}, cp {s.overlap.cp}, ep {s.overlap.ep}, pp {s.overlap.pp}, dp {s.overlap.dp}",
             f"{self.recompute_note}; sequence parallel {'on' if s.sequence_parallel else 'off'}; memory per GPU "
             + (mem_model.breakdown(self.memory) if self.memory else f"~{self.memory_gb:.0f} GB")
@@ -327,7 +335,9 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     rc = mode == "full"
     # full recompute runs the forward pass twice: 8 instead of 6 per parameter, attention likewise
     f_exec = f_tok * (8 / 6 if rc else 1.0)
-    compute_mb = f_exec * b * s / (p.tp * p.cp * p.pp) / (peak * spec.efficiency.compute)
+    f_attn = m.attn_train_flops_per_token(s) * (8 / 6 if rc else 1.0)
+    eff = spec.efficiency
+    compute_mb = ((f_exec - f_attn) / eff.compute + f_attn / eff.attention) * b * s / (p.tp * p.cp * p.pp) / peak
     if mode == "selective":  # element-wise kernels again: their bytes once more through HBM
         sel_bytes = 2 * mem_model.SELECTIVE_SAVED * tok_mb * m.hidden / (p.tp if spec.sequence_parallel else 1)
         compute_mb += layers_stage * sel_bytes / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
