@@ -3,7 +3,8 @@
 - Llama 3 405B on 16,384 H100 (TP 8, PP 16, DP 128, 8K sequences, BF16): Meta published 41% MFU
   (arXiv 2407.21783, Table 4); the model must land within 41% +- 5 points.
 - DeepSeek-V3 production decode on H800 (EP144, 18 nodes): ~14.8k output tokens/s per node,
-  1,850 per GPU (open-infra-index, day 6); the model must land within 25%.
+  1,850 per GPU (open-infra-index, day 6); the model must land within 15%. Prefill: ~73.7k input
+  tokens/s (cache hits included) per prefill node, within 15%.
 """
 
 from functools import cache
@@ -61,7 +62,7 @@ def test_deepseek_v3_decode_tokens_per_gpu_on_h800():
     est = estimate("deepseek-v3-serving.yaml")
     published = 14_800 / 8
     got = est.decode_tokens_per_s_per_gpu
-    assert abs(got / published - 1) <= 0.25, f"{got:,.0f} tokens/s per decode GPU vs {published:,.0f} published"
+    assert abs(got / published - 1) <= 0.15, f"{got:,.0f} tokens/s per decode GPU vs {published:,.0f} published"
     # two micro-batches hide the EP all-to-all behind compute: the network is not on the critical path
     assert est.network_idle_fraction == 0.0
     # ...but it would be without the overlap
@@ -131,3 +132,19 @@ def test_llama3_405b_at_131k_context_with_cp16():
     cp = [it for it in long.items if it.collective.parallelism == "cp"]
     assert cp and all(it.network for it in cp) and cp[0].collective.group_size == 16
     assert long.breakdown()["cp_exposed_s"] > 0
+
+
+def test_deepseek_v3_prefill_tokens_per_node_on_h800():
+    """DeepSeek-V3 prefill (EP32 over 4 H800 nodes): ~73.7k input tokens/s per node, cache hits
+    included (open-infra-index, day 6). That is what each prefill node handles while the service
+    runs at its output rate (input = output x 3.6), not what it could do flat out: the published
+    figures are a day's averages, and 608B input / 73.7k vs 168B output / 14.8k gives the node split."""
+    est = estimate("deepseek-v3-serving.yaml")
+    got = est.prefill_tokens_per_s_per_node
+    assert abs(got / 73_700 - 1) <= 0.15, f"{got:,.0f} input tokens/s per prefill node vs 73,700 published"
+    # the prefill nodes keep up with decode, with room to spare
+    assert est.prefill_capacity_per_node > got
+    assert est.input_tokens_per_s == pytest.approx(est.output_tokens_per_s * 3.6)
+    # attention over the cached prefix is charged: 56% of the prompt is a cache hit, not free
+    text = "\n".join(est.assumptions())
+    assert "prefill attention 0.5 of BF16 peak" in text and "sqrt(compute^2 + memory^2)" in text

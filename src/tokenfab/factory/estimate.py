@@ -38,5 +38,8 @@ def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
             e = inference_estimate(j.workload.inference, cl.gpu, comm, gpus, G, j.field)
             head = (f"TPOT {e.tpot_s * 1e3:.2f} ms, TTFT {e.ttft_s:.3f} s, {e.output_tokens_per_s:,.0f} output tokens/s "
                     f"({e.tokens_per_s_per_gpu:,.0f} per GPU; decode GPUs alone {e.decode_tokens_per_s_per_gpu:,.0f})")
+            if e.spec.prefill is not None:
+                head += (f"; prefill {e.prefill_tokens_per_s_per_node:,.0f} input tokens/s per node "
+                         f"(capacity {e.prefill_capacity_per_node:,.0f})")
         out.append((j.name, j.kind, e, head))
     return out
