@@ -5,7 +5,6 @@ Bad input exits with code 2 and a one-paragraph message, never a traceback."""
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -74,16 +73,8 @@ def _print_summary(fabric) -> None:
         console.print(f"  - {r}", highlight=False)
 
 
-@app.command("schema")
-def schema_cmd() -> None:
-    """Print the JSON Schema of fabric.json."""
-    from tokenfab.design.model import json_schema
-
-    print(json.dumps(json_schema(), indent=2, sort_keys=True))
-
-
 # Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`.
-STAGES = ("configure", "twin", "sim", "factory", "sweep", "server")
+STAGES = ("catalog", "configure", "twin", "sim", "factory", "sweep", "server")
 for _stage in STAGES:
     try:
         _mod = importlib.import_module(f"tokenfab.{_stage}.commands")
@@ -92,6 +83,49 @@ for _stage in STAGES:
             raise
         continue
     _mod.register(app)
+
+
+CATALOG_HELP = ("your own catalog file or folder (GPUs, NICs, switches, servers, optics, models); "
+                "repeat for several; overrides shipped entries of the same name")
+
+
+def _with_catalog(fn):
+    """`fn` as a verb that also takes --catalog: the files are read (every problem reported at once)
+    and are the catalog in force while the verb runs, on top of the user-wide folder."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn, eval_str=True)
+    if "catalog" in sig.parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def verb(*args, catalog: Optional[list[Path]] = None, **kwargs):
+        from tokenfab.catalog import active_layers, use_catalog
+        from tokenfab.catalog.files import read_layers
+
+        try:
+            layers = active_layers() + (read_layers(catalog, origin="cli") if catalog else ())
+        except InputError as exc:
+            fail(str(exc))
+        with use_catalog(layers):
+            return fn(*args, **kwargs)
+
+    option = inspect.Parameter("catalog", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[list[Path]],
+                               default=typer.Option(None, "--catalog", metavar="FILE|DIR", help=CATALOG_HELP))
+    verb.__signature__ = sig.replace(parameters=[*sig.parameters.values(), option])
+    verb.__annotations__ = {**{k: v.annotation for k, v in sig.parameters.items()}, "catalog": Optional[list[Path]]}
+    return verb
+
+
+def _add_catalog_option(typer_app: typer.Typer) -> None:
+    for cmd in typer_app.registered_commands:
+        cmd.callback = _with_catalog(cmd.callback)
+    for group in typer_app.registered_groups:
+        _add_catalog_option(group.typer_instance)
+
+
+_add_catalog_option(app)
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ import ipaddress
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, ValidationError, model_validator
 
-from tokenfab.strict import StrictModel
+from tokenfab.strict import StrictModel, validation_message  # noqa: F401 (validation_message: re-exported)
 from tokenfab.errors import InputError
 
 
@@ -152,25 +152,19 @@ class Intent(StrictModel):
     roce: Roce = Roce()
     prices_usd: dict[str, float] = Field(default_factory=dict)  # override per catalog model
     power_w: dict[str, float] = Field(default_factory=dict)
+    catalog: list[str] = Field(default_factory=list, description=(
+        "your own catalog files or folders (GPUs, NICs, switches, servers, optics, models), relative to "
+        "this file; an entry with a shipped name overrides it. See `tokenfab schema catalog`."))
+    # The user catalog layers this intent was checked against (user-wide folder, --catalog, its own files).
+    _catalog_layers: tuple = PrivateAttr(default=())
 
     @property
     def nics_per_server(self) -> int:
         return self.cluster.nics_per_server or self.cluster.gpus_per_server
 
-
-def validation_message(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check its spelling; see examples/ for the accepted keys)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        got = err.get("input")
-        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{path}: {msg}{shown}")
-    return "; ".join(lines)
+    @property
+    def catalog_layers(self) -> tuple:
+        return self._catalog_layers
 
 
 def validated(model: type[M], data: object, source: str, keys: str) -> M:
@@ -184,49 +178,90 @@ def validated(model: type[M], data: object, source: str, keys: str) -> M:
         raise InputError(f"{source}: {validation_message(exc)}") from None
 
 
-def parse_intent(data: object, source: str = "intent") -> Intent:
+def parse_intent(data: object, source: str = "intent", base: Path | None = None,
+                 layers: tuple | None = None) -> Intent:
+    """`data` as an Intent checked against its catalog. The catalog is the active one (user-wide
+    folder, --catalog) plus the intent's own `catalog:` files read relative to `base` (the intent's
+    folder; default the working folder), unless `layers` gives the full set (a fabric's record)."""
+    from tokenfab.catalog import active_layers
+    from tokenfab.catalog.files import read_layers
+
     intent = validated(Intent, data, source, "cluster, fabric, ...")
-    _check_catalog_refs(intent)
+    if layers is None:
+        own = read_layers(intent.catalog, base or Path.cwd(), origin="intent") if intent.catalog else ()
+        layers = active_layers() + own
+    intent._catalog_layers = tuple(layers)
+    check_catalog_refs(intent, source)
     return intent
 
 
 def load_intent(path: str | Path) -> Intent:
     from tokenfab.fileio import load_yaml
 
-    return parse_intent(load_yaml(path, "intent"), str(path))
+    return parse_intent(load_yaml(path, "intent"), str(path), base=Path(path).parent)
 
 
-def _check_catalog_refs(intent: Intent) -> None:
-    from tokenfab.catalog import load_catalog
+def check_catalog_refs(intent: Intent, source: str = "intent") -> None:
+    """Every catalog name the intent uses exists and fits; one InputError lists all that do not."""
+    from tokenfab.catalog import default_server, load_catalog, unknown_message
 
-    cat = load_catalog()
+    cat = load_catalog(intent.catalog_layers)
+    problems: list[str] = []
+
+    def ref(kind: str, name: str, field: str):
+        if name in getattr(cat, kind):
+            return getattr(cat, kind)[name]
+        problems.append(f"{field}: {unknown_message(kind, name, getattr(cat, kind))}")
+        return None
+
     c = intent.cluster
-    cat.get("gpus", c.gpu_model, "cluster.gpu_model")
-    nic = cat.get("nics", c.nic_model, "cluster.nic_model")
-    if c.server_model:
-        cat.get("servers", c.server_model, "cluster.server_model")
-    speed = c.nic_speed_gbps or nic.speed_gbps
-    if speed > nic.speed_gbps:
-        raise InputError(f"{speed}G is faster than the {nic.model}'s {nic.speed_gbps}G", "cluster.nic_speed_gbps")
-    if speed % c.planes:
-        raise InputError(f"a {speed}G NIC cannot split evenly over {c.planes} planes", "cluster.planes")
+    ref("gpus", c.gpu_model, "cluster.gpu_model")
+    nic = ref("nics", c.nic_model, "cluster.nic_model")
+    server = ref("servers", c.server_model, "cluster.server_model") if c.server_model else None
+    if server is not None:
+        if server.gpu_model != c.gpu_model:
+            problems.append(f"cluster.server_model: {server.model} holds {server.gpu_model} GPUs, not "
+                            f"cluster.gpu_model {c.gpu_model}")
+        if server.gpus != c.gpus_per_server:
+            problems.append(f"cluster.gpus_per_server: {c.gpus_per_server}, but server {server.model} holds "
+                            f"{server.gpus} GPUs (set gpus_per_server: {server.gpus})")
+    if c.gpu_model in cat.gpus and (server is not None or not c.server_model):
+        srv = server or default_server(cat, c.gpu_model, c.gpus_per_server)
+        ds = srv.scaleup_domain_servers
+        if ds > 1 and c.servers % ds:
+            problems.append(f"cluster.servers: {c.servers} is not a whole number of {srv.model} scale-up domains "
+                            f"({ds} servers, {ds * srv.gpus} GPUs each): use {ds * max(1, c.servers // ds)} or "
+                            f"{ds * (c.servers // ds + 1)}")
+    if nic is not None:
+        speed = c.nic_speed_gbps or nic.speed_gbps
+        if speed > nic.speed_gbps:
+            problems.append(f"cluster.nic_speed_gbps: {speed}G is faster than the {nic.model}'s {nic.speed_gbps}G")
+        elif speed % c.planes:
+            problems.append(f"cluster.planes: a {speed}G NIC cannot split evenly over {c.planes} planes")
     f = intent.fabric
-    cat.get("switches", f.switch_model, "fabric.switch_model")
+    ref("switches", f.switch_model, "fabric.switch_model")
     for tier in ("leaf", "spine", "core"):
         model = getattr(f, tier).switch_model
         if model:
-            cat.get("switches", model, f"fabric.{tier}.switch_model")
+            ref("switches", model, f"fabric.{tier}.switch_model")
     for side in ("frontend", "storage"):
         net = getattr(intent, side)
         if net:
-            cat.get("switches", net.switch_model, f"{side}.switch_model")
+            ref("switches", net.switch_model, f"{side}.switch_model")
     from tokenfab.configure.roce import resolve
 
-    resolve(intent.roce)  # the profile exists and the overrides fit it
+    try:
+        resolve(intent.roce)  # the profile exists and the overrides fit it
+    except InputError as exc:
+        problems.append(str(exc))
     known = set(cat.switches) | set(cat.nics) | set(cat.gpus) | set(cat.servers) | set(cat.optics)
     for table in ("prices_usd", "power_w"):
         for model, value in getattr(intent, table).items():
             if model not in known:
-                raise InputError(f"unknown catalog model {model!r}; known: {', '.join(sorted(known))}", f"{table}.{model}")
-            if value < 0:
-                raise InputError(f"must be >= 0 (got {value})", f"{table}.{model}")
+                problems.append(f"{table}.{model}: unknown catalog model {model!r}; known: {', '.join(sorted(known))}")
+            elif value < 0:
+                problems.append(f"{table}.{model}: must be >= 0 (got {value})")
+    if len(problems) == 1:
+        raise InputError(f"{source}: {problems[0]}")
+    if problems:
+        raise InputError(f"{source}: {len(problems)} problems:\n  " + "\n  ".join(problems))

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
-from tokenfab.catalog import Switch, load_catalog
+from tokenfab.catalog import Switch, load_catalog, per_catalog
 
 MTU_BYTES = 9216
 PROPAGATION_S_PER_M = 5e-9
@@ -45,7 +44,7 @@ class Headroom:
         return f"pg_lossless_{self.speed_gbps}G_{self.cable_m}m_profile"
 
 
-@lru_cache(maxsize=None)
+@per_catalog
 def _rows(model: str) -> dict[int, list[tuple[int, dict]]]:
     """speed -> [(cable_m, row)] sorted by cable length."""
     sonic = load_catalog().switches[model].sonic
@@ -65,7 +64,7 @@ def estimate(speed_gbps: int, cable_m: int) -> Headroom:
                     "estimate: PFC headroom formula (tokenfab.configure.buffers)", True)
 
 
-@lru_cache(maxsize=None)
+@per_catalog
 def headroom(model: str, speed_gbps: int, length_m: float) -> Headroom:
     sw = load_catalog().switches[model]
     for cable, row in _rows(model).get(speed_gbps, []):
@@ -87,7 +86,7 @@ class Pools:
     estimate: bool
 
 
-@lru_cache(maxsize=None)
+@per_catalog
 def pools(model: str) -> Pools:
     sw: Switch = load_catalog().switches[model]
     data = dict((sw.sonic.buffer_pools or {}) if sw.sonic else {})

@@ -50,7 +50,7 @@ class Context:
 
     def __init__(self, fabric: Fabric):
         self.fabric = fabric
-        self.catalog = load_catalog()
+        self.catalog = load_catalog(fabric.catalog_layers)
         self.profile: Profile = resolve(fabric.intent.roce)
         D, L = fabric.devices, fabric.links
         self.col = {c: D[c].tolist() for c in D.columns}

@@ -9,9 +9,8 @@ lanes may repeat across a platform's port names, so nothing here derives one fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
-from tokenfab.catalog import BreakoutMode, Switch, load_catalog
+from tokenfab.catalog import BreakoutMode, Switch, load_catalog, per_catalog
 from tokenfab.errors import InputError
 
 
@@ -39,7 +38,7 @@ def cage_ports(sw: Switch, cage: int, mode: BreakoutMode) -> list[PortSpec]:
     return list(_cage_ports(sw.model, cage, mode.mode))
 
 
-@lru_cache(maxsize=None)
+@per_catalog
 def _cage_ports(model: str, cage: int, mode_name: str) -> tuple[PortSpec, ...]:
     sw = load_catalog().switches[model]
     mode = mode_named(sw, mode_name)
@@ -92,7 +91,7 @@ def layout(sw: Switch, cabled: dict[str, int], preferred: list[str], device: str
     return ports, breakout
 
 
-@lru_cache(maxsize=None)
+@per_catalog
 def _where(model: str, preferred: tuple[str, ...]) -> dict[tuple[str, int], tuple[int, BreakoutMode]]:
     """(port name, speed) -> (cage, mode), trying the preferred modes first."""
     sw = load_catalog().switches[model]

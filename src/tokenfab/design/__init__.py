@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokenfab.catalog import Catalog, load_catalog
+from tokenfab.catalog import Catalog, activate, load_catalog
 from tokenfab.design import addressing, media, racks, topology
 from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
@@ -53,11 +53,15 @@ def candidates(intent: Intent, catalog: Catalog | None = None) -> list[tuple[Siz
 
 
 def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
-    catalog = catalog or load_catalog()
+    """The Fabric for `intent`, built with the catalog the intent was checked against (shipped +
+    the user's files); the fabric records those files, and they become this context's catalog so
+    the later stages (configure, simulate, factory) read the same entries."""
+    catalog = catalog or load_catalog(intent.catalog_layers)
+    activate(catalog.layers)
     f = intent.fabric
     options = candidates(intent, catalog)
     sz, cost = min(options, key=lambda o: (o[1], o[0].architecture))
-    reasons = list(sz.notes)
+    reasons = list(sz.notes) + catalog.notes
     if f.architecture == "auto":
         if len(options) > 1:
             other = [o for o in options if o[0] is not sz][0]
@@ -91,8 +95,18 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     links = Table(dict(kind=L["kind"], a=L["a"], a_port=L["a_port"], b=L["b"], b_port=L["b_port"],
                        speed_gbps=L["speed_gbps"], plane=L["plane"], a_ip=lcols["a_ip"], b_ip=lcols["b_ip"],
                        prefix_len=lcols["prefix_len"], length_m=length, medium=medium))
+    ds = racks.domain_servers(intent, catalog)
+    if ds > 1:
+        reasons.append(f"{srv_model}: {ds} servers ({ds * intent.cluster.gpus_per_server} GPUs) share one scale-up "
+                       f"domain; {sz.servers // ds} domains, each in one rack; tensor-parallel traffic stays on NVLink")
+        if sz.servers_per_su % ds:
+            reasons.append(f"scale-up domains of {ds} servers straddle scalable units of {sz.servers_per_su} servers "
+                           f"(a domain's trays reach two units' leaves); fabric.servers_per_su: a multiple of {ds} aligns them")
     summary = _summary(intent, sz, catalog, reasons)
-    return Fabric(intent, summary, devices, links, Table(subnets), _expectations(sz, devices, links))
+    if ds > 1:  # absent for one-server domains, so earlier plans stay byte-identical
+        summary["scaleup_domain_servers"] = ds
+    return Fabric(intent, summary, devices, links, Table(subnets), _expectations(sz, devices, links),
+                  catalog_layers=catalog.layers)
 
 
 def _summary(intent: Intent, sz: Sizing, catalog: Catalog, reasons: list[str]) -> dict:

@@ -18,7 +18,7 @@ def check(f: Fabric) -> list[str]:
     out: list[str] = []
     D, L = f.devices, f.links
     names, role = D["name"], D["role"]
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     d = f.design
 
     if dup := _dupes(names):

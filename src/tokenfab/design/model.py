@@ -109,8 +109,9 @@ class Fabric:
     """The planned fabric. Build it with `tokenfab.plan(intent)`; read it with `Fabric.load()`."""
 
     def __init__(self, intent: Intent, design: dict, devices: Table, links: Table, subnets: Table,
-                 expectations: dict):
+                 expectations: dict, catalog_layers: tuple = ()):
         self.intent = intent
+        self.catalog_layers = tuple(catalog_layers)  # the user catalog files it was planned with
         self.design = design
         self.devices = devices
         self.links = links  # a/b are row numbers into devices
@@ -176,6 +177,8 @@ class Fabric:
             "links": links.to_json_obj(LINK_COLUMNS),
             "subnets": subnets.to_json_obj(SUBNET_COLUMNS),
             "expectations": self.expectations,
+            # the user catalog entries it was planned with (absent when only the shipped catalog was used)
+            **({"catalog": [layer.to_json_obj() for layer in self.catalog_layers]} if self.catalog_layers else {}),
         }
 
     def dumps(self) -> str:
@@ -185,8 +188,15 @@ class Fabric:
     def from_json_obj(cls, obj: dict, source: str = "fabric.json") -> "Fabric":
         if not isinstance(obj, dict) or obj.get("schema") != SCHEMA_ID:
             raise InputError(f"{source}: not a tokenfab fabric (expected schema {SCHEMA_ID!r}, got {obj.get('schema') if isinstance(obj, dict) else type(obj).__name__!r})")
+        from tokenfab.catalog import activate, active_layers
+        from tokenfab.catalog.files import from_json_obj as layers_from_json
+
+        # The fabric's own catalog record, plus what this command adds (--catalog, a factory file's catalog).
+        layers = layers_from_json(obj.get("catalog", []), source)
+        layers += tuple(x for x in active_layers() if x.origin in ("cli", "factory") and x.key not in {y.key for y in layers})
+        activate(layers)
         try:
-            intent = parse_intent(obj["intent"], f"{source}: intent")
+            intent = parse_intent(obj["intent"], f"{source}: intent", layers=layers)
             devices = Table.from_json_obj(obj["devices"], "devices")
             idx = {n: i for i, n in enumerate(devices["name"].tolist())}
             links = Table.from_json_obj(obj["links"], "links")
@@ -197,7 +207,7 @@ class Fabric:
                         t.columns[c] = np.array([idx[n] for n in t[c].tolist()], dtype=np.int64)
                     except KeyError as exc:
                         raise InputError(f"{source}: {c} names unknown device {exc.args[0]!r}") from None
-            return cls(intent, obj["design"], devices, links, subnets, obj["expectations"])
+            return cls(intent, obj["design"], devices, links, subnets, obj["expectations"], catalog_layers=layers)
         except KeyError as exc:
             raise InputError(f"{source}: missing key {exc.args[0]!r}") from None
 
@@ -237,6 +247,10 @@ def json_schema() -> dict:
             "devices": table(DEVICE_COLUMNS),
             "links": table(LINK_COLUMNS),
             "subnets": table(SUBNET_COLUMNS),
+            "catalog": {"type": "array", "description": "the user catalog files the fabric was planned with", "items": {
+                "type": "object", "required": ["source", "sha256", "entries"], "additionalProperties": False,
+                "properties": {"source": {"type": "string"}, "sha256": {"type": "string"},
+                               "entries": {"type": "object", "description": "entries by kind, as in a catalog file"}}}},
             "expectations": {"type": "object", "properties": {
                 "bgp_sessions": {"type": "integer"},
                 "leaf_ecmp_links": {"type": "object", "additionalProperties": {"type": "integer"}},

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from tokenfab.catalog import Catalog
+from tokenfab.catalog import Catalog, default_server
 from tokenfab.design.sizing import Sizing
 from tokenfab.errors import InfeasibleError
 from tokenfab.intent import Intent
@@ -23,27 +23,32 @@ SLACK_M = 2.0  # up and down the racks at both ends, and patching
 
 def server_model(intent: Intent, catalog: Catalog) -> str:
     c = intent.cluster
-    if c.server_model:
-        return c.server_model
-    for m in catalog.servers.values():
-        if m.gpu_model == c.gpu_model and m.gpus == c.gpus_per_server:
-            return m.model
-    for m in catalog.servers.values():
-        if m.gpus == c.gpus_per_server:
-            return m.model
-    return next(iter(catalog.servers))
+    return c.server_model or default_server(catalog, c.gpu_model, c.gpus_per_server).model
+
+
+def domain_servers(intent: Intent, catalog: Catalog) -> int:
+    """Servers per scale-up (NVLink) domain: 1 for an HGX box, 18 trays for an NVL72 rack."""
+    return catalog.servers[server_model(intent, catalog)].scaleup_domain_servers
 
 
 def servers_per_rack(intent: Intent, catalog: Catalog) -> int:
+    """Servers one rack holds under its power and space budget; whole scale-up domains only
+    (an NVL72 domain's trays share one rack's NVLink spine)."""
     srv = catalog.servers[server_model(intent, catalog)]
     power = intent.power_w.get(srv.model, srv.power_w)
+    ds = srv.scaleup_domain_servers
     by_power = math.floor(intent.racks.power_budget_kw * 1000 / power) if power else 1 << 30
     by_space = (intent.racks.rack_units - 2) // srv.rack_units  # 2 U for patching / mgmt switch
     n = min(by_power, by_space)
+    if ds > 1 and n < ds:
+        raise InfeasibleError(
+            f"one {srv.model} scale-up domain is {ds} servers: {ds * power / 1000:.1f} kW and {ds * srv.rack_units} U; "
+            f"the rack budget is {intent.racks.power_budget_kw:g} kW and {intent.racks.rack_units - 2} U for servers "
+            f"(raise racks.power_budget_kw to {math.ceil(ds * power / 1000)} or more)", "racks.power_budget_kw")
     if n < 1:
         raise InfeasibleError(f"one {srv.model} draws {power:.0f} W; the rack budget is {intent.racks.power_budget_kw * 1000:.0f} W",
                               "racks.power_budget_kw")
-    return n
+    return n // ds * ds
 
 
 def _split_switch_racks(intent: Intent, catalog: Catalog, dev: dict, rack: np.ndarray) -> None:
@@ -78,6 +83,10 @@ def place(intent: Intent, catalog: Catalog, sz: Sizing, dev: dict, links: dict) 
     su, pos_in_su = i // d, i % d
     rack_in_su = pos_in_su // spr
     rack[srv] = np.char.add("rack-", (su * racks_per_su + rack_in_su + 1).astype(str))
+    ds = domain_servers(intent, catalog)
+    if ds > 1 and d % ds:
+        # scale-up domains straddle scalable units: rack them by domain so a domain never splits
+        rack[srv] = np.char.add("rack-", (i // spr + 1).astype(str))
     leaf = role == "leaf"
     rack[leaf] = np.char.add("net-su", dev["su"][leaf].astype(str))
     spine = role == "spine"

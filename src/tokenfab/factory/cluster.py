@@ -53,23 +53,37 @@ class Cluster:
         it = fabric.intent
         d = fabric.design
         D = fabric.devices
-        cat = load_catalog()
+        cat = load_catalog(fabric.catalog_layers)
         self.gpu: Gpu = cat.gpus[it.cluster.gpu_model]
-        self.gpus_per_server = it.cluster.gpus_per_server
         self.rails = int(d["rails"])
         self.tiers = int(d["tiers"])
         self.architecture = d["architecture"]
         role = D["role"]
-        self.server_rows = np.flatnonzero(role == "server")
-        self.server_names = D["name"][self.server_rows]
-        self.server_index = {n: i for i, n in enumerate(self.server_names.tolist())}
+        # A "server" here is one NVLink island: the server itself, or a rack-scale scale-up domain
+        # (GB200 NVL72: 18 trays of 4 GPUs) whose trays all share NVLink. Placement, tensor
+        # parallelism and NVLink traffic work per island; each tray keeps its own NICs (rails).
+        # GPU ids are unchanged: island * 72 + tray * 4 + k = global tray * 4 + k.
+        self.trays_per_server = ds = int(d.get("scaleup_domain_servers", 1))
+        self.gpus_per_tray = g = it.cluster.gpus_per_server
+        tray_rows = np.flatnonzero(role == "server")
+        if len(tray_rows) % ds:
+            raise InputError(f"{len(tray_rows)} servers are not whole scale-up domains of {ds}")
+        self.gpus_per_server = g * ds
+        self.server_rows = tray_rows[::ds]  # an island's first tray stands for its rack, unit and pod
+        self._server_of_row = np.full(len(D), -1, dtype=np.int64)
+        self._server_of_row[tray_rows] = np.arange(len(tray_rows)) // ds
+        names = D["name"][tray_rows]
+        self.server_names = names[::ds] if ds == 1 else np.array(
+            [f"{names[k]}..{names[k + ds - 1]}" for k in range(0, len(names), ds)], dtype=object)
+        self.server_index = {n: int(i) for n, i in zip(names.tolist(), self._server_of_row[tray_rows].tolist())}
+        self.tray_names = [names[k:k + ds].tolist() for k in range(0, len(names), ds)]  # the machines of each
         self.n_servers = len(self.server_rows)
         self.n_gpus = self.n_servers * self.gpus_per_server
         self.su = D["su"][self.server_rows].astype(np.int64)  # 1-based
         self.n_su = int(self.su.max()) if self.n_servers else 0
         self.pod = D["pod"][self.server_rows].astype(np.int64)  # 1-based in 3 tiers, else 0 or 1
         self.n_pods = int(d.get("pods") or 0)
-        self.rail_of_local = (np.arange(self.gpus_per_server) * self.rails) // self.gpus_per_server
+        self.rail_of_local = ((np.arange(self.gpus_per_server) % g) * self.rails) // g
         # rail leaves keyed (su, rail), planes folded together
         self.leaf_rows = np.flatnonzero(role == "leaf")
         self.n_leaf_keys = self.n_su * self.rails
@@ -87,6 +101,14 @@ class Cluster:
         self.capacities = self._capacities()
 
     # -- coordinates -----------------------------------------------------------------------
+    def nodes(self, servers) -> list[str]:
+        """Machine (node) names of these servers: each tray of a rack-scale domain is a node."""
+        return [n for s in np.asarray(servers).tolist() for n in self.tray_names[s]]
+
+    def server_of_row(self, rows: np.ndarray) -> np.ndarray:
+        """Island (server index) of device rows of servers (trays)."""
+        return self._server_of_row[np.asarray(rows)]
+
     def server_of(self, gpus: np.ndarray) -> np.ndarray:
         return np.asarray(gpus) // self.gpus_per_server
 
@@ -159,7 +181,7 @@ class Cluster:
         kind = L["kind"]
         nic = np.zeros((self.n_servers, self.rails))
         m = kind == "nic"
-        srv = np.searchsorted(self.server_rows, L["a"][m])
+        srv = self.server_of_row(L["a"][m])
         rail = self.fabric.devices["rail"][L["b"][m]] - 1
         np.add.at(nic, (srv, rail), speed[m])
         leaf_up = np.zeros(self.n_leaf_keys)
@@ -171,7 +193,7 @@ class Cluster:
         return Capacities(nic=nic, leaf_up=leaf_up, pod_up=pod_up)
 
     def _switch_latency_s(self) -> float:
-        cat = load_catalog()
+        cat = load_catalog(self.fabric.catalog_layers)
         models = set(self.fabric.devices["model"][self.fabric.switch_mask].tolist())
         lat = [cat.switches[m].latency_ns for m in models if m in cat.switches and cat.switches[m].latency_ns]
         return (max(lat) if lat else 600.0) * 1e-9

@@ -542,7 +542,7 @@ class Engine:
             kinds = L["kind"].astype(str)
             srv = np.full(len(L), -1, dtype=np.int64)
             nic = kinds == "nic"
-            srv[nic] = np.searchsorted(self.cluster.server_rows, L["a"][nic])
+            srv[nic] = self.cluster.server_of_row(L["a"][nic])
             for ev in failures.draw(fs, self.cluster.n_gpus, self.cluster.gpus_per_server, kinds, srv, self.end,
                                     np.random.default_rng([self.spec.seed, 1])):
                 self.push(ev.t_s, "fail", ev)

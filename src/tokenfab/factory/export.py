@@ -65,7 +65,7 @@ def slurm_topology_conf(cl: Cluster) -> str:
              "# A scalable unit's servers share its rail leaves, so each unit is one leaf-level switch here."]
     leaves = _leaves_of_su(cl)
     for s in range(1, cl.n_su + 1):
-        nodes = cl.server_names[cl.su == s].tolist()
+        nodes = cl.nodes(np.flatnonzero(cl.su == s))
         if not nodes:
             continue
         lines.append(f"# su{s}: rail leaves {', '.join(leaves.get(s, []))}")
@@ -86,11 +86,12 @@ def slurm_topology_conf(cl: Cluster) -> str:
 
 def node_labels(cl: Cluster) -> dict[str, dict[str, str]]:
     out = {}
-    for i, name in enumerate(cl.server_names.tolist()):
+    for i in range(cl.n_servers):
         labels = {LABEL_FABRIC: cl.fabric.intent.name, LABEL_SU: f"su{int(cl.su[i])}"}
         if cl.tiers >= 3:
             labels[LABEL_POD] = f"pod{int(cl.pod[i])}"
-        out[name] = labels
+        for name in cl.nodes([i]):
+            out[name] = dict(labels)
     return out
 
 
@@ -136,5 +137,5 @@ def placement_csv(cl: Cluster, jobs) -> str:
         servers = np.unique(j.placement // cl.gpus_per_server)
         dom, ann = domain_of(cl, j.placement)
         w.writerow([j.name, j.tenant, len(j.placement), len(servers), len(np.unique(cl.su[servers])), dom, ann,
-                    hostlist(cl.server_names[servers].tolist())])
+                    hostlist(cl.nodes(servers))])
     return buf.getvalue()

@@ -491,6 +491,9 @@ class FactorySpec(StrictModel):
     name: str = Field("factory", pattern=NAME)
     description: str = ""
     fabric: str  # intent YAML or plan folder, relative to the factory file
+    catalog: list[str] = Field(default_factory=list, description=(
+        "your own catalog files or folders (models, GPUs, servers, ...), relative to this file; "
+        "an entry with a shipped name overrides it. See `tokenfab schema catalog`."))
     window_h: float = Field(24.0, gt=0, le=24 * 366)
     seed: int = 0
     tick_min: float = Field(10.0, gt=0, le=24 * 60)  # data, services and autoscaling step
@@ -703,7 +706,14 @@ def parse_factory(data: object, source: str = "factory") -> FactorySpec:
 
 def load_factory(path: str | Path) -> tuple[FactorySpec, dict]:
     """The spec and its raw mapping (variants are built by overlaying the raw mapping)."""
+    from tokenfab.catalog import activate, active_layers
+    from tokenfab.catalog.files import read_layers
+
     data = load_yaml(path, "factory file")
+    files = data.get("catalog") if isinstance(data, dict) else None
+    if files and isinstance(files, list) and all(isinstance(f, str) for f in files):
+        # the factory's own catalog files join the active catalog before its names are checked
+        activate(active_layers() + read_layers(files, Path(path).parent, origin="factory"))
     return parse_factory(data, str(path)), data
 
 

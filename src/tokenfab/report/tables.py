@@ -55,7 +55,7 @@ def ip_plan_csv(f: Fabric) -> str:
 
 def bom_rows(f: Fabric) -> list[dict]:
     """Items with counts, unit and total price (USD) and power (W). Estimates are marked."""
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     it = f.intent
     spares = it.racks.spares_percent / 100
 
@@ -101,7 +101,7 @@ def bom_rows(f: Fabric) -> list[dict]:
 
 def side_network(f: Fabric, side: str) -> Counter:
     """Parts of a frontend or storage network: switches, NICs, endpoint cables, uplink optics."""
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     net = f.design["networks"][side]
     out: Counter = Counter()
     out[("switches", net["switch_model"])] = net["leaves"] + net["spines"]
@@ -132,7 +132,7 @@ def bom_csv(f: Fabric) -> str:
 
 
 def rack_power(f: Fabric) -> list[tuple[str, float]]:
-    cat = load_catalog()
+    cat = load_catalog(f.catalog_layers)
     D = f.devices
     watts: Counter = Counter()
     for role, model, rack in zip(D["role"].tolist(), D["model"].tolist(), D["rack"].tolist()):
@@ -144,4 +144,4 @@ def rack_power(f: Fabric) -> list[tuple[str, float]]:
 def totals(f: Fabric) -> dict[str, float]:
     rows = bom_rows(f)
     return {"price_usd": sum(r["total_price_usd"] for r in rows), "power_w": sum(r["total_power_w"] for r in rows),
-            "servers_per_rack": servers_per_rack(f.intent, load_catalog())}
+            "servers_per_rack": servers_per_rack(f.intent, load_catalog(f.catalog_layers))}

@@ -1,6 +1,6 @@
 """FastAPI app. Routes:
 
-    GET  /api/catalog            switch, NIC, GPU, server and optic models
+    GET  /api/catalog            switch, NIC, GPU, server, optic and model names
     POST /api/plan               intent (JSON or YAML text) -> design summary, BOM, expectations
     POST /api/plan/files/{name}  the same intent -> one plan file (fabric.json, bom.csv, topology.svg, ...)
     GET  /                       the web UI (a page that plans an intent and shows the result)
@@ -39,7 +39,7 @@ def _fabric(intent: dict | str):
 @app.get("/api/catalog")
 def catalog() -> dict:
     cat = load_catalog()
-    return {kind: sorted(getattr(cat, kind)) for kind in ("switches", "nics", "gpus", "servers", "optics")}
+    return {kind: sorted(getattr(cat, kind)) for kind in ("switches", "nics", "gpus", "servers", "optics", "models")}
 
 
 @app.post("/api/plan")

@@ -27,8 +27,8 @@ GB = 1e9  # nccl-tests reports GB/s as 1e9 bytes per second
 # choosing GPUs
 def _server_index(net: Network, name: str, text: str) -> int:
     m = re.fullmatch(r"srv-(\d+)", name.strip())
-    if not m or not 1 <= int(m.group(1)) <= net.n_servers:
-        raise InputError(f"{text!r}: no server {name!r}; servers are srv-1 .. srv-{net.n_servers}", "servers")
+    if not m or not 1 <= int(m.group(1)) <= net.n_trays:
+        raise InputError(f"{text!r}: no server {name!r}; servers are srv-1 .. srv-{net.n_trays}", "servers")
     return int(m.group(1)) - 1
 
 
@@ -57,7 +57,7 @@ def select_gpus(net: Network, gpus=None, servers=None) -> np.ndarray:
     (server * gpus_per_server + local), of names "srv-3" (all its GPUs) or "srv-3:gpu2".
     servers: names or ranges ("srv-1..srv-16", "srv-1,srv-17,srv-2"); all GPUs of each, in order.
     """
-    g = net.gpus_per_server
+    g = net.gpus_per_tray  # names are servers (compute trays), whatever the NVLink domain
     if servers is not None and gpus is not None and not isinstance(gpus, (int, np.integer)):
         raise InputError("give either a GPU list or servers (optionally with a GPU count), not both", "gpus")
     if servers is not None:
@@ -82,7 +82,7 @@ def select_gpus(net: Network, gpus=None, servers=None) -> np.ndarray:
             raise InputError(f"the group needs at least 1 GPU, got {n}", "gpus")
         if n > net.n_gpus:
             raise InputError(f"a group of {n:,} GPUs is larger than the cluster ({net.n_gpus:,} GPUs on "
-                             f"{net.n_servers:,} servers)", "gpus")
+                             f"{net.n_trays:,} servers)", "gpus")
         return np.arange(n)
     ids: list[int] = []
     for item in gpus:
@@ -372,7 +372,7 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
         gsets.append(gpus)
     if (used > 1).any():
         gpu = int(np.flatnonzero(used > 1)[0])
-        g = net.gpus_per_server
+        g = net.gpus_per_tray
         raise InputError(f"srv-{gpu // g + 1}:gpu{gpu % g} is in more than one job", "jobs")
     # one combined plan: groups offset per job, routed together (adaptive routing sees every job)
     offs = np.cumsum([0] + [p.n_groups for p in plans])

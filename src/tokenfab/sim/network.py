@@ -6,6 +6,7 @@ Resources are the columns of the flow x resource incidence matrix:
                        a -> b of link row i, 2*i+1 carries b -> a. Parallel links stay separate.
     2L .. 2L+2G-1      every GPU's NVLink port into its server's NVSwitch domain: 2L + 2*g is GPU g
                        sending, 2L + 2*g + 1 is GPU g receiving (g = server * gpus_per_server + local).
+                       With a rack-scale domain (NVL72) the NVSwitch domain is the rack's 72 GPUs.
 
 Capacity of a resource, in bytes/s:
 
@@ -96,7 +97,7 @@ class Network:
         self.fabric = fabric
         self.params = params or SimParams()
         self.faults = faults or Faults()
-        cat = load_catalog()
+        cat = load_catalog(fabric.catalog_layers)  # the catalog the fabric was planned with
         c = fabric.intent.cluster
         D, L = fabric.devices, fabric.links
         self.n_dev = len(D)
@@ -110,15 +111,26 @@ class Network:
         order = np.argsort(srv_num, kind="stable")
         self.server_dev = srv_rows[order]
         self.n_servers = len(self.server_dev)
+        # A scale-up domain larger than a server (GB200 NVL72: 18 trays of 4 GPUs) is one NVLink
+        # island: the simulator's "server" is the domain, with every tray's NICs as its rails
+        # (tray t's NIC k is rail t * R + k). GPU ids do not change: tray * 4 + k = domain * 72 + t * 4 + k.
+        self.trays_per_domain = ds = int(fabric.design.get("scaleup_domain_servers", 1))
+        self.n_trays, self.gpus_per_tray = self.n_servers, c.gpus_per_server
+        if self.n_trays % ds:
+            raise InputError(f"{self.n_trays} servers are not whole scale-up domains of {ds}")
+        self.n_servers //= ds
         self.server_of_dev = np.full(self.n_dev, -1, dtype=np.int64)
-        self.server_of_dev[self.server_dev] = np.arange(self.n_servers)
-        self.gpus_per_server = c.gpus_per_server
-        self.rails = fabric.intent.nics_per_server
+        self.server_of_dev[self.server_dev] = np.arange(self.n_trays) // ds
+        self.gpus_per_server = c.gpus_per_server * ds
+        self.rails = fabric.intent.nics_per_server * ds
         self.planes = c.planes
         self.n_gpus = self.n_servers * self.gpus_per_server
         g, R = self.gpus_per_server, self.rails
         self.gpu_rail = np.arange(g) * R // g  # NIC a GPU uses
         self.rail_owner = np.arange(R) * g // R  # GPU a NIC's traffic lands on
+        tray_of_dev = np.full(self.n_dev, -1, dtype=np.int64)
+        tray_of_dev[self.server_dev] = np.arange(self.n_trays)
+        R_tray = fabric.intent.nics_per_server
 
         kind = L["kind"].astype(str)
         nic_rows = np.flatnonzero(kind == "nic")
@@ -130,8 +142,9 @@ class Network:
         for row in nic_rows.tolist():
             s = self.server_of_dev[a[row]]
             rail, plane = _nic_port(ports[row])
-            if s < 0 or rail >= R or plane >= self.planes:
+            if s < 0 or rail >= R_tray or plane >= self.planes:
                 continue
+            rail += (tray_of_dev[a[row]] % ds) * R_tray
             self.nic_link[s, rail, plane] = row
             self.nic_leaf[s, rail, plane] = b[row]
             self.nic_ip[s, rail, plane] = ip_int(a_ip[row]) or (s << 8 | rail << 3 | plane)
@@ -185,6 +198,11 @@ class Network:
         self._col_of = np.full(self.n_dev, -1, dtype=np.int64)
         self._dist = np.zeros((self.n_dev, 0), dtype=np.int16)
 
+    def server_label(self, s: int) -> str:
+        """Name of simulator server s: srv-N, or its trays srv-A..srv-B for a rack-scale domain."""
+        ds = self.trays_per_domain
+        return f"srv-{s + 1}" if ds == 1 else f"srv-{s * ds + 1}..srv-{(s + 1) * ds}"
+
     # -- resources ----------------------------------------------------------------------------
     def nvl_out(self, gpu: np.ndarray) -> np.ndarray:
         return self.nvl_base + 2 * np.asarray(gpu)
@@ -199,7 +217,7 @@ class Network:
     def resource_name(self, r: int) -> str:
         if r >= self.nvl_base:
             gpu, d = divmod(r - self.nvl_base, 2)
-            s, k = divmod(gpu, self.gpus_per_server)
+            s, k = divmod(gpu, self.gpus_per_tray)
             return f"srv-{s + 1}:gpu{k} NVLink {'out' if d == 0 else 'in'}"
         row, d = divmod(r, 2)
         ln = self.fabric.link(row)

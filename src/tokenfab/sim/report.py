@@ -168,4 +168,4 @@ def _nic_matrix(r: CollectiveResult):
     rows = net.nic_link.reshape(S, R * P)
     up = np.where(rows >= 0, u[2 * np.maximum(rows, 0)] * 100, np.nan)
     down = np.where(rows >= 0, u[2 * np.maximum(rows, 0) + 1] * 100, np.nan)
-    return [f"srv-{i + 1}" for i in range(S)], up, down
+    return [net.server_label(i) for i in range(S)], up, down

@@ -13,60 +13,18 @@ experts), which is what a token actually multiplies through.
 
 from __future__ import annotations
 
-from functools import cache, cached_property
-from importlib import resources
-from typing import Literal
+from functools import cached_property
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import ValidationError
 
-from tokenfab.strict import StrictModel
+from tokenfab.catalog import load_catalog
+from tokenfab.catalog.models import Attention, ModelArch, Moe  # noqa: F401 (re-exported)
 from tokenfab.errors import InputError
+from tokenfab.strict import validation_message
 
 
-
-class Attention(StrictModel):
-    kind: Literal["gqa", "mla"] = "gqa"  # grouped-query (MHA when kv_heads == heads) or multi-head latent
-    heads: PositiveInt
-    kv_heads: PositiveInt | None = None  # gqa; default: heads
-    head_dim: PositiveInt | None = None  # gqa; default: hidden / heads
-    # mla (DeepSeek-V2/V3): low-rank query and a shared latent KV of kv_lora_rank + rope dims per token
-    q_lora_rank: int = Field(0, ge=0)
-    kv_lora_rank: int = Field(0, ge=0)
-    qk_nope_head_dim: int = Field(0, ge=0)
-    qk_rope_head_dim: int = Field(0, ge=0)
-    v_head_dim: int = Field(0, ge=0)
-
-    @model_validator(mode="after")
-    def _shape(self) -> "Attention":
-        if self.kind == "mla" and not (self.kv_lora_rank and self.qk_nope_head_dim and self.v_head_dim):
-            raise ValueError("mla attention needs kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
-        if self.kind == "gqa" and self.kv_heads and self.heads % self.kv_heads:
-            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
-        return self
-
-
-class Moe(StrictModel):
-    experts: PositiveInt  # routed experts per MoE layer
-    top_k: PositiveInt
-    shared_experts: int = Field(0, ge=0)
-    expert_ffn_hidden: PositiveInt
-    dense_layers: int = Field(0, ge=0)  # the first layers keep a dense FFN
-
-
-class ModelSpec(StrictModel):
-    name: str
-    description: str = ""
-    layers: PositiveInt
-    hidden: PositiveInt
-    ffn_hidden: PositiveInt  # dense FFN width (SwiGLU)
-    vocab: PositiveInt
-    tied_embeddings: bool = False
-    attention: Attention
-    moe: Moe | None = None
-    published_params_b: float | None = None
-    published_active_params_b: float | None = None
-    sources: dict[str, str] = Field(default_factory=dict)
+class ModelSpec(ModelArch):
+    """A model architecture (catalog entry) with the arithmetic on it."""
 
     # -- shapes -----------------------------------------------------------------------
     @property
@@ -179,14 +137,26 @@ class ModelSpec(StrictModel):
         return 2.0 * self.layers * self.kv_heads * self.head_dim * bytes_per_value
 
 
-@cache
+_TYPED: dict[int, dict[str, ModelSpec]] = {}
+
+
 def library() -> dict[str, ModelSpec]:
-    text = resources.files("tokenfab.workload").joinpath("data", "models.yaml").read_text()
-    return {row["name"]: ModelSpec.model_validate(row) for row in yaml.safe_load(text)["models"]}
+    """The models of the catalog in force (shipped models.yaml plus the user's catalog files)."""
+    cat = load_catalog()
+    if id(cat) not in _TYPED:
+        out = {}
+        for name, row in cat.models.items():
+            try:
+                out[name] = ModelSpec.model_validate(row)
+            except ValidationError as exc:
+                raise InputError(f"model {name!r} ({cat.source_of('models', name)}): {validation_message(exc)}") from None
+        _TYPED[id(cat)] = out
+    return _TYPED[id(cat)]
 
 
 def get_model(name: str, field: str | None = None) -> ModelSpec:
     lib = library()
     if name not in lib:
-        raise InputError(f"unknown model {name!r}; the library has: {', '.join(sorted(lib))}", field)
+        raise InputError(f"unknown model {name!r}; the library has: {', '.join(sorted(lib))} "
+                         "(add your own under `models:` in a catalog file)", field)
     return lib[name]

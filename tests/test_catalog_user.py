@@ -1,0 +1,164 @@
+"""The open catalog: users' own files add and override entries, are checked like the shipped ones
+(every problem at once, with the field path and value), and travel with the fabric."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import tokenfab.catalog as catalog
+from tokenfab import Fabric, load_intent, parse_intent, plan
+from tokenfab.catalog import load_catalog, use_catalog
+from tokenfab.catalog.files import read_layers
+from tokenfab.errors import InputError
+
+A100 = {"model": "A100-X", "vendor": "NVIDIA", "bf16_dense_tflops": 312, "hbm_gb": 80, "hbm_tbytes_per_s": 2.04,
+        "nvlink_gbytes_per_s_per_direction": 300, "tdp_w": 400}
+DGX = {"model": "DGX-X", "gpus": 8, "gpu_model": "A100-X", "power_w": 6500, "rack_units": 6}
+
+
+@pytest.fixture(autouse=True)
+def _own_catalog(monkeypatch):
+    """No user-wide folder, and whatever a test activates ends with the test."""
+    monkeypatch.setenv("TOKENFAB_CATALOG", "")
+    token = catalog._ACTIVE.set(None)
+    yield
+    catalog._ACTIVE.reset(token)
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def run(*args, cwd=None, env=None):
+    import os
+
+    e = {**os.environ, "TOKENFAB_CATALOG": "", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=e)
+
+
+def test_intent_catalog_adds_a_gpu_and_server_and_the_fabric_records_them(tmp_path):
+    (tmp_path / "hw").mkdir()
+    write(tmp_path / "hw" / "a100.yaml", {"gpus": [A100], "servers": [DGX]})
+    intent = write(tmp_path / "intent.yaml", {"name": "a100", "catalog": ["hw"],
+                                              "cluster": {"servers": 4, "gpu_model": "A100-X", "server_model": "DGX-X"}})
+    fabric = plan(load_intent(intent))
+    assert set(fabric.devices["model"][fabric.devices["role"] == "server"]) == {"DGX-X"}
+    obj = json.loads(fabric.dumps())
+    assert obj["catalog"][0]["source"] == "hw/a100.yaml"
+    assert [g["model"] for g in obj["catalog"][0]["entries"]["gpus"]] == ["A100-X"]
+    # a later stage, in a fresh context and from another folder, reads the same catalog from fabric.json
+    catalog._ACTIVE.set(None)
+    again = Fabric.from_json_obj(obj)
+    assert load_catalog().gpus["A100-X"].bf16_dense_tflops == 312
+    assert again.dumps() == fabric.dumps()
+
+
+def test_a_shipped_name_is_overridden_and_the_plan_says_so(tmp_path):
+    cx7 = {"model": "ConnectX-7", "vendor": "NVIDIA", "speed_gbps": 200, "price_usd": 1000}
+    write(tmp_path / "nic.yaml", {"nics": [cx7]})
+    intent = write(tmp_path / "i.yaml", {"catalog": ["nic.yaml"], "cluster": {"servers": 4}})
+    fabric = plan(load_intent(intent))
+    assert fabric.design["link_speed_gbps"] == 200
+    assert "catalog: NIC 'ConnectX-7' from nic.yaml overrides the shipped entry" in fabric.design["reasons"]
+    assert load_catalog().source_of("nics", "ConnectX-7") == "nic.yaml"
+    assert load_catalog(()).nics["ConnectX-7"].speed_gbps == 400  # the shipped catalog is untouched
+
+
+def test_a_bad_catalog_file_names_every_problem(tmp_path):
+    bad = write(tmp_path / "bad.yaml", {
+        "gpus": [dict(A100, bf16_dense_tflops=-1, hbm_gbs=3), A100, A100],
+        "widgets": [],
+        "switches": [{"model": "Y"}],
+        "models": [{"name": "m", "layers": 2, "hidden": 64, "ffn_hidden": 128, "vocab": 100,
+                    "attention": {"heads": 3, "kv_heads": 2}}]})
+    with pytest.raises(InputError) as exc:
+        read_layers([bad])
+    msg = str(exc.value)
+    for part in ["gpus[0] (A100-X): bf16_dense_tflops: Input should be greater than 0 (got -1)",
+                 "gpus[0] (A100-X): hbm_gbs: unknown key", "gpus[1] (A100-X): 'A100-X' is defined twice",
+                 "widgets: unknown kind; accepted: switches, nics, gpus, servers, optics, models",
+                 "switches[0] (Y): ports: required field is missing", "switches[0] (Y): breakout_modes",
+                 "models[0] (m): attention: heads (3) must be a multiple of kv_heads (2)"]:
+        assert part in msg
+
+
+def test_every_bad_reference_in_the_intent_is_listed_at_once():
+    with pytest.raises(InputError) as exc:
+        parse_intent({"cluster": {"servers": 2, "gpu_model": "Nope", "nic_model": "Nah"},
+                      "fabric": {"switch_model": "Sw", "spine": {"switch_model": "Sp"}},
+                      "prices_usd": {"Gizmo": 3}})
+    msg = str(exc.value)
+    assert "5 problems" in msg
+    for field in ["cluster.gpu_model", "cluster.nic_model", "fabric.switch_model", "fabric.spine.switch_model",
+                  "prices_usd.Gizmo"]:
+        assert f"{field}: unknown" in msg
+
+
+def test_server_and_intent_must_agree():
+    with pytest.raises(InputError, match="gpus_per_server: 8, but server H100-4 holds 4 GPUs"):
+        parse_intent({"cluster": {"servers": 2, "server_model": "H100-4"}})
+
+
+def test_a_user_model_is_a_workload_model(tmp_path):
+    from tokenfab.workload.models import get_model
+
+    gpt3 = {"name": "my-gpt3", "layers": 96, "hidden": 12288, "ffn_hidden": 32768, "vocab": 50257,
+            "attention": {"heads": 96}, "published_params_b": 175}
+    layers = read_layers([write(tmp_path / "m.yaml", {"models": [gpt3]})])
+    with use_catalog(layers):
+        assert get_model("my-gpt3").params == pytest.approx(175e9, rel=0.02)
+    with pytest.raises(InputError, match="unknown model 'my-gpt3'"):
+        get_model("my-gpt3")
+
+
+def test_cli_catalog_option_and_later_stages(tmp_path):
+    """End to end in real processes: plan with --catalog, then configure with no catalog option."""
+    write(tmp_path / "a100.yaml", {"gpus": [A100], "servers": [DGX]})
+    write(tmp_path / "i.yaml", {"name": "a100", "cluster": {"servers": 2, "gpu_model": "A100-X", "server_model": "DGX-X"}})
+    r = run("plan", "i.yaml", "-o", "p", "--catalog", "a100.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("configure", "p", "-o", "c", cwd=tmp_path)  # the catalog comes from fabric.json
+    assert r.returncode == 0, r.stderr
+
+
+def test_user_wide_folder_and_bad_catalog_paths(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tokenfab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    write(tmp_path / "mine" / "a100.yaml", {"gpus": [A100], "servers": [DGX]})
+    write(tmp_path / "i.yaml", {"name": "a100", "cluster": {"servers": 2, "gpu_model": "A100-X", "server_model": "DGX-X"}})
+    cli = CliRunner()
+    monkeypatch.setenv("TOKENFAB_CATALOG", str(tmp_path / "mine"))  # the user-wide folder serves every command
+    r = cli.invoke(app, ["plan", "i.yaml", "-o", "q"])
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv("TOKENFAB_CATALOG", "")
+    r = cli.invoke(app, ["plan", "i.yaml", "-o", "z"])
+    assert r.exit_code == 2 and "unknown GPU model 'A100-X'" in r.output
+    assert not (tmp_path / "z").exists()
+    r = cli.invoke(app, ["plan", "i.yaml", "-o", "z", "--catalog", "missing.yaml"])
+    assert r.exit_code == 2 and "catalog path missing.yaml does not exist" in r.output
+    monkeypatch.setenv("TOKENFAB_CATALOG", str(tmp_path / "gone"))
+    r = cli.invoke(app, ["catalog", "list"])
+    assert r.exit_code == 2 and "$TOKENFAB_CATALOG names" in r.output
+
+
+def test_the_example_user_catalog_plans_selene_and_its_models_match_the_paper():
+    from tests.conftest import EXAMPLES
+    from tokenfab.workload.models import get_model
+
+    fabric = plan(load_intent(EXAMPLES / "selene-a100-2240.yaml"))
+    srv = fabric.devices["role"] == "server"
+    assert set(fabric.devices["model"][srv]) == {"DGX-A100-80GB"} and srv.sum() == 280
+    assert fabric.design["link_speed_gbps"] == 200 and fabric.design["gpus"] == 2240
+    with use_catalog(read_layers([EXAMPLES / "catalog" / "megatron-a100.yaml"])):
+        for name in ("megatron-22b", "megatron-530b", "megatron-1t"):
+            m = get_model(name)
+            assert m.params / 1e9 == pytest.approx(m.published_params_b, rel=0.01)
