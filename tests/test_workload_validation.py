@@ -148,3 +148,23 @@ def test_deepseek_v3_prefill_tokens_per_node_on_h800():
     # attention over the cached prefix is charged: 56% of the prompt is a cache hit, not free
     text = "\n".join(est.assumptions())
     assert "prefill attention 0.5 of BF16 peak" in text and "sqrt(compute^2 + memory^2)" in text
+
+
+def test_megatron_530b_on_2240_a100_from_a_users_catalog_file():
+    """Korthikanti et al. 2022 (arXiv 2205.05198): MT-NLG 530B on 2,240 A100 with sequence
+    parallelism and selective recomputation reaches 54.2% MFU, 42.1% with full recomputation.
+    The model, the DGX A100 and its 200G adapters come from a user catalog file
+    (examples/catalog/megatron-a100.yaml) named by the factory file: no package edit."""
+    from tokenfab.catalog import use_catalog
+    from tokenfab.workload.models import get_model
+
+    with use_catalog(()):  # no user-wide folder; what the factory file activates ends here
+        with pytest.raises(InputError, match="megatron-530b"):
+            get_model("megatron-530b")  # not a shipped model
+        sel = estimate("megatron-530b-a100.yaml", network="analytical")
+        full = estimate("megatron-530b-a100.yaml", network="analytical", recompute="full")
+    assert sel.gpus == 2_240 and sel.gpu.model == "A100-80GB" and sel.model.name == "megatron-530b"
+    assert sel.recompute == "selective" and full.recompute == "full"
+    assert sel.mfu == pytest.approx(0.542, abs=0.03), f"MFU {sel.mfu:.1%} vs 54.2% published"
+    assert full.mfu == pytest.approx(0.421, abs=0.03), f"MFU {full.mfu:.1%} vs 42.1% published"
+    assert sel.mfu / full.mfu == pytest.approx(0.542 / 0.421, rel=0.1)  # "29% faster"
