@@ -168,3 +168,22 @@ def test_megatron_530b_on_2240_a100_from_a_users_catalog_file():
     assert sel.mfu == pytest.approx(0.542, abs=0.03), f"MFU {sel.mfu:.1%} vs 54.2% published"
     assert full.mfu == pytest.approx(0.421, abs=0.03), f"MFU {full.mfu:.1%} vs 42.1% published"
     assert sel.mfu / full.mfu == pytest.approx(0.542 / 0.421, rel=0.1)  # "29% faster"
+
+
+def test_deepseek_v3_decode_inside_a_gb200_nvl72_domain_from_a_users_catalog_file():
+    """A GB200 NVL72 configuration (no published figure): the compute tray comes from a user
+    catalog file (examples/catalog/gb200-nvl72-pod.yaml). EP72 inside one NVLink domain keeps
+    dispatch and combine off the scale-out network; on H800 HGX servers EP144 crosses it."""
+    from tokenfab.catalog import use_catalog
+
+    with use_catalog(()):
+        nvl = estimate("deepseek-v3-nvl72.yaml")
+    hgx = estimate("deepseek-v3-serving.yaml")
+    assert nvl.gpu.model == "GB200" and nvl.spec.decode.gpus == 288
+    ep = [it for it in nvl.items if it.collective.parallelism == "ep"]
+    assert ep and not any(it.network for it in ep) and all("NVLink" in it.bottleneck for it in ep)
+    assert any(it.network for it in hgx.items if it.collective.parallelism == "ep")
+    assert nvl.network_idle_fraction == 0.0
+    # decode is bound by HBM and compute, both faster on GB200 (8 vs 3.35 TB/s, 2,500 vs 989 TFLOPS)
+    ratio = nvl.decode_tokens_per_s_per_gpu / hgx.decode_tokens_per_s_per_gpu
+    assert 1.3 < ratio <= max(8.0 / 3.35, 2500 / 989)
