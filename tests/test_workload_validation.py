@@ -54,7 +54,8 @@ def test_llama3_405b_mfu_on_16k_h100():
     assert b["bubble_s"] > b["dp_exposed_s"] and b["tp_exposed_s"] > b["pp_exposed_s"]
     # the assumptions name the inputs a reader needs to check the figure
     text = "\n".join(est.assumptions())
-    for needle in ("6N", "tp 8 pp 16 dp 128", "compute efficiency 0.60", "bubble", "dp reduce_scatter over 128 GPUs"):
+    for needle in ("6N", "tp 8 pp 16 dp 128", "compute efficiency 0.60", "bubble", "dp reduce_scatter over 128 GPUs",
+                   "protocol efficiency NIC 0.95", "NVLink 0.822 (nccl-tests issue #212"):
         assert needle in text
 
 

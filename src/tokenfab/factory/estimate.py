@@ -12,6 +12,19 @@ from tokenfab.workload.inference import inference_estimate
 from tokenfab.workload.training import training_step
 
 
+def comm_lines(comm) -> list[str]:
+    """The communication model's protocol efficiencies with their sources (catalog/data/protocols.yaml)."""
+    from tokenfab.catalog.protocols import load_protocols
+
+    p = load_protocols()
+    if hasattr(comm, "params"):  # the flow simulator
+        nic, nvl = comm.params.efficiency, comm.params.nvlink_efficiency
+    else:  # the alpha-beta model
+        nic, nvl = comm.config.nic_efficiency, comm.config.nvlink_efficiency
+    return [f"network model {comm.name}: protocol efficiency NIC {nic:g} ({p.nic.source}); NVLink {nvl:g} "
+            f"({p.nvlink.source}); collectives run as NCCL rings (NVLS all-reduce is `tokenfab simulate --algo nvls`)"]
+
+
 def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
     """[(job name, kind, estimate, headline)] for each distinct job (copies are estimated once)."""
     cl = Cluster(fabric)
@@ -41,5 +54,6 @@ def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
             if e.spec.prefill is not None:
                 head += (f"; prefill {e.prefill_tokens_per_s_per_node:,.0f} input tokens/s per node "
                          f"(capacity {e.prefill_capacity_per_node:,.0f})")
+        e.comm_notes = comm_lines(comm)
         out.append((j.name, j.kind, e, head))
     return out

@@ -150,6 +150,7 @@ class InferenceResult:
     stretch: float = 1.0
     warnings: list[str] = field(default_factory=list)
     gpus_per_server: int = 8
+    comm_notes: list[str] = field(default_factory=list)  # the communication model's assumptions
 
     def _comm(self, stage: str) -> float:
         return sum(it.collective.count * it.time_s * (self.stretch if it.network else 1.0)
@@ -265,6 +266,7 @@ class InferenceResult:
             "decode parts per iteration: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in self.decode_parts.items())
             + "; each kernel takes sqrt(compute^2 + memory^2) (roofline smoothed near the ridge: an assumption)",
         ]
+        out += self.comm_notes
         for it in self.items:
             c = it.collective
             out.append(f"{it.stage} {c.parallelism} {c.kind} over {c.group_size} GPUs, {c.size_bytes / 1e6:.2f} MB, "

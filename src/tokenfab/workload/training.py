@@ -173,6 +173,7 @@ class TrainingStep:
     memory: mem_model.Memory | None = None
     recompute_note: str = ""
     fits: bool = True  # the memory of that mode fits the GPU's HBM
+    comm_notes: list[str] = field(default_factory=list)  # the communication model's assumptions
 
     # -- composition ------------------------------------------------------------------------
     def _t(self, it: CommItem) -> float:
@@ -290,6 +291,7 @@ class TrainingStep:
             + (mem_model.breakdown(self.memory) if self.memory else f"~{self.memory_gb:.0f} GB")
             + " (activations: Korthikanti et al. 2022 Table 2 with fused attention; state 16 B/param, ZeRO-sharded)",
         ]
+        out += self.comm_notes
         for it in self.items:
             c = it.collective
             where = "network" if it.network else "NVLink"
