@@ -43,8 +43,6 @@ def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
         G = cl.gpus_per_server
         if j.kind == "training":
             e = training_step(j.workload.training, cl.gpu, comm, gpus, G, j.field)
-            if not e.fits:  # an estimate of a job that cannot run is refused with its numbers
-                raise InputError(e.warnings[0], f"{j.field}.parallelism")
             head = (f"step {e.step_s:.3f} s, MFU {e.mfu:.1%} ({e.model_tflops_per_gpu:.0f} TFLOPS/GPU), "
                     f"{e.tokens_per_s:,.0f} tokens/s, network idle {e.network_idle_s / e.step_s:.2%} of the step")
         else:

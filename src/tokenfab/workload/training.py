@@ -323,16 +323,16 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     # memory first: it decides the recomputation, which decides FLOPs and collectives
     options = {mode: _memory(spec, m, ne_local, ex_local, mbs, mode) for mode in mem_model.RECOMPUTE}
     chosen, note = mem_model.choose(spec.recompute, options, gpu.hbm_gb)
-    warnings = []
+    warnings: list[str] = []
     fits = chosen.total_gb <= gpu.hbm_gb
-    if not fits:
+    if not fits:  # a job that cannot run is refused with its numbers
         ask = "" if spec.recompute == "auto" else (
             f" (recompute {spec.recompute}; " + ", ".join(f"{k} needs {v.total_gb:.1f} GB" for k, v in options.items()) + ")")
-        warnings.append(f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the {gpu.model}'s "
-                        f"{gpu.hbm_gb:.0f} GB: {mem_model.breakdown(chosen)}{ask}; "
-                        f"{'even full recompute is too much: ' if spec.recompute == 'auto' else ''}"
-                        f"raise pp, tp or cp, use ZeRO 2/3, a smaller micro_batch, or a GPU with more memory")
-        note = f"recompute {chosen.recompute} (nothing fits {gpu.hbm_gb:.0f} GB)"
+        raise InputError(f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the "
+                         f"{gpu.model}'s {gpu.hbm_gb:.0f} GB: {mem_model.breakdown(chosen)}{ask}; "
+                         f"{'even full recompute is too much: ' if spec.recompute == 'auto' else ''}"
+                         f"raise pp, tp or cp, use ZeRO 2/3, a smaller micro_batch, or a GPU with more memory",
+                         f"{field}.parallelism")
     mode = chosen.recompute
     rc = mode == "full"
     # full recompute runs the forward pass twice: 8 instead of 6 per parameter, attention likewise
