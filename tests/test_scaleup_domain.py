@@ -50,13 +50,16 @@ def test_partial_domains_and_small_racks_are_refused_with_numbers():
 def test_intra_domain_collectives_stay_on_nvlink(nvl72):
     from tokenfab import sim
 
-    one = sim.collective_time(nvl72, "all_reduce", servers="srv-1..srv-18", size_bytes=1 << 30)
+    one = sim.collective_time(nvl72, "all_reduce", servers="srv-1..srv-18", size_bytes=1 << 30, algorithm="ring")
     util = one.link_utilization()
     assert (one.n_ranks, one.n_servers) == (72, 1)
     assert util[: 2 * one.net.n_links].max() == 0  # not one byte on the scale-out fabric
     assert util[one.net.nvl_base:].max() == pytest.approx(1.0)
-    # bounded by NVLink (900 GB/s per direction x 0.95 efficiency), far above the NICs' 50 GB/s per GPU
-    assert 600 < one.busbw_GBps <= 900 * 0.95
+    # bounded by NVLink (900 GB/s per direction x its protocol efficiency), far above the NICs' 50 GB/s per GPU
+    assert 600 < one.busbw_GBps <= 900 * one.net.params.nvlink_efficiency
+    # the whole domain is one NVLink SHARP island: auto takes NVLS on a large buffer
+    nvls = sim.collective_time(nvl72, "all_reduce", servers="srv-1..srv-18", size_bytes=1 << 30)
+    assert nvls.algorithm == "nvls" and nvls.busbw_GBps > one.busbw_GBps
 
     two = sim.collective_time(nvl72, "all_reduce", gpus=144, size_bytes=1 << 30)
     assert two.n_servers == 2 and two.link_utilization()[: 2 * two.net.n_links].max() > 0

@@ -8,7 +8,7 @@ from tests.sim_fabrics import interleaved, nonblocking, oversubscribed
 from tokenfab import sim
 from tokenfab.catalog import load_catalog
 
-EXACT = sim.SimParams(efficiency=1.0)
+EXACT = sim.SimParams(efficiency=1.0, nvlink_efficiency=1.0, nvls=False)  # line rate everywhere, rings only
 SPRAY = sim.Routing("spray")
 BIG = 16 * 2**30
 

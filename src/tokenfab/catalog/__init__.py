@@ -116,6 +116,7 @@ class Gpu(_Item):
         "scale-up (NVLink / Infinity Fabric / Gaudi RoCE) bandwidth per GPU in one direction, GB/s"))
     tdp_w: PositiveFloat = Field(description="board power, W")
     price_usd_per_hour: NonNegativeFloat | None = Field(None, description="rental price per GPU-hour, USD")
+    nvls: bool = Field(False, description="NVLink SHARP (in-switch all-reduce) inside the NVLink domain")
 
     @property
     def hbm_gb(self) -> float:  # the field's earlier name, for readers not yet renamed

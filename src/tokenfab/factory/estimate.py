@@ -13,6 +13,19 @@ from tokenfab.workload.inference import inference_estimate
 from tokenfab.workload.training import training_step
 
 
+def comm_lines(comm) -> list[str]:
+    """The communication model's protocol efficiencies with their sources (catalog/data/protocols.yaml)."""
+    from tokenfab.catalog.protocols import load_protocols
+
+    p = load_protocols()
+    if hasattr(comm, "params"):  # the flow simulator
+        nic, nvl = comm.params.efficiency, comm.params.nvlink_efficiency
+    else:  # the alpha-beta model
+        nic, nvl = comm.config.nic_efficiency, comm.config.nvlink_efficiency
+    return [f"network model {comm.name}: protocol efficiency NIC {nic:g} ({p.nic.source}); NVLink {nvl:g} "
+            f"({p.nvlink.source}); collectives run as NCCL rings (NVLS all-reduce is `tokenfab simulate --algo nvls`)"]
+
+
 def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
     """[(job name, kind, estimate, headline)] for each distinct job (copies are estimated once)."""
     cl = Cluster(fabric)
@@ -37,5 +50,9 @@ def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
             e = inference_estimate(j.workload.inference, cl.gpu, comm, gpus, G, j.req.field)
             head = (f"TPOT {e.tpot_s * 1e3:.2f} ms, TTFT {e.ttft_s:.3f} s, {e.output_tokens_per_s:,.0f} output tokens/s "
                     f"({e.tokens_per_s_per_gpu:,.0f} per GPU; decode GPUs alone {e.decode_tokens_per_s_per_gpu:,.0f})")
+            if e.spec.prefill is not None:
+                head += (f"; prefill {e.prefill_tokens_per_s_per_node:,.0f} input tokens/s per node "
+                         f"(capacity {e.prefill_capacity_per_node:,.0f})")
+        e.comm_notes = comm_lines(comm)
         out.append((j.name, j.kind, e, head))
     return out

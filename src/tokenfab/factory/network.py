@@ -17,7 +17,7 @@ a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-b
 
 Impairments (packet loss, jitter, extra latency, degraded links) follow the simulator's formulas
 (tokenfab.sim.faults): the bandwidth term is divided by the go-back-N goodput efficiency of the
-path's loss, each message's tail loss costs a retransmission timeout, and every network step
+path's loss, a loss during another's recovery costs a retransmission timeout, and every network step
 waits for its slowest hop's jitter (jitter x H_m for m concurrent hops).
 
 Jobs running together share leaf uplinks and pod links (servers are never shared between jobs).
@@ -33,25 +33,25 @@ from typing import Hashable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokenfab.catalog.protocols import load_protocols
 from tokenfab.factory.cluster import Cluster
-from tokenfab.sim.faults import RTO_DEFAULT_S, goodput_efficiency, harmonic, timeouts_per_message
+from tokenfab.sim.faults import RTO_DEFAULT_S, goodput_efficiency, harmonic, timeouts_per_packet
 from tokenfab.sim.network import SimParams
 from tokenfab.workload.comm import Collective, CommTime, Contention, JobTraffic
 
 
 MTU_BYTES = SimParams().mtu_bytes
-MESSAGE_BYTES = SimParams().message_bytes
 
 
 class AnalyticalConfig(BaseModel):
     """Efficiencies and latencies of the alpha-beta model (assumptions, printed with results)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    nvlink_efficiency: float = Field(0.80, gt=0, le=1, description=(
-        "Share of NVLink bandwidth collectives reach (nccl-tests on H100: ~360 GB/s all-reduce busbw over 450 GB/s "
-        "per direction)."))
-    nic_efficiency: float = Field(0.92, gt=0, le=1, description=(
-        "Share of NIC line rate reached (46-49 GB/s measured per 400G ConnectX-7)."))
+    nvlink_efficiency: float = Field(default_factory=lambda: load_protocols().nvlink.efficiency, gt=0, le=1, description=(
+        "Share of NVLink bandwidth collectives reach (catalog/data/protocols.yaml, with its source: NCCL rings reach "
+        "~370 of H100's 450 GB/s)."))
+    nic_efficiency: float = Field(default_factory=lambda: load_protocols().nic.efficiency, gt=0, le=1, description=(
+        "Share of NIC line rate reached (catalog/data/protocols.yaml: 46-49 GB/s per 400G ConnectX-7)."))
     launch_nvlink_s: float = Field(10e-6, ge=0, description=(
         "Fixed cost per NVLink collective: kernel launch and synchronisation, seconds."))
     launch_network_s: float = Field(25e-6, ge=0, description=(
@@ -193,11 +193,13 @@ class AnalyticalComm:
         fabric_links = 0 if ld.switch_hops <= 1 else ld.switch_hops - 1
         return 1.0 - (1.0 - self.p_nic) ** 2 * (1.0 - self.p_fab) ** fabric_links
 
-    def _eta(self, ld: _Loads) -> float:
+    def _window(self, ld: _Loads) -> float:
         rtt = 2 * (self.config.nic_hop_s + ld.switch_hops * (self.cluster.switch_latency_s + self.extra_latency_s))
         nic_Bps = self.cluster.fabric.design["link_speed_gbps"] * 1e9 / 8
-        window = np.ceil(nic_Bps * rtt / MTU_BYTES)
-        return float(goodput_efficiency(np.array([self._p_path(ld)]), np.array([window]), "go-back-n")[0])
+        return float(np.ceil(nic_Bps * rtt / MTU_BYTES))
+
+    def _eta(self, ld: _Loads) -> float:
+        return float(goodput_efficiency(np.array([self._p_path(ld)]), np.array([self._window(ld)]), "go-back-n")[0])
 
     def _alpha(self, c: Collective, ld: _Loads) -> float:
         cfg = self.config
@@ -228,7 +230,8 @@ class AnalyticalComm:
             cands.append((float(per[k]), self.shared_names()[int(ld.shared_idx[k])]))
         t_bw, what = max(cands, key=lambda x: x[0])
         if ld.network and (self.p_nic or self.p_fab):
-            t_bw = t_bw / self._eta(ld) + ld.nic * timeouts_per_message(self._p_path(ld)) * RTO_DEFAULT_S / MESSAGE_BYTES
+            t_bw = t_bw / self._eta(ld) + ld.nic * float(timeouts_per_packet(
+                self._p_path(ld), self._window(ld), "go-back-n")) * RTO_DEFAULT_S / MTU_BYTES
         out = (CommTime(t_bw + self._alpha(c, ld), ld.network, what), ld)
         self._cache[key] = out
         return out

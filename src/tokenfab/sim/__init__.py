@@ -2,12 +2,13 @@
 
 What it models (each module documents its formulas):
     network.py      the Fabric's links (each direction its own capacity, parallel links apart) and
-                    every GPU's NVLink port; protocol efficiency; latency per hop
+                    every GPU's NVLink port; protocol efficiencies per interconnect (NIC, NVLink,
+                    NVLS; catalog/data/protocols.yaml); latency per hop
     routing.py      ECMP on the RoCEv2 5-tuple (UDP source port per QP, per-switch seeds),
                     adaptive routing per flowlet, packet spraying
-    faults.py       links/switches down, degraded links, packet loss under go-back-N or selective
-                    repeat with timeouts, added latency and jitter
-    collectives.py  ring and double-binary-tree all-reduce, all-gather, reduce-scatter, all-to-all
+    faults.py       links/switches down, degraded links, packet loss per link or per path under
+                    go-back-N or selective repeat with timeouts, added latency and jitter
+    collectives.py  ring, double-binary-tree and NVLS all-reduce, all-gather, reduce-scatter, all-to-all
                     (PXN), broadcast, reduce, send/recv; rail-aligned channels; nccl-tests sizes
     engine.py       max-min fair rates by progressive filling on a sparse flows x resources
                     matrix, recomputed at every flow start and finish
@@ -30,8 +31,8 @@ Python API (all times in seconds, bandwidths in GB/s = 1e9 bytes/s):
 
     # faults and model knobs
     f = sim.Faults(down=("spine-3",), degrade={"leaf-r1-1--spine-1": 0.5}, loss=1e-4,
-                   recovery="go-back-n", jitter_s=2e-6)
-    p = sim.SimParams(efficiency=1.0, channels_per_nic=2)
+                   loss_scope="link", recovery="go-back-n", jitter_s=2e-6)
+    p = sim.SimParams(efficiency=1.0, nvlink_efficiency=1.0, channels_per_nic=2)
     r = sim.collective_time(fabric, "all_reduce", 512, 1 << 30, faults=f, params=p)
 
     # point-to-point (pipeline stages): explicit (src, dst) global GPU id pairs

@@ -16,7 +16,7 @@ from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
 from tokenfab.sim import engine
 from tokenfab.sim.collectives import (DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes)
-from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_message
+from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_packet
 from tokenfab.sim.network import Network, SimParams
 from tokenfab.sim.routing import Routing, route, spray_bundles
 
@@ -136,7 +136,10 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     rtt = 2 * (p.net_step_s + rt.latency_s)
     nic_Bps = net.fabric.design.link_speed_gbps * 1e9 / 8
     window = np.ceil(nic_Bps * rtt / p.mtu_bytes)
-    eta = goodput_efficiency(rt.loss_p, window, net.faults.recovery) if len(tr) else np.ones(0)
+    loss_p = rt.loss_p
+    if net.faults.loss_scope == "path" and len(tr):  # one end-to-end probability for every transfer
+        loss_p = np.full(len(tr), float(net.faults.loss))
+    eta = goodput_efficiency(loss_p, window, net.faults.recovery) if len(tr) else np.ones(0)
     if len(eta) and (eta <= 0).any():
         raise InputError("packet loss this high leaves no goodput", "loss")
     grp_of_t = tr.grp
@@ -148,8 +151,8 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
                       shape=(G, net.n_res)).tocsr()
     A.sum_duplicates()
     stall = np.zeros(G)
-    if len(tr) and rt.loss_p.any():
-        per_t = tr.w * timeouts_per_message(rt.loss_p) * net.faults.rto_s / p.message_bytes
+    if len(tr) and loss_p.any():
+        per_t = tr.w * timeouts_per_packet(loss_p, window, net.faults.recovery) * net.faults.rto_s / p.mtu_bytes
         stall = np.bincount(grp_of_t, weights=per_t, minlength=G)
     path = float(rt.latency_s.max()) if len(tr) else 0.0
     f = net.faults
@@ -159,7 +162,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     if routing.mode == "spray":
         members, reps, cap = spray_bundles(net)
         alias = (members, reps)
-    return Prepared(plan, A, stall, lat, path, float(rt.loss_p.max()) if len(tr) else 0.0, cap, alias)
+    return Prepared(plan, A, stall, lat, path, float(loss_p.max()) if len(tr) else 0.0, cap, alias)
 
 
 @dataclass
@@ -211,11 +214,20 @@ class CollectiveResult:
 
 
 def _resolve_algorithm(collective: str, algorithm: str) -> list[str]:
-    if algorithm not in ("auto", "ring", "tree"):
-        raise InputError(f"unknown algorithm {algorithm!r}; use auto, ring or tree", "algorithm")
+    if algorithm not in ("auto", "ring", "tree", "nvls"):
+        raise InputError(f"unknown algorithm {algorithm!r}; use auto, ring, tree or nvls", "algorithm")
     if collective != "all_reduce":
         return ["ring"]
-    return ["ring", "tree"] if algorithm == "auto" else [algorithm]
+    return ["ring", "tree", "nvls"] if algorithm == "auto" else [algorithm]
+
+
+def _usable(net: Network, algos: list[str], gpus: np.ndarray, explicit: bool) -> list[str]:
+    """Drop what auto cannot use here: tree inside one server, NVLS across servers or without it."""
+    if explicit:
+        return algos
+    multi = len(np.unique(np.asarray(gpus) // net.gpus_per_server)) > 1
+    out = [a for a in algos if (a != "tree" or multi) and (a != "nvls" or (not multi and net.nvls))]
+    return out or ["ring"]
 
 
 class Simulator:
@@ -254,8 +266,8 @@ class Simulator:
         gpus = self._ids(gpus)
         n = len(gpus)
         runs = {}
-        multi_server = len(np.unique(gpus // self.net.gpus_per_server)) > 1
-        algos = [a for a in _resolve_algorithm(coll, algorithm) if a != "tree" or multi_server] or ["ring"]
+        algos = _resolve_algorithm(coll, algorithm)
+        algos = _usable(self.net, algos, gpus, explicit=algorithm != "auto")
         for algo in algos:
             prep = self.prepare(coll, gpus, algo, routing, pairs)
             ref = 2.0**30
@@ -350,7 +362,7 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
         algos = _resolve_algorithm(coll, job.algorithm)
         if len(algos) > 1:  # auto: the faster alone
             alone = [sim.collective_time(coll, gpus, job.size_bytes, algorithm=a, routing=routing, pairs=job.pairs)
-                     for a in algos if not (a == "tree" and len(np.unique(gpus // net.gpus_per_server)) < 2)]
+                     for a in _usable(net, algos, gpus, explicit=False)]
             algo = min(alone, key=lambda r: r.time_s).algorithm
         else:
             algo = algos[0]

@@ -23,6 +23,10 @@ double binary tree (all_reduce): two complementary binary trees over the servers
     odd positions are leaves; the second tree mirrors the first, or shifts it by one when the count
     is odd, so a server is an inner node in at most one), an NVLink chain inside each server; reduce up and broadcast down run
     pipelined, so every tree and chain edge carries S / (2C) bytes in each direction.
+NVLS (all_reduce inside one server, where the GPU has NVLink SHARP): every GPU pushes its buffer
+    into the NVSwitch, which reduces it, and reads the reduced buffer back (multimem reduce, then
+    multicast): S bytes out of and S into every GPU's NVLink port, at the NVLS protocol efficiency
+    (algbw = NVLink x nvls_efficiency; on H100 450 x 0.611 = 275 GB/s, busbw 2(n-1)/n x 275 = 480).
 broadcast / reduce: a pipelined chain from (to) rank 0 through every server, S / C bytes per hop.
 all_to_all: every rank sends S/n bytes to every other rank. With PXN (default) the bytes for GPU j
     of another server first go over NVLink to the local GPU on j's rail, which sends them to j over
@@ -38,6 +42,7 @@ collective plus a latency per step, intra-server steps at `nvlink_step_s`, netwo
     all_gather / reduce_scatter: n-1 steps, N-1 of them network
     broadcast / reduce: n-N intra + N-1 network
     tree all_reduce: 2 * ((m-1) intra + depth network), m GPUs per server
+    NVLS all_reduce: 2 intra (reduce in the switch, multicast back)
     all_to_all and send_recv: one network step (+ one NVLink step with PXN)
 """
 
@@ -55,7 +60,7 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broa
 ALIASES = {"allreduce": "all_reduce", "allgather": "all_gather", "reducescatter": "reduce_scatter",
            "alltoall": "all_to_all", "sendrecv": "send_recv", "all-reduce": "all_reduce", "all-gather": "all_gather",
            "reduce-scatter": "reduce_scatter", "all-to-all": "all_to_all", "send-recv": "send_recv"}
-ALGORITHMS = ("auto", "ring", "tree")
+ALGORITHMS = ("auto", "ring", "tree", "nvls")
 DTYPES = {"int8": 1, "uint8": 1, "half": 2, "bfloat16": 2, "float": 4, "int32": 4, "uint32": 4, "double": 8,
           "int64": 8, "uint64": 8}
 REDUCING = {"all_reduce", "reduce_scatter", "reduce"}
@@ -260,6 +265,8 @@ def build(net: Network, collective: str, gpus: np.ndarray, algorithm: str = "rin
         return _chain(net, lay, collective)
     if collective == "all_reduce" and algorithm == "tree" and len(lay.servers) > 1:
         return _tree(net, lay)
+    if collective == "all_reduce" and algorithm == "nvls":
+        return _nvls(net, lay)
     return _ring(net, lay, collective)
 
 
@@ -291,6 +298,22 @@ def _ring(net: Network, lay: Layout, collective: str) -> FlowPlan:
     steps = _steps(collective, n)
     inter = _steps(collective, N)
     return b.finish(collective, "ring", lay, intra=steps - inter, inter=inter, hops=N * C)
+
+
+def _nvls(net: Network, lay: Layout) -> FlowPlan:
+    if len(lay.servers) > 1:
+        raise InputError("NVLS all-reduce runs inside one NVLink domain; this group spans "
+                         f"{len(lay.servers)} servers (use ring or tree)", "algorithm")
+    if not net.nvls:
+        raise InputError(f"the {net.fabric.intent.cluster.gpu_model} has no NVLink SHARP (catalog field `nvls`), "
+                         "or it is switched off (SimParams.nvls); use ring", "algorithm")
+    b = _Builder(net)
+    p = net.params
+    grp = b.group(1.0, "NVLS (NVSwitch reduce + multicast)")
+    # one byte of S costs nvlink/nvls efficiency bytes of the port's (NVLink-efficient) capacity,
+    # so the rate is NVLink line rate x nvls_efficiency
+    b.nvlink(grp, lay.gpus, lay.gpus, w=p.nvlink_efficiency / p.nvls_efficiency)
+    return b.finish("all_reduce", "nvls", lay, intra=2, inter=0, hops=0)
 
 
 def _steps(collective: str, n: int) -> int:

@@ -42,7 +42,7 @@ def simulate_cmd(
     maxbytes: str = typer.Option("1G", "-e", "--maxbytes", help="largest size"),
     stepfactor: int = typer.Option(2, "-f", "--stepfactor", help="multiply the size by this between lines"),
     stepbytes: Optional[str] = typer.Option(None, "-i", "--stepbytes", help="add this between lines (when -f is 1)"),
-    algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree"),
+    algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree | nvls (NVLink SHARP, one server)"),
     routing: str = typer.Option("ecmp", "--routing", help="ecmp | adaptive | spray"),
     gpus: Optional[int] = typer.Option(None, "--gpus", help="the first N GPUs (default: all, or all of --servers)"),
     servers: Optional[str] = typer.Option(None, "--servers", help="servers in ring order: srv-1,srv-9,srv-2 or srv-1..srv-16"),
@@ -50,14 +50,16 @@ def simulate_cmd(
     channels: int = typer.Option(1, "--channels", help="NCCL channels per NIC"),
     fail: List[str] = typer.Option([], "--fail", help="link or switch down (repeatable): spine-3, leaf-r1-1--spine-3, leaf-r1-1:Ethernet256"),
     degrade: List[str] = typer.Option([], "--degrade", help="degraded link (repeatable): REF=0.5 or REF=400G"),
-    loss: float = typer.Option(0.0, "--loss", help="packet loss probability on every link"),
+    loss: float = typer.Option(0.0, "--loss", help="packet loss probability, per link crossed or per path (--loss-scope)"),
+    loss_scope: str = typer.Option("link", "--loss-scope", help="what --loss is per: link (each link crossed; a path of h links loses 1-(1-p)^h) | path (end to end)"),
     recovery: str = typer.Option("go-back-n", "--recovery", help="RoCE loss recovery: go-back-n | selective-repeat"),
     rto_us: Optional[float] = typer.Option(None, "--rto-us", help="retransmission timeout (default 4.096 us x 2^8)"),
     latency_us: float = typer.Option(0.0, "--latency", help="added latency per link crossed, us"),
     jitter_us: float = typer.Option(0.0, "--jitter", help="mean added jitter per network hop per step, us"),
     seeds: int = typer.Option(1, "--seeds", help="run this many seeds (QP numbers, hash seeds): min, median, max"),
     seed: int = typer.Option(0, "--seed", help="first seed"),
-    efficiency: float = typer.Option(0.95, "--efficiency", help="protocol efficiency applied to every link (1 = line rate)"),
+    efficiency: Optional[float] = typer.Option(None, "--efficiency", help="NIC/fabric protocol efficiency (default 0.95 from catalog/data/protocols.yaml; 1 = line rate)"),
+    nvlink_efficiency: Optional[float] = typer.Option(None, "--nvlink-efficiency", help="NVLink protocol efficiency (default 0.822; 1 = line rate)"),
     no_pxn: bool = typer.Option(False, "--no-pxn", help="disable PXN (cross-rail traffic then crosses the spines)"),
     dtype: str = typer.Option("float", "--dtype", "-d", help="element type (sizes are rounded to whole elements)"),
     link_load: bool = typer.Option(False, "--link-load", help="print per-link load at the largest size"),
@@ -86,10 +88,11 @@ def simulate_cmd(
             raise InputError(f"--plot {plot}: the heat map is written as SVG; name it *.svg")
         fabric = load_plan_or_intent(plan)
         deg = dict(_degrade(fabric, text) for text in degrade)
-        faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery,
+        faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery, loss_scope=loss_scope,
                         rto_s=RTO_DEFAULT_S if rto_us is None else rto_us * 1e-6,
                         extra_latency_s=latency_us * 1e-6, jitter_s=jitter_us * 1e-6)
-        params = SimParams(efficiency=efficiency, channels_per_nic=channels, pxn=not no_pxn)
+        params = SimParams(efficiency=efficiency, nvlink_efficiency=nvlink_efficiency, channels_per_nic=channels,
+                           pxn=not no_pxn)
         want_links = link_load or plot is not None
         with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task(f"simulating {collective}", total=seeds)
@@ -108,7 +111,8 @@ def simulate_cmd(
     echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
          f"{fabric.intent.name} ({d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s), "
          f"{d.link_speed_gbps}G)", highlight=False, soft_wrap=True)
-    extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC", f"efficiency {efficiency}"]
+    extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC",
+             f"efficiency NIC {params.efficiency:g} NVLink {params.nvlink_efficiency:g}"]
     if seeds > 1:
         extra.append(f"seeds {seed}..{seed + seeds - 1}")
     if fail:
@@ -116,7 +120,7 @@ def simulate_cmd(
     if deg:
         extra.append("degraded: " + ", ".join(f"{k} x{v:g}" for k, v in deg.items()))
     if loss:
-        extra.append(f"loss {loss:g} ({recovery})")
+        extra.append(f"loss {loss:g} per {'link crossed' if loss_scope == 'link' else 'path (end to end)'} ({recovery})")
     if jitter_us or latency_us:
         extra.append(f"latency +{latency_us:g} us/link, jitter {jitter_us:g} us")
     echo("# " + ", ".join(extra), highlight=False, soft_wrap=True)

@@ -10,13 +10,16 @@ Resources are the columns of the flow x resource incidence matrix:
 
 Capacity of a resource, in bytes/s:
 
-    cap = speed_gbps * 1e9 / 8 * efficiency * degradation      (fabric links)
-    cap = nvlink_gbytes_per_s_per_direction * 1e9 * efficiency (NVLink, from the GPU catalog)
+    cap = speed_gbps * 1e9 / 8 * efficiency * degradation             (fabric links)
+    cap = nvlink_gbytes_per_s_per_direction * 1e9 * nvlink_efficiency (NVLink, from the GPU catalog)
 
-`efficiency` is the protocol efficiency (headers, NCCL's protocol, PCIe): 0.95 by default, which puts
-a large ring all-reduce on 8 x 400G NICs at 8 x 50 GB/s x 0.95 = 380 GB/s busbw, i.e. 47.5 GB/s per
-NIC, inside the 46-49 GB/s measured on ConnectX-7 clusters (notes/factory-models.md). With
-efficiency 1 the simulator reproduces the textbook bounds exactly. A link that is down has capacity 0
+Each interconnect has its own protocol efficiency (catalog/data/protocols.yaml, with sources):
+`efficiency` for the NICs and fabric links (0.95: a large ring all-reduce on 8 x 400G NICs gets
+8 x 50 GB/s x 0.95 = 380 GB/s busbw, i.e. 47.5 GB/s per NIC, inside the 46-49 GB/s measured on
+ConnectX-7 clusters), `nvlink_efficiency` for NVLink (0.822: NCCL's ring reaches ~370 of H100's
+450 GB/s per direction in nccl-tests), and `nvls_efficiency` for NVLink SHARP all-reduce, where the
+NVSwitch reduces (0.611: ~480 GB/s busbw, ~275 GB/s algbw on 8 H100). With all of them 1 the
+simulator reproduces the textbook bounds exactly. A link that is down has capacity 0
 and is never a next hop: routing recomputes shortest paths over what remains.
 
 Servers are `srv-N`; NIC port `nicK` (or `nicKpP` with planes) is rail K. GPU k of a server uses NIC
@@ -49,7 +52,10 @@ UNREACHABLE = np.int16(10_000)
 class SimParams:
     """Knobs of the model. Every default is documented where it is used."""
 
-    efficiency: float = 0.95  # protocol efficiency applied to every capacity (see module docstring)
+    efficiency: float | None = None  # NIC/fabric protocol efficiency (None: catalog/data/protocols.yaml, 0.95)
+    nvlink_efficiency: float | None = None  # NVLink protocol efficiency (None: protocols.yaml, 0.822)
+    nvls_efficiency: float | None = None  # NVLink SHARP all-reduce (None: protocols.yaml, 0.611)
+    nvls: bool = True  # use NVLink SHARP all-reduce inside a server where the GPU (catalog `nvls`) has it
     channels_per_nic: int = 1  # NCCL channels per NIC (rings/trees); each has its own connections
     base_latency_s: float = 4.0e-6  # per collective: launch + protocol (NCCL's baseLat is 3.6-4.4 us for LL)
     nvlink_step_s: float = 0.5e-6  # per intra-server step (NCCL's hwLat for NVLink LL: 0.47 us)
@@ -60,8 +66,16 @@ class SimParams:
     nvlink_gbytes_per_s: float | None = None  # override the GPU catalog's per-direction NVLink bandwidth
 
     def __post_init__(self):
-        if not 0 < self.efficiency <= 1:
-            raise InputError(f"must be in (0, 1], got {self.efficiency}", "efficiency")
+        from tokenfab.catalog.protocols import load_protocols
+
+        proto = load_protocols()
+        for name, default in (("efficiency", proto.nic), ("nvlink_efficiency", proto.nvlink),
+                              ("nvls_efficiency", proto.nvls)):
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, default.efficiency)
+            elif not 0 < value <= 1:
+                raise InputError(f"must be in (0, 1], got {value}", name)
         if self.channels_per_nic < 1:
             raise InputError(f"must be >= 1, got {self.channels_per_nic}", "channels_per_nic")
 
@@ -149,6 +163,9 @@ class Network:
         self.nominal = np.concatenate([np.repeat(speed_Bps, 2), np.full(2 * self.n_gpus, nvl_Bps)])
         link_factor = np.where(self.link_up, self.degrade, 0.0)
         self.cap = self.nominal * self.params.efficiency
+        self.cap[self.nvl_base :] = self.nominal[self.nvl_base :] * self.params.nvlink_efficiency
+        # NVLink SHARP: the GPU's own flag (a catalog field; user GPUs without it have none)
+        self.nvls = bool(self.params.nvls and getattr(gpu, "nvls", False))
         self.cap[: 2 * self.n_links] *= np.repeat(link_factor, 2)
 
         # ---- latency of entering each link direction's far end

@@ -2,8 +2,9 @@
 
 A decode iteration generates one token for each sequence in the batch. Per GPU and pipeline stage:
 
-    GEMMs      max(2 N_active B / (peak eta_c), weight bytes x micro-batches / (HBM eta_w))
-    attention  max(B c F_attn / (peak eta_a), B c KV_tok / (HBM eta_kv))
+    GEMMs      roof(2 N_active B / (peak eta_c), weight bytes x micro-batches / (HBM eta_w))
+    attention  roof(B c F_attn / (peak eta_a), B c KV_tok / (HBM eta_kv))
+    roof(c, m) = sqrt(c^2 + m^2): the roofline's max() smoothed near the ridge point
     comm       TP all-reduce (2 per layer), EP dispatch + combine (per MoE layer), PP send
     TPOT       = pp x [(GEMMs + attention) x overhead + comm not hidden by two-batch overlap]
 
@@ -57,6 +58,10 @@ class InferEfficiency(StrictModel):
     # Decode attention: FlashMLA reaches 580 TFLOPS (BF16) compute-bound and 3,000 GB/s memory-bound on H800.
     attention_compute: float = Field(0.59, gt=0, le=1)
     kv_hbm: float = Field(0.90, gt=0, le=1)
+    # Prefill attention (causal, BF16, not absorbed): FlashAttention-3-class kernels, ~0.5 of peak
+    # forward on H100/H800 at a few thousand tokens (an estimate).
+    prefill_attention: float = Field(0.50, gt=0, le=1, description="fraction of BF16 peak prefill attention "
+                                      "kernels reach (an estimate)")
     # Norms, rotary embeddings, routing, quantisation, sampling and kernel launches on top of the
     # GEMMs and attention (an estimate).
     overhead: float = Field(1.15, ge=1)
@@ -144,6 +149,8 @@ class InferenceResult:
     kv_transfer_s: float
     stretch: float = 1.0
     warnings: list[str] = field(default_factory=list)
+    gpus_per_server: int = 8
+    comm_notes: list[str] = field(default_factory=list)  # the communication model's assumptions
 
     def _comm(self, stage: str) -> float:
         return sum(it.collective.count * it.time_s * (self.stretch if it.network else 1.0)
@@ -191,6 +198,20 @@ class InferenceResult:
         if p is None:
             return math.inf
         return p.dp * p.replicas * self.spec.input_tokens / self.prefill_iteration_s
+
+    @property
+    def prefill_tokens_per_s_per_node(self) -> float:
+        """Input tokens/s (cache hits included) each prefill server handles when the service runs at
+        its output rate: what an operator measures per prefill node (disaggregated only)."""
+        p = self.spec.prefill
+        if p is None:
+            return 0.0
+        return self.input_tokens_per_s / (p.gpus / self.gpus_per_server)
+
+    @property
+    def prefill_capacity_per_node(self) -> float:
+        p = self.spec.prefill
+        return self.prefill_capacity_tokens_per_s / (p.gpus / self.gpus_per_server) if p else 0.0
 
     @property
     def output_tokens_per_s(self) -> float:
@@ -241,15 +262,25 @@ class InferenceResult:
             f"HBM {self.gpu.hbm_tbytes_per_s} TB/s; weights {s.precision}, KV {s.kv_precision}",
             f"efficiencies: GEMM compute {e.compute}, weight streaming {e.weights_hbm} of HBM, attention compute "
             f"{e.attention_compute}, KV reads {e.kv_hbm} of HBM, overhead x{e.overhead}, EP imbalance x{e.ep_imbalance}, "
-            f"attention-rank imbalance x{e.dp_imbalance}",
-            "decode parts per iteration: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in self.decode_parts.items()),
+            f"attention-rank imbalance x{e.dp_imbalance}, prefill attention {e.prefill_attention} of BF16 peak",
+            "decode parts per iteration: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in self.decode_parts.items())
+            + "; each kernel takes sqrt(compute^2 + memory^2) (roofline smoothed near the ridge: an assumption)",
         ]
+        out += self.comm_notes
         for it in self.items:
             c = it.collective
             out.append(f"{it.stage} {c.parallelism} {c.kind} over {c.group_size} GPUs, {c.size_bytes / 1e6:.2f} MB, "
                        f"{it.time_s * 1e6:.0f} us each over {'network' if it.network else 'NVLink'} "
                        f"(bound: {it.bottleneck}), x{c.count:g} per iteration")
         return out
+
+
+def _roof(compute_s: float, memory_s: float) -> float:
+    """A kernel's time from its compute and memory times. Far from the ridge point the larger one
+    rules (the roofline); near it the kernel reaches neither roof, since its loads and its math
+    only partly overlap. We take the L2 norm of the two (an assumption: max() overstates decode
+    throughput at DeepSeek-V3's published load, where attention sits at the ridge)."""
+    return math.hypot(compute_s, memory_s)
 
 
 def _stage_placement(placement: np.ndarray, st: Stage, offset: int) -> np.ndarray:
@@ -320,7 +351,7 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
     kv_bytes = B * ctx * m.kv_bytes_per_token(kvb) / d.pp / kv_split
     t_attn_c = attn_flops * e.dp_imbalance / (peak_attn * e.attention_compute)
     t_attn_m = kv_bytes * e.dp_imbalance / (hbm * e.kv_hbm)
-    decode_compute = (max(t_gemm_c, t_gemm_m) + max(t_attn_c, t_attn_m)) * e.overhead * d.pp
+    decode_compute = (_roof(t_gemm_c, t_gemm_m) + _roof(t_attn_c, t_attn_m)) * e.overhead * d.pp
     parts = {"gemm_compute": t_gemm_c, "weight_reads": t_gemm_m, "attention_compute": t_attn_c, "kv_reads": t_attn_m}
     mem_gb = (hbm_need + kv_bytes) / 1e9
     if mem_gb > gpu.hbm_gbytes * 0.95:
@@ -357,16 +388,21 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
 
     stage_comm("decode", d, decode_gpus, B, mb)
 
-    # ---- prefill: one request's new tokens per attention rank
+    # ---- prefill: one request's new tokens per attention rank. The new tokens attend to the cached
+    # prefix too (cache hits save its GEMMs, not the attention over it), causally among themselves;
+    # attention runs in BF16 at the prefill attention kernels' efficiency, the GEMMs at `compute`.
     S_new = max(1.0, spec.input_tokens * (1 - spec.prefix_cache_hit))
-    pf = m.prefill_flops(int(S_new))
+    S_hit = spec.input_tokens - S_new
+    gemm = 2.0 * m.active_params * S_new
+    attn = m.layers * m.heads * (m.d_qk + m.d_v) * S_new * (S_new + 2.0 * S_hit)
     if m.moe and pst.ep > 1:
         # attention and shared parts stay on the rank's TP group; routed experts spread over EP
         routed = 2.0 * m.expert_params * m.moe_layers * m.moe.top_k * S_new
-        per_gpu = (pf - routed) / pst.tp + routed * pst.dp / pst.ep * e.ep_imbalance
+        gemm_gpu = (gemm - routed) / pst.tp + routed * pst.dp / pst.ep * e.ep_imbalance
     else:
-        per_gpu = pf / pst.tp
-    prefill_compute = per_gpu / (peak * e.compute) * e.overhead
+        gemm_gpu = gemm / pst.tp
+    prefill_compute = (gemm_gpu / (peak * e.compute)
+                       + attn / pst.tp * e.dp_imbalance / (peak_attn * e.prefill_attention)) * e.overhead
     stage_comm("prefill", pst, prefill_gpus, S_new, mb)
 
     # ---- KV transfer prefill -> decode (disaggregated): the whole prompt's cache per request
@@ -379,4 +415,5 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
         t = comm.time(c)
         kv_s = t.time_s
         items.append(InferItem(c, t.time_s, t.network, t.bottleneck, "kv"))
-    return InferenceResult(spec, m, gpu, decode_compute, parts, prefill_compute, items, kv_s, 1.0, warnings)
+    return InferenceResult(spec, m, gpu, decode_compute, parts, prefill_compute, items, kv_s, 1.0, warnings,
+                           gpus_per_server)

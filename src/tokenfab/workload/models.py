@@ -2,8 +2,11 @@
 parameter counts, FLOPs per token, KV-cache bytes per token.
 
 FLOPs follow PaLM (arXiv 2204.02311, App. B): training costs 6 x N per token for the matmul
-parameters N plus 6 x L x s x heads x (d_qk + d_v) for attention scores and values (12 L h s for
-standard attention), without halving for the causal mask. N counts the output head but not the
+parameters N plus attention scores and values. PaLM counts the whole s x s score matrix,
+6 x L x s x heads x (d_qk + d_v) (12 L h s for standard attention); a causal mask leaves half of it,
+and fused attention kernels skip the masked tiles, so we count 3 x L x s x heads x (d_qk + d_v)
+(as Megatron-LM's FLOPs count does): at 8K this changes little, at 131K it is most of the
+difference. N counts the output head but not the
 input embedding (a table lookup). For MoE models N is the active parameters (top-k + shared
 experts), which is what a token actually multiplies through.
 """
@@ -107,8 +110,9 @@ class ModelSpec(ModelArch):
 
     # -- FLOPs ----------------------------------------------------------------------------
     def attn_train_flops_per_token(self, seq_len: int) -> float:
-        """Attention scores and values, forward + backward: 6 L s heads (d_qk + d_v) (PaLM)."""
-        return 6.0 * self.layers * seq_len * self.heads * (self.d_qk + self.d_v)
+        """Attention scores and values under a causal mask, forward + backward: 3 L s heads (d_qk + d_v)
+        (PaLM's 6 L s heads (d_qk + d_v), halved: a token attends to the ones before it)."""
+        return 3.0 * self.layers * seq_len * self.heads * (self.d_qk + self.d_v)
 
     def train_flops_per_token(self, seq_len: int) -> float:
         return 6.0 * self.active_params + self.attn_train_flops_per_token(seq_len)

@@ -11,7 +11,6 @@ MFU = model FLOPs (6N + attention, PaLM) per second / (GPUs * peak of the job's 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from tokenfab.strict import StrictModel
 from tokenfab.catalog import Gpu
 from tokenfab.errors import InputError
+from tokenfab.workload import memory as mem_model
 from tokenfab.workload.comm import Collective, CommModel
 from tokenfab.workload.models import ModelSpec, get_model
 
@@ -61,6 +61,12 @@ class TrainEfficiency(StrictModel):
     # on large transformer shapes: cuBLAS reaches ~75% on big H100 BF16 GEMMs, attention and
     # element-wise kernels less. An assumption; printed with every estimate.
     compute: float = Field(0.60, gt=0, le=1)
+    # Fused causal attention (flash attention, forward + backward) reaches less of peak than the
+    # GEMMs: FlashAttention-3 on H100 BF16 runs forward at ~600-740 TFLOPS but backward (2.5x the
+    # forward's FLOPs) at ~450-500, ~0.5 of peak together; ring/all-gather context parallelism
+    # adds per-chunk launches and rescaling. It matters at long sequence, where attention dominates.
+    attention: float = Field(0.50, gt=0, le=1, description="fraction of dense peak fused causal attention "
+                             "(forward + backward) reaches; FlashAttention-3 on H100 ~0.5 (an assumption)")
     # HBM bandwidth reached by the optimizer step (streams 16 bytes/param in and out)
     hbm: float = Field(0.8, gt=0, le=1)
 
@@ -71,7 +77,9 @@ class TrainingSpec(StrictModel):
     global_batch: PositiveInt  # sequences per step
     micro_batch: PositiveInt = 1
     precision: Literal["bf16", "fp8"] = "bf16"
-    recompute: Literal["none", "full"] = "none"  # activations (flash attention keeps no scores)
+    # activation recomputation (workload/memory.py): auto takes the cheapest that fits HBM
+    recompute: Literal["auto", "none", "selective", "full"] = "auto"
+    sequence_parallel: bool = True  # Megatron sequence parallelism: norms/dropout activations split over TP
     parallelism: Parallelism = Parallelism()
     overlap: Overlap = Overlap()
     efficiency: TrainEfficiency = TrainEfficiency()
@@ -161,6 +169,10 @@ class TrainingStep:
     memory_gbytes: float
     stretch: float = 1.0
     warnings: list[str] = field(default_factory=list)
+    recompute: str = "none"  # the mode that runs (chosen when the spec says auto)
+    memory: mem_model.Memory | None = None
+    recompute_note: str = ""
+    comm_notes: list[str] = field(default_factory=list)  # the communication model's assumptions
 
     # -- composition ------------------------------------------------------------------------
     def _t(self, it: CommItem) -> float:
@@ -264,16 +276,21 @@ class TrainingStep:
         out = [
             f"model {m.name}: {m.params / 1e9:.1f}B parameters ({m.active_params / 1e9:.1f}B active matmul), "
             f"{m.layers} layers, hidden {m.hidden}",
-            f"FLOPs/token = 6N + 6 L s heads (d_qk + d_v) = {self.flops_per_token / 1e12:.3f} TFLOP (PaLM App. B, no causal halving)",
+            f"FLOPs/token = 6N + 3 L s heads (d_qk + d_v) = {self.flops_per_token / 1e12:.3f} TFLOP (PaLM App. B with "
+            f"causal attention: half the score matrix; attention {self.model.attn_train_flops_per_token(s.seq_len) / self.flops_per_token:.0%} of it)",
             f"parallelism tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep}, virtual stages {p.vpp}, ZeRO {p.zero}, "
             f"rank order {p.order}",
             f"global batch {s.global_batch} x {s.seq_len} tokens, micro-batch {s.micro_batch} -> "
             f"{self.microbatches} micro-batches per pipeline; bubble (p-1)/(v m) = {(p.pp - 1) / (p.vpp * self.microbatches):.3f}",
             f"{self.gpu.model} peak {self.peak_flops / 1e12:.0f} TFLOPS ({s.precision}), compute efficiency "
-            f"{s.efficiency.compute:.2f} (fraction of peak the layers reach)",
+            f"{s.efficiency.compute:.2f} (fraction of peak the GEMMs and element-wise kernels reach), attention "
+            f"{s.efficiency.attention:.2f} (fused causal attention, forward + backward: FlashAttention-3 on H100)",
             f"overlap hidden behind compute: tp {s.overlap.tp}, cp {s.overlap.cp}, ep {s.overlap.ep}, pp {s.overlap.pp}, dp {s.overlap.dp}",
-            f"recompute {s.recompute}; memory per GPU ~{self.memory_gbytes:.0f} GB of {self.gpu.hbm_gbytes:.0f} GB",
+            f"{self.recompute_note}; sequence parallel {'on' if s.sequence_parallel else 'off'}; memory per GPU "
+            + (mem_model.breakdown(self.memory) if self.memory else f"~{self.memory_gbytes:.0f} GB")
+            + " (activations: Korthikanti et al. 2022 Table 2 with fused attention; state 16 B/param, ZeRO-sharded)",
         ]
+        out += self.comm_notes
         for it in self.items:
             c = it.collective
             where = "network" if it.network else "NVLink"
@@ -297,13 +314,33 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     act = 2.0  # bytes per activation element (BF16, also in FP8 training)
     peak = (gpu.fp8_dense_tflops if spec.precision == "fp8" and gpu.fp8_dense_tflops else gpu.bf16_dense_tflops) * 1e12
     f_tok = m.train_flops_per_token(s)
-    # full recompute runs the forward pass twice: 8 instead of 6 per parameter, attention likewise
-    f_exec = f_tok * (8 / 6 if spec.recompute == "full" else 1.0)
-    compute_mb = f_exec * b * s / (p.tp * p.cp * p.pp) / (peak * spec.efficiency.compute)
     layers_stage = m.layers / p.pp
     moe_layers_stage = m.moe_layers / p.pp
-    rc = spec.recompute == "full"
     tok_mb = b * s / p.cp  # tokens per micro-batch on one CP rank
+    ne_local = m.nonexpert_params / (p.tp * p.pp)
+    ex_local = m.routed_expert_params_total / (p.ep * p.tp * p.pp)
+    # memory first: it decides the recomputation, which decides FLOPs and collectives
+    options = {mode: _memory(spec, m, ne_local, ex_local, mbs, mode) for mode in mem_model.RECOMPUTE}
+    chosen, note = mem_model.choose(spec.recompute, options, gpu.hbm_gbytes)
+    warnings: list[str] = []
+    if chosen.total_gb > gpu.hbm_gbytes:  # a job that cannot run is refused with its numbers
+        ask = "" if spec.recompute == "auto" else (
+            f" (recompute {spec.recompute}; " + ", ".join(f"{k} needs {v.total_gb:.1f} GB" for k, v in options.items()) + ")")
+        raise InputError(f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the "
+                         f"{gpu.model}'s {gpu.hbm_gbytes:.0f} GB: {mem_model.breakdown(chosen)}{ask}; "
+                         f"{'even full recompute is too much: ' if spec.recompute == 'auto' else ''}"
+                         f"raise pp, tp or cp, use ZeRO 2/3, a smaller micro_batch, or a GPU with more memory",
+                         f"{field}.parallelism")
+    mode = chosen.recompute
+    rc = mode == "full"
+    # full recompute runs the forward pass twice: 8 instead of 6 per parameter, attention likewise
+    f_exec = f_tok * (8 / 6 if rc else 1.0)
+    f_attn = m.attn_train_flops_per_token(s) * (8 / 6 if rc else 1.0)
+    eff = spec.efficiency
+    compute_mb = ((f_exec - f_attn) / eff.compute + f_attn / eff.attention) * b * s / (p.tp * p.cp * p.pp) / peak
+    if mode == "selective":  # element-wise kernels again: their bytes once more through HBM
+        sel_bytes = 2 * mem_model.SELECTIVE_SAVED * tok_mb * m.hidden / (p.tp if spec.sequence_parallel else 1)
+        compute_mb += layers_stage * sel_bytes / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
 
     def groups(*axes: str) -> np.ndarray:
         return placement[rank_groups(p, axes)]
@@ -335,8 +372,6 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     # PP: activations forward and gradients backward at each of the v chunk boundaries
     add("send_recv", ("pp",), tok_mb * m.hidden * act / p.tp, "pp", float(p.vpp), ov.pp)
     # DP: gradients (BF16) and parameters, per stage; experts reduce over their own DP group
-    ne_local = m.nonexpert_params / (p.tp * p.pp)
-    ex_local = m.routed_expert_params_total / (p.ep * p.tp * p.pp)
     for local, axes, par in ((ne_local, ("ep", "dp"), "dp"), (ex_local, ("dp",), "dp")):
         if local <= 0:
             continue
@@ -350,24 +385,15 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     # optimizer: Adam streams master weights, moments and grads (16 B/param) in and out of HBM
     shard = ne_local / (p.dp if p.zero else 1) + ex_local / (max(p.dp // p.ep, 1) if p.zero else 1)
     optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
-    mem = _memory_gb(spec, m, ne_local, ex_local, mbs)
-    warnings = []
-    if mem > gpu.hbm_gbytes:
-        warnings.append(f"estimated memory {mem:.0f} GB per GPU is above the {gpu.model}'s {gpu.hbm_gbytes:.0f} GB; the "
-                        f"estimate keeps all activations (no recompute, offload or selective savings): consider "
-                        f"recompute: full, more pp or tp, or ZeRO 3")
-    return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, mem, 1.0, warnings)
+    return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, chosen.total_gb,
+                        1.0, warnings, mode, chosen, note)
 
 
-def _memory_gb(spec: TrainingSpec, m: ModelSpec, ne_local: float, ex_local: float, mbs: int) -> float:
-    """Weights, grads and Adam state (16 B/param, ZeRO-sharded) plus activations of the
-    micro-batches in flight on the first stage (34 s b h / t per layer with sequence parallelism
-    and flash attention, Korthikanti'22; 2 s b h with full recompute)."""
+def _memory(spec: TrainingSpec, m: ModelSpec, ne_local: float, ex_local: float, mbs: int,
+            recompute: str) -> mem_model.Memory:
+    """Memory per GPU of the first stage under one recompute mode (workload/memory.py)."""
     p = spec.parallelism
-    d = p.dp
-    local = ne_local + ex_local
-    state = {0: 16.0, 1: 6 + 12 / d, 2: 2 + 14 / d, 3: 16 / d}[p.zero] * local
-    per_layer = spec.seq_len / p.cp * spec.micro_batch * m.hidden * (2.0 if spec.recompute == "full" else 34.0) / p.tp
-    in_flight = min(mbs, p.pp)
-    acts = per_layer * math.ceil(m.layers / p.pp) * in_flight
-    return (state + acts) / 1e9
+    return mem_model.memory(recompute, local_params=ne_local, expert_params=ex_local, expert_dp=p.dp // p.ep,
+                            zero=p.zero, dp=p.dp,
+                            tokens_mb=spec.seq_len / p.cp * spec.micro_batch, hidden=m.hidden, tp=p.tp, pp=p.pp,
+                            layers=m.layers, microbatches=mbs, sequence_parallel=spec.sequence_parallel)
