@@ -63,7 +63,7 @@ class Cluster:
         # (GB200 NVL72: 18 trays of 4 GPUs) whose trays all share NVLink. Placement, tensor
         # parallelism and NVLink traffic work per island; each tray keeps its own NICs (rails).
         # GPU ids are unchanged: island * 72 + tray * 4 + k = global tray * 4 + k.
-        self.trays_per_server = ds = int(d.get("scaleup_domain_servers", 1))
+        self.trays_per_server = ds = int(d.get("scaleup_domain_servers") or 1)
         self.gpus_per_tray = g = it.cluster.gpus_per_server
         tray_rows = np.flatnonzero(role == "server")
         if len(tray_rows) % ds:

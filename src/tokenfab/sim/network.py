@@ -114,7 +114,7 @@ class Network:
         # A scale-up domain larger than a server (GB200 NVL72: 18 trays of 4 GPUs) is one NVLink
         # island: the simulator's "server" is the domain, with every tray's NICs as its rails
         # (tray t's NIC k is rail t * R + k). GPU ids do not change: tray * 4 + k = domain * 72 + t * 4 + k.
-        self.trays_per_domain = ds = int(fabric.design.get("scaleup_domain_servers", 1))
+        self.trays_per_domain = ds = int(fabric.design.get("scaleup_domain_servers") or 1)
         self.n_trays, self.gpus_per_tray = self.n_servers, c.gpus_per_server
         if self.n_trays % ds:
             raise InputError(f"{self.n_trays} servers are not whole scale-up domains of {ds}")
