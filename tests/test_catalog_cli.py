@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLES, ROOT
-from tokenfab.catalog.commands import SCHEMAS, schema_of, schema_text
+from tokenfab.catalog_commands import SCHEMAS, schema_of, schema_text
 from tokenfab.cli import app
 
 runner = CliRunner()

@@ -76,7 +76,7 @@ def test_llama3_405b_fits_80_gb_with_selective_recompute():
     estimate recomputes the cheap element-wise parts (selective) and says so."""
     est = estimate("llama3-405b-16k.yaml")
     assert est.recompute == "selective"
-    assert est.memory.total_gb <= 80 < 90 < est.memory.state_gb + est.memory.activations_gb * 34 / 22
+    assert est.memory.total_gbytes <= 80 < 90 < est.memory.state_gbytes + est.memory.activations_gbytes * 34 / 22
     text = "\n".join(est.assumptions())
     assert "recompute selective (chosen: the cheapest that fits 80 GB; none needs 92.3 GB)" in text
     assert "sequence parallel on" in text and "Korthikanti" in text
@@ -87,12 +87,12 @@ def test_llama3_405b_fits_80_gb_with_selective_recompute():
 def test_full_recompute_charges_a_second_forward_pass():
     sel = estimate("llama3-405b-16k.yaml", network="analytical")
     full = estimate("llama3-405b-16k.yaml", network="analytical", recompute="full")
-    assert full.recompute == "full" and full.memory.activations_gb < sel.memory.activations_gb / 10
+    assert full.recompute == "full" and full.memory.activations_gbytes < sel.memory.activations_gbytes / 10
     assert full.hfu / full.mfu == pytest.approx(8 / 6)
     assert full.step_s > 1.2 * sel.step_s
     # without sequence parallelism the norms' activations are replicated over TP: more memory
     no_sp = estimate("llama3-405b-16k.yaml", network="analytical", recompute="full", sequence_parallel=False)
-    assert no_sp.memory.activations_gb > full.memory.activations_gb
+    assert no_sp.memory.activations_gbytes > full.memory.activations_gbytes
 
 
 @pytest.mark.parametrize("training, words", [

@@ -72,7 +72,7 @@ def _print_summary(fabric) -> None:
 
 # Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`; the modules
 # import only typer at the top, so `tokenfab --help` stays fast. `schema` comes with the catalog's verbs.
-from tokenfab.catalog.commands import register as _catalog  # noqa: E402
+from tokenfab.catalog_commands import register as _catalog  # noqa: E402
 from tokenfab.configure.commands import register as _configure  # noqa: E402
 from tokenfab.factory.commands import register as _factory  # noqa: E402
 from tokenfab.server.commands import register as _server  # noqa: E402

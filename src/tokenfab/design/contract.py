@@ -24,10 +24,11 @@ class ContractModel(StrictModel):
         return getattr(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in type(self).model_fields else default
+        value = getattr(self, key) if key in type(self).model_fields else None
+        return default if value is None else value
 
-    def __contains__(self, key: object) -> bool:
-        return key in type(self).model_fields
+    def __contains__(self, key: object) -> bool:  # an optional key that is unset is absent, as in fabric.json
+        return key in type(self).model_fields and getattr(self, key) is not None
 
 
 class TierSummary(ContractModel):

@@ -434,8 +434,8 @@ class Engine:
             client = self.storage.client_Bps(servers)
             if j.req.dataset is not None:
                 ds = self.data.datasets[j.req.dataset]
-                j.read_Bps = j.rates.tokens_per_s * ds.bytes_per_token
-                flows.append(Flow(("read", j.name), ds.tier, False, j.read_Bps, client))
+                j.read_bytes_per_s = j.rates.tokens_per_s * ds.bytes_per_token
+                flows.append(Flow(("read", j.name), ds.tier, False, j.read_bytes_per_s, client))
             if j.ckpt.interval_s:
                 flows.append(Flow(("ckpt", j.name), j.ckpt.tier, True,
                                   j.ckpt.bytes / (j.ckpt.interval_s + j.ckpt.write_s), client))
@@ -450,8 +450,8 @@ class Engine:
         for j in self.running:
             if j.kind != "training" or j.rates is None:
                 continue
-            if j.req.dataset is not None and j.read_Bps > 0:
-                j.storage_factor = min(1.0, alloc.get(("read", j.name), j.read_Bps) / j.read_Bps)
+            if j.req.dataset is not None and j.read_bytes_per_s > 0:
+                j.storage_factor = min(1.0, alloc.get(("read", j.name), j.read_bytes_per_s) / j.read_bytes_per_s)
             if j.ckpt.interval_s:
                 j.ckpt.write_s = checkpoint.write_s(self, j, len(np.unique(j.placement // G)))
 

@@ -128,7 +128,7 @@ class JobRun:
     load_s: float = 0.0  # weights still loading (service replicas)
     needs_restart: bool = False
     storage_factor: float = 1.0  # progress kept given its dataset read bandwidth
-    read_Bps: float = 0.0  # dataset read rate at full speed
+    read_bytes_per_s: float = 0.0  # dataset read rate at full speed
     load: float = 1.0  # share of its capacity a service replica used this epoch
     epoch_tokens: float = 0.0  # a replica's output and input tokens this epoch (services.py)
     epoch_input: float = 0.0

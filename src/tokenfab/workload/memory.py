@@ -50,14 +50,14 @@ class Memory:
     """Memory per GPU of one recompute choice, in GB (1e9 bytes)."""
 
     recompute: str
-    state_gb: float
-    activations_gb: float
-    per_layer_gb: float  # one layer, one micro-batch
+    state_gbytes: float
+    activations_gbytes: float
+    per_layer_gbytes: float  # one layer, one micro-batch
     layers_in_flight: int  # layers x micro-batches held on the first stage
 
     @property
-    def total_gb(self) -> float:
-        return self.state_gb + self.activations_gb
+    def total_gbytes(self) -> float:
+        return self.state_gbytes + self.activations_gbytes
 
 
 def state_bytes(local_params: float, zero: int, dp: int) -> float:
@@ -83,24 +83,24 @@ def memory(recompute: str, *, local_params: float, zero: int, dp: int, tokens_mb
     return Memory(recompute, state / 1e9, per_layer * in_flight / 1e9, per_layer / 1e9, in_flight)
 
 
-def choose(requested: str, options: dict[str, Memory], hbm_gb: float) -> tuple[Memory, str]:
+def choose(requested: str, options: dict[str, Memory], hbm_gbytes: float) -> tuple[Memory, str]:
     """The recompute mode to run and why (a sentence for the assumptions), or None when nothing fits.
 
     `options` holds the memory of every mode; `requested` is auto or one mode."""
     if requested != "auto":
         m = options[requested]
-        return m, f"recompute {requested} (as configured): {m.total_gb:.1f} GB per GPU of {hbm_gb:.0f} GB"
+        return m, f"recompute {requested} (as configured): {m.total_gbytes:.1f} GB per GPU of {hbm_gbytes:.0f} GB"
     tried = []
     for mode in RECOMPUTE:
         m = options[mode]
-        if m.total_gb <= hbm_gb:
-            why = f"recompute {mode} (chosen: the cheapest that fits {hbm_gb:.0f} GB"
+        if m.total_gbytes <= hbm_gbytes:
+            why = f"recompute {mode} (chosen: the cheapest that fits {hbm_gbytes:.0f} GB"
             why += f"; {', '.join(tried)})" if tried else ")"
             return m, why
-        tried.append(f"{mode} needs {m.total_gb:.1f} GB")
+        tried.append(f"{mode} needs {m.total_gbytes:.1f} GB")
     return options["full"], ""
 
 
 def breakdown(m: Memory) -> str:
-    return (f"{m.total_gb:.1f} GB = model state {m.state_gb:.1f} GB + activations {m.activations_gb:.1f} GB "
-            f"({m.per_layer_gb * 1e3:.0f} MB per layer x {m.layers_in_flight} layer-micro-batches in flight)")
+    return (f"{m.total_gbytes:.1f} GB = model state {m.state_gbytes:.1f} GB + activations {m.activations_gbytes:.1f} GB "
+            f"({m.per_layer_gbytes * 1e3:.0f} MB per layer x {m.layers_in_flight} layer-micro-batches in flight)")

@@ -323,9 +323,9 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     options = {mode: _memory(spec, m, ne_local, ex_local, mbs, mode) for mode in mem_model.RECOMPUTE}
     chosen, note = mem_model.choose(spec.recompute, options, gpu.hbm_gbytes)
     warnings: list[str] = []
-    if chosen.total_gb > gpu.hbm_gbytes:  # a job that cannot run is refused with its numbers
+    if chosen.total_gbytes > gpu.hbm_gbytes:  # a job that cannot run is refused with its numbers
         ask = "" if spec.recompute == "auto" else (
-            f" (recompute {spec.recompute}; " + ", ".join(f"{k} needs {v.total_gb:.1f} GB" for k, v in options.items()) + ")")
+            f" (recompute {spec.recompute}; " + ", ".join(f"{k} needs {v.total_gbytes:.1f} GB" for k, v in options.items()) + ")")
         raise InputError(f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the "
                          f"{gpu.model}'s {gpu.hbm_gbytes:.0f} GB: {mem_model.breakdown(chosen)}{ask}; "
                          f"{'even full recompute is too much: ' if spec.recompute == 'auto' else ''}"
@@ -385,7 +385,7 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     # optimizer: Adam streams master weights, moments and grads (16 B/param) in and out of HBM
     shard = ne_local / (p.dp if p.zero else 1) + ex_local / (max(p.dp // p.ep, 1) if p.zero else 1)
     optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
-    return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, chosen.total_gb,
+    return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, chosen.total_gbytes,
                         1.0, warnings, mode, chosen, note)
 
 

@@ -1,5 +1,7 @@
 """`tokenfab catalog list|show|check` and `tokenfab schema`: what the catalog knows, and the
-JSON Schemas of every file a user writes."""
+JSON Schemas of every file a user writes.
+
+It lives beside the catalog package, not in it, so `tokenfab --help` does not load the catalog."""
 
 from __future__ import annotations
 
