@@ -28,7 +28,8 @@ class Cluster(StrictModel):
     nics_per_server: int | None = Field(None, ge=1, le=32)  # default: one per GPU
     nic_model: str = "ConnectX-7"
     nic_speed_gbps: int | None = Field(None, gt=0)  # default: the NIC's catalog speed
-    planes: int = Field(1, ge=1, le=8)  # a NIC's ports split over this many parallel fabrics
+    planes: int | Literal["auto"] = Field(
+        1, description="parallel fabrics a NIC's speed is split over (1-8), or auto: the design search tries every split the NIC and leaf run")
 
 
 class Tier(StrictModel):
@@ -52,7 +53,11 @@ class FabricSpec(StrictModel):
     tiers: Literal["auto", 1, 2, 3] = "auto"
     # Must GPUs on different rails reach each other through the network, or may they use NVLink?
     cross_rail: Literal["network", "nvlink"] = "network"
-    switch_model: str = "CX864E-N"
+    switch_model: str | list[str] = Field(
+        "CX864E-N", description="catalog switch model for every tier without its own; a list lets the design search pick per tier")
+    objective: Literal["cost", "switches", "optics", "power"] = Field(
+        "cost", description="what the design search minimises among the designs that meet the intent: cost (switches, cables and "
+                            "optics), switches (count), optics (cables and optics cost) or power (switches and optics)")
     leaf: Tier = Tier()
     spine: Tier = Tier()
     core: Tier = Tier()
@@ -62,6 +67,8 @@ class FabricSpec(StrictModel):
 
     @model_validator(mode="after")
     def _tiers(self) -> "FabricSpec":
+        if isinstance(self.switch_model, list) and not self.switch_model:
+            raise ValueError("switch_model: an empty list; name at least one catalog switch")
         if self.leaf.count is not None:
             raise ValueError("leaf.count: leaves follow from servers and rails; set servers_per_su to size scalable units")
         if self.core.uplink_breakout is not None or self.core.oversubscription != 1.0:
@@ -208,10 +215,13 @@ def _check_catalog_refs(intent: Intent) -> None:
     speed = c.nic_speed_gbps or nic.speed_gbps
     if speed > nic.speed_gbps:
         raise InputError(f"{speed}G is faster than the {nic.model}'s {nic.speed_gbps}G", "cluster.nic_speed_gbps")
-    if speed % c.planes:
+    if c.planes != "auto" and (c.planes < 1 or c.planes > 8):
+        raise InputError(f"must be 1 to 8 or auto (got {c.planes})", "cluster.planes")
+    if c.planes != "auto" and speed % c.planes:
         raise InputError(f"a {speed}G NIC cannot split evenly over {c.planes} planes", "cluster.planes")
     f = intent.fabric
-    cat.get("switches", f.switch_model, "fabric.switch_model")
+    for i, model in enumerate(f.switch_model if isinstance(f.switch_model, list) else [f.switch_model]):
+        cat.get("switches", model, "fabric.switch_model" + (f"[{i}]" if isinstance(f.switch_model, list) else ""))
     for tier in ("leaf", "spine", "core"):
         model = getattr(f, tier).switch_model
         if model:
