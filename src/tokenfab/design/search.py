@@ -57,6 +57,13 @@ class Choice:
             [f"spine up {self.spine_up}"] if self.spine_up else [])
         return ", ".join(parts + modes)
 
+    def short(self) -> str:
+        """`rail-optimized 3T 2P CX864E-N 4x200G/2x400G/1x800G` (tiers, planes, models, breakouts bottom-up)."""
+        models = [m for m in (self.leaf_model, self.spine_model, self.core_model) if m]
+        modes = [m.split("[")[0] for m in (self.leaf_down, self.leaf_up, self.spine_up) if m]
+        return (f"{self.architecture} {self.tiers}T {self.planes}P "
+                f"{models[0] if len(set(models)) == 1 else '/'.join(models)} {'/'.join(modes)}")
+
 
 @dataclass
 class Candidate:
@@ -290,11 +297,11 @@ def _lost(c: Candidate, best: Candidate, objective: str) -> str:
     if objective == "switches" and c.switches != best.switches:
         return f"{c.switches - best.switches:+,} switches"
     if objective == "optics" and round(c.optics_usd, 2) != round(best.optics_usd, 2):
-        return f"${c.optics_usd - best.optics_usd:+,.0f} in optics"
+        return f"{_usd(c.optics_usd - best.optics_usd)} in optics"
     if objective == "power" and round(c.power_w, 1) != round(best.power_w, 1):
         return f"{(c.power_w - best.power_w) / 1000:+,.1f} kW"
     if round(c.cost_usd, 2) != round(best.cost_usd, 2):
-        return f"${c.cost_usd - best.cost_usd:+,.0f}" + ("" if objective == "cost" else " (tie on the objective)")
+        return _usd(c.cost_usd - best.cost_usd) + ("" if objective == "cost" else " (tie on the objective)")
     if c.switches != best.switches:
         return f"same cost, {c.switches - best.switches:+,} switches"
     return "tie: an earlier candidate (fewer tiers/planes, listed first) wins"
@@ -316,6 +323,10 @@ def _notes(intent: Intent, ranked: list[Candidate], best: Candidate, objective: 
     if len(ranked) > shown:
         lines.append(f"  ... {len(ranked) - shown} more (tokenfab plan --explain lists every candidate)")
     return lines
+
+
+def _usd(delta: float) -> str:
+    return f"{'+' if delta >= 0 else '-'}${abs(delta):,.0f}"
 
 
 def _n(n: int, noun: str) -> str:
