@@ -45,6 +45,7 @@ def plots(rows: list[dict], objectives: list[Objective], on_front: list[int], ti
     import matplotlib.pyplot as plt
 
     plt.rcParams["svg.hashsalt"] = "tokenfab"
+    plt.rcParams["svg.fonttype"] = "none"  # labels stay text: searchable, and smaller files
     ok = _scored(rows, objectives)
     best = set(on_front)
     out: dict[str, str] = {}

@@ -47,8 +47,8 @@ def violated(spec: SweepSpec, metrics: dict[str, Any]) -> str:
 
 def open_store(spec: SweepSpec, pts: list[Point], db: Path, resume: bool) -> Store:
     fp = fingerprint(spec, pts)
-    if resume:
-        return Store.resume(db, fp)
+    if resume and db.exists():
+        return Store.resume(db, fp)  # (killed before its store existed: a resume starts it afresh)
     return Store.create(db, spec.name, fp, pts)
 
 

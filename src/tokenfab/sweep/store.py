@@ -32,7 +32,12 @@ class Store:
 
     @classmethod
     def create(cls, path: Path, name: str, fingerprint: str, points) -> "Store":
-        s = cls(path)
+        """Built under a temporary name and renamed into place: a store exists whole or not at all."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.new")
+        for old in (tmp, tmp.with_name(tmp.name + ".wal")):
+            old.unlink(missing_ok=True)
+        s = cls(tmp)
         s.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         s.con.execute("CREATE TABLE points (point INTEGER PRIMARY KEY, design VARCHAR, axes VARCHAR, status VARCHAR, "
                       "error VARCHAR, metrics VARCHAR, seconds DOUBLE, node VARCHAR)")
@@ -42,12 +47,13 @@ class Store:
         s.con.executemany("INSERT INTO points VALUES (?, ?, ?, 'pending', '', '', 0, '')",
                           [(p.number, p.design, json.dumps(p.axes, sort_keys=True, default=str)) for p in points])
         s.con.execute("COMMIT")
-        return s
+        s.con.execute("CHECKPOINT")
+        s.close()
+        os.replace(tmp, path)
+        return cls(path)
 
     @classmethod
     def resume(cls, path: Path, fingerprint: str) -> "Store":
-        if not path.exists():
-            raise InputError(f"--resume: {path} does not exist (nothing to resume; run without --resume)")
         s = cls(path)
         try:
             row = s.con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
