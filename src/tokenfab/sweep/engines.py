@@ -84,8 +84,10 @@ class RayEngine:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise InputError(f"--ray {address}: cannot connect to a Ray cluster ({exc})") from None
             self.owned = True
-        self._design = ray.remote(design_task).options(num_returns=2, max_retries=3)
-        self._point = ray.remote(point_task).options(max_retries=3)
+        # SPREAD: a sweep's tasks are independent; spread them over the cluster rather than filling the
+        # driver's node first
+        self._design = ray.remote(design_task).options(num_returns=2, max_retries=3, scheduling_strategy="SPREAD")
+        self._point = ray.remote(point_task).options(max_retries=3, scheduling_strategy="SPREAD")
 
     def restart(self) -> None:  # Ray retries tasks whose worker died by itself
         pass
