@@ -63,6 +63,7 @@ class LocalRayCluster:
 
     def _up(self, timeout_s: float) -> "LocalRayCluster":
         self._start(["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}", "--include-dashboard=false",
+                     f"--dashboard-port={free_port()}",
                      f"--temp-dir={self.temp}", *_ports()])
         deadline = time.monotonic() + timeout_s
         while not _listening(self.port):

@@ -117,7 +117,7 @@ def test_misspelt_axis_and_unknown_metric_are_refused_before_running(tmp_path):
     sim_axis = SPEC + "  - {path: simulate.qps, values: [1, 2]}\n"
     with pytest.raises(InputError, match="no simulate scenario"):
         load_sweep(write_spec(tmp_path, sim_axis))
-    late = SPEC + "simulate: {gpus: 8}\nconstraints:\n  - {metric: all_reduce_ecmp_busbw_gbps, min: 10}\n"
+    late = SPEC + "simulate: {gpus: 8}\nconstraints:\n  - {metric: all_reduce_ecmp_busbw_gbytes_per_s, min: 10}\n"
     with pytest.raises(InputError, match="known only after simulating"):
         load_sweep(write_spec(tmp_path, late))
 
@@ -151,7 +151,7 @@ def test_simulate_and_factory_points_share_a_plan_and_constraints_prune(tmp_path
                      {"path": "simulate.qps", "values": [1, 4]},
                      {"path": "factory.scheduler.policy", "values": ["topology-aware", "first-fit"]}],
             "constraints": [{"metric": "network_cost_usd", "max": 100000}],
-            "objectives": [{"metric": "usd_per_mtoken", "goal": "min"}, {"metric": "all_reduce_ecmp_busbw_gbps", "goal": "max"},
+            "objectives": [{"metric": "usd_per_mtoken", "goal": "min"}, {"metric": "all_reduce_ecmp_busbw_gbytes_per_s", "goal": "max"},
                            {"metric": "network_cost_usd", "goal": "min"}]}
     spec, base, factory = load_sweep(write_spec(tmp_path, data))
     rows, best = run_to_folder(spec, base, factory, tmp_path / "out", jobs=1, show_progress=False)
@@ -159,9 +159,9 @@ def test_simulate_and_factory_points_share_a_plan_and_constraints_prune(tmp_path
     ok = [r for r in rows if r["status"] == "ok"]
     pruned = [r for r in rows if r["status"] == "pruned"]
     assert ok and pruned and {r["fabric.switch_model"] for r in pruned} == {"CX864E-N"}
-    assert all(r["reason"].startswith("constraint: network_cost_usd") and "all_reduce_ecmp_busbw_gbps" not in r for r in pruned)
+    assert all(r["reason"].startswith("constraint: network_cost_usd") and "all_reduce_ecmp_busbw_gbytes_per_s" not in r for r in pruned)
     for r in ok:
-        assert r["all_reduce_ecmp_busbw_gbps"] > 0 and r["all_reduce_spray_busbw_gbps"] > 0
+        assert r["all_reduce_ecmp_busbw_gbytes_per_s"] > 0 and r["all_reduce_spray_busbw_gbytes_per_s"] > 0
         assert 0 < r["all_reduce_ecmp_worst_link_load_pct"] <= 100.0001 and 0 < r["all_reduce_ecmp_gpu_idle_pct"] < 100
         assert r["tokens"] > 0 and r["usd_per_mtoken"] > 0 and r["tokens_per_kwh"] > 0 and r["network_idle_gpu_h"] >= 0
     assert best and {r["point"] for r in rows if r["pareto"]} == set(best)
@@ -171,12 +171,12 @@ def test_simulate_and_factory_points_share_a_plan_and_constraints_prune(tmp_path
 def test_a_failing_point_records_its_error_and_the_sweep_goes_on(tmp_path):
     data = {"name": "ff", "base": MINI, "simulate": {"gpus": 8, "size": "16M"},
             "axes": [{"path": "simulate.fail", "values": [[], ["spine-99"]]}],
-            "objectives": [{"metric": "all_reduce_ecmp_busbw_gbps", "goal": "max"}]}
+            "objectives": [{"metric": "all_reduce_ecmp_busbw_gbytes_per_s", "goal": "max"}]}
     spec, base, factory = load_sweep(write_spec(tmp_path, data))
     rows, _ = run_to_folder(spec, base, factory, tmp_path / "o", jobs=2, show_progress=False)
     assert [r["status"] for r in rows] == ["ok", "failed"]
-    assert "spine-99" in rows[1]["reason"] and rows[0]["all_reduce_ecmp_busbw_gbps"] > 0
-    assert (tmp_path / "o" / "objective-all_reduce_ecmp_busbw_gbps.svg").exists()
+    assert "spine-99" in rows[1]["reason"] and rows[0]["all_reduce_ecmp_busbw_gbytes_per_s"] > 0
+    assert (tmp_path / "o" / "objective-all_reduce_ecmp_busbw_gbytes_per_s.svg").exists()
 
 
 KILL_SPEC = {"name": "k", "base": {"cluster": {"servers": 64, "gpus_per_server": 8}},
@@ -213,3 +213,40 @@ def test_kill_minus_9_of_the_driver_at_random_points_then_resume(tmp_path):
     assert (out / "results.csv").read_text() == (tmp_path / "ref" / "results.csv").read_text()
     con = duckdb.connect(str(out / "sweep.duckdb"), read_only=True)
     assert con.execute("select count(*), count(distinct point) from points where status <> 'pending'").fetchone() == (40, 40)
+
+
+def _pool_workers(pid: int) -> list[int]:
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            kids += [int(k) for k in open(f"/proc/{pid}/task/{task}/children").read().split()]
+        except OSError:
+            pass
+    out = []
+    for k in kids:
+        try:
+            cmd = open(f"/proc/{k}/cmdline").read()
+        except OSError:
+            continue
+        if "spawn_main" in cmd and "resource_tracker" not in cmd:
+            out.append(k)
+    return out
+
+
+def test_kill_minus_9_of_a_pool_worker_the_sweep_restarts_it_and_finishes(tmp_path):
+    spec = write_spec(tmp_path, KILL_SPEC)
+    ref = tmp_path / "ref"
+    assert subprocess.run(_sweep(spec, ref), capture_output=True).returncode == 0
+    p = subprocess.Popen(_sweep(spec, tmp_path / "o"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killed = None
+    deadline = time.monotonic() + 60
+    while killed is None and p.poll() is None and time.monotonic() < deadline:
+        workers = _pool_workers(p.pid)
+        if workers:
+            time.sleep(1.0)  # let it get going
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+        time.sleep(0.1)
+    assert p.wait(120) == 0, p.stderr.read().decode()
+    assert killed is not None
+    assert (tmp_path / "o" / "results.csv").read_text() == (ref / "results.csv").read_text()

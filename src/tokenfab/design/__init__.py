@@ -9,23 +9,23 @@ from tokenfab.catalog import Catalog, load_catalog
 from tokenfab.design import addressing, media, racks, topology
 from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
-from tokenfab.design.search import search
+from tokenfab.design.search import search as search_designs
 from tokenfab.design.sizing import Sizing
 from tokenfab.intent import Intent
 
-__all__ = ["design", "Fabric", "candidates", "search"]
+__all__ = ["design", "Fabric", "candidates", "search_designs"]
 
 
 def candidates(intent: Intent, catalog: Catalog | None = None) -> list[tuple[Sizing, float]]:
     """Every design the intent allows that can be built, cheapest first, with its switch + optics cost."""
-    result = search(intent, catalog or load_catalog())
+    result = search_designs(intent, catalog or load_catalog())
     return [(c.sizing, c.cost_usd) for c in result.candidates if c.feasible]
 
 
 def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     catalog = catalog or load_catalog()
     f = intent.fabric
-    result = search(intent, catalog)
+    result = search_designs(intent, catalog)
     best = result.best
     sz = best.sizing
     reasons = list(result.notes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -17,12 +18,14 @@ from tokenfab.errors import InputError
 from tokenfab.sweep.tasks import design_task, point_task
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """A pool worker goes when the driver goes (kill -9 included), so nothing runs on unwatched."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+    if os.getppid() != parent:  # the driver died while this worker was starting
+        os._exit(1)
 
 
 def _done(value: Any) -> Future:
@@ -45,7 +48,7 @@ class LocalEngine:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
         self.pool = (ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_die_with_parent) if self.jobs > 1 else None)
+                                         initializer=_die_with_parent, initargs=(os.getpid(),)) if self.jobs > 1 else None)
 
     def design(self, intent: dict, keep: bool) -> Future:
         if self.pool is None:

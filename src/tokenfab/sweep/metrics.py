@@ -4,7 +4,7 @@ plan: figures from the plan's BOM and design. `uplink_gbps_per_gpu` is the bandw
 when every GPU sends across the top of the fabric: its NIC speed divided by the worst
 oversubscription on the way up (rail-only designs: the rail's own share).
 
-simulate: for each collective C and routing R of the scenario, `C_R_busbw_gbps` (nccl-tests bus
+simulate: for each collective C and routing R of the scenario, `C_R_busbw_gbytes_per_s` (nccl-tests bus
 bandwidth, GB/s), `C_R_time_s`, `C_R_gpu_idle_pct` (share of a compute_s + collective step the GPUs
 wait) and `C_R_worst_link_load_pct` (the busiest link direction's mean load while bytes move).
 
@@ -24,7 +24,7 @@ PLAN: dict[str, str] = {
     "power_kw": "kW", "network_power_kw": "kW", "oversubscription": "ratio", "uplink_gbps_per_gpu": "Gb/s per GPU",
     "tiers": "tiers", "planes": "planes",
 }
-SIM_SUFFIX: dict[str, str] = {"busbw_gbps": "GB/s", "time_s": "s", "gpu_idle_pct": "%", "worst_link_load_pct": "%"}
+SIM_SUFFIX: dict[str, str] = {"busbw_gbytes_per_s": "GB/s", "time_s": "s", "gpu_idle_pct": "%", "worst_link_load_pct": "%"}
 FACTORY: dict[str, str] = {
     "tokens": "tokens", "training_tokens": "tokens", "output_tokens": "tokens", "tokens_per_s": "tokens/s",
     "usd_per_mtoken": "USD per Mtoken", "usd_per_mtoken_total": "USD per Mtoken", "tokens_per_kwh": "tokens/kWh",
@@ -128,7 +128,7 @@ def sim_metrics(fabric, scenario: dict) -> dict[str, Any]:
             res = sim.collective_time(fabric, c, sc.gpus, sc.size_bytes, servers=sc.servers, routing=r, qps=sc.qps,
                                       seed=sc.seed, faults=faults)
             links = res.link_utilization()[: res.net.nvl_base]
-            out[f"{c}_{r}_busbw_gbps"] = round(res.busbw_GBps, 4)
+            out[f"{c}_{r}_busbw_gbytes_per_s"] = round(res.busbw_GBps, 4)
             out[f"{c}_{r}_time_s"] = round(res.time_s, 9)
             out[f"{c}_{r}_gpu_idle_pct"] = round(100 * res.gpu_idle(sc.compute_s), 4)
             out[f"{c}_{r}_worst_link_load_pct"] = round(100 * float(links.max()) if len(links) else 0.0, 4)
