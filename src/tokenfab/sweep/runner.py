@@ -39,10 +39,14 @@ def violated(spec: SweepSpec, metrics: dict[str, Any]) -> str:
         if v is None:
             continue
         if c.max is not None and v > c.max:
-            return f"{c.metric} {v:,.6g} > max {c.max:,.6g}"
+            return f"{c.metric} {_num(v)} > max {_num(c.max)}"
         if c.min is not None and v < c.min:
-            return f"{c.metric} {v:,.6g} < min {c.min:,.6g}"
+            return f"{c.metric} {_num(v)} < min {_num(c.min)}"
     return ""
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:,.6g}"
 
 
 def open_store(spec: SweepSpec, pts: list[Point], db: Path, resume: bool) -> Store:
