@@ -175,3 +175,12 @@ def test_plan_explain_prints_every_candidate(tmp_path):
     n = len(search(parse_intent({"cluster": {"servers": 64, "gpus_per_server": 8, "planes": "auto"}}), CAT).candidates)
     assert f"design search: {n} candidates" in r.stdout
     assert "chosen" in r.stdout and "infeasible:" in r.stdout
+
+
+def test_a_switch_over_the_rack_power_budget_is_not_chosen():
+    data = {"cluster": {"servers": 64, "gpus_per_server": 8},
+            "fabric": {"switch_model": ["TH5-64x800G", "CX864E-N"], "objective": "switches"},
+            "power_w": {"CX864E-N": 45000}}
+    result = search(parse_intent(data), CAT)
+    assert {result.best.choice.leaf_model, result.best.choice.spine_model} == {"TH5-64x800G"}
+    assert any("one CX864E-N draws 45000 W; the rack budget is 40000 W" in c.verdict for c in result.candidates)

@@ -168,6 +168,15 @@ def test_simulate_and_factory_points_share_a_plan_and_constraints_prune(tmp_path
     assert len(list((tmp_path / "out").glob("pareto-*.svg"))) == 3
 
 
+def test_axes_reach_into_lists_of_the_factory_file():
+    from tokenfab.sweep.spec import set_path
+
+    changed = set_path(FACTORY, "jobs.1.arrive_h", 3, "factory file")
+    assert changed["jobs"][1]["arrive_h"] == 3 and FACTORY["jobs"][1]["arrive_h"] == 1
+    with pytest.raises(InputError, match=r"jobs.5.arrive_h: '5' is not an item of that list in the factory file \(it has 2"):
+        set_path(FACTORY, "jobs.5.arrive_h", 3, "factory file")
+
+
 def test_a_failing_point_records_its_error_and_the_sweep_goes_on(tmp_path):
     data = {"name": "ff", "base": MINI, "simulate": {"gpus": 8, "size": "16M"},
             "axes": [{"path": "simulate.fail", "values": [[], ["spine-99"]]}],

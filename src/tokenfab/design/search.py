@@ -8,6 +8,10 @@ What is searched (each only where the intent leaves it open):
   the spine also runs) and of spine uplinks (every spine mode the core also runs); the spine's and
   core's downlinks follow the speed of the tier below.
 
+A candidate meets the intent when it keeps every tier's oversubscription, has the tiers asked for,
+is sized for growth to `fabric.max_servers` (and priced at that size, so the choice does not change
+as servers are added) and each of its switches fits a rack's power budget.
+
 Every candidate is an explicit intent a user could have written; it is sized by counting (sizing.py)
 and priced from those counts, and only the winner is built. The objective (`fabric.objective`):
 - `cost` (default): switches + every backend cable and optic (server-leaf, leaf-spine, spine-core),
@@ -228,6 +232,11 @@ def price(intent: Intent, catalog: Catalog, sz: Sizing, cand: Candidate) -> None
     def watts(kind: str, model: str) -> float:
         return intent.power_w.get(model, catalog.get(kind, model).power_w)
 
+    budget_w = intent.racks.power_budget_kw * 1000
+    for model in {sz.leaf.model, *(t.model for t in (sz.spine, sz.core) if t)}:
+        if watts("switches", model) > budget_w:  # racks.place would refuse it: a switch must fit a rack
+            raise InfeasibleError(f"one {model} draws {watts('switches', model):.0f} W; the rack budget is {budget_w:.0f} W",
+                                  "racks.power_budget_kw")
     counts = [(sz.leaf.model, sz.leaves * sz.planes)]
     if sz.spine:
         counts.append((sz.spine.model, sz.spines * sz.planes))

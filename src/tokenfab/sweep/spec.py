@@ -165,15 +165,35 @@ class Point:
 
 
 def set_path(data: dict, path: str, value: Any, what: str = "intent") -> dict:
+    """A copy of `data` with `value` at the dotted `path`; a number steps into a list (`jobs.0.count`)."""
     out = copy.deepcopy(data)
-    node = out
+    node: Any = out
     *parents, leaf = path.split(".")
     for key in parents:
+        if isinstance(node, list):
+            node = _item(node, key, path, what)
+            continue
         node = node.setdefault(key, {})
-        if not isinstance(node, dict):
+        if not isinstance(node, (dict, list)):
             raise InputError(f"{path}: {key} is not a section of the {what}")
-    node[leaf] = value
+    if isinstance(node, list):
+        node[_index(node, leaf, path, what)] = value
+    else:
+        node[leaf] = value
     return out
+
+
+def _index(items: list, key: str, path: str, what: str) -> int:
+    if not key.isdigit() or int(key) >= len(items):
+        raise InputError(f"{path}: {key!r} is not an item of that list in the {what} (it has {len(items)}; count from 0)")
+    return int(key)
+
+
+def _item(items: list, key: str, path: str, what: str) -> Any:
+    node = items[_index(items, key, path, what)]
+    if not isinstance(node, (dict, list)):
+        raise InputError(f"{path}: item {key} is not a section of the {what}")
+    return node
 
 
 def design_key(intent: dict) -> str:
