@@ -136,9 +136,9 @@ def sim_metrics(fabric, scenario: dict) -> dict[str, Any]:
 
 
 def factory_metrics(fabric, factory: dict) -> dict[str, Any]:
-    from tokenfab.factory.spec import parse_factory
     from tokenfab.factory.engine import run_factory
     from tokenfab.factory.kpis import summarize
+    from tokenfab.factory.spec import parse_factory
 
     spec = parse_factory({**factory, "fabric": factory.get("fabric", "sweep")}, "factory")
     totals = summarize(run_factory(spec, fabric))["totals"]

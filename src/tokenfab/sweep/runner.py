@@ -17,7 +17,13 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from tokenfab.errors import InputError
 from tokenfab.sweep.engines import LocalEngine, RayEngine
@@ -200,21 +206,21 @@ def run_to_folder(spec: SweepSpec, base: dict, factory: dict | None, out: Path, 
         raise InputError(f"{out} exists and is not a folder")
     if resume and force:
         raise InputError("--resume and --force contradict each other: --force starts again")
-    if out.exists() and not resume:
-        if not force:
-            raise InputError(f"output folder {out} exists; pass --resume to finish its sweep or --force to start again")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not resume and not force:
+        raise InputError(f"output folder {out} exists; pass --resume to finish its sweep or --force to start again")
     pts = points(spec, base, factory)
-    store = open_store(spec, pts, out / "sweep.duckdb", resume)
+    engine = make_engine(jobs, ray_address)  # before touching the folder: an unreachable cluster leaves nothing behind
     try:
-        engine = make_engine(jobs, ray_address)
+        if out.exists() and not resume:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        store = open_store(spec, pts, out / "sweep.duckdb", resume)
         try:
             execute(spec, pts, store, engine, show_progress)
+            rows = store.rows()
+            best = outputs.write(out, spec, pts, rows, store)
         finally:
-            engine.close()
-        rows = store.rows()
-        best = outputs.write(out, spec, pts, rows, store)
+            store.close()
     finally:
-        store.close()
+        engine.close()
     return rows, best

@@ -57,7 +57,7 @@ class Store:
         s = cls(path)
         try:
             row = s.con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-        except Exception:
+        except duckdb_error():
             s.close()
             raise InputError(f"--resume: {path} is not a sweep's store") from None
         if row is None or row[0] != fingerprint:
@@ -101,6 +101,12 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+
+def duckdb_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
 
 
 def columns(rows: list[dict]) -> list[str]:

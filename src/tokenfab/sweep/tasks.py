@@ -17,13 +17,12 @@ from tokenfab.errors import InputError
 
 
 def node_name() -> str:
-    try:
-        import ray
+    """The Ray node running this task, or host:pid in a local pool."""
+    import sys
 
-        if ray.is_initialized():
-            return ray.get_runtime_context().get_node_id()
-    except Exception:  # noqa: BLE001 - Ray absent or not in a Ray worker
-        pass
+    ray = sys.modules.get("ray")  # a Ray worker has imported it; a local pool worker has not
+    if ray is not None and ray.is_initialized():
+        return ray.get_runtime_context().get_node_id()
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
