@@ -138,7 +138,7 @@ def _modes_to(lower: Switch, upper: Switch, wanted: str | None) -> list[str | No
     """Uplink modes of `lower` that `upper` can terminate (at the same speed), or the user's one."""
     if wanted:
         return [wanted]
-    out = [m.mode for m in lower.breakout_modes if upper.mode_for_speed(m.speed_gbps)]
+    out: list[str | None] = [m.mode for m in lower.breakout_modes if upper.mode_for_speed(m.speed_gbps)]
     return out or [None]  # None: sizing explains why the two share no speed
 
 
@@ -159,8 +159,9 @@ def choices(intent: Intent, catalog: Catalog) -> list[Choice]:
             for planes in plane_options(intent, catalog):
                 for lm in _models(intent, "leaf"):
                     leaf = catalog.switches[lm]
-                    downs = ([f.leaf.downlink_breakout] if f.leaf.downlink_breakout else
-                             [m.mode for m in leaf.breakout_modes if m.speed_gbps == speed // planes]) or [None]
+                    downs: list[str | None] = ([f.leaf.downlink_breakout] if f.leaf.downlink_breakout else
+                                               [m.mode for m in leaf.breakout_modes if m.speed_gbps == speed // planes])
+                    downs = downs or [None]
                     for down in downs:
                         if tiers == 1:
                             out.append(Choice(arch, 1, planes, lm, leaf_down=down))
@@ -215,7 +216,7 @@ def link_lengths(intent: Intent, catalog: Catalog, sz: Sizing) -> dict[str, tupl
         length = np.full(len(su), L.leaf_spine_m) if L.leaf_spine_m else np.abs(su - spine_row) * pitch + half_row + SLACK_M
         leaves_per_su = 1 if sz.shared_leaf else sz.rails
         out["leaf-spine"] = (np.round(length, 1), np.full(len(su), leaves_per_su * sz.planes * sz.leaf.up_ports))
-    if sz.tiers == 3:
+    if sz.tiers == 3 and sz.spine is not None:
         pod = np.arange(sz.pods)
         row = pod * sz.sus_per_pod + (sz.sus_per_pod - 1) / 2
         core_row = (sz.pods_max * sz.sus_per_pod - 1) / 2

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
             if r["pareto"]:
                 t.add_row(*(_cell(r.get(c)) for c in cols))
         console.print(t)
-        by = {}
+        by: dict[str, int] = {}
         for r in rows:
             by[r["status"]] = by.get(r["status"], 0) + 1
         console.print("points: " + ", ".join(f"{n} {s}" for s, n in sorted(by.items())) + " (reasons in results.csv)")

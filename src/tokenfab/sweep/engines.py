@@ -78,12 +78,11 @@ class RayEngine:
         self.ray = ray
         self.owned = False
         if not ray.is_initialized():
-            kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
             try:
                 if address == "local":
-                    ray.init(num_cpus=num_cpus or 2, **kw)
+                    ray.init(num_cpus=num_cpus or 2, include_dashboard=False, log_to_driver=False, configure_logging=False)
                 else:
-                    ray.init(address=address, **kw)
+                    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise InputError(f"--ray {address}: cannot connect to a Ray cluster ({exc})") from None
             self.owned = True
@@ -96,7 +95,8 @@ class RayEngine:
         pass
 
     def design(self, intent: dict, keep: bool) -> Future:
-        summary, fabric = self._design.remote(intent, keep)
+        refs: Any = self._design.remote(intent, keep)  # num_returns=2: (summary, fabric) refs
+        summary, fabric = refs
         out: Future = Future()
 
         def finish(f: Future) -> None:

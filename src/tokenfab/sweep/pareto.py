@@ -49,7 +49,9 @@ def plots(rows: list[dict], objectives: list[Objective], on_front: list[int], ti
     ok = _scored(rows, objectives)
     best = set(on_front)
     out: dict[str, str] = {}
-    pairs = list(itertools.combinations(objectives, 2))[:10] or [(objectives[0], None)]
+    pairs: list[tuple[Objective, Objective | None]] = [(x, y) for x, y in itertools.combinations(objectives, 2)][:10]
+    if not pairs:
+        pairs.append((objectives[0], None))
     for x, y in pairs:
         fig, ax = plt.subplots(figsize=(8, 5))
         if y is None:

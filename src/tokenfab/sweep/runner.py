@@ -79,6 +79,7 @@ def execute(spec: SweepSpec, pts: list[Point], store: Store, engine, show_progre
     plans: dict[str, dict] = {}
     fabrics: dict[str, Any] = {}
     left: dict[str, int] = {k: len(v) for k, v in designs.items()}
+    lost: tuple[type[BaseException], ...] = (BrokenProcessPool, *_ray_worker_errors())  # a worker died under the task
 
     columns = [TextColumn(f"sweep {spec.name}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("failed {task.fields[failed]}"), TextColumn("{task.fields[rate]} points/s"),
@@ -128,12 +129,12 @@ def execute(spec: SweepSpec, pts: list[Point], store: Store, engine, show_progre
             submit("design", key)
         while inflight:
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            broken: list[tuple[str, Any]] = []
+            broken: list[tuple[str, Any, str]] = []
             for f in done:
                 kind, ref = inflight.pop(f)
                 try:
                     result = f.result()
-                except (BrokenProcessPool, _ray_worker_errors()) as exc:
+                except lost as exc:
                     broken.append((kind, ref, f"{type(exc).__name__}: {exc}"))
                     continue
                 if kind == "design":
@@ -156,13 +157,12 @@ def execute(spec: SweepSpec, pts: list[Point], store: Store, engine, show_progre
                         finish(p, "failed", {}, f"worker died {MAX_ATTEMPTS} times ({why})")
 
 
-def _ray_worker_errors() -> type[BaseException] | tuple:
+def _ray_worker_errors() -> tuple[type[BaseException], ...]:
     try:
         from ray.exceptions import RayError
-
-        return RayError
     except ImportError:
         return ()
+    return (RayError,)
 
 
 def make_engine(jobs: int, ray_address: str | None):

@@ -44,6 +44,8 @@ from tokenfab.intent import parse_intent, validated
 from tokenfab.strict import StrictModel
 
 SECTIONS = ("intent", "simulate", "factory")
+Collective = Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce"]
+RoutingMode = Literal["ecmp", "adaptive", "spray"]
 
 
 class Axis(StrictModel):
@@ -107,10 +109,10 @@ class Sampling(StrictModel):
 class Scenario(StrictModel):
     """A collective benchmark run on every design (as `tokenfab simulate` runs it)."""
 
-    collectives: list[Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce"]] = Field(
-        default_factory=lambda: ["all_reduce"], min_length=1, description="collectives to time")
-    routing: list[Literal["ecmp", "adaptive", "spray"]] = Field(
-        default_factory=lambda: ["ecmp"], min_length=1, description="routing modes to time each collective under")
+    collectives: list[Collective] = Field(default_factory=lambda: list[Collective](["all_reduce"]), min_length=1,
+                                          description="collectives to time")
+    routing: list[RoutingMode] = Field(default_factory=lambda: list[RoutingMode](["ecmp"]), min_length=1,
+                                       description="routing modes to time each collective under")
     size: str | int = Field("1G", description="message size in bytes (K/M/G = 2^10/2^20/2^30)")
     gpus: int | None = Field(None, ge=2, description="the first N GPUs (default: all)")
     servers: str | None = Field(None, description="whole servers in ring order, e.g. srv-1..srv-16")
@@ -145,7 +147,7 @@ class SweepSpec(StrictModel):
     factory: str | dict | None = Field(None, description="factory file (relative) or inline mapping run on every design")
     simulate: Scenario | None = Field(None, description="collective scenario simulated on every design")
     axes: list[Axis] = Field(min_length=1, description="what varies")
-    sampling: Sampling = Field(default_factory=Sampling, description="how points are drawn from the axes")
+    sampling: Sampling = Field(default_factory=lambda: Sampling.model_validate({}), description="how points are drawn from the axes")
     constraints: list[Constraint] = Field(default_factory=list, description="designs outside these are pruned")
     objectives: list[Objective] = Field(
         default_factory=lambda: [Objective(metric="network_cost_usd", goal="min"),
@@ -207,20 +209,21 @@ def _draws(spec: SweepSpec) -> list[tuple[Any, ...]]:
         ranged = [a.path for a in axes if a.range is not None]
         if ranged:
             raise InputError(f"axes {', '.join(ranged)}: a range needs random or lhs sampling (a grid needs values)")
-        return list(itertools.product(*(a.values for a in axes)))
+        return list(itertools.product(*(a.values or [] for a in axes)))
+    n = s.points or 0
     if s.method == "random":
-        u = np.random.default_rng(s.seed).random((s.points, len(axes)))
+        u = np.random.default_rng(s.seed).random((n, len(axes)))
     else:
         from scipy.stats import qmc
 
-        u = qmc.LatinHypercube(d=len(axes), seed=s.seed).random(s.points)
+        u = qmc.LatinHypercube(d=len(axes), seed=s.seed).random(n)
     out = []
     for row in u.tolist():
         combo = []
         for a, x in zip(axes, row):
             if a.values is not None:
                 combo.append(a.values[min(int(x * len(a.values)), len(a.values) - 1)])
-            else:
+            elif a.range is not None:
                 lo, hi = a.range
                 v = lo + x * (hi - lo)
                 combo.append(int(round(v)) if a.integer else round(v, 6))
@@ -277,9 +280,9 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, dict | None]:
         for value in _axis_samples(axis):
             if axis.section == "intent":
                 parse_intent(set_path(base, axis.key, value), f"{where}={value!r}")
-            elif axis.section == "simulate":
+            elif axis.section == "simulate" and spec.simulate is not None:
                 validated(Scenario, set_path(spec.simulate.model_dump(), axis.key, value), f"{where}={value!r}", "simulate")
-            else:
+            elif factory is not None:
                 _parse_factory(set_path(factory, axis.key, value, "factory file"), f"{where}={value!r}")
     if spec.simulate:
         parse_size(spec.simulate.size)
@@ -288,8 +291,8 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, dict | None]:
 
 
 def _axis_samples(axis: Axis) -> list[Any]:
-    if axis.values is not None:
-        return list(axis.values)
+    if axis.values is not None or axis.range is None:
+        return list(axis.values or [])
     lo, hi = axis.range
     return [int(round(lo)), int(round(hi))] if axis.integer else [lo, hi]
 

@@ -31,6 +31,7 @@ def design_task(intent: dict, keep_fabric: bool) -> tuple[dict[str, Any], Any]:
     from tokenfab.sweep.metrics import plan_metrics
 
     t0 = time.perf_counter()
+    out: dict[str, Any]
     try:
         fabric = plan(parse_intent(intent))
         out = {"status": "ok", "reason": "", "metrics": plan_metrics(fabric)}
@@ -48,6 +49,7 @@ def point_task(fabric, simulate: dict | None, factory: dict | None) -> dict[str,
 
     t0 = time.perf_counter()
     metrics: dict[str, Any] = {}
+    out: dict[str, Any]
     try:
         if simulate is not None:
             metrics.update(sim_metrics(fabric, simulate))
