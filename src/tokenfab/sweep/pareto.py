@@ -49,7 +49,8 @@ def plots(rows: list[dict], objectives: list[Objective], on_front: list[int], ti
     ok = _scored(rows, objectives)
     best = set(on_front)
     out: dict[str, str] = {}
-    pairs: list[tuple[Objective, Objective | None]] = [(x, y) for x, y in itertools.combinations(objectives, 2)][:10]
+    pairs: list[tuple[Objective, Objective | None]] = []
+    pairs.extend(itertools.islice(itertools.combinations(objectives, 2), 10))
     if not pairs:
         pairs.append((objectives[0], None))
     for x, y in pairs:
