@@ -34,6 +34,7 @@ def test_factory_sweep_on_ray_runs_on_the_worker_and_matches_the_local_pool(clus
     r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "sweep", str(path), "-o", str(tmp_path / "ray"),
                         "--ray", cluster.address], env=cluster.driver_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
+    print(r.stdout[-2000:])
     assert [row["status"] for row in local] == ["ok"] * 8
     assert (tmp_path / "ray" / "results.csv").read_bytes() == (tmp_path / "local" / "results.csv").read_bytes()
     con = duckdb.connect(str(tmp_path / "ray" / "sweep.duckdb"), read_only=True)
