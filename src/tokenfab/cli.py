@@ -24,6 +24,7 @@ def plan_cmd(
     out: Path = typer.Option(Path("out"), "-o", "--out", help="output folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
     diff: Optional[Path] = typer.Option(None, "--diff", help="compare with an earlier plan folder"),
+    explain: bool = typer.Option(False, "--explain", help="print every candidate design the search weighed and why each lost"),
 ) -> None:
     """Design the fabric: fabric.json, BOM, cabling, IP plan and a topology diagram."""
     import tokenfab
@@ -35,6 +36,8 @@ def plan_cmd(
             fabric = tokenfab.plan(it, out=out, force=force, old=old)
     except InputError as exc:
         fail(str(exc))
+    if explain:
+        _print_candidates(it)
     _print_summary(fabric)
     from tokenfab.report import plan_file_names
 
@@ -43,6 +46,22 @@ def plan_cmd(
     if old is not None:
         from tokenfab.report.diff import diff_fabrics, render_diff
         render_diff(console, diff_fabrics(old, fabric))
+
+
+def _print_candidates(intent) -> None:
+    from tokenfab.catalog import load_catalog
+    from tokenfab.design.search import search
+
+    result = search(intent, load_catalog())
+    t = RichTable(title=f"design search: {len(result.candidates)} candidates, best by {result.objective} first")
+    for c, just in (("#", "right"), ("design", "left"), ("switches", "right"), ("cost", "right"), ("power", "right"),
+                    ("verdict", "left")):
+        t.add_column(c, justify=just, overflow="fold")
+    for i, (c, row) in enumerate(zip(result.candidates, result.rows()), start=1):
+        ok = row["switches"] != ""
+        t.add_row(str(i), c.choice.short(), f"{row['switches']:,}" if ok else "", f"${row['cost_usd']:,.0f}" if ok else "",
+                  f"{row['power_w'] / 1000:,.1f} kW" if ok else "", row["verdict"])
+    console.print(t, highlight=False)
 
 
 def _print_summary(fabric) -> None:

@@ -36,7 +36,9 @@ class Cluster(StrictModel):
                                                                        "default: one per GPU")
     nic_model: str = Field("ConnectX-7", description="catalog NIC model of the backend NICs")
     nic_speed_gbps: int | None = Field(None, gt=0, description="NIC port speed; default: the NIC's catalog speed")
-    planes: int = Field(1, ge=1, le=8, description="a NIC's ports split over this many parallel, separate fabrics")
+    planes: int | Literal["auto"] = Field(
+        1, description="a NIC's ports split over this many parallel, separate fabrics (1-8), or auto: the design search "
+                       "tries every split the NIC and leaf run")
 
 
 class Tier(StrictModel):
@@ -69,7 +71,13 @@ class FabricSpec(StrictModel):
     cross_rail: Literal["network", "nvlink"] = Field(
         "network", description="must GPUs on different rails reach each other through the network (network), "
                                "or may they use the servers' NVLink (nvlink, which allows rail-only)?")
-    switch_model: str = Field("CX864E-N", description="catalog switch model of every tier that names none")
+    switch_model: str | list[str] = Field(
+        "CX864E-N", description="catalog switch model of every tier that names none; a list lets the design search "
+                                "pick per tier")
+    objective: Literal["cost", "switches", "optics", "power"] = Field(
+        "cost", description="what the design search minimises among the designs that meet the intent: cost (switches, "
+                            "cables and optics), switches (count), optics (cables and optics cost) or power (switches "
+                            "and optics)")
     leaf: Tier = Field(Tier(), description="the leaf tier")
     spine: Tier = Field(Tier(), description="the spine tier")
     core: Tier = Field(Tier(), description="the core tier (three tiers only; it has no uplinks)")
@@ -81,6 +89,8 @@ class FabricSpec(StrictModel):
 
     @model_validator(mode="after")
     def _tiers(self) -> "FabricSpec":
+        if isinstance(self.switch_model, list) and not self.switch_model:
+            raise ValueError("switch_model: an empty list; name at least one catalog switch")
         if self.leaf.count is not None:
             raise ValueError("leaf.count: leaves follow from servers and rails; set servers_per_su to size scalable units")
         if self.core.uplink_breakout is not None or self.core.oversubscription != 1.0:
@@ -277,10 +287,14 @@ def check_catalog_refs(intent: Intent, source: str = "intent") -> None:
         speed = c.nic_speed_gbps or nic.speed_gbps
         if speed > nic.speed_gbps:
             problems.append(f"cluster.nic_speed_gbps: {speed}G is faster than the {nic.model}'s {nic.speed_gbps}G")
-        elif speed % c.planes:
+        elif c.planes != "auto" and not 1 <= c.planes <= 8:
+            problems.append(f"cluster.planes: must be 1 to 8 or auto (got {c.planes})")
+        elif c.planes != "auto" and speed % c.planes:
             problems.append(f"cluster.planes: a {speed}G NIC cannot split evenly over {c.planes} planes")
     f = intent.fabric
-    ref("switches", f.switch_model, "fabric.switch_model")
+    models = f.switch_model if isinstance(f.switch_model, list) else [f.switch_model]
+    for i, model in enumerate(models):
+        ref("switches", model, "fabric.switch_model" + (f"[{i}]" if isinstance(f.switch_model, list) else ""))
     for tier in ("leaf", "spine", "core"):
         model = getattr(f, tier).switch_model
         if model:

@@ -10,47 +10,17 @@ from tokenfab.design import addressing, media, racks, topology
 from tokenfab.design.contract import DesignSummary, Expectations
 from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
-from tokenfab.design.sizing import Sizing, size
-from tokenfab.errors import InfeasibleError
+from tokenfab.design.search import search as search_designs
+from tokenfab.design.sizing import Sizing
 from tokenfab.intent import Intent
 
-__all__ = ["design", "Fabric", "candidates"]
-
-
-def _switch_cost(intent: Intent, catalog: Catalog, sz: Sizing) -> float:
-    """Switches plus switch-to-switch optics: enough to rank candidates (the BOM has the rest)."""
-    def price(model: str) -> float:
-        return intent.prices_usd.get(model, catalog.switches[model].price_usd)
-    total = sz.leaves * sz.planes * price(sz.leaf.model)
-    if sz.spine:
-        total += sz.spines * sz.planes * price(sz.spine.model)
-        o = media.choose(catalog, sz.leaf.up_speed_gbps, intent.fabric.cable_lengths.leaf_spine_m or 30.0)
-        total += sz.leaves * sz.planes * sz.leaf.up_ports * (media.link_price(catalog, o) if o else 0)
-    if sz.core:
-        total += sz.cores * sz.planes * price(sz.core.model)
-    return total
+__all__ = ["design", "Fabric", "candidates", "search_designs"]
 
 
 def candidates(intent: Intent, catalog: Catalog | None = None) -> list[tuple[Sizing, float]]:
-    """Every architecture the intent allows that can be built, with its switch+optics cost."""
-    catalog = catalog or load_catalog()
-    f = intent.fabric
-    if f.architecture == "auto":
-        archs = ["rail-optimized"] + (["rail-only"] if f.cross_rail == "nvlink" else [])
-    else:
-        archs = [f.architecture]
-    tiers = None if f.tiers == "auto" else int(f.tiers)
-    out, errors = [], []
-    for arch in archs:
-        try:
-            sz = size(intent, catalog, arch, tiers)
-        except InfeasibleError as exc:
-            errors.append(exc)
-            continue
-        out.append((sz, _switch_cost(intent, catalog, sz)))
-    if not out:
-        raise errors[0]
-    return out
+    """Every design the intent allows that can be built, cheapest first, with its switch + optics cost."""
+    result = search_designs(intent, catalog or load_catalog())
+    return [(c.sizing, c.cost_usd) for c in result.candidates if c.feasible]
 
 
 def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
@@ -60,18 +30,21 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     catalog = catalog or load_catalog(intent.catalog_layers)
     activate(catalog.layers)
     f = intent.fabric
-    options = candidates(intent, catalog)
-    sz, cost = min(options, key=lambda o: (o[1], o[0].architecture))
-    reasons = list(sz.notes) + catalog.notes
-    if f.architecture == "auto":
-        if len(options) > 1:
-            other = [o for o in options if o[0] is not sz][0]
-            reasons.insert(0, f"auto chose {sz.architecture}: ${cost:,.0f} in switches and optics vs ${other[1]:,.0f} for {other[0].architecture}"
-                              + (" (cross-rail traffic may use NVLink)" if sz.architecture == "rail-only" else ""))
-        else:
-            reasons.insert(0, f"auto chose {sz.architecture}: GPUs on different rails must reach each other through the network (fabric.cross_rail: network)")
+    result = search_designs(intent, catalog)
+    best = result.best
+    sz = best.sizing
+    reasons = list(result.notes)
+    if f.architecture == "auto" and f.cross_rail == "network":
+        reasons.append(f"{sz.architecture}: GPUs on different rails must reach each other through the network (fabric.cross_rail: network)")
+    elif sz.architecture == "rail-only":
+        reasons.append("rail-only: cross-rail traffic may use NVLink (fabric.cross_rail: nvlink)")
+    reasons += sz.notes
+    reasons += catalog.notes  # user entries that override shipped ones
     if sz.architecture == "rail-optimized" and f.cross_rail == "nvlink" and f.architecture == "rail-optimized":
         reasons.append("rail-optimized although cross-rail traffic may use NVLink (asked for explicitly)")
+    # The fabric carries the intent as resolved: every searched choice and auto-sized pool written in.
+    intent, pool_notes = addressing.resolve_pools(best.intent, sz)
+    reasons += pool_notes
 
     sk = topology.build(sz, catalog)
     dcols, lcols, subnets, notes = addressing.assign(intent, sz, sk)

@@ -33,9 +33,74 @@ def _pool(text: str) -> tuple[int, int]:
     return int(net.network_address), net.num_addresses
 
 
-def _need(field: str, pool: str, have: int, need: int, what: str) -> None:
+def _need(field: str, pool: str, have: int, need: int, what: str, pool_need: int | None = None) -> None:
     if need > have:
-        raise InfeasibleError(f"pool {pool} has {have} addresses for {what}; the design needs {need}", field)
+        size = f" (a /{prefix_for(pool_need)} or larger)" if pool_need else ""
+        raise InfeasibleError(f"pool {pool} has {have} addresses for {what}; the design needs {need}{size}", field)
+
+
+def prefix_for(addresses: int) -> int:
+    """Longest prefix whose block holds `addresses`."""
+    return 32 - max(0, math.ceil(math.log2(max(addresses, 1))))
+
+
+def needs(intent: Intent, sz: Sizing) -> dict[str, int]:
+    """Addresses each pool must hold for this design at its planned maximum size (see assign())."""
+    mx = maxima(sz)
+    per = sz.subnets_per_leaf
+    d = sz.servers_per_su
+    slots = max(mx["leaf"] * sz.leaf.up_ports, mx["spine"] * (sz.spine.up_ports if sz.tiers == 3 and sz.spine else 0))
+    servers = ((mx["leaf"] * per) << math.ceil(math.log2(d + 3)) if intent.addressing.server_links == "vlan"
+               else 2 * mx["leaf"] * per * d)
+    return {"loopbacks": max(2 * (mx["leaf"] + 1), 4 * mx["spine"], 4 * (mx["core"] + 1)),
+            "management": 3 * max(mx["leaf"], mx["spine"], mx["core"]) + 16,
+            "p2p": 4 * slots if slots else 0, "servers": servers}
+
+
+# Where pools the intent leaves unset may move when their defaults are too small (RFC 1918, then shared space).
+_SPACES = ("10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10")
+
+
+def resolve_pools(intent: Intent, sz: Sizing) -> tuple[Intent, list[str]]:
+    """The intent with every pool it does not set resized to fit the design (defaults kept when they fit).
+    A pool the intent sets is left alone: assign() reports it with the size it needs."""
+    a = intent.addressing
+    need = needs(intent, sz)
+    small = [k for k in ("loopbacks", "management", "p2p", "servers")
+             if k not in a.model_fields_set and ipaddress.IPv4Network(getattr(a, k)).num_addresses < need[k]]
+    if not small:
+        return intent, []
+    taken = [ipaddress.IPv4Network(getattr(a, k)) for k in ("loopbacks", "management", "p2p", "servers") if k not in small]
+    update, notes = {}, []
+    for k in sorted(small, key=lambda k: (-need[k], k)):
+        prefix = prefix_for(need[k])
+        net = _free_block(prefix, taken)
+        if net is None:
+            raise InfeasibleError(f"needs a /{prefix} ({need[k]:,} addresses) and none is free in {', '.join(_SPACES)}",
+                                  f"addressing.{k}")
+        taken.append(net)
+        update[k] = str(net)
+        notes.append(f"addressing.{k}: {net} chosen (the default {getattr(a, k)} holds "
+                     f"{ipaddress.IPv4Network(getattr(a, k)).num_addresses:,} addresses; this design needs {need[k]:,})")
+    new = a.model_copy(update=update)
+    return intent.model_copy(update={"addressing": new}), notes
+
+
+def _free_block(prefix: int, taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network | None:
+    for space in map(ipaddress.IPv4Network, _SPACES):
+        if prefix < space.prefixlen:
+            continue
+        step = 1 << (32 - prefix)
+        start = int(space.network_address)
+        while start + step <= int(space.broadcast_address) + 1:
+            net = ipaddress.IPv4Network((start, prefix))
+            clash = [t for t in taken if t.overlaps(net)]
+            if not clash:
+                return net
+            # jump past the clashing block, aligned to this size
+            end = max(int(t.broadcast_address) for t in clash) + 1
+            start = -(-end // step) * step
+    return None
 
 
 def ip_text(values: np.ndarray) -> np.ndarray:
@@ -65,6 +130,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     dev, links = sk.dev, sk.links
     role, ridx = dev["role"], dev["role_index"]
     mx = maxima(sz)
+    pool_need = needs(intent, sz)
     notes: list[str] = []
     n = len(role)
     is_ = {r: role == r for r in ("leaf", "spine", "core", "server")}
@@ -74,7 +140,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     blocks = {"leaf": (1, size // 2 - 1), "spine": (size // 2, size // 4), "core": (3 * size // 4, size // 4 - 1)}
     loop = np.zeros(n, dtype=np.int64)
     for r, (off, cap) in blocks.items():
-        _need("addressing.loopbacks", a.loopbacks, cap, mx[r], f"{r} loopbacks")
+        _need("addressing.loopbacks", a.loopbacks, cap, mx[r], f"{r} loopbacks", pool_need["loopbacks"])
         loop[is_[r]] = base + off + ridx[is_[r]]
 
     # ---- management
@@ -82,7 +148,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     q = (size - 16) // 3
     mgmt = np.zeros(n, dtype=np.int64)
     for i, r in enumerate(("leaf", "spine", "core")):
-        _need("addressing.management", a.management, q, mx[r], f"{r} management addresses")
+        _need("addressing.management", a.management, q, mx[r], f"{r} management addresses", pool_need["management"])
         mgmt[is_[r]] = base + 16 + i * q + ridx[is_[r]]
     mgmt_prefix = ipaddress.IPv4Network(a.management).prefixlen
 
@@ -124,7 +190,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
         m = kind == k
         if not m.any():
             continue
-        _need("addressing.p2p", a.p2p, half, 2 * slots, f"{k} /31s")
+        _need("addressing.p2p", a.p2p, half, 2 * slots, f"{k} /31s", pool_need["p2p"])
         even = base + i * half + 2 * links["slot"][m]
         b_ip[m], a_ip[m], plen[m] = even, even + 1, 31
 
@@ -136,7 +202,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     if a.server_links == "vlan":
         host_bits = math.ceil(math.log2(d + 3))
         per = sz.subnets_per_leaf
-        _need("addressing.servers", a.servers, size, (mx["leaf"] * per) << host_bits, "server subnets")
+        _need("addressing.servers", a.servers, size, (mx["leaf"] * per) << host_bits, "server subnets", pool_need["servers"])
         leaves = np.repeat(np.flatnonzero(is_["leaf"]), per)
         rail = np.tile(np.arange(1, per + 1), len(leaves) // per) if sz.shared_leaf else dev["rail"][leaves]
         net = base + ((ridx[leaves] * per + rail - 1 if sz.shared_leaf else ridx[leaves]) << host_bits)
@@ -150,7 +216,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
         b_ip[m] = net_of + 1
         plen[m] = 32 - host_bits
     else:
-        _need("addressing.servers", a.servers, size, 2 * mx["leaf"] * sz.subnets_per_leaf * d, "server /31s")
+        _need("addressing.servers", a.servers, size, 2 * mx["leaf"] * sz.subnets_per_leaf * d, "server /31s", pool_need["servers"])
         even = base + 2 * links["slot"][m]
         b_ip[m], a_ip[m], plen[m] = even, even + 1, 31
 

@@ -101,12 +101,23 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def find_mode(switch: Switch, wanted: str) -> BreakoutMode | None:
+    """A breakout mode as people write it (`4x200G`, `800G`) or by SONiC's name (`4x200G[100G]`)."""
+    w = wanted.strip().upper().replace(" ", "")
+    if "X" not in w.split("[")[0]:
+        w = "1X" + w
+    for m in switch.breakout_modes:
+        if m.mode.upper() == w or m.mode.split("[")[0].upper() == w:
+            return m
+    return None
+
+
 def _mode(switch: Switch, speed_gbps: int, wanted: str | None, field: str) -> BreakoutMode:
     if wanted:
-        for m in switch.breakout_modes:
-            if m.mode == wanted:
-                return m
-        accepted = ", ".join(m.mode for m in switch.breakout_modes)
+        m = find_mode(switch, wanted)
+        if m is not None:
+            return m
+        accepted = ", ".join(f"{m.mode.split('[')[0]} ({m.mode})" for m in switch.breakout_modes)
         raise InputError(f"{switch.model} has no breakout mode {wanted!r}; it offers {accepted}", field)
     mode = switch.mode_for_speed(speed_gbps)
     if mode is None:
@@ -144,12 +155,17 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     """Size one candidate design. `tiers=None` takes the fewest tiers that fit."""
     c, f = intent.cluster, intent.fabric
     nic = catalog.nics[c.nic_model]
+    if c.planes == "auto":
+        raise InputError("planes: auto is resolved by the design search (tokenfab.design.search), not by one sizing", "cluster.planes")
     link_speed = (c.nic_speed_gbps or nic.speed_gbps) // c.planes
     rails = intent.nics_per_server
     servers_max = max(f.max_servers or c.servers, c.servers)
 
     def switch_of(tier: Tier, name: str) -> Switch:
-        return catalog.get("switches", tier.switch_model or f.switch_model, f"fabric.{name}.switch_model")
+        model = tier.switch_model or f.switch_model
+        if isinstance(model, list):
+            raise InputError("a list of switch models is searched by tokenfab.design.search, not by one sizing", f"fabric.{name}.switch_model")
+        return catalog.get("switches", model, f"fabric.{name}.switch_model")
 
     leaf_sw = switch_of(f.leaf, "leaf")
     down = _mode(leaf_sw, link_speed, f.leaf.downlink_breakout, "fabric.leaf.downlink_breakout")

@@ -1,4 +1,4 @@
-"""`tokenfab sweep SPEC -o OUT`: evaluate a grid of designs, keep the Pareto front."""
+"""`tokenfab sweep SPEC -o OUT`: evaluate many designs (and simulate / factory variants), keep the Pareto front."""
 
 from __future__ import annotations
 
@@ -11,44 +11,43 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("sweep")
     def sweep_cmd(
-        spec_path: Path = typer.Argument(..., metavar="SPEC", help="sweep YAML (base intent + axes)"),
-        out: Path = typer.Option(Path("sweep-out"), "-o", "--out", help="output folder"),
-        jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="local worker processes"),
-        ray: Optional[str] = typer.Option(None, "--ray", help="run as Ray tasks: 'local' or a cluster address"),
+        spec_path: Path = typer.Argument(..., metavar="SPEC", help="sweep YAML (base intent, optional simulate/factory, axes)"),
+        out: Path = typer.Option(Path("sweep-out"), "-o", "--out", help="output folder (holds sweep.duckdb while running)"),
+        jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="local worker processes (1: in this process)"),
+        ray: Optional[str] = typer.Option(None, "--ray", help="run as Ray tasks: auto (the running cluster), local, or ADDRESS"),
+        resume: bool = typer.Option(False, "--resume", help="finish a killed sweep in OUT: only unfinished points run"),
         force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
     ) -> None:
-        """Plan many variants of one intent; results.csv, sweep.duckdb and pareto.svg."""
+        """Sweep designs x simulate/factory variants; results.csv/.parquet, sweep.duckdb, Pareto plots, best intents."""
         from rich.table import Table
 
         from tokenfab.clikit import console, fail
         from tokenfab.errors import InputError
-        from tokenfab.outputs import output_dir
-        from tokenfab.sweep import load_sweep, run_sweep
-        from tokenfab.sweep.pareto import front, pareto_svg
-        from tokenfab.sweep.store import results_csv, write_duckdb
+        from tokenfab.sweep import load_sweep, run_to_folder
 
         try:
-            spec, base = load_sweep(spec_path)
-            with output_dir(out, force=force) as tmp:
-                rows = run_sweep(spec, base, jobs=jobs, ray_address=ray)
-                best = front(rows, spec)
-                for r in rows:
-                    r["pareto"] = r["point"] in best
-                (tmp / "results.csv").write_text(results_csv(rows))
-                write_duckdb(tmp / "results.csv", tmp / "sweep.duckdb")
-                (tmp / "pareto.svg").write_text(pareto_svg(rows, spec, best))
+            spec, base, factory = load_sweep(spec_path)
+            rows, best = run_to_folder(spec, base, factory, out, jobs=jobs, ray_address=ray, resume=resume, force=force)
         except InputError as exc:
             fail(str(exc))
         axes = [a.path for a in spec.axes]
         metrics = [o.metric for o in spec.objectives]
-        t = Table(title=f"sweep {spec.name}: Pareto front ({len(best)} of {len(rows)} designs)")
-        for c in ["point", *axes, "architecture", "tiers", "switches", *metrics]:
-            t.add_column(c, justify="right")
+        cols = ["point", *axes, "architecture", "switches", *[m for m in metrics if m not in ("switches", "architecture")]]
+        t = Table(title=f"sweep {spec.name}: Pareto front ({len(best)} of {len(rows)} points)")
+        for c in cols:
+            t.add_column(c, justify="right", overflow="fold")
         for r in rows:
             if r["pareto"]:
-                t.add_row(*(str(r[c]) for c in ["point", *axes, "architecture", "tiers", "switches", *metrics]))
+                t.add_row(*(_cell(r.get(c)) for c in cols))
         console.print(t)
-        infeasible = sum(r["status"] != "ok" for r in rows)
-        if infeasible:
-            console.print(f"{infeasible} designs infeasible (reasons in results.csv)")
-        console.print(f"wrote results.csv, sweep.duckdb, pareto.svg to [bold]{out}[/]")
+        by: dict[str, int] = {}
+        for r in rows:
+            by[r["status"]] = by.get(r["status"], 0) + 1
+        console.print("points: " + ", ".join(f"{n} {s}" for s, n in sorted(by.items())) + " (reasons in results.csv)")
+        console.print(f"wrote results.csv, results.parquet, sweep.duckdb, plots and best/ to [bold]{out}[/]")
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return "" if v is None else str(v)
