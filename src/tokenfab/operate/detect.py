@@ -275,7 +275,17 @@ def bgp_flaps(tel: Telemetry, *, min_transitions: int = 3, window_min: float = 3
     return sorted(out.values(), key=lambda f: (f.t_s, f.link))
 
 
+def jobs_on_link(job_links: dict[str, dict[str, float]] | None, link: str) -> list[str]:
+    """Jobs whose flows cross a link, largest share first."""
+    shares = {j: ls[link] for j, ls in (job_links or {}).items() if link in ls}
+    return sorted(shares, key=lambda j: (-shares[j], j))
+
+
 def detect_all(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = None) -> list[Finding]:
-    """Every detector with its defaults, findings in time order."""
+    """Every detector with its defaults, findings in time order; failing links and flaps name the
+    jobs whose flows cross them (the ones an outage would hit)."""
     out = failing_links(tel) + pfc_storms(tel, job_links) + hot_spots(tel, job_links) + bgp_flaps(tel)
+    for f in out:
+        if f.kind in ("failing-link", "bgp-flap") and not f.jobs:
+            f.jobs = jobs_on_link(job_links, f.link)
     return sorted(out, key=lambda f: (f.t_s, f.kind, f.link))

@@ -204,7 +204,9 @@ def ingest(table, ports: Ports) -> Telemetry:
     t, p = t[rows], p[rows]
     # out of order: a port's time going backwards in file order
     order = np.lexsort((rows, t, p))  # by port, then time, then file order (the last duplicate wins)
-    backwards = int((np.diff(t[np.argsort(p, kind="stable")]) < 0).sum()) if len(t) > 1 else 0
+    by_port = np.argsort(p, kind="stable")  # file order within each port
+    ps, ts = p[by_port], t[by_port]
+    backwards = int(((np.diff(ts) < 0) & (ps[1:] == ps[:-1])).sum()) if len(t) > 1 else 0
     if backwards:
         warnings.append(f"{backwards} samples out of order (sorted by time)")
     times, ti = np.unique(t, return_inverse=True)
