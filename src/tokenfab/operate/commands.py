@@ -109,6 +109,8 @@ def simulate_cmd(
 
     if inject not in ("demo", "none", "random"):
         fail(f"--inject: {inject!r} is not one of demo, none, random")
+    if out.exists() and not force:  # before the run, not after it
+        fail(f"output folder {out} exists; pass --force to replace it")
     try:
         spec, fabric = _factory(factory, fabric_path)
         events = None if inject == "demo" else []

@@ -8,6 +8,7 @@ each is in its docstring; thresholds are arguments with the defaults used by the
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -72,7 +73,9 @@ def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 1
     cs = [np.vstack([np.zeros((1, P)), np.cumsum(a, axis=0)]) for a in (ok.astype(np.float64), X, Y, X * X, X * Y, Y * Y)]
     step = max(float(np.median(np.diff(t))), 1.0)
     W = max(4, int(round(window_h * 3600 / step)))
-    base = np.nanmedian(np.where(ok[:W], y[:W], np.nan), axis=0) if ok[:W].any() else np.full(P, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        base = np.nanmedian(np.where(ok[:W], y[:W], np.nan), axis=0)
     evals = np.arange(W, T + 1, max(1, int(round(every_min * 60 / step))))
     streak = np.zeros(P, int)
     found: dict[int, Finding] = {}
@@ -169,8 +172,10 @@ def pfc_storms(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = N
         stalled = np.nan_to_num(out_Bps, nan=0.0) < stall_share * line_Bps[None, :]
         storm = (np.nan_to_num(rx) >= storm_pauses_per_s) & stalled
         storm |= np.nan_to_num(wd) > 0
-        base_rx = np.nanmedian(rx, axis=0)
-        base_tx = np.nanmedian(tx, axis=0)
+        with warnings.catch_warnings():  # a port with no data at all has no median: NaN, then 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            base_rx = np.nanmedian(rx, axis=0)
+            base_tx = np.nanmedian(tx, axis=0)
     base_rx = np.nan_to_num(base_rx)
     base_tx = np.nan_to_num(base_tx)
     idx = tel.ports.index()
