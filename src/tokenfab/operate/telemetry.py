@@ -145,9 +145,10 @@ class Telemetry:
         import pyarrow as pa
 
         n_t, n_p = len(self.t_s), len(self.ports)
+        idx = pa.array(np.tile(np.arange(n_p, dtype=np.int32), n_t))
         cols = {"time_s": pa.array(np.repeat(self.t_s, n_p)),
-                "device": pa.array(np.tile(self.ports.device.astype(str), n_t)),
-                "port": pa.array(np.tile(self.ports.port.astype(str), n_t))}
+                "device": pa.DictionaryArray.from_arrays(idx, pa.array(self.ports.device.astype(str))),
+                "port": pa.DictionaryArray.from_arrays(idx, pa.array(self.ports.port.astype(str)))}
         for m in METRICS:
             arr = self.values[m.name].reshape(-1)
             mask = None
@@ -180,17 +181,26 @@ def ingest(table, ports: Ports) -> Telemetry:
     if unknown_cols:
         warnings.append(f"columns not in the schema ignored: {', '.join(unknown_cols[:10])}")
     t = table.column("time_s").to_numpy(zero_copy_only=False).astype(np.float64)
-    key = pc.binary_join_element_wise(pc.cast(table.column("device"), pa.string()), pc.cast(table.column("port"), pa.string()), ":")
+    # device and port names dictionary-encoded: the name lookup is per distinct name, not per row
+    dev = pc.dictionary_encode(pc.cast(table.column("device"), pa.string())).combine_chunks()
+    prt = pc.dictionary_encode(pc.cast(table.column("port"), pa.string())).combine_chunks()
+    dev_names = dev.dictionary.to_pylist()
+    prt_names = prt.dictionary.to_pylist()
+    di = dev.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    pi = prt.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    code = di * max(len(prt_names), 1) + pi
+    ucode, inv = np.unique(code, return_inverse=True)
+    uniq = np.array([f"{dev_names[c // max(len(prt_names), 1)]}:{prt_names[c % max(len(prt_names), 1)]}" for c in ucode.tolist()],
+                    dtype=object)
     index = ports.index()
-    uniq, inv = np.unique(key.to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
     map_u = np.array([index.get(k, -1) for k in uniq.tolist()], dtype=np.int64)
-    p = map_u[inv]
+    p = map_u[inv] if len(inv) else np.zeros(0, np.int64)
     bad_t = ~np.isfinite(t)
     if bad_t.any():
         warnings.append(f"{int(bad_t.sum())} rows without a finite time_s dropped")
     known = (p >= 0) & ~bad_t
     if not known.all():
-        missing = uniq[map_u < 0]
+        missing = uniq[map_u < 0].astype(str)
         devs = sorted({k.split(":")[0] for k in missing.tolist()})
         fab_devs = set(ports.device.tolist())
         unk_dev = [d for d in devs if d not in fab_devs]
