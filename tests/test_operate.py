@@ -245,3 +245,32 @@ def test_cli_simulate_detect_report_and_bad_input(tmp_path):
     (tmp_path / "bad" / "telemetry.parquet").write_text("not parquet")
     r = _cli("detect", tmp_path / "bad")
     assert r.returncode == 2 and "Parquet" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_watch_replays_and_serves_metrics():
+    r = _cli("watch", EX / "operate-demo.yaml", "--samples", "600", "--every", "60", "--prometheus", "0")
+    assert r.returncode == 0, r.stderr
+    assert "serving http://127.0.0.1:" in r.stdout
+    assert "failing-link" in r.stdout and "leaf-r1-2:Ethernet496--spine-2:Ethernet144" in r.stdout.replace("\n", "")
+    r = _cli("watch")
+    assert r.returncode == 2 and "--twin" in r.stderr
+
+
+def test_every_finding_kind_gets_priced_actions(scenario, fabric):
+    """Storms, hot spots and flaps too: each action priced by a factory run on the same fabric."""
+    from tokenfab.factory.spec import parse_factory
+    from tokenfab.operate.advise import Pricer, advise
+
+    spec = parse_factory({"name": "ops", "fabric": "x", "window_h": 24, "tenants": [{"name": "a"}],
+                          "workloads": {"t": {"training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 128,
+                                                           "parallelism": {"tp": 1, "dp": 64}}}},
+                          "jobs": [{"name": "job-1", "tenant": "a", "workload": "t", "arrive_h": 0}]}, "test")
+    found = detect.detect_all(scenario.telemetry, scenario.job_links)
+    advice = advise(found, Pricer(spec, fabric, scenario.job_links, until_h=48))
+    kinds = {a.finding.kind: a for a in advice}
+    assert set(kinds) == {"failing-link", "pfc-storm", "hot-spot", "bgp-flap"}
+    for a in advice:
+        assert "do nothing" in [p.action for p in a.actions] and len(a.actions) >= 2
+        assert a.best in [p.action for p in a.actions]
+        assert all(p.lost_gpu_h >= -1e-6 or p.action.startswith("routing") for p in a.actions)
+    assert {p.action for p in kinds["hot-spot"].actions} >= {"routing adaptive", "routing spray"}

@@ -185,8 +185,11 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
         gpu_s = sum(j.gpus * stall_s for j in jobs)
         acts.append(pr.price("do nothing", f"the storm lasts ~{stall_s / 60:.0f} min more; the jobs it reached stall",
                              (), extra_gpu_s=gpu_s, extra_tokens=sum(_rate(pr, j) * stall_s for j in jobs)))
-        acts.append(pr.price("isolate the NIC", f"shut {f.port} (the PFC watchdog's drop action), restart the jobs of "
-                             f"that server elsewhere", (), [(j, 0.0) for j in jobs[:1]]))
+        stuck = _jobs_on_server(pr, f.link.split(":")[0], f.t_s)
+        acts.append(pr.price("isolate the NIC", f"shut {f.port} (the PFC watchdog's drop action); the jobs on "
+                             f"{f.link.split(':')[0]} restart elsewhere from a checkpoint taken now, the others resume",
+                             (), [(j, 0.0) for j in stuck],
+                             extra_gpu_s=sum(j.ckpt_write_s * j.gpus for j in stuck)))
     elif f.kind == "hot-spot":
         dur_h = max(((f.end_s or f.t_s) - f.t_s) / 3600.0, 0.5)
         hot = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + dur_h, window_h) + 1e-3, 4), "degrade": 0.5,
@@ -210,3 +213,20 @@ def _since_ckpt(j, after_s: float) -> float | None:
     if not j.ckpt_interval_s:
         return max(after_s, 0.0)
     return max(after_s, 0.0) % j.ckpt_interval_s
+
+
+def _jobs_on_server(pr: Pricer, server: str, at_s: float) -> list:
+    """Factory jobs with GPUs on `server` at `at_s`."""
+    roles = pr.fabric.devices["role"]
+    names = [str(n) for n, r in zip(pr.fabric.devices["name"], roles) if r == "server"]
+    if server not in names:
+        return []
+    k = names.index(server)
+    gps = pr.fabric.intent.cluster.gpus_per_server
+    out = []
+    for j in pr.base[0].jobs:
+        for t0, t1, gpus in j.history:
+            if t0 <= at_s < (t1 if t1 is not None else float("inf")) and (k in set((gpus // gps).tolist())):
+                out.append(j)
+                break
+    return out

@@ -298,7 +298,8 @@ def watch_cmd(
                     key = (f.kind, f.link)
                     if key not in seen:
                         seen.add(key)
-                        console.print(f"[bold]{tel.t_s[k] / 3600:6.2f} h[/] {f.kind}: {f.text}", highlight=False)
+                        console.print(f"[bold]{tel.t_s[k] / 3600:6.2f} h[/] {f.kind} on {f.link}: {f.text}", highlight=False,
+                                      soft_wrap=True)
             if speed > 0:
                 time.sleep(1.0 / speed)
         console.print(f"watched {n} samples of {len(tel.ports)} ports; {len(seen)} findings")
