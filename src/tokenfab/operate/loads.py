@@ -56,11 +56,8 @@ def job_links(fabric: Fabric, jobs: list[JobLoad], patterns: np.ndarray) -> dict
     """For each job, the links it loads (link id -> utilisation share while it communicates)."""
     from tokenfab.operate.telemetry import Ports
 
-    ids = Ports.of(fabric).link_id
-    by_row: dict[int, str] = {}
     ports = Ports.of(fabric)
-    for r, i in zip(ports.link.tolist(), ids.tolist()):
-        by_row[r] = i
+    by_row = dict(zip(ports.link.tolist(), ports.link_id.tolist()))
     out: dict[str, dict[str, float]] = {}
     for k, j in enumerate(jobs):
         per_link = patterns[k].reshape(-1, 2).max(axis=1)

@@ -71,7 +71,7 @@ class Scenario:
     meta: dict = field(default_factory=dict)
 
 
-def _lognormal_counts(rng, lam):
+def _poisson(rng, lam):
     return rng.poisson(np.clip(lam, 0, 1e15)).astype(np.uint64)
 
 
@@ -237,18 +237,17 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
     speed_Bps = ports.speed_gbps * 1e9 / 8
     dt = step_s
     values: dict[str, np.ndarray] = {}
-    init = lambda: rng.integers(0, 2**40, P).astype(np.uint64)  # counters do not start at zero
     oct_out = (u_out * speed_Bps * dt).astype(np.uint64)
     oct_in = (u_in * speed_Bps * dt).astype(np.uint64)
     pkt = 4096.0  # RoCE MTU payload, bytes per packet
     ber = 10.0 ** np.minimum(log_ber, -1.0)
     cw = np.where(link_up_p, ports.speed_gbps * 1e9 / FEC_CODEWORD_BITS * dt, 0.0)
-    corr = _lognormal_counts(rng, cw * p_corrected(ber))
-    unc = _lognormal_counts(rng, cw * p_uncorrectable(ber))
+    corr = _poisson(rng, cw * p_corrected(ber))
+    unc = _poisson(rng, cw * p_uncorrectable(ber))
     hot = np.clip((np.maximum(u_out, u_in) - 0.8) / 0.2, 0.0, 1.0)
-    ecn = _lognormal_counts(rng, hot ** 2 * u_out * speed_Bps * dt / pkt * 0.05)
-    pfc_rx = _lognormal_counts(rng, (hot ** 4 * 50.0 + pfc_rx_extra) * dt)
-    pfc_tx = _lognormal_counts(rng, (hot ** 4 * 50.0 + pfc_tx_extra) * dt)
+    ecn = _poisson(rng, hot ** 2 * u_out * speed_Bps * dt / pkt * 0.05)
+    pfc_rx = _poisson(rng, (hot ** 4 * 50.0 + pfc_rx_extra) * dt)
+    pfc_tx = _poisson(rng, (hot ** 4 * 50.0 + pfc_tx_extra) * dt)
     step = {
         "in_octets": oct_in, "out_octets": oct_out,
         "in_errors": unc, "crc_errors": unc,
@@ -258,12 +257,13 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
         "q3_dropped_pkts": np.zeros((T, P), np.uint64),
         "pfcwd_deadlock_detected": wd_detect.astype(np.uint64), "pfcwd_deadlock_restored": wd_restore.astype(np.uint64),
         "carrier_transitions": carrier[:, ports.link].astype(np.uint64),
-        "bgp_established_transitions": (bgp_trans[:, ports.link] / 1).astype(np.uint64),
+        "bgp_established_transitions": bgp_trans[:, ports.link].astype(np.uint64),
     }
     for name, inc in step.items():
         inc = inc.copy()
         inc[0] = 0
-        values[name] = init() + np.cumsum(inc, axis=0, dtype=np.uint64)
+        start = rng.integers(0, 2**40, P).astype(np.uint64)  # counters do not start at zero
+        values[name] = start + np.cumsum(inc, axis=0, dtype=np.uint64)
     has_bgp = ports.kind != "nic"
     values["pre_fec_ber"] = np.where(link_up_p, ber, np.nan)
     values["q3_watermark_bytes"] = np.where(stall, 16e6, hot ** 2 * 8e6 + rng.uniform(0, 2e4, (T, P)))
