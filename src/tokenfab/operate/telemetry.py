@@ -145,10 +145,11 @@ class Telemetry:
         import pyarrow as pa
 
         n_t, n_p = len(self.t_s), len(self.ports)
-        idx = pa.array(np.tile(np.arange(n_p, dtype=np.int32), n_t))
-        cols = {"time_s": pa.array(np.repeat(self.t_s, n_p)),
-                "device": pa.DictionaryArray.from_arrays(idx, pa.array(self.ports.device.astype(str))),
-                "port": pa.DictionaryArray.from_arrays(idx, pa.array(self.ports.port.astype(str)))}
+        cols = {"time_s": pa.array(np.repeat(self.t_s, n_p))}
+        for name, names in (("device", self.ports.device), ("port", self.ports.port)):
+            # names dictionary-encoded (each distinct name once): small files, fast to write and read
+            uniq, inv = np.unique(names.astype(str), return_inverse=True)
+            cols[name] = pa.DictionaryArray.from_arrays(pa.array(np.tile(inv.astype(np.int32), n_t)), pa.array(uniq))
         for m in METRICS:
             arr = self.values[m.name].reshape(-1)
             mask = None
