@@ -178,27 +178,30 @@ def pfc_storms(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = N
             base_tx = np.nanmedian(tx, axis=0)
     base_rx = np.nan_to_num(base_rx)
     base_tx = np.nan_to_num(base_tx)
-    idx = tel.ports.index()
-    findings = []
+    runs = []
     for p in np.flatnonzero(storm.any(axis=0)):
         for k0, k1 in _runs(storm[:, p]):
-            if k1 - k0 < min_samples and not np.nan_to_num(wd[k0:k1, p]).any():
-                continue
-            findings.append((k0, k1, int(p)))
+            if k1 - k0 >= min_samples or np.nan_to_num(wd[k0:k1, p]).any():
+                runs.append((k0, k1, int(p)))
+    # one storm is every stormed port overlapping in time (pauses spread within a sample)
+    episodes: list[list] = []
+    for k0, k1, p in sorted(runs):
+        if episodes and k0 <= episodes[-1][1]:
+            episodes[-1][1] = max(episodes[-1][1], k1)
+            episodes[-1][2].append(p)
+        else:
+            episodes.append([k0, k1, [p]])
     out: list[Finding] = []
-    used: set[tuple[int, int]] = set()
-    for k0, k1, p in sorted(findings):
-        if any(abs(k0 - a) <= 2 and q == p for a, q in used):
-            continue
-        used.add((k0, p))
+    for k0, k1, stormed in episodes:
         seg_rx = np.nan_to_num(rx[k0:k1])
         seg_tx = np.nan_to_num(tx[k0:k1])
         paused_rx = np.flatnonzero(((seg_rx >= spread_pauses_per_s) & (seg_rx >= 20 * base_rx + 1)).mean(axis=0) >= 0.5)
         paused_tx = np.flatnonzero(((seg_tx >= spread_pauses_per_s) & (seg_tx >= 20 * base_tx + 1)).mean(axis=0) >= 0.5)
         paused_devices = {str(tel.ports.device[q]) for q in paused_rx}
-        roots = [int(q) for q in paused_rx if str(tel.ports.peer[q]) not in paused_devices]
-        root = p if p in roots or not roots else max(roots, key=lambda q: seg_rx[:, q].mean())
-        involved = sorted(set(paused_rx.tolist()) | set(paused_tx.tolist()) | {root})
+        roots = [int(q) for q in set(paused_rx.tolist()) | set(stormed) if str(tel.ports.peer[q]) not in paused_devices]
+        cands = [q for q in roots if q in stormed] or roots or stormed
+        root = max(cands, key=lambda q: (seg_rx[:, q].mean(), -q))
+        involved = sorted(set(paused_rx.tolist()) | set(paused_tx.tolist()) | set(stormed) | {root})
         links = {str(tel.ports.link_id[q]) for q in involved}
         jobs = sorted({j for j, ls in (job_links or {}).items() if links & set(ls)})
         t0 = float(tel.t_s[min(k0 + min_samples - 1, len(tel.t_s) - 1)])

@@ -18,7 +18,8 @@ Degradations (`Event`s, each kept as ground truth):
 - `bgp-flap`: the BGP session on a link resetting with the link up;
 - `pfc-storm`: a stuck receiver (NIC) pausing its leaf port from `at_s` to `end_s`: the port stalls,
   the PFC watchdog fires; pauses propagate two hops back along the flows heading to that server;
-- `hot-spot`: a placement that saturates one link direction from `at_s` to `end_s`.
+- `hot-spot`: a placement that saturates one link direction from `at_s` to `end_s`; congestion the
+  jobs' own loads cause (a direction >= 90% for 30 min) is recorded as a hot spot too.
 
 Rates: unplanned link failures follow Llama 3's published rate (arXiv 2407.21783: 419 interruptions
 in 54 days on 16,384 GPUs, 8.4% network switches and cables) in `draw_events`; flaps, storms and hot
@@ -42,7 +43,8 @@ KINDS = ("aging", "flap", "bgp-flap", "pfc-storm", "hot-spot")
 # the others are assumptions (no published per-link rate)
 RATE_PER_GPU_DAY = {"aging": 419 * 0.084 / 54 / 16384, "flap": 4e-5, "bgp-flap": 2e-5, "pfc-storm": 2e-5, "hot-spot": 4e-5}
 LOSS_OF_LOCK_LOG10_BER = -2.0
-PAUSES_PER_S_STUCK = 2.0e5  # XOFF refreshes of a receiver that never drains, per second
+PAUSES_PER_S_STUCK = 2.0e5
+HOT_UTIL, HOT_MIN_S = 0.9, 1800.0  # a link direction this loaded for this long is a hot spot  # XOFF refreshes of a receiver that never drains, per second
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class Scenario:
     jobs: list[JobLoad]
     job_links: dict[str, dict[str, float]]
     meta: dict = field(default_factory=dict)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
 def _poisson(rng, lam):
@@ -229,6 +236,22 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
                                ports.name(pa if pa is not None else pb)))
         else:
             raise ValueError(f"unknown event kind {ev.kind!r}")
+    # congestion the placement itself causes (jobs sharing a link direction) is ground truth too
+    need = max(1, int(round(HOT_MIN_S / step_s)))
+    injected = {e.link for e in truth if e.kind == "hot-spot"}
+    fab_dirs = np.flatnonzero(np.repeat(np.asarray(fabric.links["kind"]) != "nic", 2))
+    for d in fab_dirs[(load[:, fab_dirs] >= HOT_UTIL).sum(axis=0) >= need]:
+        r = int(d // 2)
+        lid = str(ports.link_id[np.flatnonzero(ports.link == r)[0]])
+        if lid in injected:
+            continue
+        hotd = load[:, d] >= HOT_UTIL
+        for k0, k1 in _runs(hotd):
+            if k1 - k0 >= need:
+                end = float(t[k1 - 1])
+                side = np.flatnonzero((ports.link == r) & (ports.is_a == (d % 2 == 0)))
+                truth.append(Event("hot-spot", lid, float(t[k0]), None, end, 1, jobs_on({r}, float(t[k0]), end),
+                                   ports.name(int(side[0])) if len(side) else ""))
     # per-port series
     link_up_p = up[:, ports.link]
     u_out = load[:, out_dir] * link_up_p
