@@ -274,3 +274,37 @@ def test_every_finding_kind_gets_priced_actions(scenario, fabric):
         assert a.best in [p.action for p in a.actions]
         assert all(p.lost_gpu_h >= -1e-6 or p.action.startswith("routing") for p in a.actions)
     assert {p.action for p in kinds["hot-spot"].actions} >= {"routing adaptive", "routing spray"}
+
+
+@pytest.fixture(scope="module")
+def small_ports():
+    return Ports.of(plan(load_intent(EX / "rail-only-128.yaml")))
+
+
+def test_ingest_and_detectors_never_crash_on_random_rows(small_ports):
+    """Any rows - times in any order or repeated, unknown names, counters jumping anywhere, NaN
+    gauges, nulls - are ingested with warnings, and every detector runs over the result."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    names = [(str(d), str(p)) for d, p in zip(small_ports.device[:6], small_ports.port[:6])] + [("ghost-1", "Ethernet0")]
+    row = st.tuples(st.integers(0, 30), st.sampled_from(names), st.one_of(st.none(), st.integers(0, 2**64 - 1)),
+                    st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, width=64)))
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(row, min_size=0, max_size=60))
+    def check(rows):
+        tbl = pa.table({"time_s": pa.array([60.0 * r[0] for r in rows], pa.float64()),
+                        "device": pa.array([r[1][0] for r in rows], pa.string()),
+                        "port": pa.array([r[1][1] for r in rows], pa.string()),
+                        "fec_corrected_codewords": pa.array([r[2] for r in rows], pa.uint64()),
+                        "pfc3_rx_pkts": pa.array([r[2] for r in rows], pa.uint64()),
+                        "pre_fec_ber": pa.array([r[3] for r in rows], pa.float64())})
+        tel = ingest(tbl, small_ports)
+        assert len(tel.t_s) == len({r[0] for r in rows if r[1][0] != "ghost-1"})
+        if any(r[1][0] == "ghost-1" for r in rows):
+            assert any("ghost-1" in w for w in tel.warnings)
+        for f in detect.detect_all(tel):
+            assert f.kind in ("failing-link", "pfc-storm", "hot-spot", "bgp-flap")
+
+    check()

@@ -97,6 +97,8 @@ class Telemetry:
         what accumulated since)."""
         c = self.values[name]
         n_t, n_p = c.shape
+        if n_t == 0:
+            return np.zeros((0, n_p))
         v = self.valid.get(name)
         if v is None:
             prev = np.broadcast_to(np.arange(-1, n_t - 1)[:, None], (n_t, n_p))
