@@ -160,11 +160,11 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
         drain = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + REPLACE_H, window_h) + 1e-3, 4), "down": f.link},)
         acts.append(pr.price("drain and replace", f"drain {f.link} now (BGP moves its traffic first), replace the optic, "
                              f"undrain after {REPLACE_H:g} h", drain))
-        # checkpointing now restarts each job's checkpoint clock: at the failure it loses what it did
-        # since its last periodic checkpoint after now (on average it would lose half an interval)
+        # checkpointing now helps only when the failure comes before the next periodic checkpoint
         ckpt_gpu_s = sum(j.ckpt_write_s * j.gpus for j in hit)
         acts.append(pr.price("checkpoint now", "checkpoint the jobs crossing it now, let the link fail and repair it",
-                             nothing, [(j, _since_ckpt(j, fail_s - f.t_s)) for j in hit], extra_gpu_s=ckpt_gpu_s))
+                             nothing, [(j, _since_ckpt(j, fail_s - f.t_s)) for j in hit], extra_gpu_s=ckpt_gpu_s,
+                             extra_tokens=sum(_rate(pr, j) * j.ckpt_write_s for j in hit)))
         if hit:
             moved_gpu_s = sum((j.ckpt_write_s * 2 + pr.restart_s) * j.gpus for j in hit)
             acts.append(pr.price("move the jobs", f"checkpoint {', '.join(j.name for j in hit)} and restart it away from "
@@ -209,10 +209,13 @@ def _rate(pr: Pricer, j) -> float:
 
 
 def _since_ckpt(j, after_s: float) -> float | None:
-    """Work lost at a failure `after_s` after a checkpoint taken now (periodic ones continuing)."""
-    if not j.ckpt_interval_s:
-        return max(after_s, 0.0)
-    return max(after_s, 0.0) % j.ckpt_interval_s
+    """Work lost at a failure `after_s` after a checkpoint taken now. Before the next periodic
+    checkpoint that is all of `after_s`; later, the prediction's uncertainty (hours) is far wider than
+    an interval, so the loss is the usual half interval (None) and checkpointing now buys nothing."""
+    after_s = max(after_s, 0.0)
+    if not j.ckpt_interval_s or after_s < j.ckpt_interval_s:
+        return after_s
+    return None
 
 
 def _jobs_on_server(pr: Pricer, server: str, at_s: float) -> list:
