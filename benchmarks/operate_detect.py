@@ -2,8 +2,10 @@
 
 Each scenario is a day of 1-minute telemetry of the 256-GPU four-unit fabric
 (examples/rail-optimized-256-su16.yaml) with four training jobs on random servers and one of each
-degradation (optic aging, link flap, BGP flap, PFC storm, hot spot) at random links and times
-(scenario.draw_events). A finding matches an event of its kind on the same link (a storm: the
+degradation (optic aging, link flap, BGP flap, PFC storm, hot spot) at random links and times,
+with the hard cases in range (scenario.draw_events(realistic=True): optics failing 2 h after they
+start to fade, two-bounce flaps, three-minute storms, half-hour hot spots) and 5% of the ports
+healthy but restless (BER drifting and swinging with temperature: false-alarm traps). A finding matches an event of its kind on the same link (a storm: the
 same origin port), detected before the failure (failing links) or during the event (the rest).
 
     python benchmarks/operate_detect.py [--scenarios 100]
@@ -51,8 +53,8 @@ def main() -> None:
             rng = np.random.default_rng(1000 + seed)
             jobs = random_jobs(fabric, rng, args.hours)
             pat = job_patterns(fabric, jobs, seed=seed)
-            events = draw_events(fabric, rng, args.hours, patterns=pat)
-            sc = generate(fabric, jobs, events, hours=args.hours, seed=1000 + seed, patterns=pat)
+            events = draw_events(fabric, rng, args.hours, patterns=pat, realistic=True)
+            sc = generate(fabric, jobs, events, hours=args.hours, seed=1000 + seed, patterns=pat, wander_share=0.05)
             found = detect.detect_all(sc.telemetry, sc.job_links)
             used = set()
             for ev in sc.truth:

@@ -100,7 +100,11 @@ def p_uncorrectable(ber: np.ndarray) -> np.ndarray:
 
 
 def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours: float = 24.0, step_s: float = 60.0,
-             seed: int = 0, start_s: float = 0.0, routing: str = "ecmp", patterns: np.ndarray | None = None) -> Scenario:
+             seed: int = 0, start_s: float = 0.0, routing: str = "ecmp", patterns: np.ndarray | None = None,
+             wander_share: float = 0.0) -> Scenario:
+    """`wander_share` of the ports are healthy but restless: their BER drifts as a random walk
+    (0.02 decades per minute) and swings half a decade with the day's temperature - traps for the
+    trend detector, as real links whose BER follows the room's temperature are."""
     rng = np.random.default_rng(seed)
     ports = Ports.of(fabric)
     P = len(ports)
@@ -127,6 +131,11 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
     # physical layer per port
     base_log_ber = rng.normal(-8.0, 0.6, P)
     log_ber = base_log_ber[None, :] + rng.normal(0, 0.12, (T, P))
+    restless = np.flatnonzero(rng.uniform(size=P) < wander_share) if wander_share > 0 else np.zeros(0, int)
+    if len(restless):
+        walk = np.cumsum(rng.normal(0, 0.02 * np.sqrt(step_s / 60.0), (T, len(restless))), axis=0)
+        swing = 0.5 * np.sin(2 * np.pi * (t - 15 * 3600) / 86400.0)[:, None]
+        log_ber[:, restless] += np.clip(walk, -1.5, 1.5) + swing
     temp_base = rng.normal(50.0, 4.0, P)
     day = np.sin(2 * np.pi * (t - 15 * 3600) / 86400.0)[:, None]
     temp = temp_base[None, :] + 1.5 * day + rng.normal(0, 0.3, (T, P))
@@ -328,9 +337,16 @@ def random_jobs(fabric: Fabric, rng: np.random.Generator, hours: float, n: int =
 
 
 def draw_events(fabric: Fabric, rng: np.random.Generator, hours: float, per_kind: int | None = 1,
-                start_s: float = 0.0, patterns: np.ndarray | None = None) -> list[Event]:
+                start_s: float = 0.0, patterns: np.ndarray | None = None, realistic: bool = False) -> list[Event]:
     """Events for one scenario: `per_kind` of each kind (evaluation: every scenario has truth to find),
-    or, with per_kind=None, Poisson numbers at RATE_PER_GPU_DAY for the fabric's GPUs."""
+    or, with per_kind=None, Poisson numbers at RATE_PER_GPU_DAY for the fabric's GPUs.
+
+    `realistic` widens the ranges to the hard cases: optics failing 2 h after they start to fade,
+    two-bounce flaps, three-minute storms, half-hour hot spots."""
+    aging_h = (2, 36) if realistic else (10, 36)
+    flaps = (2, 9) if realistic else (3, 9)
+    storm_h = (0.05, 2) if realistic else (0.25, 2)
+    hot_h = (0.5, 4) if realistic else (1, 4)
     L = fabric.links
     names = np.asarray(fabric.devices["name"]).astype(str)
     ids = [f"{names[L['a'][i]]}:{L['a_port'][i]}--{names[L['b'][i]]}:{L['b_port'][i]}" for i in range(len(L))]
@@ -353,19 +369,19 @@ def draw_events(fabric: Fabric, rng: np.random.Generator, hours: float, per_kind
         for _ in range(int(n)):
             if kind == "aging":
                 at = start_s + rng.uniform(0.55, 0.95) * span
-                onset = max(start_s + 3600.0, at - rng.uniform(10, 36) * 3600)
+                onset = max(start_s + 3600.0, at - rng.uniform(*aging_h) * 3600)
                 out.append(Event(kind, ids[pick(fab)], float(at), float(onset)))
             elif kind in ("flap", "bgp-flap"):
                 out.append(Event(kind, ids[pick(fab)], float(start_s + rng.uniform(0.1, 0.9) * span),
-                                 count=int(rng.integers(3, 9))))
+                                 count=int(rng.integers(flaps[0], flaps[1]))))
             elif kind == "pfc-storm":
                 at = start_s + rng.uniform(0.1, 0.8) * span
-                out.append(Event(kind, ids[pick(nic)], float(at), end_s=float(at + rng.uniform(0.25, 2) * 3600)))
+                out.append(Event(kind, ids[pick(nic)], float(at), end_s=float(at + rng.uniform(*storm_h) * 3600)))
             else:
                 rows = fab
                 if patterns is not None and len(patterns):
                     loaded = np.flatnonzero(patterns.reshape(len(patterns), -1, 2).max(axis=(0, 2)) > 0.05)
                     rows = np.intersect1d(fab, loaded) if len(np.intersect1d(fab, loaded)) else fab
                 at = start_s + rng.uniform(0.1, 0.7) * span
-                out.append(Event(kind, ids[pick(rows)], float(at), end_s=float(at + rng.uniform(1, 4) * 3600)))
+                out.append(Event(kind, ids[pick(rows)], float(at), end_s=float(at + rng.uniform(*hot_h) * 3600)))
     return out
