@@ -247,9 +247,14 @@ def test_cli_simulate_detect_report_and_bad_input(tmp_path):
     assert r.returncode == 2 and "Parquet" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_cli_watch_replays_and_serves_metrics():
-    r = _cli("watch", EX / "operate-demo.yaml", "--samples", "600", "--every", "60", "--prometheus", "0")
+def test_cli_watch_replays_and_serves_metrics(tmp_path):
+    r = _cli("watch", EX / "operate-demo.yaml", "--samples", "600", "--every", "60", "--prometheus", "0",
+             "--history", tmp_path / "hist")
     assert r.returncode == 0, r.stderr
+    from tokenfab.operate import store
+
+    assert len(list((tmp_path / "hist").glob("*.parquet"))) == 10
+    assert store.connect(tmp_path / "hist").execute("SELECT count(DISTINCT time_s) FROM telemetry").fetchone()[0] == 600
     assert "serving http://127.0.0.1:" in r.stdout
     assert "failing-link" in r.stdout and "leaf-r1-2:Ethernet496--spine-2:Ethernet144" in r.stdout.replace("\n", "")
     r = _cli("watch")

@@ -257,6 +257,8 @@ def watch_cmd(
     samples: Optional[int] = typer.Option(None, "--samples", min=1, help="stop after N samples"),
     interval_s: float = typer.Option(5.0, "--interval", min=0.5, help="twin: seconds between samples"),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="twin: its state folder"),
+    history: Optional[Path] = typer.Option(None, "--history", help="append the samples to this folder as Parquet "
+                                           "(one file per 60 samples; query with DuckDB, see operate/store.py)"),
 ) -> None:
     """Watch telemetry live - a factory run replayed sample by sample, or a running twin - printing
     findings as the detectors raise them, optionally serving Prometheus's /metrics."""
@@ -277,7 +279,7 @@ def watch_cmd(
         console.print(f"serving http://127.0.0.1:{server.server_port}/metrics")
     try:
         if twin is not None:
-            _watch_twin(twin, state_dir, interval_s, samples, every, collector)
+            _watch_twin(twin, state_dir, interval_s, samples, every, collector, history)
             return
         from tokenfab.operate.factory_source import simulate_factory
 
@@ -293,6 +295,11 @@ def watch_cmd(
         for k in range(n):
             if collector is not None:
                 collector.show(tel, k)
+            if history is not None and ((k + 1) % 60 == 0 or k == n - 1):
+                from tokenfab.operate import store
+
+                k0 = (k // 60) * 60
+                store.append(history, tel.window(tel.t_s[k0], tel.t_s[k]).to_arrow(), f"t{int(tel.t_s[k0]):010d}")
             if (k + 1) % every == 0 or k == n - 1:
                 for f in detect_all(tel.window(tel.t_s[0], tel.t_s[k]), sc.job_links):
                     key = (f.kind, f.link)
@@ -309,7 +316,7 @@ def watch_cmd(
             server.server_close()
 
 
-def _watch_twin(name, state_dir, interval_s, samples, every, collector) -> None:
+def _watch_twin(name, state_dir, interval_s, samples, every, collector, history) -> None:
     from tokenfab.operate.twin_source import TwinSampler
 
     try:
@@ -325,6 +332,10 @@ def _watch_twin(name, state_dir, interval_s, samples, every, collector) -> None:
         tel = sampler.telemetry()
         if collector is not None:
             collector.show(tel, len(tel.t_s) - 1)
+        if history is not None:
+            from tokenfab.operate import store
+
+            store.append(history, tel.window(tel.t_s[-1], tel.t_s[-1]).to_arrow(), f"t{int(tel.t_s[-1] * 1000):016d}")
         if (k + 1) % every == 0:
             for f in bgp_flaps(tel):
                 if (f.kind, f.link) not in seen:

@@ -41,6 +41,8 @@ def finding_svg(tel: Telemetry, f, truth_s: float | None = None, before_h: float
     link_ports = [i for i in np.flatnonzero(tel.ports.link_id == f.link).tolist() if i not in ports]
     ports = (ports + link_ports)[:4]
     t0, t1 = f.t_s - before_h * 3600, (f.end_s or f.t_s) + after_h * 3600
+    if f.predicted_fail_s is not None or truth_s is not None:  # show the failure it announces
+        t1 = max(t1, (f.predicted_fail_s or 0.0) + 3600, (truth_s or 0.0) + 3600)
     m = (tel.t_s >= t0) & (tel.t_s <= t1)
     x = tel.t_s[m] / 3600
     sig = SIGNALS[f.kind]
@@ -66,7 +68,11 @@ def finding_svg(tel: Telemetry, f, truth_s: float | None = None, before_h: float
         ax.set_ylabel(label, fontsize=7)
         ax.tick_params(labelsize=7)
     np.atleast_1d(axes)[0].legend(fontsize=6, loc="upper left")
-    np.atleast_1d(axes)[-1].set_xlabel("hours (red: detected; dotted: the failure or event in the ground truth)", fontsize=7)
+    if f.predicted_fail_s is not None:
+        for ax in np.atleast_1d(axes):
+            ax.axvline(f.predicted_fail_s / 3600, color="tab:orange", ls="--", lw=1)
+    np.atleast_1d(axes)[-1].set_xlabel("hours (red: detected; orange: predicted failure; dotted: the failure or event in "
+                                       "the ground truth)", fontsize=7)
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
