@@ -313,3 +313,12 @@ def test_ingest_and_detectors_never_crash_on_random_rows(small_ports):
             assert f.kind in ("failing-link", "pfc-storm", "hot-spot", "bgp-flap")
 
     check()
+
+
+def test_cli_schema_prints_every_column_with_its_paths():
+    r = _cli("schema", "--json")
+    assert r.returncode == 0
+    assert [x["name"] for x in json.loads(r.stdout)] == [m.name for m in METRICS]
+    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "operate", "schema"], capture_output=True, text=True,
+                       env={**__import__("os").environ, "COLUMNS": "250"})
+    assert "/interfaces/interface[name=<port>]/state/counters/in-octets" in r.stdout

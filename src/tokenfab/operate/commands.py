@@ -83,8 +83,10 @@ def schema_cmd(json_out: bool = typer.Option(False, "--json", help="machine-read
     t = Table(title="telemetry columns (per switch port and sample)")
     for c in ("name", "kind", "unit", "sonic", "openconfig"):
         t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(r["name"], r["kind"], r["unit"], r["sonic"], r["openconfig"] or "-")
+    from rich.markup import escape
+
+    for r in rows:  # OpenConfig keys look like rich markup ([name=<port>]): escaped
+        t.add_row(r["name"], r["kind"], r["unit"], escape(r["sonic"]), escape(r["openconfig"] or "-"))
     console.print(t)
 
 
