@@ -103,10 +103,7 @@ def simulate_cmd(
 ) -> None:
     """Telemetry of a factory run: counters per switch port from the simulator's link loads, with
     degradations injected and their ground truth (telemetry.parquet, truth.json, jobs.json, fabric.json)."""
-    import numpy as np
-
     from tokenfab.operate.factory_source import simulate_factory
-    from tokenfab.operate.scenario import draw_events
     from tokenfab.outputs import output_dir
 
     if inject not in ("demo", "none", "random"):
@@ -115,10 +112,7 @@ def simulate_cmd(
         fail(f"output folder {out} exists; pass --force to replace it")
     try:
         spec, fabric = _factory(factory, fabric_path)
-        events = None if inject == "demo" else []
-        if inject == "random":
-            rng = np.random.default_rng(spec.seed if seed is None else seed)
-            events = draw_events(fabric, rng, spec.window_h)
+        events = {"demo": None, "none": [], "random": "random"}[inject]
         with console.status("running the factory and deriving its telemetry"):
             sc, run = simulate_factory(spec, fabric, events=events, step_s=step_s, seed=seed)
         with output_dir(out, force=force) as tmp:

@@ -7,7 +7,7 @@ import numpy as np
 
 from tokenfab.design.model import Fabric
 from tokenfab.operate.loads import from_factory, job_patterns
-from tokenfab.operate.scenario import Event, Scenario, generate
+from tokenfab.operate.scenario import Event, Scenario, draw_events, generate
 
 
 def demo_events(fabric: Fabric, jobs, patterns: np.ndarray, window_h: float) -> list[Event]:
@@ -27,10 +27,11 @@ def demo_events(fabric: Fabric, jobs, patterns: np.ndarray, window_h: float) -> 
     return [Event("aging", ln.id, at_s=0.7 * window_h * 3600.0, onset_s=3600.0)]
 
 
-def simulate_factory(spec, fabric: Fabric, *, events: list[Event] | None = None, step_s: float = 60.0,
+def simulate_factory(spec, fabric: Fabric, *, events: list[Event] | str | None = None, step_s: float = 60.0,
                      seed: int | None = None) -> tuple[Scenario, object]:
     """Run the factory (its public entry) and derive its fabric's telemetry; `events` None injects the
-    demo's optic aging. Returns the scenario and the factory run."""
+    demo's optic aging, "random" one of each degradation (hot spots on links the jobs load).
+    Returns the scenario and the factory run."""
     from tokenfab.factory.engine import run_factory
 
     run = run_factory(spec, fabric)
@@ -39,6 +40,9 @@ def simulate_factory(spec, fabric: Fabric, *, events: list[Event] | None = None,
                        spec.seed)
     if events is None:
         events = demo_events(fabric, jobs, pat, spec.window_h)
+    elif events == "random":
+        rng = np.random.default_rng(spec.seed if seed is None else seed)
+        events = draw_events(fabric, rng, spec.window_h, patterns=pat)
     sc = generate(fabric, jobs, events, hours=spec.window_h, step_s=step_s, seed=spec.seed if seed is None else seed,
                   patterns=pat)
     return sc, run
