@@ -48,15 +48,19 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 10.0, horizon_h: float = 24.0,
-                  min_t: float = 8.0, min_rise_decades: float = 0.8, confirm: int = 2) -> list[Finding]:
+                  min_t: float = 8.0, min_rise_decades: float = 0.8, min_rx_drop_db: float = 0.15,
+                  strong_rise_decades: float = 2.5, confirm: int = 2) -> list[Finding]:
     """Links about to fail, from the trend of their pre-FEC BER.
 
     Method: every `every_min`, an ordinary least-squares line through log10(pre-FEC BER) over the
     last `window_h` of each port (all ports at once, from running sums); a port is suspect when the
     slope is significant (t statistic >= `min_t`, scipy's Student t for the p-value shown), the fitted
     level has risen `min_rise_decades` above the port's own baseline (its median over the first
-    window) and the line reaches the 802.3 KP4 FEC limit (2.4e-4) within `horizon_h`; `confirm`
-    consecutive suspect evaluations raise the finding. The projected loss of lock (BER 1e-2) is its
+    window) and the line reaches the 802.3 KP4 FEC limit (2.4e-4) within `horizon_h`. Because a
+    healthy link's BER wanders with temperature (and an OLS t statistic overstates a random walk's
+    trend), the optic must confirm it: receive power down at least `min_rx_drop_db` over the window
+    (a fading far-end transmitter), unless the BER has risen `strong_rise_decades` above its
+    baseline. `confirm` consecutive suspect evaluations raise the finding. The projected loss of lock (BER 1e-2) is its
     predicted failure time (from a quadratic fit when the rise accelerates). DOM (temperature, receive power) changes over the window are attached
     as evidence. Uncorrectable codewords alone, without a trend, are not a prediction and not used.
     """
@@ -95,6 +99,14 @@ def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 1
         suspect = ((n >= W * 0.6) & (b > 0) & (tstat >= min_t) & (level - base >= min_rise_decades)
                    & (to_limit_h <= horizon_h))
         suspect &= np.isfinite(tstat)
+        # a BER trend alone is not enough - healthy links' BER wanders with temperature: the optic must
+        # show it too (receive power down), unless the BER itself has climbed far
+        for p in np.flatnonzero(suspect):
+            if level[p] - base[p] >= strong_rise_decades:
+                continue
+            dom = _dom_change(tel, int(p), k - W, k)
+            if not dom.get("rx_power_change_db", 0.0) <= -min_rx_drop_db:
+                suspect[p] = False
         streak = np.where(suspect, streak + 1, 0)
         for p in np.flatnonzero(streak >= confirm):
             p = int(p)
@@ -249,7 +261,7 @@ def hot_spots(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = No
     return sorted(out.values(), key=lambda f: (f.t_s, f.link))
 
 
-def bgp_flaps(tel: Telemetry, *, min_transitions: int = 3, window_min: float = 30.0) -> list[Finding]:
+def bgp_flaps(tel: Telemetry, *, min_transitions: int = 2, window_min: float = 30.0) -> list[Finding]:
     """Links and BGP sessions that flap.
 
     Method: per link, BGP sessions re-established (established-transitions) plus half the carrier
