@@ -275,8 +275,8 @@ def bgp_flaps(tel: Telemetry, *, min_transitions: int = 2, window_min: float = 3
     links = tel.ports.link_id
     W = max(1, int(round(window_min * 60 / tel.step_s)))
     cs = np.vstack([np.zeros((1, ev.shape[1])), np.cumsum(ev, axis=0)])
-    win = cs[W:] - cs[:-W] if len(cs) > W else cs[-1:] - cs[:1]
-    win = np.vstack([cs[1:W] - cs[:1], win]) if len(cs) > W else win
+    k = np.arange(len(ev))
+    win = cs[k + 1] - cs[np.maximum(0, k + 1 - W)]  # transitions in the window ending at each sample
     out: dict[str, Finding] = {}
     for p in np.flatnonzero((win >= min_transitions).any(axis=0)):
         link = str(links[p])
