@@ -90,7 +90,7 @@ def main() -> None:
                 c = time.perf_counter()
                 t_ingest += b - a
                 t_store += c - b
-                warned.update(re.sub(r"[\d,]+ ", "", w.split(":")[0]) for w in tel.warnings)
+                warned.update(re.sub(r"[\d,]+ ", "", w.split(":")[0]).strip() for w in tel.warnings)
                 prog.advance(task)
         size = sum(p.stat().st_size for p in folder.glob("*.parquet"))
         con = store.connect(folder)
@@ -101,15 +101,15 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t = Table(title=f"a week of 1-minute telemetry, clos-2048: {len(ports):,} switch ports x {hours * 60:,} samples")
+    t = Table(title=f"{args.days:g} day(s) of 1-minute telemetry, clos-2048: {len(ports):,} switch ports x {hours * 60:,} samples")
     t.add_column("figure")
     t.add_column("value", justify="right")
     for k, v in (("rows offered", f"{rows:,}"), ("rows stored", f"{n_stored:,}"),
                  ("ingest (sort, dedupe, gaps, resets)", f"{rows / t_ingest:,.0f} rows/s ({t_ingest:.0f} s)"),
                  ("ingest + Parquet history", f"{rows / (t_ingest + t_store):,.0f} rows/s ({t_ingest + t_store:.0f} s)"),
                  ("peak memory (RSS)", f"{peak_mib:,.0f} MiB"), ("history on disk", f"{size / 2**20:,.0f} MiB"),
-                 ("DuckDB: worst pre-FEC BER over the week", f"{q:.2f} s ({worst[0]}:{worst[1]})"),
-                 ("warnings raised", ", ".join(sorted(warned)))):
+                 ("DuckDB: worst pre-FEC BER over the history", f"{q:.2f} s ({worst[0]}:{worst[1]})"),
+                 ("warnings raised", "; ".join(sorted(warned)))):
         t.add_row(k, v)
     Console().print(t)
 
