@@ -87,7 +87,7 @@ def main() -> None:
     con = Console()
     t = Table(title=f"{args.scenarios} seeded scenarios, {args.hours:g} h each at 1-minute samples, "
                     f"{n_links} links ({wall:.0f} s)")
-    for c in ("detector", "precision", "recall", "lead / delay (min): median [p10-p90], min", "false alarms per 1,000 links per day",
+    for c in ("detector", "precision", "recall", "lead / delay (min): median \\[p10-p90], min", "false alarms per 1,000 links per day",
               "jobs exactly right"):
         t.add_column(c, justify="right")
     for d in DETECTORS:
