@@ -5,7 +5,8 @@ Each scenario is a day of 1-minute telemetry of the 256-GPU four-unit fabric
 degradation (optic aging, link flap, BGP flap, PFC storm, hot spot) at random links and times,
 with the hard cases in range (scenario.draw_events(realistic=True): optics failing 2 h after they
 start to fade, two-bounce flaps, three-minute storms, half-hour hot spots) and 5% of the ports
-healthy but restless (BER drifting and swinging with temperature: false-alarm traps). A finding matches an event of its kind on the same link (a storm: the
+healthy but restless (BER drifting and swinging with temperature: false-alarm traps).
+A finding matches an event of its kind on the same link (a storm: the
 same origin port), detected before the failure (failing links) or during the event (the rest).
 
     python benchmarks/operate_detect.py [--scenarios 100]

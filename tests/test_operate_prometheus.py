@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tokenfab import load_intent, plan
 from tokenfab.operate.prom import TelemetryCollector, serve

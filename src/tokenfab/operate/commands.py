@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -94,11 +93,11 @@ def schema_cmd(json_out: bool = typer.Option(False, "--json", help="machine-read
 def simulate_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML"),
     out: Path = typer.Option(Path("operate-out"), "-o", "--out", help="output folder"),
-    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="plan folder or intent instead of the description's fabric"),
+    fabric_path: Path | None = typer.Option(None, "--fabric", help="plan folder or intent instead of the description's fabric"),
     inject: str = typer.Option("demo", "--inject", help="demo (an optic aging on a spine uplink a training job uses), "
                                "none, or random (one of each degradation, seeded)"),
     step_s: float = typer.Option(60.0, "--step-s", min=1.0, help="sampling interval, seconds"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="noise and random events (default: the factory's seed)"),
+    seed: int | None = typer.Option(None, "--seed", help="noise and random events (default: the factory's seed)"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
 ) -> None:
     """Telemetry of a factory run: counters per switch port from the simulator's link loads, with
@@ -146,8 +145,8 @@ def _findings_table(findings, title: str):
 @operate_app.command("detect")
 def detect_cmd(
     folder: Path = typer.Argument(..., help="telemetry folder (from `operate simulate`)"),
-    telemetry: Optional[Path] = typer.Option(None, "--telemetry", help="a Parquet file of samples instead of the folder's"),
-    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="plan folder or intent (default: the folder's fabric.json)"),
+    telemetry: Path | None = typer.Option(None, "--telemetry", help="a Parquet file of samples instead of the folder's"),
+    fabric_path: Path | None = typer.Option(None, "--fabric", help="plan folder or intent (default: the folder's fabric.json)"),
     json_out: bool = typer.Option(False, "--json", help="findings as JSON"),
 ) -> None:
     """Run every detector over stored telemetry: failing links, PFC storms, hot spots, BGP flaps."""
@@ -181,8 +180,8 @@ def _advice(d: Folder, factory: Path | None, fabric_path: Path | None, findings)
 @operate_app.command("advise")
 def advise_cmd(
     folder: Path = typer.Argument(..., help="telemetry folder (from `operate simulate`)"),
-    factory: Optional[Path] = typer.Option(None, "--factory", help="factory description to price with (default: the one simulated)"),
-    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="plan folder or intent for that factory"),
+    factory: Path | None = typer.Option(None, "--factory", help="factory description to price with (default: the one simulated)"),
+    fabric_path: Path | None = typer.Option(None, "--fabric", help="plan folder or intent for that factory"),
     json_out: bool = typer.Option(False, "--json", help="findings and priced actions as JSON"),
 ) -> None:
     """Findings with recommended actions, each priced by the factory against doing nothing (tokens,
@@ -218,7 +217,7 @@ def advise_cmd(
 @operate_app.command("report")
 def report_cmd(
     folder: Path = typer.Argument(..., help="telemetry folder (from `operate simulate`)"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="HTML file (default: FOLDER/report.html)"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="HTML file (default: FOLDER/report.html)"),
     no_advice: bool = typer.Option(False, "--no-advice", help="skip pricing the actions"),
 ) -> None:
     """An HTML page: each finding with plots of its signals around it (and its priced actions)."""
@@ -243,17 +242,17 @@ def report_cmd(
 
 @operate_app.command("watch")
 def watch_cmd(
-    factory: Optional[Path] = typer.Argument(None, help="factory description YAML to watch (its simulated telemetry)"),
-    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="plan folder or intent for the factory"),
-    twin: Optional[str] = typer.Option(None, "--twin", help="watch a running twin instead (its --name)"),
-    prometheus: Optional[int] = typer.Option(None, "--prometheus", min=0, max=65535,
+    factory: Path | None = typer.Argument(None, help="factory description YAML to watch (its simulated telemetry)"),
+    fabric_path: Path | None = typer.Option(None, "--fabric", help="plan folder or intent for the factory"),
+    twin: str | None = typer.Option(None, "--twin", help="watch a running twin instead (its --name)"),
+    prometheus: int | None = typer.Option(None, "--prometheus", min=0, max=65535,
                                              help="serve /metrics on this loopback port while watching"),
     speed: float = typer.Option(0.0, "--speed", min=0.0, help="factory: samples per second (0: as fast as it goes)"),
     every: int = typer.Option(10, "--every", min=1, help="run the detectors every N samples"),
-    samples: Optional[int] = typer.Option(None, "--samples", min=1, help="stop after N samples"),
+    samples: int | None = typer.Option(None, "--samples", min=1, help="stop after N samples"),
     interval_s: float = typer.Option(5.0, "--interval", min=0.5, help="twin: seconds between samples"),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="twin: its state folder"),
-    history: Optional[Path] = typer.Option(None, "--history", help="append the samples to this folder as Parquet "
+    state_dir: Path | None = typer.Option(None, "--state-dir", help="twin: its state folder"),
+    history: Path | None = typer.Option(None, "--history", help="append the samples to this folder as Parquet "
                                            "(one file per 60 samples; query with DuckDB, see operate/store.py)"),
 ) -> None:
     """Watch telemetry live - a factory run replayed sample by sample, or a running twin - printing

@@ -45,7 +45,8 @@ _IF = "/interfaces/interface[name=<port>]/state/counters/"
 _ETH = "/interfaces/interface[name=<port>]/ethernet/state/counters/"
 _XCVR = "/components/component[name=<transceiver of port>]/"
 _QOS = "/qos/interfaces/interface[interface-id=<port>]/output/queues/queue[name=3]/state/"
-_BGP = "/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=bgp]/bgp/neighbors/neighbor[neighbor-address=<peer ip>]/state/"
+_BGP = ("/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=bgp]"
+        "/bgp/neighbors/neighbor[neighbor-address=<peer ip>]/state/")
 
 METRICS: tuple[Metric, ...] = (
     Metric("in_octets", "counter", "bytes", _P + "SAI_PORT_STAT_IF_IN_OCTETS", _IF + "in-octets", "bytes received"),

@@ -60,9 +60,10 @@ def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 1
     healthy link's BER wanders with temperature (and an OLS t statistic overstates a random walk's
     trend), the optic must confirm it: receive power down at least `min_rx_drop_db` over the window
     (a fading far-end transmitter), unless the BER has risen `strong_rise_decades` above its
-    baseline. `confirm` consecutive suspect evaluations raise the finding. The projected loss of lock (BER 1e-2) is its
-    predicted failure time (from a quadratic fit when the rise accelerates). DOM (temperature, receive power) changes over the window are attached
-    as evidence. Uncorrectable codewords alone, without a trend, are not a prediction and not used.
+    baseline. `confirm` consecutive suspect evaluations raise the finding. The projected loss of
+    lock (BER 1e-2) is its predicted failure time (from a quadratic fit when the rise accelerates).
+    DOM changes over the window (temperature, transmit and receive power) are attached as evidence.
+    Uncorrectable codewords alone, without a trend, are not a prediction and not used.
     """
     t = tel.t_s
     T, P = tel.values["pre_fec_ber"].shape

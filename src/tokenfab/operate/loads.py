@@ -1,8 +1,9 @@
 """Which links each job loads, and how hard: the simulator's flow-to-link mapping.
 
 A job's traffic pattern is its data-parallel ring all-reduce on its placed GPUs (all-to-all for
-expert-parallel jobs, whose dispatch crosses rails and so the spines), routed by the flow simulator (ECMP hashing per QP, as the factory runs it); the utilisation of every link direction
-while that collective runs, times the share of time the job spends communicating (`duty`), is the
+expert-parallel jobs, whose dispatch crosses rails and so the spines), routed by the flow simulator
+(ECMP hashing per QP, as the factory runs it); the utilisation of every link direction while that
+collective runs, times the share of time the job spends communicating (`duty`), is the
 job's average load on that direction. Jobs inside one server (NVLink only) load no fabric link.
 """
 

@@ -106,7 +106,8 @@ def render(tel: Telemetry, findings: list, advice: list | None = None, truth: li
             for p in a.actions:
                 star = " (best)" if p.action == a.best else ""
                 parts.append(f"<tr><td>{e(p.action + star)}</td><td class=n>{p.lost_tokens:,.0f}</td><td class=n>{p.lost_gpu_h:,.1f}</td>"
-                             f"<td class=n>{p.lost_usd:,.0f}</td><td>{e(p.text)}{'<br>' + e('; '.join(p.notes)) if p.notes else ''}</td></tr>")
+                             f"<td class=n>{p.lost_usd:,.0f}</td><td>{e(p.text)}"
+                             f"{('<br>' + e('; '.join(p.notes))) if p.notes else ''}</td></tr>")
             parts.append("</table>")
         parts.append(finding_svg(tel, f, truth_s))
     parts.append("</body></html>")

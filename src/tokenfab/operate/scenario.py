@@ -43,8 +43,8 @@ KINDS = ("aging", "flap", "bgp-flap", "pfc-storm", "hot-spot")
 # the others are assumptions (no published per-link rate)
 RATE_PER_GPU_DAY = {"aging": 419 * 0.084 / 54 / 16384, "flap": 4e-5, "bgp-flap": 2e-5, "pfc-storm": 2e-5, "hot-spot": 4e-5}
 LOSS_OF_LOCK_LOG10_BER = -2.0
-PAUSES_PER_S_STUCK = 2.0e5
-HOT_UTIL, HOT_MIN_S = 0.9, 1800.0  # a link direction this loaded for this long is a hot spot  # XOFF refreshes of a receiver that never drains, per second
+PAUSES_PER_S_STUCK = 2.0e5  # XOFF refreshes of a receiver that never drains, per second
+HOT_UTIL, HOT_MIN_S = 0.9, 1800.0  # a link direction this loaded for this long is a hot spot
 
 
 @dataclass(frozen=True)

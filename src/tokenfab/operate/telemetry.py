@@ -50,7 +50,7 @@ class Ports:
         return f"{self.device[i]}:{self.port[i]}"
 
     @classmethod
-    def of(cls, fabric: Fabric) -> "Ports":
+    def of(cls, fabric: Fabric) -> Ports:
         L = fabric.links
         names = np.asarray(fabric.devices["name"], dtype=object)
         a, b = np.asarray(L["a"]), np.asarray(L["b"])
@@ -83,7 +83,7 @@ class Telemetry:
     def step_s(self) -> float:
         return float(np.median(np.diff(self.t_s))) if len(self.t_s) > 1 else 60.0
 
-    def window(self, t0_s: float, t1_s: float) -> "Telemetry":
+    def window(self, t0_s: float, t1_s: float) -> Telemetry:
         m = (self.t_s >= t0_s) & (self.t_s <= t1_s)
         return Telemetry(self.ports, self.t_s[m], {k: v[m] for k, v in self.values.items()},
                          {k: v[m] for k, v in self.valid.items()}, list(self.warnings))
@@ -212,7 +212,8 @@ def ingest(table, ports: Ports) -> Telemetry:
             warnings.append(f"unknown devices, {int((~known).sum())} rows dropped: {', '.join(unk_dev[:10])}"
                             + (f" and {len(unk_dev) - 10} more" if len(unk_dev) > 10 else ""))
         if unk_port:
-            warnings.append(f"unknown ports dropped: {', '.join(unk_port[:10])}" + (f" and {len(unk_port) - 10} more" if len(unk_port) > 10 else ""))
+            more = f" and {len(unk_port) - 10} more" if len(unk_port) > 10 else ""
+            warnings.append(f"unknown ports dropped: {', '.join(unk_port[:10])}{more}")
     rows = np.flatnonzero(known)
     t, p = t[rows], p[rows]
     # out of order: a port's time going backwards in file order
