@@ -71,6 +71,14 @@ def test_twin_counters_and_bgp_state(tmp_path):
         assert int(tel.values["bgp_established_transitions"][-1, p]) == before + 1
         assert tel.rate("carrier_transitions")[-1, p] > 0
         assert tel.warnings == [] or all("missing samples" in w for w in tel.warnings), tel.warnings
+        # the CLI's live view of the same twin
+        r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "operate", "watch", "--twin", name, "--samples", "2",
+                            "--interval", "1", "--every", "1", "--history", tmp_path / "hist"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        n_fab = len(fab)
+        assert f"sample 2: {n_fab} sessions established" in r.stdout, r.stdout
+        assert len(list((tmp_path / "hist").glob("*.parquet"))) == 2
     finally:
         if traffic is not None:
             traffic.kill()
