@@ -32,7 +32,8 @@ class JobLoad:
 def job_patterns(fabric: Fabric, jobs: list[JobLoad], routing: str = "ecmp", seed: int = 0) -> np.ndarray:
     """(jobs x 2*links) utilisation of each link direction (a->b at 2i, b->a at 2i+1) while the job's
     all-reduce runs."""
-    from tokenfab.sim.api import Simulator, _routing
+    from tokenfab.sim.api import Simulator
+    from tokenfab.sim.routing import Routing
 
     sim = Simulator(fabric)
     n = 2 * len(fabric.links)
@@ -47,7 +48,7 @@ def job_patterns(fabric: Fabric, jobs: list[JobLoad], routing: str = "ecmp", see
         if key not in cache:
             algo = "ring" if j.collective == "all_reduce" else "auto"
             res = sim.collective_time(j.collective, g, PATTERN_BYTES, algorithm=algo,
-                                      routing=_routing(routing, 1, seed))
+                                      routing=Routing(mode=routing, qps=1, seed=seed))
             cache[key] = np.clip(res.link_utilization()[:n], 0.0, 1.0)
         out[k] = cache[key]
     return out
