@@ -79,6 +79,11 @@ def test_twin_counters_and_bgp_state(tmp_path):
         n_fab = len(fab)
         assert f"sample 2: {n_fab} sessions established" in r.stdout, r.stdout
         assert len(list((tmp_path / "hist").glob("*.parquet"))) == 2
+        assert len(list((tmp_path / "hist" / "devices").glob("*.parquet"))) == 2
+        # FRR's route state: every leaf reaches the other leaves' subnets over both spines
+        dev = s.devices().to_pylist()
+        leaves = [d for d in dev if d["device"].startswith("leaf") and d["time_s"] == dev[-1]["time_s"]]
+        assert leaves and all(d["bgpd_up"] and d["bgp_routes"] > 0 and d["max_ecmp"] >= 2 for d in leaves), leaves
     finally:
         if traffic is not None:
             traffic.kill()

@@ -311,6 +311,12 @@ def watch_cmd(
             server.server_close()
 
 
+def pa_equal(table, column: str, value):
+    import pyarrow.compute as pc
+
+    return pc.equal(table.column(column), value)
+
+
 def _watch_twin(name, state_dir, interval_s, samples, every, collector, history) -> None:
     from tokenfab.operate.twin_source import TwinSampler
 
@@ -330,13 +336,19 @@ def _watch_twin(name, state_dir, interval_s, samples, every, collector, history)
         if history is not None:
             from tokenfab.operate import store
 
-            store.append(history, tel.window(tel.t_s[-1], tel.t_s[-1]).to_arrow(), f"t{int(tel.t_s[-1] * 1000):016d}")
+            stamp = f"t{int(tel.t_s[-1] * 1000):016d}"
+            store.append(history, tel.window(tel.t_s[-1], tel.t_s[-1]).to_arrow(), stamp)
+            dev = sampler.devices()
+            store.append(history / "devices", dev.filter(pa_equal(dev, "time_s", dev.column("time_s")[-1])), stamp)
         if (k + 1) % every == 0:
             for f in bgp_flaps(tel):
                 if (f.kind, f.link) not in seen:
                     seen.add((f.kind, f.link))
                     console.print(f"{f.kind}: {f.text}", highlight=False)
+        last = sampler.device_rows[-len(sampler.layout.switches):]
         console.print(f"sample {k + 1}: {int((tel.values['bgp_established'][-1] == 1).sum())} sessions established, "
-                      f"{int((tel.values['oper_up'][-1] == 1).sum())} ports up", highlight=False)
+                      f"{int((tel.values['oper_up'][-1] == 1).sum())} ports up, {sum(r['bgp_routes'] for r in last)} BGP routes, "
+                      f"ECMP {min((r['min_ecmp'] for r in last), default=0)}-{max((r['max_ecmp'] for r in last), default=0)}",
+                      highlight=False)
         if k + 1 < n:
             time.sleep(interval_s)

@@ -2,7 +2,8 @@
 
 Each sample reads, per switch namespace, `ip -s -j link` (octets, errors, drops, oper state; the
 veths' own kernel counters) and the carrier-change count from sysfs inside the namespace, and asks
-that switch's bgpd `show bgp neighbors json` (state, connectionsEstablished) over its vty socket.
+that switch's bgpd `show bgp neighbors json` (state, connectionsEstablished) and zebra `show ip
+route json` (routes, BGP routes and their ECMP widths: `devices()`) over its vty sockets.
 Rows go through the same `ingest` as stored telemetry, so the schema is the factory source's. A veth
 has no PHY: FEC, pre-FEC BER, DOM, PFC and queue columns stay empty (absent, not zero).
 """
@@ -32,6 +33,7 @@ class TwinSampler:
         self.layout = lay.load(self.twin.dir, rec.get("servers", 0), configs=self.twin.dir / "nodes")
         self.ports = Ports.of(self.layout.fabric)
         self.rows: list[dict] = []
+        self.device_rows: list[dict] = []
         # BGP neighbour address -> (switch, port) through the port holding the session's local address
         self.session_port: dict[tuple[str, str], str] = {}
         for node in self.layout.switches:
@@ -64,11 +66,28 @@ class TwinSampler:
         except Exception:  # a dead or silenced bgpd: its sessions read as not established
             return {}
 
+    def _routes(self, host: str, now: float) -> None:
+        """FRR's route state of one switch (zebra's `show ip route json` through the twin's observer)."""
+        from tokenfab.twin import observe
+
+        v = observe.node(host, self.twin.node_dir(host), with_routes=True)
+        bgp = [w for proto, w in v.routes.values() if proto == "bgp"]
+        self.device_rows.append({"time_s": now, "device": host, "zebra_up": v.zebra, "bgpd_up": v.bgpd,
+                                 "routes": len(v.routes), "bgp_routes": len(bgp), "max_ecmp": max(bgp, default=0),
+                                 "min_ecmp": min(bgp, default=0), "error": v.error})
+
+    def devices(self):
+        """Route state per switch and sample (pyarrow Table): daemons up, routes, BGP routes, ECMP widths."""
+        import pyarrow as pa
+
+        return pa.Table.from_pylist(self.device_rows)
+
     def sample(self) -> None:
         now = time.time()
         for node in self.layout.switches:
             links = self._links(node.host)
             bgp = self._bgp(node.host)
+            self._routes(node.host, now)
             sessions = {}
             for ip, s in bgp.items():
                 port = self.session_port.get((node.host, ip))
