@@ -212,6 +212,13 @@ def test_demo_finding_priced_end_to_end():
     expect_h = job.gpus * (job.ckpt_interval_s / 2 + 600 + job.ckpt_write_s) / 3600
     assert nothing.lost_gpu_h == pytest.approx(expect_h, rel=0.02)
     assert nothing.lost_usd > 0 and nothing.lost_tokens > 1e8
+    # the report page shows the finding, its priced actions and the plot of its signals
+    from tokenfab.operate.page import render
+
+    html = render(sc.telemetry, found, [a], [ev.as_dict()], title="demo")
+    assert "drain and replace (best)" in html and f"{nothing.lost_tokens:,.0f}" in html
+    assert html.count("<svg") == 1 and "pre-FEC BER" in html
+    assert render(sc.telemetry, found, [a], [ev.as_dict()], title="demo") == html  # deterministic
 
 
 def _cli(*args, cwd=None):
