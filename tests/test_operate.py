@@ -173,6 +173,10 @@ def test_prometheus_exposition_names_and_labels(scenario):
     ber = fams["tokenfab_port_pre_fec_ber"]
     assert ber.type == "gauge" and len(ber.samples) == int(np.isfinite(tel.values["pre_fec_ber"][k]).sum())
     assert fams["tokenfab_sample_time_seconds"].samples[0].value == tel.t_s[k]
+    rows = [{"device": "leaf-r1-1", "routes": 40, "bgp_routes": 36, "max_ecmp": 2, "min_ecmp": 1}]
+    fams = {f.name: f for f in text_string_to_metric_families(exposition(tel, k, rows).decode())}
+    assert fams["tokenfab_device_max_ecmp"].samples[0].labels == {"device": "leaf-r1-1"}
+    assert fams["tokenfab_device_bgp_routes"].samples[0].value == 36
 
 
 def test_history_in_duckdb_over_parquet(scenario, tmp_path):

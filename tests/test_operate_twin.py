@@ -73,7 +73,7 @@ def test_twin_counters_and_bgp_state(tmp_path):
         assert tel.warnings == [] or all("missing samples" in w for w in tel.warnings), tel.warnings
         # the CLI's live view of the same twin
         r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "operate", "watch", "--twin", name, "--samples", "2",
-                            "--interval", "1", "--every", "1", "--history", tmp_path / "hist"],
+                            "--interval", "1", "--every", "1", "--history", tmp_path / "hist", "--prometheus", "0"],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         n_fab = len(fab)

@@ -332,7 +332,7 @@ def _watch_twin(name, state_dir, interval_s, samples, every, collector, history)
         sampler.sample()
         tel = sampler.telemetry()
         if collector is not None:
-            collector.show(tel, len(tel.t_s) - 1)
+            collector.show(tel, len(tel.t_s) - 1, sampler.device_rows[-len(sampler.layout.switches):])
         if history is not None:
             from tokenfab.operate import store
 

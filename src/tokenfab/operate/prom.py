@@ -1,7 +1,8 @@
 """Prometheus exposition of the latest telemetry sample (prometheus-client), on an HTTP endpoint.
 
 Metric names are `tokenfab_port_<column>` (counters end in `_total`), labelled with device, port,
-peer and link; the SONiC field each comes from is in its HELP text. A real Prometheus server
+peer and link; the SONiC field each comes from is in its HELP text. A twin adds its switches' route
+state as `tokenfab_device_<routes|bgp_routes|max_ecmp|min_ecmp>`. A real Prometheus server
 scrapes `/metrics` (tests/test_operate_prometheus.py starts Debian's prometheus against it).
 """
 
@@ -14,6 +15,11 @@ import numpy as np
 from tokenfab.operate.counters import METRICS
 from tokenfab.operate.telemetry import Telemetry
 
+DEVICE_GAUGES = (("routes", "routes in the FIB (FRR zebra show ip route json)"),
+                 ("bgp_routes", "BGP routes selected"),
+                 ("max_ecmp", "widest ECMP group among BGP routes"),
+                 ("min_ecmp", "narrowest ECMP group among BGP routes"))
+
 
 class TelemetryCollector:
     """Serves sample `k` of a Telemetry; `show(tel, k)` moves it (thread-safe)."""
@@ -22,10 +28,12 @@ class TelemetryCollector:
         self._lock = threading.Lock()
         self._tel: Telemetry | None = None
         self._k = -1
+        self._devices: list[dict] = []
 
-    def show(self, tel: Telemetry, k: int) -> None:
+    def show(self, tel: Telemetry, k: int, devices: list[dict] | None = None) -> None:
+        """Serve sample k; `devices`: per-switch route state rows (the twin source's `devices()`)."""
         with self._lock:
-            self._tel, self._k = tel, k
+            self._tel, self._k, self._devices = tel, k, devices or []
 
     def describe(self):
         return []
@@ -34,9 +42,15 @@ class TelemetryCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         with self._lock:
-            tel, k = self._tel, self._k
+            tel, k, devices = self._tel, self._k, self._devices
         if tel is None or k < 0:
             return
+        for col, help_ in DEVICE_GAUGES:
+            fam = GaugeMetricFamily(f"tokenfab_device_{col}", help_, labels=["device"])
+            for row in devices:
+                fam.add_metric([str(row["device"])], float(row[col]))
+            if devices:
+                yield fam
         P = tel.ports
         labels = ["device", "port", "peer", "link"]
         lv = [list(r) for r in zip(P.device.astype(str).tolist(), P.port.astype(str).tolist(),
@@ -68,12 +82,12 @@ def serve(collector: TelemetryCollector, port: int, addr: str = "127.0.0.1"):
     return start_http_server(port, addr=addr, registry=reg)
 
 
-def exposition(tel: Telemetry, k: int) -> bytes:
+def exposition(tel: Telemetry, k: int, devices: list[dict] | None = None) -> bytes:
     """The text exposition of sample k (what /metrics returns)."""
     from prometheus_client import CollectorRegistry, generate_latest
 
     c = TelemetryCollector()
-    c.show(tel, k)
+    c.show(tel, k, devices)
     reg = CollectorRegistry(auto_describe=False)
     reg.register(c)
     return generate_latest(reg)
