@@ -90,7 +90,7 @@ def main() -> None:
                 c = time.perf_counter()
                 t_ingest += b - a
                 t_store += c - b
-                warned.update(re.sub(r"[\d,]+ ", "", w.split(":")[0]).strip() for w in tel.warnings)
+                warned.update(re.sub(r"\d[\d,]*", "N", w.split(":")[0]).strip() for w in tel.warnings)
                 prog.advance(task)
         size = sum(p.stat().st_size for p in folder.glob("*.parquet"))
         con = store.connect(folder)
