@@ -24,7 +24,11 @@ demo: $(STAMP)
 	$(VENV)/bin/tokenfab configure $(DEMO_OUT)/plan
 	$(VENV)/bin/tokenfab validate $(DEMO_OUT)/plan
 	$(VENV)/bin/tokenfab factory run examples/factory-demo.yaml --fabric $(DEMO_OUT)/plan -o $(DEMO_OUT)/factory --force
+	$(VENV)/bin/tokenfab operate simulate examples/operate-demo.yaml -o $(DEMO_OUT)/operate --force
+	$(VENV)/bin/tokenfab operate advise $(DEMO_OUT)/operate
+	$(VENV)/bin/tokenfab operate report $(DEMO_OUT)/operate
 	@echo "factory report: $(DEMO_OUT)/factory/report.html"
+	@echo "operate report: $(DEMO_OUT)/operate/report.html"
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup

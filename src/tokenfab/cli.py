@@ -94,12 +94,13 @@ def _print_summary(fabric) -> None:
 from tokenfab.catalog_commands import register as _catalog  # noqa: E402
 from tokenfab.configure.commands import register as _configure  # noqa: E402
 from tokenfab.factory.commands import register as _factory  # noqa: E402
+from tokenfab.operate.commands import register as _operate  # noqa: E402
 from tokenfab.server.commands import register as _server  # noqa: E402
 from tokenfab.sim.commands import register as _sim  # noqa: E402
 from tokenfab.sweep.commands import register as _sweep  # noqa: E402
 from tokenfab.twin.commands import register as _twin  # noqa: E402
 
-for _register in (_catalog, _configure, _twin, _sim, _factory, _sweep, _server):
+for _register in (_catalog, _configure, _twin, _sim, _factory, _sweep, _operate, _server):
     _register(app)
 
 
