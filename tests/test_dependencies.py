@@ -25,15 +25,13 @@ ALLOWED = {
 }
 # the Python API (one function per CLI verb) stands beside the CLI: it may call every stage
 ALLOWED["api"] = set(ALLOWED) - {"api"}
+ALLOWED["catalog_commands"] = BASE | {"catalog", "intent", "design"}  # the catalog verbs and the schemas of every file
 # Imports that break the rule today and are being moved by their owners; shrink, never grow.
-KNOWN = {
-    ("tokenfab.factory.engine", "tokenfab.report.tables"),  # BOM moves to design/bom.py
-    ("tokenfab.sweep.metrics", "tokenfab.report.tables"),  # BOM moves to design/bom.py
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _is_cli(module: str) -> bool:
-    return module in ("tokenfab.cli", "tokenfab.clikit") or module.endswith(".commands")
+    return module in ("tokenfab.cli", "tokenfab.clikit", "tokenfab.catalog_commands") or module.endswith(".commands")
 
 
 def _package(module: str) -> str:

@@ -116,7 +116,7 @@ def plan_metrics(fabric) -> dict[str, Any]:
 
 
 def sim_metrics(fabric, scenario: dict) -> dict[str, Any]:
-    from tokenfab import sim
+    import tokenfab.sim as sim
     from tokenfab.sweep.spec import Scenario
 
     sc = Scenario.model_validate(scenario)

@@ -27,7 +27,8 @@ def node_name() -> str:
 
 
 def design_task(intent: dict, keep_fabric: bool) -> tuple[dict[str, Any], Any]:
-    from tokenfab import parse_intent, plan
+    from tokenfab.design import design as plan
+    from tokenfab.intent import parse_intent
     from tokenfab.sweep.metrics import plan_metrics
 
     t0 = time.perf_counter()
