@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test bench clean sysdeps
+.PHONY: demo test golden bench clean sysdeps
 
 # Debian packages from apt-packages.txt, installed only when missing (needs root, as in CI).
 sysdeps:
@@ -28,6 +28,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+# Rewrite tests/golden/ from today's outputs after an intended change; review `git diff tests/golden`.
+golden: $(STAMP)
+	$(PY) -m pytest -q tests/test_golden.py --update-golden
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
