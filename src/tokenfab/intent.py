@@ -186,7 +186,10 @@ def validated(model: type[M], data: object, source: str, keys: str) -> M:
 
 def parse_intent(data: object, source: str = "intent") -> Intent:
     intent = validated(Intent, data, source, "cluster, fabric, ...")
-    _check_catalog_refs(intent)
+    try:
+        _check_catalog_refs(intent)
+    except InputError as exc:  # say which file (or sweep axis) named the unknown model
+        raise InputError(f"{source}: {exc}") from None
     return intent
 
 
