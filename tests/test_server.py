@@ -114,7 +114,7 @@ def test_page_renders_the_plan(served):
             shown = [(r[2], int(r[3].replace(",", ""))) for r in bom[1:]]
             assert shown == [(b["model"], b["count"]) for b in want["bom"]]
             assert ("CX864E-N", 6) in shown
-            assert not page.is_hidden("#download")
+            page.wait_for_selector("#download:not([hidden])", timeout=30_000)  # fabric.json offered last
 
             page.fill("#intent", "cluster: {servers: -1}")
             page.click("#go")
