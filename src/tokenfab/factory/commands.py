@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from tokenfab.clikit import console, fail
+from tokenfab.clikit import console, fail, show
 from tokenfab.errors import InputError
 
 factory_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -112,7 +112,7 @@ def _print(runs) -> None:
     ]
     for k, v in rows:
         tab.add_row(k, v)
-    console.print(tab)
+    show(tab)
     jt = Table(title="largest jobs by GPU-hours (every job in jobs.csv)")
     for col in ("job", "GPUs", "SUs", "step/TPOT", "MFU", "tok/s/GPU", "slowdown", "net idle"):
         jt.add_column(col, justify="left" if col == "job" else "right")
@@ -127,7 +127,7 @@ def _print(runs) -> None:
                    f"{j['tokens_per_s_per_gpu']:,.0f}" if j["tokens_per_s_per_gpu"] else "-",
                    f"{j['slowdown']:.3f}" if j["slowdown"] else "-",
                    f"{j['network_idle_pct']:.1f}%" if j["network_idle_pct"] is not None else "-")
-    console.print(jt)
+    show(jt, "job")
     for tc in sorted(base["training_cost"], key=lambda r: (-r["gpu_hours"], r["job"]))[:3]:
         console.print(f"training cost {tc['job']}: 6 N D / (peak x MFU x goodput) = 6 x {tc['params_N'] / 1e9:.1f}B x "
                       f"{tc['tokens_D']:.3g} / ({tc['peak_tflops']:.0f} TFLOPS x {tc['mfu']:.3f} x {tc['goodput']}) = "
@@ -142,7 +142,7 @@ def _print(runs) -> None:
             ct.add_row(r["variant"], f"{r['tokens']:.4g}", f"{r['tokens_change_pct']:+.2f}%", f"{r['gpu_utilization_pct']:.1f}%",
                        f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
                        f"{r['usd_per_mtoken_total']:.4f}" if r["usd_per_mtoken_total"] else "-")
-        console.print(ct)
+        show(ct, "variant")
         if base_run.spec.layered:
             _print_network_cost([s for _, s in runs])
 
@@ -194,7 +194,7 @@ def _print_ledger(s: dict) -> None:
     c = L["cost"]
     tab.add_row("cost", f"${c['total_usd']:,.0f} (GPUs + fabric ${c['gpus_and_fabric_usd']:,.0f}, CPU pools "
                         f"${c['cpu_pools_usd']:,.0f}, storage ${c['storage_usd']:,.0f})")
-    console.print(tab)
+    show(tab)
 
 
 def _print_network_cost(summaries: list[dict]) -> None:
@@ -222,7 +222,7 @@ def _print_network_cost(summaries: list[dict]) -> None:
         tab.add_row("GPU time waiting on the network", f"{r['network_gpu_h_change']:+,.1f} GPU-h = ${r['network_idle_usd']:,.0f}")
         tab.add_row("tokens not produced, at what the base paid per token", f"${r['lost_tokens_usd']:,.0f}")
         tab.add_row("$/M tokens", f"{r['usd_per_mtoken']}")
-        console.print(tab)
+        show(tab)
 
 
 @factory_app.command("estimate")
@@ -261,4 +261,4 @@ def models_cmd() -> None:
         t.add_row(m.name, f"{m.params / 1e9:.1f}B", f"{m.active_params / 1e9:.1f}B", str(m.layers), str(m.hidden),
                   f"{m.attention.kind} {m.heads}h", f"{m.moe.experts}+{m.moe.shared_experts} top-{m.moe.top_k}" if m.moe else "-",
                   f"{m.kv_bytes_per_token():,.0f}")
-    console.print(t)
+    show(t, "name")

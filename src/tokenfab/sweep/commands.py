@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         """Plan many variants of one intent; results.csv, sweep.duckdb and pareto.svg."""
         from rich.table import Table
 
-        from tokenfab.clikit import console, fail
+        from tokenfab.clikit import console, fail, show
         from tokenfab.errors import InputError
         from tokenfab.outputs import output_dir
         from tokenfab.sweep import load_sweep, run_sweep
@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             if r["pareto"]:
                 t.add_row(*(str(r[c]) for c in ["point", *axes, "architecture", "tiers", "switches", *metrics]))
-        console.print(t)
+        show(t, "point", *axes, "architecture")
         infeasible = sum(r["status"] != "ok" for r in rows)
         if infeasible:
             console.print(f"{infeasible} designs infeasible (reasons in results.csv)")

@@ -9,7 +9,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from tokenfab.clikit import console, fail
+from tokenfab.clikit import console, fail, show
 
 twin_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Boot configure's output with real FRR in network namespaces, check it, break it on purpose.")
@@ -120,7 +120,7 @@ def status_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as
         down = ", ".join(r["down_sessions"][:3]) + (f" +{len(r['down_sessions']) - 3}" if len(r["down_sessions"]) > 3 else "")
         t.add_row(r["switch"], r["role"], daemons, f"{r['sessions_established']}/{r['sessions']}", str(r["prefixes_received"]),
                   str(r["bgp_routes"]), str(r["max_ecmp"]), f"{r['uptime_s']:.0f}", down)
-    console.print(t)
+    show(t, "switch")
     for f in st["failures"]:
         console.print(f"failed: {f['target']}{' (hard)' if f['hard'] else ''}", highlight=False)
     console.print(f"inspect a switch: {st['vtysh']} -c 'show bgp summary'", highlight=False)
