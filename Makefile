@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test golden bench clean sysdeps
+.PHONY: demo test lint golden bench clean sysdeps
 
 # Debian packages from apt-packages.txt, installed only when missing (needs root, as in CI).
 sysdeps:
@@ -26,7 +26,12 @@ demo: $(STAMP)
 	$(VENV)/bin/tokenfab factory run examples/factory-demo.yaml --fabric $(DEMO_OUT)/plan -o $(DEMO_OUT)/factory --force
 	@echo "factory report: $(DEMO_OUT)/factory/report.html"
 
-test: $(STAMP)
+# The gate before the tests: lint (ruff, rules in pyproject.toml) and types (mypy on design, configure, sim, workload).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # Rewrite tests/golden/ from today's outputs after an intended change; review `git diff tests/golden`.
@@ -37,4 +42,4 @@ bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -25,9 +25,9 @@ def make(**sections):
 
 @pytest.fixture(scope="session")
 def example_fabrics():
-    from tokenfab import load_intent
-
     import yaml
+
+    from tokenfab import load_intent
 
     # examples/ also holds factory descriptions (they name a fabric instead of a cluster)
     intents = [p for p in sorted(EXAMPLES.glob("*.yaml")) if "cluster" in (yaml.safe_load(p.read_text()) or {})]

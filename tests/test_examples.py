@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES, ROOT
+from tests.test_readme import blocks
 from tokenfab import load_intent, plan
 from tokenfab.design.invariants import check
-from tests.test_readme import blocks
 
 FILES = sorted(p for p in EXAMPLES.rglob("*") if p.is_file())
 

@@ -8,7 +8,6 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table as RichTable
@@ -25,7 +24,7 @@ def plan_cmd(
     intent: Path = typer.Argument(..., help="intent YAML"),
     out: Path = typer.Option(Path("out"), "-o", "--out", help="output folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-    diff: Optional[Path] = typer.Option(None, "--diff", help="compare with an earlier plan folder"),
+    diff: Path | None = typer.Option(None, "--diff", help="compare with an earlier plan folder"),
 ) -> None:
     """Design the fabric: fabric.json, BOM, cabling, IP plan and a topology diagram."""
     from tokenfab import load_intent, plan

@@ -10,11 +10,10 @@ import ipaddress
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, Field, PositiveInt, ValidationError, model_validator
 
-from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
-
+from tokenfab.strict import StrictModel
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -61,7 +60,7 @@ class FabricSpec(StrictModel):
     cable_lengths: CableLengths = CableLengths()
 
     @model_validator(mode="after")
-    def _tiers(self) -> "FabricSpec":
+    def _tiers(self) -> FabricSpec:
         if self.leaf.count is not None:
             raise ValueError("leaf.count: leaves follow from servers and rails; set servers_per_su to size scalable units")
         if self.core.uplink_breakout is not None or self.core.oversubscription != 1.0:
@@ -91,7 +90,7 @@ class Addressing(StrictModel):
     asn: Asn = Asn()
 
     @model_validator(mode="after")
-    def _pools(self) -> "Addressing":
+    def _pools(self) -> Addressing:
         nets = {}
         for name in ("management", "loopbacks", "p2p", "servers"):
             try:
@@ -134,7 +133,7 @@ class Roce(StrictModel):
     ecn_mark_probability_percent: int | None = Field(None, ge=1, le=100)
 
     @model_validator(mode="after")
-    def _thresholds(self) -> "Roce":
+    def _thresholds(self) -> Roce:
         if self.ecn_min_bytes and self.ecn_max_bytes and self.ecn_min_bytes >= self.ecn_max_bytes:
             raise ValueError(f"ecn_min_bytes ({self.ecn_min_bytes}) must be below ecn_max_bytes ({self.ecn_max_bytes})")
         return self

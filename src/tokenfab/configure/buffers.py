@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from tokenfab.catalog import Switch, load_catalog
 
@@ -45,7 +45,7 @@ class Headroom:
         return f"pg_lossless_{self.speed_gbps}G_{self.cable_m}m_profile"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rows(model: str) -> dict[int, list[tuple[int, dict]]]:
     """speed -> [(cable_m, row)] sorted by cable length."""
     sonic = load_catalog().switches[model].sonic
@@ -65,14 +65,14 @@ def estimate(speed_gbps: int, cable_m: int) -> Headroom:
                     "estimate: PFC headroom formula (tokenfab.configure.buffers)", True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def headroom(model: str, speed_gbps: int, length_m: float) -> Headroom:
     sw = load_catalog().switches[model]
     for cable, row in _rows(model).get(speed_gbps, []):
         if cable >= length_m:
             return Headroom(speed_gbps, cable, int(row["size"]), int(row["xon"]), int(row["xoff"]),
                             int(row.get("threshold", 0)), row.get("xon_offset"),
-                            sw.sonic.lossless_headroom.get("source", "catalog"), False)
+                            ((sw.sonic.lossless_headroom if sw.sonic else None) or {}).get("source", "catalog"), False)
     return estimate(speed_gbps, max(1, math.ceil(length_m)))
 
 
@@ -87,7 +87,7 @@ class Pools:
     estimate: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def pools(model: str) -> Pools:
     sw: Switch = load_catalog().switches[model]
     data = dict((sw.sonic.buffer_pools or {}) if sw.sonic else {})

@@ -147,15 +147,15 @@ def links(fabric: Fabric, configs: dict[str, dict], hosts: dict[str, Host]) -> l
     # every planned link is configured, at the planned speed
     for link in fabric.iter_links():
         for dev, port, peer, peer_port in ((link.a, link.a_port, link.b, link.b_port), (link.b, link.b_port, link.a, link.a_port)):
-            cfg = configs.get(dev)
-            if cfg is None:
+            dev_cfg = configs.get(dev)
+            if dev_cfg is None:
                 continue
-            n = cfg.get("DEVICE_NEIGHBOR", {}).get(port)
+            n = dev_cfg.get("DEVICE_NEIGHBOR", {}).get(port)
             if n is None or n.get("name") != peer or n.get("port") != peer_port:
                 out.append(Violation("link", dev, "DEVICE_NEIGHBOR", port, "", f"the plan cables {dev}:{port} to "
                                      f"{peer}:{peer_port}; the config says {n.get('name') if n else 'nothing'}"))
                 continue
-            speed = cfg.get("PORT", {}).get(port, {}).get("speed")
+            speed = dev_cfg.get("PORT", {}).get(port, {}).get("speed")
             if speed != str(link.speed_gbps * 1000):
                 out.append(Violation("link", dev, "PORT", port, "speed", f"{speed!r}, the plan's link runs at {link.speed_gbps}G"))
     return out
@@ -192,9 +192,9 @@ def addresses(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violatio
 
 # ---------------------------------------------------------------------------------------
 def bgp(configs: dict[str, dict]) -> list[Violation]:
-    owner: dict[str, tuple[str, ipaddress.IPv4Interface]] = {}
+    owner: dict[str, tuple[str, ipaddress.IPv4Interface | ipaddress.IPv6Interface]] = {}
     for name, cfg in configs.items():
-        for table, key, ip in _interface_ips(cfg):
+        for table, _key, ip in _interface_ips(cfg):
             if table != "MGMT_INTERFACE":
                 try:
                     owner[ip.split("/")[0]] = (name, ipaddress.ip_interface(ip))
@@ -481,7 +481,7 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
     asn = {n: c.get("DEVICE_METADATA", {}).get("localhost", {}).get("bgp_asn") for n, c in configs.items()}
     owner = {}
     for n, c in configs.items():
-        for table, key, ip in _interface_ips(c):
+        for _table, _key, ip in _interface_ips(c):
             owner[ip.split("/")[0]] = n
     # a session is up when both ends configure it: each names the other's address and ASN
     half: set[tuple[str, str, str, str]] = set()  # (device, peer, local ip, peer ip)
@@ -495,11 +495,11 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
     for n, peer, local, peer_ip in half:
         if (peer, n, peer_ip, local) in half:
             adj[n].add(peer)
-    adj = {n: sorted(v) for n, v in adj.items()}
+    paths = {n: sorted(v) for n, v in adj.items()}
     for group in fabric.expectations.get("reach_groups", []):
         members = [m for m in group.get("leaves", []) if m in configs]
         for origin in members:
-            got = _propagate(origin, adj, asn)
+            got = _propagate(origin, paths, asn)
             missing = [m for m in members if m != origin and m not in got]
             if missing:
                 pfx = ", ".join(advertised.get(origin, [])[:3])
@@ -511,7 +511,7 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
 
 def _propagate(origin: str, adj: dict[str, list[str]], asn: dict[str, str]) -> set[str]:
     """Devices that learn a route originated at `origin` (breadth first: shortest AS paths)."""
-    path = {origin: (asn[origin],)}
+    path: dict[str, tuple[str, ...]] = {origin: (asn[origin],)}
     todo = deque([origin])
     while todo:
         x = todo.popleft()

@@ -9,9 +9,9 @@ lanes may repeat across a platform's port names, so nothing here derives one fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
-from tokenfab.catalog import BreakoutMode, Switch, load_catalog
+from tokenfab.catalog import BreakoutMode, SonicPlatform, Switch, load_catalog
 from tokenfab.errors import InputError
 
 
@@ -28,7 +28,7 @@ class PortSpec:
     mode: str  # breakout mode of the cage; "" for ports outside the breakout scheme
 
 
-def _sonic(sw: Switch):
+def _sonic(sw: Switch) -> SonicPlatform:
     if sw.sonic is None:
         raise InputError(f"switch model {sw.model} has no SONiC platform data in the catalog; configure needs one")
     return sw.sonic
@@ -39,10 +39,12 @@ def cage_ports(sw: Switch, cage: int, mode: BreakoutMode) -> list[PortSpec]:
     return list(_cage_ports(sw.model, cage, mode.mode))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cage_ports(model: str, cage: int, mode_name: str) -> tuple[PortSpec, ...]:
     sw = load_catalog().switches[model]
     mode = mode_named(sw, mode_name)
+    if mode is None:
+        raise InputError(f"switch model {model} has no breakout mode {mode_name!r}")
     sonic = _sonic(sw)
     parent = sonic.port_map[cage]
     lanes = parent.lanes.split(",")
@@ -92,7 +94,7 @@ def layout(sw: Switch, cabled: dict[str, int], preferred: list[str], device: str
     return ports, breakout
 
 
-@lru_cache(maxsize=None)
+@cache
 def _where(model: str, preferred: tuple[str, ...]) -> dict[tuple[str, int], tuple[int, BreakoutMode]]:
     """(port name, speed) -> (cage, mode), trying the preferred modes first."""
     sw = load_catalog().switches[model]

@@ -9,14 +9,15 @@ configure output (no fabric.json, no configs).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
-from tokenfab.configure import checks, frr, hosts as hostmod
+from tokenfab.configure import checks, frr
+from tokenfab.configure import hosts as hostmod
 from tokenfab.configure.checks import Host, Violation
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
@@ -162,7 +163,7 @@ def check(bundle: Bundle, progress: Callable[[int, int, str], None] | None = Non
                 for e in v.validate(bundle.configs[n]):
                     out.append(Violation("yang", n, e.table, e.key, e.field, e.message))
             tick(i + 1, len(names) + 1, n)
-        for n, fut in futures:
+        for _, fut in futures:
             out += fut.result()
     tick(len(names), len(names) + 1, "fabric-wide checks")
     out += checks.links(fab, bundle.configs, bundle.hosts)

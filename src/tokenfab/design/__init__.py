@@ -7,8 +7,8 @@ import numpy as np
 
 from tokenfab.catalog import Catalog, load_catalog
 from tokenfab.design import addressing, media, racks, topology
-from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
+from tokenfab.design.side import size_side
 from tokenfab.design.sizing import Sizing, size
 from tokenfab.errors import InfeasibleError
 from tokenfab.intent import Intent
@@ -61,10 +61,12 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     if f.architecture == "auto":
         if len(options) > 1:
             other = [o for o in options if o[0] is not sz][0]
-            reasons.insert(0, f"auto chose {sz.architecture}: ${cost:,.0f} in switches and optics vs ${other[1]:,.0f} for {other[0].architecture}"
+            reasons.insert(0, f"auto chose {sz.architecture}: ${cost:,.0f} in switches and optics vs "
+                              f"${other[1]:,.0f} for {other[0].architecture}"
                               + (" (cross-rail traffic may use NVLink)" if sz.architecture == "rail-only" else ""))
         else:
-            reasons.insert(0, f"auto chose {sz.architecture}: GPUs on different rails must reach each other through the network (fabric.cross_rail: network)")
+            reasons.insert(0, f"auto chose {sz.architecture}: GPUs on different rails must reach each other "
+                              "through the network (fabric.cross_rail: network)")
     if sz.architecture == "rail-optimized" and f.cross_rail == "nvlink" and f.architecture == "rail-optimized":
         reasons.append("rail-optimized although cross-rail traffic may use NVLink (asked for explicitly)")
 

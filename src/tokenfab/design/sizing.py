@@ -148,7 +148,8 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     leaf_sw = switch_of(f.leaf, "leaf")
     down = _mode(leaf_sw, link_speed, f.leaf.downlink_breakout, "fabric.leaf.downlink_breakout")
     if down.speed_gbps != link_speed:
-        raise InfeasibleError(f"leaf downlinks at {down.speed_gbps}G ({down.mode}) do not match the NICs' {link_speed}G", "fabric.leaf.downlink_breakout")
+        raise InfeasibleError(f"leaf downlinks at {down.speed_gbps}G ({down.mode}) do not match the NICs' {link_speed}G",
+                              "fabric.leaf.downlink_breakout")
     leaf_one_tier = split_ports(leaf_sw, down, None, 1.0)
     notes: list[str] = []
 
@@ -160,10 +161,12 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
                           notes=[f"each rail fits one {leaf_sw.model} ({servers_max} of {leaf_one_tier.down_ports} ports)"])
         if tiers == 1:
             raise InfeasibleError(
-                f"rail-only in one tier needs {servers_max} ports per rail leaf, a {leaf_sw.model} has {leaf_one_tier.down_ports} at {link_speed}G",
+                f"rail-only in one tier needs {servers_max} ports per rail leaf, a {leaf_sw.model} has "
+                f"{leaf_one_tier.down_ports} at {link_speed}G",
                 "fabric.tiers")
         if tiers == 3:
-            raise InfeasibleError("rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers", "fabric.tiers")
+            raise InfeasibleError("rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers",
+                                  "fabric.tiers")
         tiers = 2
 
     if (architecture == "rail-optimized" and tiers in (None, 1) and f.servers_per_su is None
@@ -183,7 +186,8 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     leaf = split_ports(leaf_sw, down, up_mode, f.leaf.oversubscription)
     d = f.servers_per_su or leaf.down_ports
     if d > leaf.down_ports:
-        raise InfeasibleError(f"{d} servers per scalable unit need {d} leaf downlinks; a {leaf_sw.model} at {f.leaf.oversubscription}:1 has {leaf.down_ports}",
+        raise InfeasibleError(f"{d} servers per scalable unit need {d} leaf downlinks; a {leaf_sw.model} at "
+                              f"{f.leaf.oversubscription}:1 has {leaf.down_ports}",
                               "fabric.servers_per_su")
     sus = math.ceil(c.servers / d)
     sus_max = math.ceil(servers_max / d)
@@ -223,10 +227,12 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     k_ls = leaf.up_ports // spines_per_pod
     sus_per_pod = spine.down_ports // (k_ls * rails)
     if sus_per_pod < 1:
-        raise InfeasibleError(f"a pod spine has {spine.down_ports} downlinks; one scalable unit needs {k_ls * rails} ({rails} rail leaves x {k_ls} links)")
+        raise InfeasibleError(f"a pod spine has {spine.down_ports} downlinks; one scalable unit needs {k_ls * rails} "
+                              f"({rails} rail leaves x {k_ls} links)")
     pods = math.ceil(sus / sus_per_pod)
     pods_max = math.ceil(sus_max / sus_per_pod)
-    core_ports = split_ports(core_sw, _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout"), None, 1.0)
+    core_mode = _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout")
+    core_ports = split_ports(core_sw, core_mode, None, 1.0)
     c_per = _spread(pods_max, spine.up_ports, core_ports.down_ports, f.core.count)
     if c_per is None:
         raise InfeasibleError(
@@ -255,6 +261,7 @@ def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: 
     price = lambda m: intent.prices_usd.get(m, catalog.switches[m].price_usd)  # noqa: E731
     optic = choose(catalog, leaf.up_speed_gbps, f.cable_lengths.leaf_spine_m or 30.0)
     optic_usd = link_price(catalog, optic) if optic else 0.0
+    assert leaf.up_mode is not None  # a leaf under spines has uplinks
     b_d, b_u = leaf.down_mode.children, leaf.up_mode.children
     ratio = f.leaf.oversubscription
     groups = rails if rail_only else 1
@@ -283,6 +290,7 @@ def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: 
 def _native(lower: Switch, upper: Switch) -> BreakoutMode:
     """Uplinks run at the highest speed both ends support, unbroken where possible."""
     for speed in sorted({m.speed_gbps for m in lower.breakout_modes}, reverse=True):
-        if upper.mode_for_speed(speed) and lower.mode_for_speed(speed):
-            return lower.mode_for_speed(speed)
+        mode = lower.mode_for_speed(speed)
+        if mode and upper.mode_for_speed(speed):
+            return mode
     raise InfeasibleError(f"{lower.model} and {upper.model} share no port speed")

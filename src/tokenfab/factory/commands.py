@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -38,7 +37,7 @@ def run_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML (names its fabric: an intent or a plan folder)"),
     out: Path = typer.Option(Path("factory-out"), "-o", "--out", help="output folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="run on this plan folder or intent instead of the "
+    fabric_path: Path | None = typer.Option(None, "--fabric", help="run on this plan folder or intent instead of the "
                                                "description's fabric (e.g. the plan you configured)"),
 ) -> None:
     """Simulate the factory over its window, data in to tokens out: the ledger, GPU time by cause, SLOs, cost;
@@ -99,7 +98,8 @@ def _print(runs) -> None:
         ("tokens (training + output)", f"{t['tokens']:,.0f}"),
         ("  training / output / input", f"{t['training_tokens']:,.0f} / {t['output_tokens']:,.0f} / {t['input_tokens']:,.0f}"),
         ("GPU allocation / utilisation", f"{t['gpu_allocation_pct']:.1f}% / {t['gpu_utilization_pct']:.1f}%"),
-        ("GPU time waiting on the network", f"{t['network_idle_gpu_h']:,.1f} GPU-h ({t['network_idle_pct_of_allocated'] or 0:.2f}% of allocated)"),
+        ("GPU time waiting on the network",
+         f"{t['network_idle_gpu_h']:,.1f} GPU-h ({t['network_idle_pct_of_allocated'] or 0:.2f}% of allocated)"),
         ("power GPUs / servers / switches / optics / NICs",
          f"{p['gpus_w'] / 1e3:,.1f} / {p['servers_overhead_w'] / 1e3:,.1f} / {p['switches_w'] / 1e3:,.1f} / "
          f"{p['optics_w'] / 1e3:,.1f} / {p['nics_w'] / 1e3:,.1f} kW"),
@@ -228,7 +228,7 @@ def _print_network_cost(summaries: list[dict]) -> None:
 @factory_app.command("estimate")
 def estimate_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML"),
-    job: Optional[str] = typer.Option(None, "--job", help="only this job (default: every job)"),
+    job: str | None = typer.Option(None, "--job", help="only this job (default: every job)"),
 ) -> None:
     """Each job alone on the empty fabric: step time, MFU or TPOT/TTFT, and every assumption behind it."""
     from tokenfab.factory.estimate import estimate_alone

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from tokenfab.factory.checkpoint import advance_cycle, time_for_work, young_daly
 from tokenfab.factory.cluster import Cluster, Impairment
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
 from tokenfab.factory.services import autoscale
-from tokenfab.factory.spec import Failures, FactorySpec, Workload, job_names
+from tokenfab.factory.spec import FactorySpec, Failures, Workload, job_names
 from tokenfab.workload.comm import CommModel, JobTraffic
 from tokenfab.workload.inference import InferenceSpec, check_inference, inference_estimate, replica_units
 from tokenfab.workload.training import check_training, training_step
@@ -297,7 +298,7 @@ class Engine:
         self.handlers: dict[str, Callable[[Any], Any]] = {
             "arrive": self._arrive, "fault": self._fault, "restore": self._restore,
             "impair": self._impair_event, "tick": self._tick}
-        self.observers: list[Callable[[float, float, "Engine"], None]] = []
+        self.observers: list[Callable[[float, float, Engine], None]] = []
         self.running: list[JobRun] = []
         self.queue: list[JobRun] = []
         self.epochs: list[Epoch] = []

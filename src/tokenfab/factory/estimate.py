@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
-from tokenfab.factory.engine import expand_jobs, make_comm
 from tokenfab.factory.cluster import Cluster
+from tokenfab.factory.engine import expand_jobs, make_comm
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
 from tokenfab.factory.spec import FactorySpec
 from tokenfab.workload.inference import inference_estimate

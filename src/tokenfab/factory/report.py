@@ -30,9 +30,8 @@ import json
 import re
 from pathlib import Path
 
-from tokenfab.factory import export
+from tokenfab.factory import export, plot
 from tokenfab.factory.engine import FactoryRun
-from tokenfab.factory import plot
 from tokenfab.factory.plot import utilization_svg
 
 HEADLINE = ("tokens", "training_tokens", "output_tokens", "tokens_per_s", "gpu_allocation_pct", "gpu_utilization_pct",
@@ -126,7 +125,7 @@ def network_cost(summaries: list[dict]) -> list[dict]:
     for s in summaries[1:]:
         t = s["totals"]
 
-        def d(k):
+        def d(k, t=t):
             return (t.get(k) or 0.0) - (bt.get(k) or 0.0)
 
         def pct(k):

@@ -43,14 +43,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
-from tokenfab.fileio import load_yaml
 from tokenfab.factory.network import AnalyticalConfig
+from tokenfab.fileio import load_yaml
 from tokenfab.intent import validated
+from tokenfab.strict import StrictModel
 from tokenfab.workload.inference import InferenceSpec
 from tokenfab.workload.training import TrainingSpec
-
 
 
 class Network(StrictModel):
@@ -108,7 +107,7 @@ class Site(StrictModel):
     sus: list[int] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _some(self) -> "Site":
+    def _some(self) -> Site:
         if not (self.racks or self.pods or self.sus):
             raise ValueError("a site names its racks, pods or sus")
         return self
@@ -121,7 +120,7 @@ class Sovereignty(Place):
     exclusive: bool = False
 
     @model_validator(mode="after")
-    def _some(self) -> "Sovereignty":
+    def _some(self) -> Sovereignty:
         if not self.given:
             raise ValueError("sovereignty names racks, pods, sus or a site")
         return self
@@ -138,7 +137,7 @@ class Workload(StrictModel):
     inference: InferenceSpec | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Workload":
+    def _one(self) -> Workload:
         if (self.training is None) == (self.inference is None):
             raise ValueError("give exactly one of training or inference")
         return self
@@ -172,7 +171,7 @@ class Job(StrictModel):
     checkpoint_min: float | Literal["auto", "off"] | None = None  # default: the factory's `checkpoint`
 
     @model_validator(mode="after")
-    def _one(self) -> "Job":
+    def _one(self) -> Job:
         given = [k for k in ("workload", "training", "inference") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of workload (a name from workloads), training or inference")
@@ -205,7 +204,7 @@ class Fault(StrictModel):
     slowdown: float = Field(1.0, gt=0, le=1)
 
     @model_validator(mode="after")
-    def _order(self) -> "Fault":
+    def _order(self) -> Fault:
         if self.up_h is not None and self.up_h <= self.at_h:
             raise ValueError(f"up_h ({self.up_h}) must be after at_h ({self.at_h})")
         kinds = [k for k, on in (("down", self.down is not None), ("impairment", self.impairs),
@@ -262,7 +261,7 @@ class Source(StrictModel):
     batch: BatchDrop | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "Source":
+    def _one(self) -> Source:
         if (self.stream is None) == (self.batch is None):
             raise ValueError("give exactly one of stream or batch")
         return self
@@ -370,7 +369,7 @@ class LifecycleTrain(StrictModel):
     checkpoint_min: float | Literal["auto", "off"] | None = None
 
     @model_validator(mode="after")
-    def _until(self) -> "LifecycleTrain":
+    def _until(self) -> LifecycleTrain:
         if (self.steps is None) == (self.tokens is None):
             raise ValueError("give exactly one of steps or tokens")
         return self
@@ -386,7 +385,7 @@ class Retrain(StrictModel):
     new_data_gb: float | None = Field(None, gt=0)  # when this much new data has arrived
 
     @model_validator(mode="after")
-    def _one(self) -> "Retrain":
+    def _one(self) -> Retrain:
         if (self.every_h is None) == (self.new_data_gb is None):
             raise ValueError("give exactly one of every_h or new_data_gb")
         return self
@@ -422,7 +421,7 @@ class Replicas(StrictModel):
     target_load: float = Field(0.7, gt=0, le=1)  # scale so replicas run at this share of capacity
 
     @model_validator(mode="after")
-    def _order(self) -> "Replicas":
+    def _order(self) -> Replicas:
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
         return self
@@ -448,7 +447,7 @@ class Service(StrictModel):
     response_bytes_per_token: float = Field(4.0, gt=0)
 
     @model_validator(mode="after")
-    def _one(self) -> "Service":
+    def _one(self) -> Service:
         if (self.workload is None) == (self.inference is None):
             raise ValueError("give exactly one of workload (an inference workload name) or inference")
         return self
@@ -516,7 +515,7 @@ class FactorySpec(StrictModel):
     compare: list[Variant] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _refs(self) -> "FactorySpec":
+    def _refs(self) -> FactorySpec:
         tenants = {t.name for t in self.tenants}
         seen: set[str] = set()
         for i, j in enumerate(self.jobs):

@@ -14,8 +14,6 @@ from tokenfab.design.racks import servers_per_rack
 from tokenfab.fileio import csv_text
 
 
-
-
 def length_class(length_m: float) -> str:
     for limit in (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 100, 150, 300, 500, 2000):
         if length_m <= limit:
@@ -93,7 +91,8 @@ def bom_rows(f: Fabric) -> list[dict]:
         p, w = price(kind, model), power(kind, model)
         item = cat.get(kind, model)
         estimate = model not in it.prices_usd and "estimate" in item.sources.get("price_usd", "estimate")
-        rows.append({"network": net, "category": {"switches": "switch", "servers": "server", "nics": "nic", "optics": "optic"}[kind], "model": model, "count": n, "unit_price_usd": p,
+        category = {"switches": "switch", "servers": "server", "nics": "nic", "optics": "optic"}[kind]
+        rows.append({"network": net, "category": category, "model": model, "count": n, "unit_price_usd": p,
                      "total_price_usd": p * n, "unit_power_w": w, "total_power_w": w * n,
                      "price_source": "intent" if model in it.prices_usd else ("estimate" if estimate else "published")})
     return rows

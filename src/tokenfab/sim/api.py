@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
 from tokenfab.sim import engine
-from tokenfab.sim.collectives import (DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes)
+from tokenfab.sim.collectives import DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes
 from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_message
 from tokenfab.sim.network import Network, SimParams
 from tokenfab.sim.routing import Routing, route, spray_bundles
@@ -68,12 +68,12 @@ def select_gpus(net: Network, gpus=None, servers=None) -> np.ndarray:
             raise InputError("the server list is empty", "servers")
         if len(set(idx)) != len(idx):
             raise InputError("a server appears twice in the server list", "servers")
-        ids = (np.asarray(idx)[:, None] * g + np.arange(g)[None, :]).ravel()
+        of_servers = (np.asarray(idx)[:, None] * g + np.arange(g)[None, :]).ravel()
         if gpus is not None:
-            if not 1 <= int(gpus) <= len(ids):
-                raise InputError(f"{gpus} GPUs asked, the {len(idx)} servers given have {len(ids)}", "gpus")
-            ids = ids[: int(gpus)]
-        return ids
+            if not 1 <= int(gpus) <= len(of_servers):
+                raise InputError(f"{gpus} GPUs asked, the {len(idx)} servers given have {len(of_servers)}", "gpus")
+            of_servers = of_servers[: int(gpus)]
+        return of_servers
     if gpus is None:
         return np.arange(net.n_gpus)
     if isinstance(gpus, (int, np.integer)):
@@ -147,7 +147,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(G, net.n_res)).tocsr()
     A.sum_duplicates()
-    stall = np.zeros(G)
+    stall: np.ndarray = np.zeros(G)
     if len(tr) and rt.loss_p.any():
         per_t = tr.w * timeouts_per_message(rt.loss_p) * net.faults.rto_s / p.message_bytes
         stall = np.bincount(grp_of_t, weights=per_t, minlength=G)
@@ -205,7 +205,7 @@ class CollectiveResult:
             u = np.where(cap > 0, self.run.resource_bytes / (cap * span), 0.0) if span > 0 else np.zeros(len(cap))
         return u
 
-    def timeline(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    def timeline(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
         """(event times in s at this size, per-interval load in bytes/s, resource ids recorded)."""
         return self.run.event_s * self.scale, self.run.loads, self.run.recorded
 
@@ -266,7 +266,7 @@ class Simulator:
         for size in sizes_bytes:
             sz = nccl_sizes(coll, int(size), n, tb)
             best = None
-            for algo, (prep, res, ref) in runs.items():
+            for prep, res, ref in runs.values():
                 scale = sz.bus_bytes / ref
                 bw_s = res.makespan_s * scale
                 t = prep.latency_s + bw_s
@@ -276,6 +276,7 @@ class Simulator:
                                      self.net)
                 if best is None or r.time_s < best.time_s:
                     best = r
+            assert best is not None  # every collective has at least one algorithm
             out.append(best)
         return out
 
@@ -285,7 +286,7 @@ class Simulator:
     def collective_time(self, collective: str, gpus, size_bytes: int, **kw) -> CollectiveResult:
         return self.sweep(collective, gpus, [size_bytes], **kw)[0]
 
-    def run_jobs(self, jobs: list["Job"], routing: Routing | None = None) -> "JobsResult":
+    def run_jobs(self, jobs: list[Job], routing: Routing | None = None) -> JobsResult:
         return run_jobs_on(self, jobs, routing or Routing())
 
 
@@ -302,7 +303,7 @@ class Job:
     algorithm: str = "ring"
     start_s: float = 0.0
     name: str = ""
-    pairs: object = None  # send_recv only: explicit (src, dst) global GPU id pairs
+    pairs: np.ndarray | list | None = None  # send_recv only: explicit (src, dst) global GPU id pairs
 
 
 @dataclass
@@ -377,12 +378,12 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
     res = prep.run(combo.group_bytes, start_s=start)
     out = []
     for j, (p, s) in enumerate(zip(plans, sizes)):
-        alone = prepare(net, p, routing)
-        r1 = alone.run(p.group_bytes * s.bus_bytes)
+        solo = prepare(net, p, routing)
+        r1 = solo.run(p.group_bytes * s.bus_bytes)
         mine = group_job == j
-        t = float(res.finish_s[mine].max() - jobs[j].start_s) + alone.latency_s
+        t = float(res.finish_s[mine].max() - jobs[j].start_s) + solo.latency_s
         out.append(JobResult(names[j], p.collective, p.n_ranks, s.bus_bytes, jobs[j].start_s, t,
-                             r1.makespan_s + alone.latency_s, alone.latency_s))
+                             r1.makespan_s + solo.latency_s, solo.latency_s))
     return JobsResult(out, res, group_job)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ def register(app: typer.Typer) -> None:
         spec_path: Path = typer.Argument(..., metavar="SPEC", help="sweep YAML (base intent + axes)"),
         out: Path = typer.Option(Path("sweep-out"), "-o", "--out", help="output folder"),
         jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="local worker processes"),
-        ray: Optional[str] = typer.Option(None, "--ray", help="run as Ray tasks: 'local' or a cluster address"),
+        ray: str | None = typer.Option(None, "--ray", help="run as Ray tasks: 'local' or a cluster address"),
         force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
     ) -> None:
         """Plan many variants of one intent; results.csv, sweep.duckdb and pareto.svg."""

@@ -3,8 +3,9 @@ order so the same sweep gives the same files."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from rich.progress import Progress
 

@@ -17,13 +17,12 @@ import itertools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from tokenfab.strict import StrictModel
 from tokenfab.errors import InputError
 from tokenfab.fileio import load_yaml
 from tokenfab.intent import parse_intent, validated
-
+from tokenfab.strict import StrictModel
 
 
 class Axis(StrictModel):

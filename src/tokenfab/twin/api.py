@@ -12,9 +12,9 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from tokenfab.errors import InputError
 from tokenfab.twin import check as chk
@@ -73,7 +73,7 @@ def _node_dirs(twin: Twin, layout: lay.Layout) -> dict[str, Path]:
 def _start_daemons(twin: Twin, hosts: list[str], progress: Progress | None = None) -> None:
     """zebra everywhere first, then bgpd (bgpd wants zebra's socket; pitfall: early sessions)."""
     for i, daemon in enumerate(frr.DAEMONS):
-        netns.parallel(lambda h: frr.start(daemon, twin.netns(h), twin.node_dir(h)), hosts)
+        netns.parallel(lambda h, daemon=daemon: frr.start(daemon, twin.netns(h), twin.node_dir(h)), hosts)
         want = [twin.node_dir(h) / f"{daemon}.pid" for h in hosts]
         if daemon == "zebra":
             want += [twin.node_dir(h) / "zserv.api" for h in hosts]
@@ -206,6 +206,11 @@ def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float,
 
 
 # -- status / check ----------------------------------------------------------------------
+def _neighbor_name(layout: lay.Layout, host: str, ip: str) -> str:
+    neighbor = layout.nodes[host].neighbors.get(ip)
+    return neighbor.name if neighbor is not None else "?"
+
+
 def status(name: str | None = None, root: Path | None = None) -> dict:
     _need_root()
     twin = find(state_root(root), name)
@@ -222,7 +227,7 @@ def status(name: str | None = None, root: Path | None = None) -> dict:
                      "prefixes_received": sum(s.pfx_rcvd for s in v.sessions.values()),
                      "bgp_routes": len(bgp), "max_ecmp": max(bgp, default=0), "routes": len(v.routes),
                      "uptime_s": round(min(ups) / 1000, 1) if ups else 0.0,
-                     "down_sessions": sorted(f"{ip} ({layout.nodes[host].neighbors.get(ip).name if ip in layout.nodes[host].neighbors else '?'}): {s.state}"
+                     "down_sessions": sorted(f"{ip} ({_neighbor_name(layout, host, ip)}): {s.state}"
                                              for ip, s in v.sessions.items() if s.state != "Established"),
                      "error": v.error})
     return {"name": twin.name, "state_dir": str(twin.dir), "state": rec.get("state", "?"),

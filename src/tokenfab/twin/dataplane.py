@@ -14,8 +14,8 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from tokenfab.twin.netns import NETNS_DIR
 

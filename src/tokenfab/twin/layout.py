@@ -17,10 +17,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokenfab.fileio import load_json
-
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
+from tokenfab.fileio import load_json
 
 IFNAMSIZ = 15  # longest Linux interface name (16 bytes with the NUL)
 
