@@ -36,8 +36,9 @@ def test_the_cases_cover_every_verb():
 def test_bad_file_is_explained(case, tmp_path):
     verb = VERBS[case.name.split("-", 1)[0]]
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", *verb, str(case), "-o", str(out)],
-                       capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", *verb, str(case), "-o", str(out)], capture_output=True, text=True, cwd=tmp_path
+    )
     message = " ".join(r.stderr.split())  # rich wraps long messages at the terminal width
     assert r.returncode == 2, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     for text in expected(case):

@@ -40,9 +40,7 @@ FACTORY_FILES = ["ledger.json"]
 
 
 def _tokenfab(*args: object, cwd: Path) -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
-    )
+    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
     assert r.returncode == 0, f"tokenfab {' '.join(map(str, args))} failed:\n{r.stderr}"
 
 
@@ -63,15 +61,18 @@ def _compare(case: str, produced: Path, files: list[str], update: bool) -> None:
         got, want = (produced / name).read_bytes(), target.read_bytes()
         if got != want:
             diff = difflib.unified_diff(
-                want.decode().splitlines(), got.decode().splitlines(),
-                f"golden/{case}/{name}", f"produced/{name}", lineterm="", n=1,
+                want.decode().splitlines(),
+                got.decode().splitlines(),
+                f"golden/{case}/{name}",
+                f"produced/{name}",
+                lineterm="",
+                n=1,
             )
             lines = list(diff)
             more = f"\n... {len(lines) - 40} more diff lines" if len(lines) > 40 else ""
             problems.append("\n".join(lines[:40]) + more)
     assert not problems, (
-        "outputs differ from tests/golden/ (if the change is intended: `make golden`, review, commit)\n\n"
-        + "\n\n".join(problems)
+        "outputs differ from tests/golden/ (if the change is intended: `make golden`, review, commit)\n\n" + "\n\n".join(problems)
     )
 
 

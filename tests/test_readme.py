@@ -52,8 +52,9 @@ def _env() -> dict[str, str]:
 
 
 def _run(command: str, cwd: Path, timeout: float = 300) -> None:
-    r = subprocess.run(["bash", "-c", 'sudo() { "$@"; }\n' + command], cwd=cwd, env=_env(),
-                       capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        ["bash", "-c", 'sudo() { "$@"; }\n' + command], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
     assert r.returncode == 0, f"README command failed (exit {r.returncode}): {command}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
 
 
@@ -111,5 +112,9 @@ def test_readme_twin_commands(tmp_path):
         for line in lines:
             _run(line, cwd)
     finally:
-        subprocess.run(["bash", "-c", "sudo() { \"$@\"; }\n" + next(x for x in lines if x.endswith("twin down"))],
-                       cwd=cwd, env=_env(), capture_output=True)
+        subprocess.run(
+            ["bash", "-c", 'sudo() { "$@"; }\n' + next(x for x in lines if x.endswith("twin down"))],
+            cwd=cwd,
+            env=_env(),
+            capture_output=True,
+        )

@@ -47,8 +47,10 @@ def test_plan_files_are_the_cli_files(name):
     r = client.post(f"/api/plan/files/{name}", json=text)
     assert r.status_code == 200
     assert r.text == plan_files(plan(load_intent(EXAMPLES / "rail-only-128.yaml")))[name]
-    assert r.headers["content-type"].split(";")[0] == {
-        ".json": "application/json", ".csv": "text/csv", ".svg": "image/svg+xml"}[name[name.rfind("."):]]
+    assert (
+        r.headers["content-type"].split(";")[0]
+        == {".json": "application/json", ".csv": "text/csv", ".svg": "image/svg+xml"}[name[name.rfind(".") :]]
+    )
 
 
 def test_bad_intent_is_422_with_the_cli_message():

@@ -20,8 +20,11 @@ from tokenfab.clikit import whole
 from tokenfab.workload.models import library
 
 NAME = st.text("abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=30)
-VALUE = st.one_of(st.floats(-1e12, 1e12, allow_nan=False).map(lambda x: f"{x:,.3f}"),
-                  st.integers(-10**9, 10**9).map(str), st.text("abc xyz/-", max_size=20))
+VALUE = st.one_of(
+    st.floats(-1e12, 1e12, allow_nan=False).map(lambda x: f"{x:,.3f}"),
+    st.integers(-(10**9), 10**9).map(str),
+    st.text("abc xyz/-", max_size=20),
+)
 
 
 def render(table: Table, width: int) -> str:
@@ -31,8 +34,11 @@ def render(table: Table, width: int) -> str:
 
 
 @settings(max_examples=60, deadline=None)
-@given(names=st.lists(NAME, min_size=1, max_size=6, unique=True),
-       values=st.lists(VALUE, min_size=1, max_size=7), width=st.integers(40, 120))
+@given(
+    names=st.lists(NAME, min_size=1, max_size=6, unique=True),
+    values=st.lists(VALUE, min_size=1, max_size=7),
+    width=st.integers(40, 120),
+)
 def test_names_stay_whole_and_nothing_is_cut(names, values, width):
     t = Table(title="t")
     t.add_column("name")
@@ -93,8 +99,9 @@ compare:
 
 def test_sweep_table_keeps_switch_names(tmp_path):
     sweep = tmp_path / "s.yaml"
-    sweep.write_text(f"base: {EXAMPLES / 'rail-only-128.yaml'}\n"
-                     "axes: [{path: fabric.switch_model, values: [CX732Q-N, TH4-64x400G]}]\n")
+    sweep.write_text(
+        f"base: {EXAMPLES / 'rail-only-128.yaml'}\naxes: [{{path: fabric.switch_model, values: [CX732Q-N, TH4-64x400G]}}]\n"
+    )
     text = _cli("sweep", sweep, "-o", tmp_path / "out", "--jobs", "1", columns="80")
     assert "…" not in text
     lines = text.splitlines()
