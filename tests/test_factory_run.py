@@ -108,9 +108,10 @@ def test_run_writes_outputs_deterministically(tmp_path):
     # a lower PUE only changes energy and cost
     lc = doc["runs"]["liquid-cooled"]["totals"]
     assert lc["tokens"] == t["tokens"] and lc["energy_facility_kwh"] < t["energy_facility_kwh"]
-    assert "<svg" in (a / "utilization.svg").read_text()
-    assert "2025" not in (a / "utilization.svg").read_text() and "2026" not in (a / "utilization.svg").read_text()
-    assert "tokens/s" in r.stdout or "tokens" in r.stdout
+    svg = (a / "utilization.svg").read_text()
+    assert "<svg" in svg and "<dc:date>" not in svg  # no creation date: the same run gives the same bytes
+    # the printed KPI table carries the summary's figures
+    assert f"{t['tokens']:,.0f}" in r.stdout and f"{lc['tokens']:.4g}" in r.stdout
 
 
 def test_scheduler_exports():
