@@ -32,9 +32,13 @@ def whole(table: Table, *names: str, width: int | None = None) -> Table:
     if sum(natural) <= room:
         return table
     fixed = sum(n for n, h in zip(need, headers) if h in names)
-    flexible = sum(n for n, h in zip(need, headers) if h not in names)
-    scale = 1.0 if fixed + flexible <= room else max(0.0, room - fixed) / max(flexible, 1)
-    widths = [n if h in names else max(1, int(n * scale)) for n, h in zip(need, headers)]
+    flexible = [n for n, h in zip(need, headers) if h not in names]
+    if fixed + sum(flexible) <= room:
+        widths = list(need)
+    else:  # one cell each, the rest shared in proportion to what each column's longest word needs beyond it
+        spare = max(0, room - fixed - len(flexible))
+        extra = max(1, sum(n - 1 for n in flexible))
+        widths = [n if h in names else 1 + (n - 1) * spare // extra for n, h in zip(need, headers)]
     # the rest, one cell at a time: first to headers' longest words, then to the most squeezed column
     word = [max(need[k], *(len(w) for w in headers[k].split()), 1) for k in range(len(columns))]
     for goal in (word, natural):
