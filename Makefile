@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tokenfab factory run examples/factory-demo.yaml --fabric $(DEMO_OUT)/plan -o $(DEMO_OUT)/factory --force
 	@echo "factory report: $(DEMO_OUT)/factory/report.html"
 
-# The gate before the tests: lint (ruff, rules in pyproject.toml) and types (mypy on design, configure, sim, workload).
+# The gate before the tests: lint (ruff, rules in pyproject.toml) and types (mypy on design, configure, sim, workload, twin).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy

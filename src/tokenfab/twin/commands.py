@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,11 +38,11 @@ def _progress(enabled: bool = True):
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def tick(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
@@ -155,7 +155,7 @@ def check_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: 
 def _change(action: str, target: str | None, name, state_dir, wait, timeout, as_json, **kw) -> None:
     from tokenfab.twin import api
 
-    fn = api.fail if action == "fail" else api.restore
+    fn: Callable[..., dict] = api.fail if action == "fail" else api.restore
     with _errors(), _progress(not as_json and wait) as tick:
         report = fn(target, name, state_dir, wait=wait, timeout_s=timeout, progress=tick, **kw)
     if as_json:
