@@ -51,11 +51,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(command: str, cwd: Path, timeout: float = 300) -> None:
+def _run(command: str, cwd: Path, timeout: float = 300) -> str:
     r = subprocess.run(
         ["bash", "-c", 'sudo() { "$@"; }\n' + command], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
     )
     assert r.returncode == 0, f"README command failed (exit {r.returncode}): {command}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return " ".join(r.stdout.split())  # unwrapped: rich wraps at the terminal width
 
 
 def _scratch(tmp_path: Path) -> Path:
@@ -108,9 +109,10 @@ def test_readme_twin_commands(tmp_path):
     assert Path("/usr/lib/frr/bgpd").exists(), "the README's twin commands need Debian's FRR (apt-packages.txt)"
     (lines,) = [lines for lang, lines in blocks() if lang == "sh" and _is_twin(lines)]
     cwd = _scratch(tmp_path)
+    said = []
     try:
         for line in lines:
-            _run(line, cwd)
+            said.append(_run(line, cwd))
     finally:
         subprocess.run(
             ["bash", "-c", 'sudo() { "$@"; }\n' + next(x for x in lines if x.endswith("twin down"))],
@@ -118,3 +120,7 @@ def test_readme_twin_commands(tmp_path):
             env=_env(),
             capture_output=True,
         )
+    # what the README's comments say these commands show
+    checks = [out for line, out in zip(lines, said) if line.endswith("twin check")]
+    assert "128 of 128 sessions Established" in checks[0]
+    assert "31 of 32" in checks[1]  # leaf-r1-1 after one of its uplinks failed
