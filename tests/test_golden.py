@@ -10,6 +10,7 @@ change, regenerate them with one command and review the diff before committing:
 from __future__ import annotations
 
 import difflib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,17 @@ def _tokenfab(*args: object, cwd: Path) -> None:
     assert r.returncode == 0, f"tokenfab {' '.join(map(str, args))} failed:\n{r.stderr}"
 
 
+def _lines(data: bytes, name: str) -> list[str]:
+    """Lines to show in a diff (the comparison itself is byte for byte): one-line JSON is spread out."""
+    text = data.decode()
+    if name.endswith(".json"):
+        try:
+            text = json.dumps(json.loads(text), indent=1, sort_keys=True)
+        except ValueError:
+            pass
+    return text.splitlines()
+
+
 def _compare(case: str, produced: Path, files: list[str], update: bool) -> None:
     expected_dir = GOLDEN / case
     if update:
@@ -61,14 +73,14 @@ def _compare(case: str, produced: Path, files: list[str], update: bool) -> None:
         got, want = (produced / name).read_bytes(), target.read_bytes()
         if got != want:
             diff = difflib.unified_diff(
-                want.decode().splitlines(),
-                got.decode().splitlines(),
+                _lines(want, name),
+                _lines(got, name),
                 f"golden/{case}/{name}",
                 f"produced/{name}",
                 lineterm="",
                 n=1,
             )
-            lines = list(diff)
+            lines = [line[:200] for line in diff]
             more = f"\n... {len(lines) - 40} more diff lines" if len(lines) > 40 else ""
             problems.append("\n".join(lines[:40]) + more)
     assert not problems, (
