@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test bench clean sysdeps
+.PHONY: demo test lint golden bench clean sysdeps
 
 # Debian packages from apt-packages.txt, installed only when missing (needs root, as in CI).
 sysdeps:
@@ -30,11 +30,20 @@ demo: $(STAMP)
 	@echo "factory report: $(DEMO_OUT)/factory/report.html"
 	@echo "operate report: $(DEMO_OUT)/operate/report.html"
 
-test: $(STAMP)
+# The gate before the tests: lint (ruff, rules in pyproject.toml) and types (mypy on design, configure, sim, workload, twin).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+# Rewrite tests/golden/ from today's outputs after an intended change; review `git diff tests/golden`.
+golden: $(STAMP)
+	$(PY) -m pytest -q tests/test_golden.py --update-golden
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .hypothesis .mypy_cache .ruff_cache

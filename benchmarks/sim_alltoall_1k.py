@@ -11,6 +11,7 @@ import sys
 import time
 
 from sim_common import fabric, measured, rss_mib
+
 from tokenfab import sim
 
 
@@ -21,7 +22,7 @@ def main() -> int:
         f = fabric(128, **spec)
         print(f"{label}: plan {time.perf_counter() - t0:.2f} s (not counted), {len(f.links):,} links")
         for mode in ("ecmp", "adaptive", "spray"):
-            def simulate():
+            def simulate(f=f, mode=mode):
                 s = sim.Simulator(f)
                 return s.collective_time("all_to_all", s.gpus(), 2**28, routing=sim.Routing(mode, seed=0))
 

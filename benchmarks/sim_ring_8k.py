@@ -8,6 +8,7 @@ import sys
 import time
 
 from sim_common import fabric, measured, rss_mib
+
 from tokenfab import sim
 
 

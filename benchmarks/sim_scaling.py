@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 from sim_common import fabric, measured, rss_mib
+
 from tokenfab import sim
 
 

@@ -8,6 +8,16 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from the current outputs instead of comparing (see tests/test_golden.py)")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
 def make(**sections):
     """An intent from keyword sections, e.g. make(cluster={...}, fabric={...})."""
     return parse_intent(sections)
@@ -15,9 +25,9 @@ def make(**sections):
 
 @pytest.fixture(scope="session")
 def example_fabrics():
-    from tokenfab import load_intent
-
     import yaml
+
+    from tokenfab import load_intent
 
     # examples/ also holds factory descriptions (they name a fabric instead of a cluster)
     intents = [p for p in sorted(EXAMPLES.glob("*.yaml")) if "cluster" in (yaml.safe_load(p.read_text()) or {})]

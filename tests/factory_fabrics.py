@@ -24,7 +24,7 @@ def racks_of(fabric) -> dict[str, list[int]]:
     D = fabric.devices
     out: dict[str, list[int]] = {}
     k = 0
-    for name, role, rack in zip(D["name"], D["role"], D["rack"]):
+    for _name, role, rack in zip(D["name"], D["role"], D["rack"]):
         if role == "server":
             out.setdefault(str(rack), []).append(k)
             k += 1

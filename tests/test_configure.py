@@ -168,7 +168,8 @@ def test_roce_profiles(profile, dscp, pfc, lossless_q):
     assert len(table) == 64 and {d: table[str(d)] for d in dscp} == dscp
     assert {row["pfc_enable"] for k, row in cfg["PORT_QOS_MAP"].items() if k != "global"} == {pfc}
     wred = next(iter(cfg["WRED_PROFILE"]))
-    assert sorted(k.split("|")[1] for k, row in cfg["QUEUE"].items() if k.startswith("Ethernet0|") and row.get("wred_profile") == wred) == lossless_q
+    queues = cfg["QUEUE"].items()
+    assert sorted(k.split("|")[1] for k, row in queues if k.startswith("Ethernet0|") and row.get("wred_profile") == wred) == lossless_q
     if profile == "dcqcn-26":
         assert cfg["QUEUE"]["Ethernet0|6"]["scheduler"] == "scheduler.cnp" and cfg["SCHEDULER"]["scheduler.cnp"]["type"] == "STRICT"
 

@@ -53,7 +53,9 @@ def test_jitter_and_loss_cost_tokens_and_slos_by_a_reported_amount():
     p = svc["pdm-scorer"]
     assert abs(p["tpot_ms"] - p["base_tpot_ms"]) < 0.5 and p["attainment_pct"] > p["base_attainment_pct"] - 1
     # the same requests arrived in both runs
-    arr = lambda s: {v["service"]: v["requests_arrived"] for v in s["ledger"]["inference"]}
+    def arr(s):
+        return {v["service"]: v["requests_arrived"] for v in s["ledger"]["inference"]}
+
     assert arr(base) == arr(bad)
 
 

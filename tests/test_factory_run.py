@@ -36,7 +36,9 @@ def placement_runs():
 
 def test_topology_aware_beats_first_fit_on_isolation_and_tokens(placement_runs):
     (_, topo), (_, ff) = placement_runs["placement"], placement_runs["first-fit"]
-    moe = lambda s: [j for j in s["jobs"] if j["name"].startswith("moe")]
+    def moe(s):
+        return [j for j in s["jobs"] if j["name"].startswith("moe")]
+
     # topology-aware keeps every MoE job inside one scalable unit, and they do not slow each other
     assert all(j["scalable_units"] == 1 and j["slowdown"] == 1.0 for j in moe(topo))
     # first-fit lets some straddle two units, where their all-to-alls meet on the same uplinks

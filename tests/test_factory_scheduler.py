@@ -59,7 +59,9 @@ def test_topology_aware_keeps_tenants_apart_when_it_can(cluster):
     pol = POLICIES["topology-aware"]()
     a = place(inv, pol, [8], "a")  # 2 servers
     b = place(inv, pol, [8], "b")
-    su = lambda g: set(cluster.su[np.unique(g // 4)].tolist())
+    def su(g):
+        return set(cluster.su[np.unique(g // 4)].tolist())
+
     assert su(a) != su(b)  # b avoids the unit a uses while another is empty
     a2 = place(inv, pol, [8], "a")
     assert su(a2) == su(a)  # a's own unit is fine for a

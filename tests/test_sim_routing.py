@@ -79,7 +79,8 @@ def test_degraded_link_hurts_spraying_but_not_adaptive_routing():
     pairs = [(k, k + 16 * 8) for k in range(16 * 8)]
     healthy = sim.Simulator(nonblocking())
     s = sim.Simulator(nonblocking(), faults=sim.Faults(degrade={"leaf-r1-1--spine-1": 0.5}))
-    get = lambda sm, mode: sm.collective_time("send_recv", None, SIZE, pairs=pairs,
-                                              routing=sim.Routing(mode)).busbw_GBps
+    def get(sm, mode):
+        return sm.collective_time("send_recv", None, SIZE, pairs=pairs, routing=sim.Routing(mode)).busbw_GBps
+
     assert get(s, "spray") == pytest.approx(0.5 * get(healthy, "spray"), rel=0.01)
     assert get(s, "adaptive") >= 0.85 * get(healthy, "spray")  # flowlet granularity costs a little

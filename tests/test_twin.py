@@ -234,7 +234,8 @@ def test_rail_only_reaches_its_rail_and_nothing_else(tmp_path, names):
     rep = json.loads(cli("check", "--name", name, "--json", check=0).stdout)
     assert result(rep, "ecmp routes")["summary"].startswith("4 leaves, 8 leaf->prefix routes")  # own rail's other leaf
     assert "16 leaf->prefix routes absent as planned" in result(rep, "unreachable by design")["summary"]
-    # srv-1 and srv-5 (one per scalable unit) sit under different leaves of each rail: 2 rails x 2 directions answer, cross-rail pairs do not
+    # srv-1 and srv-5 (one per scalable unit) sit under different leaves of each rail:
+    # 2 rails x 2 directions answer, cross-rail pairs do not
     assert result(rep, "servers across rails")["summary"] == "4 pairs answer, 4 pairs have no path as expected"
     cli("down", "--name", name, check=0)
 

@@ -160,8 +160,10 @@ def test_cli_lists_violations_and_exits_1(folder, tmp_path):
     cfg["PORT"]["Ethernet0"]["mtu"] = "9300"
     path.write_text(json.dumps(cfg))
     (broken / "configs/leaf-r2-1/frr.conf").write_text("router bgp 1\n bogus command\n")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "tokenfab.cli", "validate", str(broken), *a], capture_output=True,
-                                    text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "tokenfab.cli", "validate", str(broken), *a], capture_output=True,
+                              text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
+
     r = run()
     assert r.returncode == 1, r.stderr
     assert "spine-1 PORT|Ethernet0 .mtu" in r.stdout and "no reverse session" in r.stdout

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.table import Table as RichTable
 
-from tokenfab.clikit import console, err, fail
+from tokenfab.clikit import console, err, fail, show
 from tokenfab.errors import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -84,7 +84,7 @@ def _print_summary(fabric) -> None:
              ("cost (estimate)", f"${tot['price_usd']:,.0f}"), ("power", f"{tot['power_w'] / 1000:,.1f} kW")]
     for name, value in rows:
         t.add_row(name, str(value))
-    console.print(t)
+    show(t)
     for r in d.reasons:
         console.print(f"  - {r}", highlight=False)
 

@@ -58,7 +58,7 @@ class Profile(StrictModel):
     pfcwd: PfcWatchdog
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Profile":
+    def _consistent(self) -> Profile:
         if not self.lossless_priorities or any(not 0 <= p <= 7 for p in self.lossless_priorities):
             raise ValueError("lossless_priorities must be 1..8 priorities in 0..7")
         if self.tc_of(self.roce_dscp) not in self.lossless_priorities:

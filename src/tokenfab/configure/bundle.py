@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from tokenfab.configure import export, hosts, ztp
 from tokenfab.configure.config_db import Context, headroom_rows, switch_config

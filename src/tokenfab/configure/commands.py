@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,10 +17,10 @@ def register(app: typer.Typer) -> None:
 
 def configure_cmd(
     plan: Path = typer.Argument(..., help="plan folder (or its fabric.json) or intent YAML"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out",
+    out: Path | None = typer.Option(None, "-o", "--out",
                                        help="output folder (default: the plan folder itself, or ./out for an intent)"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-    ztp_url: Optional[str] = typer.Option(None, "--ztp-url",
+    ztp_url: str | None = typer.Option(None, "--ztp-url",
                                           help="URL the output folder is served at for ZTP (default http://<mgmt .2>/<fabric name>)"),
 ) -> None:
     """Write SONiC config_db.json + FRR config per switch, host NIC/RoCE settings, a ZTP bundle and exports."""

@@ -108,7 +108,7 @@ def switch_config(ctx: Context, row: int) -> dict:
     c = ctx.col
     name, role, model = c["name"][row], c["role"][row], c["model"][row]
     sw = ctx.catalog.switches[model]
-    sonic = sw.sonic
+    sonic = ports._sonic(sw)  # configure needs the platform data
     ends = sorted(ctx.ends(row), key=lambda e: _port_sort_key(e.port))
     tier = ctx.fabric.design.tiers_detail.get(role)
     preferred = [m for m in (tier.down_breakout, tier.up_breakout) if m] if tier else []
@@ -149,7 +149,8 @@ def switch_config(ctx: Context, row: int) -> dict:
     cfg["MGMT_PORT"] = {MGMT_PORT: {"alias": MGMT_PORT, "admin_status": "up"}}
     cfg["MGMT_INTERFACE"] = {f"{MGMT_PORT}|{c['mgmt'][row]}": {"gwaddr": ctx.mgmt_gateway}}
 
-    intf, bgp = {}, {}
+    intf: dict[str, dict] = {}
+    bgp: dict[str, dict] = {}
     for e in ends:
         if e.kind != "nic":
             intf[e.port] = {}
@@ -165,7 +166,9 @@ def switch_config(ctx: Context, row: int) -> dict:
         cfg["BGP_NEIGHBOR"] = bgp
 
     if role == "leaf" and not p31 and row in ctx.subnets:
-        vlan, member, vintf = {}, {}, {}
+        vlan: dict[str, dict] = {}
+        member: dict[str, dict] = {}
+        vintf: dict[str, dict] = {}
         gw_vlan = {}
         for s in ctx.subnets[row]:
             v = f"Vlan{s['vlan']}"
@@ -214,12 +217,12 @@ def qos_tables(ctx: Context, model: str, ends: list[End]) -> dict:
                   "pfc_enable": prof.pfc_enable, "pfcwd_sw_enable": prof.pfc_enable}
     t["PORT_QOS_MAP"] = qos
 
-    sched = {}
+    sched: dict[str, dict[str, str]] = {}
     for n, s in prof.schedulers.items():
         sched[n] = {"type": s.type} | ({"weight": str(s.weight)} if s.weight is not None else {})
     t["SCHEDULER"] = sched
     w = prof.wred
-    wred = {"ecn": w.ecn}
+    wred: dict[str, str] = {"ecn": w.ecn}
     for color in ("green", "yellow", "red"):
         wred.update({f"wred_{color}_enable": "true", f"{color}_min_threshold": str(w.min_bytes),
                      f"{color}_max_threshold": str(w.max_bytes), f"{color}_drop_probability": str(w.mark_probability_percent)})
@@ -227,8 +230,8 @@ def qos_tables(ctx: Context, model: str, ends: list[End]) -> dict:
     lossless_q = {prof.tc_to_queue[p] for p in prof.lossless_priorities}
     queue = {}
     for p in active:
-        for q, s in sorted(prof.queues.items()):
-            queue[f"{p}|{q}"] = {"scheduler": s} | ({"wred_profile": w.name} if q in lossless_q else {})
+        for q, sched_name in sorted(prof.queues.items()):
+            queue[f"{p}|{q}"] = {"scheduler": sched_name} | ({"wred_profile": w.name} if q in lossless_q else {})
     t["QUEUE"] = queue
 
     pools = buffers.pools(model)

@@ -19,7 +19,7 @@ def base_url(ctx: Context, override: str | None) -> str:
 
 def ztp_json(ctx: Context, row: int, url: str) -> str:
     name = ctx.name(row)
-    sections = {
+    sections: dict[str, dict] = {
         "01-configdb-json": {"url": {"source": f"{url}/configs/{name}/config_db.json",
                                      "destination": "/etc/sonic/config_db.json"}},
     }

@@ -186,7 +186,7 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     base, size = _pool(a.p2p)
     half = size // 2
     for i, (k, slots) in enumerate((("leaf-spine", mx["leaf"] * sz.leaf.up_ports),
-                                    ("spine-core", mx["spine"] * (sz.spine.up_ports if sz.tiers == 3 else 0)))):
+                                    ("spine-core", mx["spine"] * (sz.spine.up_ports if sz.tiers == 3 and sz.spine else 0)))):
         m = kind == k
         if not m.any():
             continue

@@ -7,7 +7,6 @@ import numpy as np
 
 from tokenfab.catalog import Catalog, Optic
 
-
 _OPTIONS: dict[tuple[int, int], tuple[Optic, ...]] = {}
 
 
@@ -41,7 +40,7 @@ def assign(catalog: Catalog, speed: np.ndarray, length: np.ndarray) -> np.ndarra
     """Catalog optic model per link ("" where no catalog item reaches)."""
     out = np.full(len(speed), "", dtype=object)
     pairs = np.unique(np.stack([speed, length]), axis=1) if len(speed) else np.zeros((2, 0))
-    for s, l in pairs.T:
-        o = choose(catalog, int(s), float(l))
-        out[(speed == s) & (length == l)] = o.model if o else ""
+    for s, length_m in pairs.T:
+        o = choose(catalog, int(s), float(length_m))
+        out[(speed == s) & (length == length_m)] = o.model if o else ""
     return out

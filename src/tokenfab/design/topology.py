@@ -27,6 +27,7 @@ class Skeleton:
 def _ports(sw: Switch, tp: TierPorts, down: bool) -> list[str]:
     """Port names of the downlinks (first cages) or uplinks (last cages) in order."""
     mode = tp.down_mode if down else tp.up_mode
+    assert mode is not None, f"{tp.model} has no uplinks"
     first = 0 if down else sw.ports - tp.up_cages
     n = tp.down_ports if down else tp.up_ports
     return [sw.port_name(first + i // mode.children, i % mode.children, mode) for i in range(n)]
@@ -62,11 +63,13 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
     names = [leaf_name.astype(object)]
     roles = [np.full(len(leaf_name), "leaf", dtype=object)]
     models = [np.full(len(leaf_name), sz.leaf.model, dtype=object)]
-    planes, pods, su_col, rails, groups, role_idx = [plane_l + 1], [pod_l + (sz.architecture == "rail-optimized")], [su_l + 1], [rail_l + 1], [np.zeros_like(su_l)], [leaf_idx]
+    planes, pods, su_col = [plane_l + 1], [pod_l + (sz.architecture == "rail-optimized")], [su_l + 1]
+    rails, groups, role_idx = [rail_l + 1], [np.zeros_like(su_l)], [leaf_idx]
 
     link_parts: list[dict[str, np.ndarray]] = []
     n_spine = n_core = 0
     if sz.tiers >= 2:
+        assert sz.spine is not None  # sizing gives every design of two or more tiers its spines
         spine_sw = catalog.switches[sz.spine.model]
         k, ns = sz.leaf_spine_links, sz.spines_per_group
         if sz.architecture == "rail-only":
@@ -113,6 +116,7 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
                                plane=plane_l[lr] + 1, slot=leaf_idx[lr] * u + j))
 
     if sz.tiers == 3:
+        assert sz.spine is not None and sz.core is not None
         core_sw = catalog.switches[sz.core.model]
         c, kc, ns = sz.cores_per_group, sz.spine_core_links, sz.spines_per_group
         n_core = ns * c

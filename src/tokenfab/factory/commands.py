@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from tokenfab.clikit import console, fail
+from tokenfab.clikit import console, fail, show
 from tokenfab.errors import InputError
 
 factory_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -38,7 +37,7 @@ def run_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML (names its fabric: an intent or a plan folder)"),
     out: Path = typer.Option(Path("factory-out"), "-o", "--out", help="output folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-    fabric_path: Optional[Path] = typer.Option(None, "--fabric", help="run on this plan folder or intent instead of the "
+    fabric_path: Path | None = typer.Option(None, "--fabric", help="run on this plan folder or intent instead of the "
                                                "description's fabric (e.g. the plan you configured)"),
 ) -> None:
     """Simulate the factory over its window, data in to tokens out: the ledger, GPU time by cause, SLOs, cost;
@@ -99,7 +98,8 @@ def _print(runs) -> None:
         ("tokens (training + output)", f"{t['tokens']:,.0f}"),
         ("  training / output / input", f"{t['training_tokens']:,.0f} / {t['output_tokens']:,.0f} / {t['input_tokens']:,.0f}"),
         ("GPU allocation / utilisation", f"{t['gpu_allocation_pct']:.1f}% / {t['gpu_utilization_pct']:.1f}%"),
-        ("GPU time waiting on the network", f"{t['network_idle_gpu_h']:,.1f} GPU-h ({t['network_idle_pct_of_allocated'] or 0:.2f}% of allocated)"),
+        ("GPU time waiting on the network",
+         f"{t['network_idle_gpu_h']:,.1f} GPU-h ({t['network_idle_pct_of_allocated'] or 0:.2f}% of allocated)"),
         ("power GPUs / servers / switches / optics / NICs",
          f"{p['gpus_w'] / 1e3:,.1f} / {p['servers_overhead_w'] / 1e3:,.1f} / {p['switches_w'] / 1e3:,.1f} / "
          f"{p['optics_w'] / 1e3:,.1f} / {p['nics_w'] / 1e3:,.1f} kW"),
@@ -112,7 +112,7 @@ def _print(runs) -> None:
     ]
     for k, v in rows:
         tab.add_row(k, v)
-    console.print(tab)
+    show(tab)
     jt = Table(title="largest jobs by GPU-hours (every job in jobs.csv)")
     for col in ("job", "GPUs", "SUs", "step/TPOT", "MFU", "tok/s/GPU", "slowdown", "net idle"):
         jt.add_column(col, justify="left" if col == "job" else "right")
@@ -127,7 +127,7 @@ def _print(runs) -> None:
                    f"{j['tokens_per_s_per_gpu']:,.0f}" if j["tokens_per_s_per_gpu"] else "-",
                    f"{j['slowdown']:.3f}" if j["slowdown"] else "-",
                    f"{j['network_idle_pct']:.1f}%" if j["network_idle_pct"] is not None else "-")
-    console.print(jt)
+    show(jt, "job")
     for tc in sorted(base["training_cost"], key=lambda r: (-r["gpu_hours"], r["job"]))[:3]:
         console.print(f"training cost {tc['job']}: 6 N D / (peak x MFU x goodput) = 6 x {tc['params_N'] / 1e9:.1f}B x "
                       f"{tc['tokens_D']:.3g} / ({tc['peak_tflops']:.0f} TFLOPS x {tc['mfu']:.3f} x {tc['goodput']}) = "
@@ -143,7 +143,7 @@ def _print(runs) -> None:
                        f"{r['gpu_utilization_pct']:.1f}%",
                        f"{r['network_idle_gpu_h']:,.1f}", f"{r['mean_slowdown'] or 1:.4f}/{r['worst_slowdown'] or 1:.3f}",
                        f"{r['usd_per_mtoken_total']:.4f}" if r["usd_per_mtoken_total"] else "-")
-        console.print(ct)
+        show(ct, "variant")
         if base_run.spec.layered:
             _print_network_cost([s for _, s in runs])
 
@@ -195,7 +195,7 @@ def _print_ledger(s: dict) -> None:
     c = L["cost"]
     tab.add_row("cost", f"${c['total_usd']:,.0f} (GPUs + fabric ${c['gpus_and_fabric_usd']:,.0f}, CPU pools "
                         f"${c['cpu_pools_usd']:,.0f}, storage ${c['storage_usd']:,.0f})")
-    console.print(tab)
+    show(tab)
 
 
 def _print_network_cost(summaries: list[dict]) -> None:
@@ -223,13 +223,13 @@ def _print_network_cost(summaries: list[dict]) -> None:
                                                       f"{usd_text(r['network_idle_usd'])}")
         tab.add_row("tokens not produced, at what the base paid per token", usd_text(r["lost_tokens_usd"]))
         tab.add_row("$/M tokens", f"{r['usd_per_mtoken']}")
-        console.print(tab)
+        show(tab)
 
 
 @factory_app.command("estimate")
 def estimate_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML"),
-    job: Optional[str] = typer.Option(None, "--job", help="only this job (default: every job)"),
+    job: str | None = typer.Option(None, "--job", help="only this job (default: every job)"),
 ) -> None:
     """Each job alone on the empty fabric: step time, MFU or TPOT/TTFT, and every assumption behind it."""
     from tokenfab.factory.estimate import estimate_alone
@@ -262,4 +262,4 @@ def models_cmd() -> None:
         t.add_row(m.name, f"{m.params / 1e9:.1f}B", f"{m.active_params / 1e9:.1f}B", str(m.layers), str(m.hidden),
                   f"{m.attention.kind} {m.heads}h", f"{m.moe.experts}+{m.moe.shared_experts} top-{m.moe.top_k}" if m.moe else "-",
                   f"{m.kv_bytes_per_token():,.0f}")
-    console.print(t)
+    show(t, "name")

@@ -112,7 +112,7 @@ def summarize(run: FactoryRun) -> dict:
     tokens = train_tokens + out_tokens
     mean_mw = facility_j / window_s / 1e6
     tenants: dict[str, dict] = {}
-    for j, row in zip(run.jobs, jobs):
+    for j, _row in zip(run.jobs, jobs):
         t = tenants.setdefault(j.tenant, {"tenant": j.tenant, "jobs": 0, "gpu_h": 0.0, "training_tokens": 0.0,
                                           "output_tokens": 0.0, "input_tokens": 0.0, "busy_gpu_h": 0.0,
                                           "network_idle_gpu_h": 0.0, "contention_gpu_h": 0.0, "storage_idle_gpu_h": 0.0,

@@ -27,8 +27,8 @@ the other jobs leave on average (1 - their utilisation), never less than an equa
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,7 +38,6 @@ from tokenfab.factory.cluster import Cluster
 from tokenfab.sim.faults import RTO_DEFAULT_S, goodput_efficiency, harmonic, timeouts_per_packet
 from tokenfab.sim.network import SimParams
 from tokenfab.workload.comm import Collective, CommTime, Contention, JobTraffic
-
 
 MTU_BYTES = SimParams().mtu_bytes
 

@@ -240,7 +240,7 @@ def timeline_svg(run) -> str:
             ax.axvline(e["t_h"], color="#c92a2a", linewidth=0.8, linestyle="--")
         elif e["kind"] == "lifecycle" and "deployed" in e["text"]:
             ax.plot([e["t_h"]], [-0.8], marker="^", color="#2b8a3e", markersize=5)
-    for i, f in enumerate(run.spec.faults):
+    for _i, f in enumerate(run.spec.faults):
         a = f.at_h
         b = f.up_h if f.up_h is not None else W
         ax.axvspan(a, min(b, W), color="#e8590c", alpha=0.06)

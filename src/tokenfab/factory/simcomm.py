@@ -16,7 +16,7 @@ their own NIC links) cannot slow each other and are not simulated together.
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -200,11 +200,11 @@ class SimulatorComm:
 
         owner: dict[int, int] = {}
         for i, (_, _, _, links) in enumerate(info):
-            for l in links:
-                if l in owner:
-                    parent[find(i)] = find(owner[l])
+            for link in links:
+                if link in owner:
+                    parent[find(i)] = find(owner[link])
                 else:
-                    owner[l] = i
+                    owner[link] = i
         comps: dict[int, list[int]] = {}
         for i in range(n):
             comps.setdefault(find(i), []).append(i)
@@ -228,7 +228,7 @@ class SimulatorComm:
         if hit is not None:
             return hit
         plans, scale, alone = [], [], []
-        for j, c, _, _ in members:
+        for _, c, _, _ in members:
             per_byte, lat, _, _, prep, combo = self._run(c)
             plans.append(combo)
             scale.append(c.size_bytes)
@@ -246,7 +246,7 @@ class SimulatorComm:
         util = res.resource_bytes / np.maximum(net.cap * span, 1e-30)
         shared_res = np.flatnonzero((users >= 2) & (np.arange(len(users)) < fabric_res))
         stretch, contended, load = {}, {}, {}
-        for k, (j, c, duty, links) in enumerate(members):
+        for k, (j, _c, _duty, links) in enumerate(members):
             slow = shared_t[k] / alone[k] if alone[k] > 0 else 1.0
             others = [m for m in range(len(members)) if m != k and links & members[m][3]]
             p_overlap = 1.0 - float(np.prod([1.0 - members[m][2] for m in others])) if others else 0.0

@@ -84,7 +84,7 @@ def build_tenancy(spec: FactorySpec, cluster: Cluster, units_of: dict[str, list[
         ten.allowed[t.name] = mask
         ten.racks[t.name] = racks
         if t.sovereignty.exclusive:
-            for k2, other, m2 in exclusive:
+            for _k2, other, m2 in exclusive:
                 if (m2 & mask).any():
                     raise InputError(f"tenants {other!r} and {t.name!r} both claim servers exclusively (e.g. "
                                      f"{cluster.server_names[np.flatnonzero(m2 & mask)[0]]})", f"tenants.{k}.sovereignty")
@@ -135,7 +135,7 @@ def _check_data_places(spec: FactorySpec, cluster: Cluster, ten: Tenancy) -> Non
         if pool.place.given:
             resolve_place(spec, cluster, pool.place, f"cpu_pools.{k}.place")
     for tenant, racks in ten.racks.items():
-        def inside_tier(name: str) -> bool:
+        def inside_tier(name: str, racks=racks) -> bool:
             k, t = tiers[name]
             return _inside(spec, cluster, t.place, racks, f"storage.tiers.{k}.place")
 

@@ -234,7 +234,9 @@ class _Builder:
 
     def net_hops(self, grp, src_srv, src_rail, dst_srv, dst_rail, w=1.0) -> None:
         n = len(np.atleast_1d(src_srv))
-        b = lambda x: np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)).copy()
+        def b(x):
+            return np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)).copy()
+
         self.tr.append(Transfers(b(grp), np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy(),
                                  b(src_srv), b(src_rail), b(dst_srv), b(dst_rail)))
 
@@ -245,14 +247,15 @@ class _Builder:
                          np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy()))
 
     def finish(self, collective, algorithm, lay: Layout, intra, inter, hops, **meta) -> FlowPlan:
-        nv = [np.concatenate(x) if self.nvl else np.zeros(0) for x in zip(*self.nvl)] if self.nvl else [np.zeros(0, np.int64)] * 3 + [np.zeros(0)]
+        nv = ([np.concatenate(x) if self.nvl else np.zeros(0) for x in zip(*self.nvl)] if self.nvl
+              else [np.zeros(0, np.int64)] * 3 + [np.zeros(0)])
         return FlowPlan(collective, algorithm, lay.n, len(lay.servers), np.array(self.groups_bytes), self.labels,
                         Transfers.concat(self.tr), nv[0].astype(np.int64), nv[1].astype(np.int64),
                         nv[2].astype(np.int64), nv[3].astype(np.float64), intra, inter, hops, meta)
 
 
 def build(net: Network, collective: str, gpus: np.ndarray, algorithm: str = "ring",
-          pairs: np.ndarray | None = None) -> FlowPlan:
+          pairs: np.ndarray | list | None = None) -> FlowPlan:
     """The flows of one collective over the given GPUs (rank order), per byte of S."""
     lay = layout(net, gpus)
     if lay.n < 2:
@@ -491,7 +494,7 @@ def _labels(sa, sz, rail) -> list[str]:
     return [f"srv-{a + 1}->srv-{z + 1} rail {r + 1}" for a, z, r in zip(sa.tolist(), sz.tolist(), rail.tolist())]
 
 
-def _send_recv(net: Network, lay: Layout, pairs: np.ndarray | None) -> FlowPlan:
+def _send_recv(net: Network, lay: Layout, pairs: np.ndarray | list | None) -> FlowPlan:
     b = _Builder(net)
     g = net.gpus_per_server
     if pairs is None:

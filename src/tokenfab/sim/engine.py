@@ -12,8 +12,8 @@ Max-min fairness (progressive filling): all unfrozen groups rise together at a c
 Resource r saturates when  sum_frozen A[g,r] x_g + lambda * sum_unfrozen A[g,r] = cap_r. The
 smallest such lambda freezes every unfrozen group crossing a saturated resource at x_g = lambda (resources
 within a relative 1e-4 of lambda saturate together: at 10^5 flows this cuts thousands of nearly equal
-levels to hundreds, and errs on the slow side by at most 0.01%); the rest continue. Each round is two sparse matrix-vector products, and there are as many rounds as
-distinct bottleneck levels.
+levels to hundreds, and errs on the slow side by at most 0.01%); the rest continue. Each round is two
+sparse matrix-vector products, and there are as many rounds as distinct bottleneck levels.
 
 Events. Rates are recomputed whenever a group starts, and as groups finish (every finish while a
 few hundred run; in batches of 1% of the running groups for very large all-to-alls, see run()).

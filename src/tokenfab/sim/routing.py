@@ -100,12 +100,12 @@ class Transfers:
         return len(self.grp)
 
     @classmethod
-    def empty(cls) -> "Transfers":
+    def empty(cls) -> Transfers:
         z = np.zeros(0, dtype=np.int64)
         return cls(z, np.zeros(0), z, z, z, z)
 
     @classmethod
-    def concat(cls, parts: list["Transfers"]) -> "Transfers":
+    def concat(cls, parts: list[Transfers]) -> Transfers:
         parts = [p for p in parts if len(p)] or [cls.empty()]
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                      ("grp", "w", "src_srv", "src_rail", "dst_srv", "dst_rail")))
@@ -143,11 +143,11 @@ class _Pieces:
 
     FIELDS = ("t", "node", "dst", "w", "flow_h", "lat", "logkeep")
 
-    def take(self, m) -> "_Pieces":
+    def take(self, m) -> _Pieces:
         return _Pieces(*(getattr(self, a)[m] for a in self.FIELDS))
 
     @classmethod
-    def concat(cls, parts: list["_Pieces"]) -> "_Pieces":
+    def concat(cls, parts: list[_Pieces]) -> _Pieces:
         return cls(*(np.concatenate([getattr(p, a) for p in parts]) for a in cls.FIELDS))
 
 
@@ -248,8 +248,8 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
     first = np.searchsorted(nic_id[o], nic_id[o], side="left")
     conn_rank = np.empty(n_sub, dtype=np.int64)
     conn_rank[o] = np.arange(n_sub) - first
-    salt = np.uint64((routing.seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
-    base = mix64(salt ^ nic_id.astype(np.uint64)) & np.uint64(0xFFFFFF)
+    run_salt = np.uint64((routing.seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+    base = mix64(run_salt ^ nic_id.astype(np.uint64)) & np.uint64(0xFFFFFF)
     sub = np.repeat(np.arange(n_sub), q * f)
     qp = np.tile(np.repeat(np.arange(q), f), n_sub)
     qpn = (base[sub] + (conn_rank[sub] * q + qp).astype(np.uint64)) & np.uint64(0xFFFFFF)

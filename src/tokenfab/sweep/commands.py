@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         """Sweep designs x simulate/factory variants; results.csv/.parquet, sweep.duckdb, Pareto plots, best intents."""
         from rich.table import Table
 
-        from tokenfab.clikit import console, fail
+        from tokenfab.clikit import console, fail, show
         from tokenfab.errors import InputError
         from tokenfab.sweep import load_sweep, run_to_folder
 
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             if r["pareto"]:
                 t.add_row(*(_cell(r.get(c)) for c in cols))
-        console.print(t)
+        show(t, "point", *axes, "architecture")
         by: dict[str, int] = {}
         for r in rows:
             by[r["status"]] = by.get(r["status"], 0) + 1

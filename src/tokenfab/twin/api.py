@@ -12,9 +12,10 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from tokenfab.errors import InputError
 from tokenfab.twin import check as chk
@@ -55,9 +56,9 @@ def _syntax_check(layout: lay.Layout) -> None:
     first: dict[str, lay.Node] = {}
     for n in layout.switches:
         first.setdefault(n.role, n)
-    switches = list(first.values())
-    errors = netns.parallel(lambda n: frr.syntax_errors(n.config_dir / "frr.conf"), switches)
-    bad = [f"{n.config_dir / 'frr.conf'}: {e}" for n, e in zip(switches, errors) if e]
+    files = [n.config_dir / "frr.conf" for n in first.values() if n.config_dir is not None]  # every switch has one
+    errors = netns.parallel(frr.syntax_errors, files)
+    bad = [f"{f}: {e}" for f, e in zip(files, errors) if e]
     if bad:
         raise InputError(f"{len(bad)} frr.conf file(s) do not load in FRR (vtysh -C): " + " | ".join(bad[:3]))
 
@@ -73,7 +74,7 @@ def _node_dirs(twin: Twin, layout: lay.Layout) -> dict[str, Path]:
 def _start_daemons(twin: Twin, hosts: list[str], progress: Progress | None = None) -> None:
     """zebra everywhere first, then bgpd (bgpd wants zebra's socket; pitfall: early sessions)."""
     for i, daemon in enumerate(frr.DAEMONS):
-        netns.parallel(lambda h: frr.start(daemon, twin.netns(h), twin.node_dir(h)), hosts)
+        netns.parallel(lambda h, daemon=daemon: frr.start(daemon, twin.netns(h), twin.node_dir(h)), hosts)
         want = [twin.node_dir(h) / f"{daemon}.pid" for h in hosts]
         if daemon == "zebra":
             want += [twin.node_dir(h) / "zserv.api" for h in hosts]
@@ -108,11 +109,12 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
     try:
         with twin.locked():
             for host in switches:
-                d = twin.make_node_dir(host)
+                d, configs = twin.make_node_dir(host), layout.nodes[host].config_dir
+                assert configs is not None  # switches come with configs/<hostname>
                 for f in ("config_db.json", "frr.conf"):
-                    shutil.copyfile(layout.nodes[host].config_dir / f, d / f)
+                    shutil.copyfile(configs / f, d / f)
             shutil.copyfile(Path(out) / "fabric.json", twin.dir / "fabric.json")
-            record = {"name": name, "source": str(Path(out).resolve()), "servers": servers, "state": "booting",
+            record: dict[str, Any] = {"name": name, "source": str(Path(out).resolve()), "servers": servers, "state": "booting",
                       "started_at": wall0, "failures": [], "events": [], "namespaces": {}}
             twin.save(record)
             record["neigh_limits"] = hostlimits.acquire(twin.dir)
@@ -206,6 +208,11 @@ def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float,
 
 
 # -- status / check ----------------------------------------------------------------------
+def _neighbor_name(layout: lay.Layout, host: str, ip: str) -> str:
+    neighbor = layout.nodes[host].neighbors.get(ip)
+    return neighbor.name if neighbor is not None else "?"
+
+
 def status(name: str | None = None, root: Path | None = None) -> dict:
     _need_root()
     twin = find(state_root(root), name)
@@ -222,7 +229,7 @@ def status(name: str | None = None, root: Path | None = None) -> dict:
                      "prefixes_received": sum(s.pfx_rcvd for s in v.sessions.values()),
                      "bgp_routes": len(bgp), "max_ecmp": max(bgp, default=0), "routes": len(v.routes),
                      "uptime_s": round(min(ups) / 1000, 1) if ups else 0.0,
-                     "down_sessions": sorted(f"{ip} ({layout.nodes[host].neighbors.get(ip).name if ip in layout.nodes[host].neighbors else '?'}): {s.state}"
+                     "down_sessions": sorted(f"{ip} ({_neighbor_name(layout, host, ip)}): {s.state}"
                                              for ip, s in v.sessions.items() if s.state != "Established"),
                      "error": v.error})
     return {"name": twin.name, "state_dir": str(twin.dir), "state": rec.get("state", "?"),
@@ -337,7 +344,8 @@ def fail(target: str, name: str | None = None, root: Path | None = None, hard: b
                 raise InputError(f"{target!r}: {host} is not booted in twin {twin.name!r} (servers boot with `twin up --servers N`)")
             if hard and not layout.nodes[host].is_switch:
                 raise InputError(f"{target!r}: --hard kills a switch's FRR daemons; {host} is a server")
-            failure = {"target": target, "devices": [host], "links": sorted(w.row for w in layout.wires_of(host)), "hard": hard}
+            failure: dict[str, Any] = {"target": target, "devices": [host],
+                                       "links": sorted(w.row for w in layout.wires_of(host)), "hard": hard}
         else:
             if hard:
                 raise InputError(f"{target!r}: --hard applies to a switch, not to a link")
@@ -460,7 +468,8 @@ def _teardown(twin: Twin) -> dict:
                     pass
         stuck = frr.wait_gone(pids)
         recorded = rec.get("namespaces", {})
-        ours, foreign = [], []
+        ours: list[str] = []
+        foreign: list[str] = []
         for ns in twin.ledger_namespaces():
             ino = netns.inode(ns)
             if not ino:

@@ -86,7 +86,7 @@ def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
     problems = []
     widths: Counter = Counter()
     reduced: dict[str, int] = {}
-    for (src, prefix), (width, dst, label) in sorted(exp.routes.items()):
+    for (src, prefix), (width, _dst, label) in sorted(exp.routes.items()):
         got = views[src].routes.get(prefix)
         planned = exp.width_planned.get(src, 0)
         if got is None:

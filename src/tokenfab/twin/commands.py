@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 
-from tokenfab.clikit import console, fail
+from tokenfab.clikit import console, fail, show
 
 twin_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Boot configure's output with real FRR in network namespaces, check it, break it on purpose.")
@@ -38,11 +38,11 @@ def _progress(enabled: bool = True):
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def tick(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
@@ -73,11 +73,11 @@ def _converged_line(report: dict, what: str) -> None:
 @twin_app.command("up")
 def up_cmd(
     out: Path = typer.Argument(..., help="configure's output folder (fabric.json + configs/<hostname>/)"),
-    name: Optional[str] = NAME,
+    name: str | None = NAME,
     servers: int = typer.Option(0, "--servers", help="also boot this many servers (one namespace each, a NIC per rail)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait until the twin has converged"),
     timeout: float = typer.Option(300.0, "--timeout", help="seconds to wait for convergence"),
-    state_dir: Optional[Path] = STATE,
+    state_dir: Path | None = STATE,
     as_json: bool = JSON,
 ) -> None:
     """Boot every switch of OUT in its own namespace with zebra + bgpd and the generated configs."""
@@ -101,7 +101,7 @@ def up_cmd(
 
 
 @twin_app.command("status")
-def status_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as_json: bool = JSON) -> None:
+def status_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON) -> None:
     """Per switch: daemons, BGP sessions (state, uptime, prefixes) and routes."""
     from rich.table import Table
 
@@ -120,14 +120,14 @@ def status_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as
         down = ", ".join(r["down_sessions"][:3]) + (f" +{len(r['down_sessions']) - 3}" if len(r["down_sessions"]) > 3 else "")
         t.add_row(r["switch"], r["role"], daemons, f"{r['sessions_established']}/{r['sessions']}", str(r["prefixes_received"]),
                   str(r["bgp_routes"]), str(r["max_ecmp"]), f"{r['uptime_s']:.0f}", down)
-    console.print(t)
+    show(t, "switch")
     for f in st["failures"]:
         console.print(f"failed: {f['target']}{' (hard)' if f['hard'] else ''}", highlight=False)
     console.print(f"inspect a switch: {st['vtysh']} -c 'show bgp summary'", highlight=False)
 
 
 @twin_app.command("check")
-def check_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as_json: bool = JSON,
+def check_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON,
               ping: bool = typer.Option(True, "--ping/--no-ping", help="also send ICMP echoes between loopbacks and servers")) -> None:
     """Check the plan's expectations: sessions, ECMP widths, reachability; exit 0 only if all hold."""
     from tokenfab.twin import api
@@ -152,10 +152,10 @@ def check_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as_
         raise typer.Exit(1)
 
 
-def _change(action: str, target: Optional[str], name, state_dir, wait, timeout, as_json, **kw) -> None:
+def _change(action: str, target: str | None, name, state_dir, wait, timeout, as_json, **kw) -> None:
     from tokenfab.twin import api
 
-    fn = api.fail if action == "fail" else api.restore
+    fn: Callable[..., dict] = api.fail if action == "fail" else api.restore
     with _errors(), _progress(not as_json and wait) as tick:
         report = fn(target, name, state_dir, wait=wait, timeout_s=timeout, progress=tick, **kw)
     if as_json:
@@ -181,8 +181,8 @@ def fail_cmd(
     target: str = typer.Argument(..., help="a link (leaf-r1-1:Ethernet256, leaf-r1-1--spine-1) or a switch (spine-1)"),
     hard: bool = typer.Option(False, "--hard", help="kill the switch's FRR daemons instead (neighbours wait for the hold timer)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for reconvergence and time it"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="seconds (default 60, or hold time + 60 with --hard)"),
-    name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as_json: bool = JSON,
+    timeout: float | None = typer.Option(None, "--timeout", help="seconds (default 60, or hold time + 60 with --hard)"),
+    name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON,
 ) -> None:
     """Take a link or a switch down on purpose and time the reconvergence."""
     _change("fail", target, name, state_dir, wait, timeout, as_json, hard=hard)
@@ -190,17 +190,17 @@ def fail_cmd(
 
 @twin_app.command("restore")
 def restore_cmd(
-    target: Optional[str] = typer.Argument(None, help="what was failed (default: everything failed)"),
+    target: str | None = typer.Argument(None, help="what was failed (default: everything failed)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for reconvergence and time it"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="seconds to wait"),
-    name: Optional[str] = NAME, state_dir: Optional[Path] = STATE, as_json: bool = JSON,
+    timeout: float | None = typer.Option(None, "--timeout", help="seconds to wait"),
+    name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON,
 ) -> None:
     """Bring a failed link or switch back."""
     _change("restore", target, name, state_dir, wait, timeout, as_json)
 
 
 @twin_app.command("down")
-def down_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE,
+def down_cmd(name: str | None = NAME, state_dir: Path | None = STATE,
              all_: bool = typer.Option(False, "--all", help="every twin under the state folder"), as_json: bool = JSON) -> None:
     """Remove the twin's namespaces, links and processes (also after a crash or kill -9)."""
     from tokenfab.twin import api
@@ -211,9 +211,10 @@ def down_cmd(name: Optional[str] = NAME, state_dir: Optional[Path] = STATE,
         print(json.dumps(reports, indent=1, sort_keys=True))
         return
     for r in reports:
-        restored = "restored the host's neighbour-table limits" if r["neigh_limits_restored"] else "neighbour-table limits kept (other twins run)"
-        console.print(f"twin {r['name']}: removed {r['namespaces_removed']} namespaces, killed {r['processes_killed']} processes; {restored}",
-                      highlight=False)
+        restored = ("restored the host's neighbour-table limits" if r["neigh_limits_restored"]
+                    else "neighbour-table limits kept (other twins run)")
+        console.print(f"twin {r['name']}: removed {r['namespaces_removed']} namespaces, "
+                      f"killed {r['processes_killed']} processes; {restored}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,8 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from tokenfab.twin.netns import NETNS_DIR
 
@@ -98,9 +98,9 @@ def ping_all(pairs: list[tuple[str, str, str]], timeout_s: float = 2.0, tries: i
                         if len(data) < ihl + 8:
                             continue
                         typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
-                        p = index.get((key, rseq))
-                        if typ == 0 and rid == ident and p and p[2] == addr:
-                            result[p] = True
+                        hit = index.get((key, rseq))
+                        if typ == 0 and rid == ident and hit and hit[2] == addr:
+                            result[hit] = True
             if all(result.values()):
                 break
     finally:

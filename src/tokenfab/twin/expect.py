@@ -113,7 +113,7 @@ def expected(layout: Layout, failures: list[dict]) -> Expected:
         for leaf in g["leaves"]:
             group_of[leaf] = g["name"]
     intact = not dead_wires and not dead_nodes
-    w = None if intact else widths(layout, dead_wires, dead_nodes)
+    live = None if intact else widths(layout, dead_wires, dead_nodes)
     for src in prefixes:
         if src in dead_nodes:
             continue
@@ -125,7 +125,7 @@ def expected(layout: Layout, failures: list[dict]) -> Expected:
                 if not same:
                     e.absent[(src, prefix)] = BY_DESIGN + (exp.get("unreachable_by_design") or ["different reach groups"])[0]
                     continue
-                width = e.width_planned.get(src, 0) if intact else w[src].get(dst, 0)
+                width = e.width_planned.get(src, 0) if live is None else live[src].get(dst, 0)
                 if width:
                     e.routes[(src, prefix)] = (width, dst, label)
                 else:

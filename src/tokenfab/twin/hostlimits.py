@@ -12,9 +12,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 REGISTER = Path(os.environ.get("TOKENFAB_HOST_STATE", "/run/tokenfab")) / "neigh-limits.json"
 RAISED = {"gc_thresh1": 4096, "gc_thresh2": 16384, "gc_thresh3": 32768}

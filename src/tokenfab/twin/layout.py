@@ -17,10 +17,9 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokenfab.fileio import load_json
-
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
+from tokenfab.fileio import load_json
 
 IFNAMSIZ = 15  # longest Linux interface name (16 bytes with the NUL)
 
@@ -240,7 +239,7 @@ def load(out: Path, servers: int = 0, configs: Path | None = None) -> Layout:
     if servers < 0:
         raise InputError(f"servers: expected 0 or more, got {servers}")
     booted_servers = set(pick_servers(fabric, servers))
-    for name in sorted(booted_servers, key=fabric.index.get):
+    for name in sorted(booted_servers, key=lambda n: fabric.index[n]):
         nodes[name] = Node(name, "server", 0, "")
 
     wires = [Wire(i, link.a, link.a_port, link.b, link.b_port, link.kind)

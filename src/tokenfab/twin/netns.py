@@ -8,9 +8,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable
 
 from tokenfab.twin.layout import Node, Wire
 

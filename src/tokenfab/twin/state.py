@@ -17,9 +17,9 @@ import fcntl
 import json
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from tokenfab.errors import InputError
 
@@ -142,7 +142,8 @@ def find(root: Path, name: str | None) -> Twin:
         twin = Twin(root, name)
         if not twin.exists():
             have = list_twins(root)
-            raise InputError(f"no twin {name!r} under {root}" + (f"; running: {', '.join(have)}" if have else "; none is running"), "--name")
+            running = f"; running: {', '.join(have)}" if have else "; none is running"
+            raise InputError(f"no twin {name!r} under {root}{running}", "--name")
         return twin
     have = list_twins(root)
     if not have:

@@ -14,8 +14,9 @@ rank sends to the next one in its row, one direction).
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Hashable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import numpy as np
 

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
-from tokenfab.strict import StrictModel
 from tokenfab.catalog import Gpu
 from tokenfab.errors import InputError
+from tokenfab.strict import StrictModel
 from tokenfab.workload.comm import Collective, CommModel
 from tokenfab.workload.models import ModelSpec, get_model
-
 
 
 class Stage(StrictModel):
@@ -90,7 +89,7 @@ class InferenceSpec(StrictModel):
     efficiency: InferEfficiency = InferEfficiency()
 
     @model_validator(mode="after")
-    def _modes(self) -> "InferenceSpec":
+    def _modes(self) -> InferenceSpec:
         if self.mode == "disaggregated" and self.prefill is None:
             raise ValueError("mode disaggregated needs a prefill stage")
         if self.mode == "colocated" and self.prefill is not None:
@@ -247,7 +246,7 @@ class InferenceResult:
         exposed = self._exposed(c, comm)
         return exposed * (self._net_comm("decode") / comm) / (c + exposed)
 
-    def stretched(self, s: float) -> "InferenceResult":
+    def stretched(self, s: float) -> InferenceResult:
         return replace(self, stretch=s)
 
     def assumptions(self) -> list[str]:
