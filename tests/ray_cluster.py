@@ -54,14 +54,14 @@ class LocalRayCluster:
         self.procs.append(subprocess.Popen([ray, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
                                             *args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True))
 
-    def start(self, timeout_s: float = 120.0) -> "LocalRayCluster":
+    def start(self, timeout_s: float = 120.0) -> LocalRayCluster:
         try:
             return self._up(timeout_s)
         except BaseException:
             self.stop()
             raise
 
-    def _up(self, timeout_s: float) -> "LocalRayCluster":
+    def _up(self, timeout_s: float) -> LocalRayCluster:
         self._start(["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}", "--include-dashboard=false",
                      f"--dashboard-port={free_port()}",
                      f"--temp-dir={self.temp}", *_ports()])

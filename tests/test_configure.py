@@ -12,10 +12,10 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT, make
 from tokenfab import load_intent, plan
+from tokenfab.catalog.hashing import ecmp_hash
 from tokenfab.configure import bundle, frr, validate
 from tokenfab.configure.buffers import estimate, headroom
 from tokenfab.configure.config_db import Context, switch_config
-from tokenfab.catalog.hashing import ecmp_hash
 from tokenfab.errors import InputError
 
 SMALL = "rail-optimized-256"

@@ -22,7 +22,7 @@ KNOWN = {
     "factory/spec/storage.py:Tier.capacity_tb", "factory/spec/storage.py:Tier.usd_per_tb_month",
     "factory/spec/lifecycle.py:LifecycleTrain.min_dataset_gb", "factory/spec/lifecycle.py:Retrain.new_data_gb",
     "factory/services.py:Frontend.per_server_Bps", "factory/services.py:Frontend.capacity_Bps",
-    "factory/services.py:Frontend.used_Bps", 
+    "factory/services.py:Frontend.used_Bps",
     "factory/data.py:DatasetState.growth_Bps", "factory/data.py:PipelineState.write_Bps",
 }
 

@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tokenfab.clikit import load_plan_or_intent
-from tokenfab.factory.estimate import estimate_alone
 from tokenfab.errors import InputError
+from tokenfab.factory.estimate import estimate_alone
 from tokenfab.factory.spec import load_factory, parse_factory
 
 VALIDATION = EXAMPLES / "validation"

@@ -8,9 +8,10 @@ and `tokenfab --help` stay fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tokenfab.catalog import Catalog
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from tokenfab.sim.report import Line
 
 
-def _intent(intent: Any) -> "Intent":
+def _intent(intent: Any) -> Intent:
     from tokenfab.intent import Intent, load_intent, parse_intent
 
     if isinstance(intent, Intent):
@@ -31,7 +32,7 @@ def _intent(intent: Any) -> "Intent":
     return load_intent(intent)
 
 
-def load_fabric(source: "Fabric | Intent | dict | str | Path") -> "Fabric":
+def load_fabric(source: Fabric | Intent | dict | str | Path) -> Fabric:
     """A Fabric from a plan folder, its fabric.json, an intent file, an Intent or an intent dict
     (an intent is planned by the same code as `tokenfab plan`)."""
     from tokenfab.design.model import Fabric
@@ -50,8 +51,8 @@ def load_fabric(source: "Fabric | Intent | dict | str | Path") -> "Fabric":
     return plan(path)
 
 
-def plan(intent: "Intent | dict | str | Path", catalog: "Catalog | None" = None, *, out: str | Path | None = None,
-         force: bool = False, old: "Fabric | None" = None) -> "Fabric":
+def plan(intent: Intent | dict | str | Path, catalog: Catalog | None = None, *, out: str | Path | None = None,
+         force: bool = False, old: Fabric | None = None) -> Fabric:
     """`tokenfab plan`: design the fabric. With `out`, also write the plan folder (fabric.json, BOM,
     cabling, IP plan, diagram; `old` adds a diff against an earlier plan)."""
     from tokenfab.design import design
@@ -72,7 +73,7 @@ def plan_dir_of(source: Any) -> Path | None:
     return p if p.is_dir() else (p.parent if p.suffix == ".json" else None)
 
 
-def configure(source: "Fabric | Intent | dict | str | Path", out: str | Path | None = None, *, force: bool = False,
+def configure(source: Fabric | Intent | dict | str | Path, out: str | Path | None = None, *, force: bool = False,
               ztp_url: str | None = None, add_to_plan: bool | None = None,
               progress: Callable[[str], None] | None = None) -> list[str]:
     """`tokenfab configure`: write every switch's config_db.json and frr.conf, host settings, ZTP and
@@ -89,7 +90,7 @@ def configure(source: "Fabric | Intent | dict | str | Path", out: str | Path | N
     return bundle.write(fabric, out, force=force, add_to_plan=add_to_plan, ztp_url=ztp_url, progress=progress)
 
 
-def configure_count(source: "Fabric") -> int:
+def configure_count(source: Fabric) -> int:
     """How many files `configure` writes for this fabric (for a progress bar)."""
     from tokenfab.configure import bundle
 
@@ -97,7 +98,7 @@ def configure_count(source: "Fabric") -> int:
 
 
 def validate(folder: str | Path, *, check_frr: bool = True, workers: int | None = None,
-             progress: Callable[[int, int, str], None] | None = None) -> "Report":
+             progress: Callable[[int, int, str], None] | None = None) -> Report:
     """`tokenfab validate`: check a configure output folder (SONiC YANG, checks across devices,
     frr.conf) in `workers` processes (default: one per core). `report.ok` is True when clean;
     `report.violations` lists what is not."""
@@ -110,17 +111,17 @@ def validate(folder: str | Path, *, check_frr: bool = True, workers: int | None 
 class Simulation:
     """What `simulate` returns: one line per size (each with every seed's result)."""
 
-    fabric: "Fabric"
+    fabric: Fabric
     collective: str
     gpus: list[int]
     sizes: list[int]
-    lines: list["Line"]
+    lines: list[Line]
 
 
-def simulate(source: "Fabric | Intent | dict | str | Path", collective: str = "all_reduce",
+def simulate(source: Fabric | Intent | dict | str | Path, collective: str = "all_reduce",
              sizes: Sequence[int] = (1 << 20, 1 << 30), *, gpus: int | None = None, servers: str | None = None,
              algorithm: str = "auto", routing: str = "ecmp", qps: int = 1, seeds: int = 1, seed: int = 0,
-             faults: "Faults | None" = None, params: "SimParams | None" = None, dtype: str = "float",
+             faults: Faults | None = None, params: SimParams | None = None, dtype: str = "float",
              progress: Callable[[], None] | None = None) -> Simulation:
     """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed."""
     from tokenfab.errors import InputError
@@ -145,7 +146,7 @@ def simulate(source: "Fabric | Intent | dict | str | Path", collective: str = "a
     return Simulation(fabric, coll, list(ids), list(sizes), lines)
 
 
-def run_factory(factory: str | Path, *, fabric: "Fabric | str | Path | None" = None, out: str | Path | None = None,
+def run_factory(factory: str | Path, *, fabric: Fabric | str | Path | None = None, out: str | Path | None = None,
                 force: bool = False, progress: Callable[[str], None] | None = None) -> list[tuple[Any, dict]]:
     """`tokenfab factory run`: simulate a factory description (and each of its `compare:` variants)
     over its window; returns (run, summary) per variant. With `out`, also write the report folder.
@@ -158,7 +159,7 @@ def run_factory(factory: str | Path, *, fabric: "Fabric | str | Path | None" = N
     factory = Path(factory)
     spec, raw = load_factory(factory)
 
-    def fabric_of(name: str, override: Any) -> "Fabric":
+    def fabric_of(name: str, override: Any) -> Fabric:
         where = Path(name) if Path(name).is_absolute() else factory.parent / name
         try:
             return load_fabric(override if override is not None else where)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -53,7 +52,7 @@ def figures(kind: str, item) -> str:
 
 
 @catalog_app.command("list")
-def list_cmd(kind: Optional[str] = typer.Argument(None, help="switches, nics, gpus, servers, optics or models")) -> None:
+def list_cmd(kind: str | None = typer.Argument(None, help="switches, nics, gpus, servers, optics or models")) -> None:
     """Every known entry: kind, name, key figures, and where it comes from (shipped or your file)."""
     from tokenfab.catalog import KINDS, load_catalog
 
@@ -181,7 +180,7 @@ def schema_text(name: str) -> str:
 
 def schema_cmd(
     name: str = typer.Argument("fabric", help="intent, factory, sweep, catalog or fabric"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="write every schema as NAME.schema.json into this folder"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="write every schema as NAME.schema.json into this folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
 ) -> None:
     """Print the JSON Schema of a file tokenfab reads (editors use it to complete and check your YAML)."""

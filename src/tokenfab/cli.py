@@ -23,7 +23,7 @@ def plan_cmd(
     intent: Path = typer.Argument(..., help="intent YAML"),
     out: Path = typer.Option(Path("out"), "-o", "--out", help="output folder"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-    diff: Optional[Path] = typer.Option(None, "--diff", help="compare with an earlier plan folder"),
+    diff: Path | None = typer.Option(None, "--diff", help="compare with an earlier plan folder"),
     explain: bool = typer.Option(False, "--explain", help="print every candidate design the search weighed and why each lost"),
 ) -> None:
     """Design the fabric: fabric.json, BOM, cabling, IP plan and a topology diagram."""
@@ -119,7 +119,7 @@ def _with_catalog(fn):
         return fn
 
     @functools.wraps(fn)
-    def verb(*args, catalog: Optional[list[Path]] = None, **kwargs):
+    def verb(*args, catalog: list[Path] | None = None, **kwargs):
         from tokenfab.catalog import active_layers, use_catalog
         from tokenfab.catalog.files import read_layers
 

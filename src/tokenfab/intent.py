@@ -13,9 +13,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, PositiveInt, PrivateAttr, ValidationError, field_validator, model_validator
 
-from tokenfab.strict import StrictModel, validation_message  # noqa: F401 (validation_message: re-exported)
 from tokenfab.errors import InputError
-
+from tokenfab.strict import StrictModel, validation_message  # noqa: F401 (validation_message: re-exported)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -88,7 +87,7 @@ class FabricSpec(StrictModel):
     cable_lengths: CableLengths = Field(CableLengths(), description="fixed cable runs; unset: from the rack layout")
 
     @model_validator(mode="after")
-    def _tiers(self) -> "FabricSpec":
+    def _tiers(self) -> FabricSpec:
         if isinstance(self.switch_model, list) and not self.switch_model:
             raise ValueError("switch_model: an empty list; name at least one catalog switch")
         if self.leaf.count is not None:
@@ -129,7 +128,7 @@ class Addressing(StrictModel):
     asn: Asn = Field(Asn(), description="AS numbering")
 
     @model_validator(mode="after")
-    def _pools(self) -> "Addressing":
+    def _pools(self) -> Addressing:
         nets = {}
         for name in ("management", "loopbacks", "p2p", "servers"):
             try:
@@ -175,7 +174,7 @@ class Roce(StrictModel):
     ecn_mark_probability_percent: int | None = Field(None, ge=1, le=100, description="the maximum marking probability")
 
     @model_validator(mode="after")
-    def _thresholds(self) -> "Roce":
+    def _thresholds(self) -> Roce:
         if self.ecn_min_bytes and self.ecn_max_bytes and self.ecn_min_bytes >= self.ecn_max_bytes:
             raise ValueError(f"ecn_min_bytes ({self.ecn_min_bytes}) must be below ecn_max_bytes ({self.ecn_max_bytes})")
         return self

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
@@ -166,7 +167,7 @@ class CatalogFile(StrictModel):
     models: list[ModelArch] = Field(default_factory=list, description="model architectures for workloads")
 
 
-def reference_problems(cat: "Catalog") -> list[str]:
+def reference_problems(cat: Catalog) -> list[str]:
     """Names one entry gives for another (a server's GPU, an optic's fibre) that the catalog lacks."""
     out = []
     for s in cat.servers.values():
@@ -229,7 +230,7 @@ class Catalog:
         return self.origin.get((kind, name), "shipped")
 
 
-def default_server(cat: "Catalog", gpu_model: str, gpus: int) -> Server:
+def default_server(cat: Catalog, gpu_model: str, gpus: int) -> Server:
     """The server an intent gets without a server_model: one with its GPU model and count."""
     for m in cat.servers.values():
         if m.gpu_model == gpu_model and m.gpus == gpus:

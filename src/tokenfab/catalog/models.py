@@ -25,7 +25,7 @@ class Attention(StrictModel):
     v_head_dim: int = Field(0, ge=0)
 
     @model_validator(mode="after")
-    def _shape(self) -> "Attention":
+    def _shape(self) -> Attention:
         if self.kind == "mla" and not (self.kv_lora_rank and self.qk_nope_head_dim and self.v_head_dim):
             raise ValueError("mla attention needs kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim and v_head_dim")
         if self.kind == "gqa" and self.kv_heads and self.heads % self.kv_heads:

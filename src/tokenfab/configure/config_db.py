@@ -15,8 +15,8 @@ from functools import cached_property
 import numpy as np
 
 from tokenfab.catalog import load_catalog
-from tokenfab.configure import buffers, hashing, ports
 from tokenfab.catalog.roce import Profile, resolve
+from tokenfab.configure import buffers, hashing, ports
 from tokenfab.design.model import Fabric
 
 # SONiC's device types for an AI backend fabric (sonic-device_metadata.yang `type`).

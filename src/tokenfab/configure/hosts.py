@@ -12,8 +12,8 @@ import ipaddress
 
 import yaml
 
-from tokenfab.configure.config_db import Context
 from tokenfab.catalog.roce import Profile
+from tokenfab.configure.config_db import Context
 
 HOST_MTU = 9000  # NIC MTU; below the switches' port MTU (9100) so a full frame always fits
 RAIL_TABLE_BASE = 100  # routing table of NIC k is RAIL_TABLE_BASE + k (1-based order on the server)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
-from tokenfab.configure import checks, frr, hosts as hostmod
+from tokenfab.configure import checks, frr
+from tokenfab.configure import hosts as hostmod
 from tokenfab.configure.checks import Host, Violation
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError

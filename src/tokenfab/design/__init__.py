@@ -8,9 +8,9 @@ import numpy as np
 from tokenfab.catalog import Catalog, activate, load_catalog
 from tokenfab.design import addressing, media, racks, topology
 from tokenfab.design.contract import DesignSummary, Expectations
-from tokenfab.design.side import size_side
 from tokenfab.design.model import Fabric, Table
 from tokenfab.design.search import search as search_designs
+from tokenfab.design.side import size_side
 from tokenfab.design.sizing import Sizing
 from tokenfab.intent import Intent
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Table:
     def __getitem__(self, column: str) -> np.ndarray:
         return self.columns[column]
 
-    def select(self, mask: np.ndarray) -> "Table":
+    def select(self, mask: np.ndarray) -> Table:
         return Table({k: v[mask] for k, v in self.columns.items()})
 
     def row(self, i: int) -> dict[str, Any]:
@@ -61,7 +62,7 @@ class Table:
         return {"columns": list(order), "rows": [list(r) for r in zip(*cols)]}
 
     @classmethod
-    def from_json_obj(cls, obj: dict, name: str) -> "Table":
+    def from_json_obj(cls, obj: dict, name: str) -> Table:
         try:
             columns, rows = obj["columns"], obj["rows"]
         except (KeyError, TypeError):
@@ -187,7 +188,7 @@ class Fabric:
         return json.dumps(self.to_json_obj(), separators=(",", ":"), sort_keys=False) + "\n"
 
     @classmethod
-    def from_json_obj(cls, obj: dict, source: str = "fabric.json") -> "Fabric":
+    def from_json_obj(cls, obj: dict, source: str = "fabric.json") -> Fabric:
         if not isinstance(obj, dict) or obj.get("schema") != SCHEMA_ID:
             raise InputError(f"{source}: not a tokenfab fabric (expected schema {SCHEMA_ID!r}, got {obj.get('schema') if isinstance(obj, dict) else type(obj).__name__!r})")
         from tokenfab.catalog import activate, active_layers
@@ -217,7 +218,7 @@ class Fabric:
             raise InputError(f"{source}: missing key {exc.args[0]!r}") from None
 
     @classmethod
-    def load(cls, path: str | Path) -> "Fabric":
+    def load(cls, path: str | Path) -> Fabric:
         from tokenfab.fileio import load_json
 
         path = Path(path)

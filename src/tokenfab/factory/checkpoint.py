@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING
 
 from tokenfab.errors import InputError
 
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 class CheckpointState:
     """A training job's checkpoints: how often, how big, where, and where it is in the cycle."""
 
-    setting: Optional[Union[float, str]] = None  # minutes, "auto", or None (no checkpoints)
-    tier: Optional[str] = None  # storage tier written to
-    interval_s: Optional[float] = None  # tau, fixed when the job first starts
+    setting: float | str | None = None  # minutes, "auto", or None (no checkpoints)
+    tier: str | None = None  # storage tier written to
+    interval_s: float | None = None  # tau, fixed when the job first starts
     bytes: float = 0.0
     write_s: float = 0.0  # C, at the job's current share of the storage fabric
     phase_s: float = 0.0  # position in the work/write cycle

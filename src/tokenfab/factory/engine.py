@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ from tokenfab.factory.jobs import JobRun, expand_jobs, make_run
 from tokenfab.factory.power import PowerModel
 from tokenfab.factory.scheduler import POLICIES, Inventory, place
 from tokenfab.factory.services import autoscale
-from tokenfab.factory.spec import Failures, FactorySpec, Problems, Workload
+from tokenfab.factory.spec import FactorySpec, Failures, Problems, Workload
 from tokenfab.workload.comm import CommModel
 
 if TYPE_CHECKING:
@@ -77,12 +78,12 @@ class FactoryRun:
     link_load: dict[str, float]  # peak utilisation of shared links over the run
     power: PowerModel
     assumptions: list[str]
-    storage: Optional[StorageLayer] = None
-    data: Optional[DataLayer] = None
+    storage: StorageLayer | None = None
+    data: DataLayer | None = None
     services: list[ServiceRun] = field(default_factory=list)
     lifecycles: list[LifecycleRun] = field(default_factory=list)
-    tenancy: Optional[Tenancy] = None
-    frontend: Optional[Frontend] = None
+    tenancy: Tenancy | None = None
+    frontend: Frontend | None = None
     events: list[dict] = field(default_factory=list)  # timeline: failures, faults, deployments
     idle_gpu_s: np.ndarray = field(default_factory=accounting.zeros)  # by Cause, GPU time no job held
     plots: dict[str, str] = field(default_factory=dict)  # SVGs made for the report, reused by the HTML page
@@ -97,8 +98,8 @@ class Engine:
     lifecycles (orchestrator), failures, frontend."""
 
     layered: bool  # any layer beyond jobs: ticks bound the epochs
-    storage: Optional[StorageLayer]
-    data: Optional[DataLayer]
+    storage: StorageLayer | None
+    data: DataLayer | None
     tenancy: Tenancy
     failure_spec: Failures
     services: list[ServiceRun]
@@ -132,7 +133,7 @@ class Engine:
         self.handlers: dict[str, Callable[[Any], Any]] = {
             "arrive": self._arrive, "fault": self._fault, "restore": self._restore,
             "impair": self._impair_event, "tick": self._tick}
-        self.observers: list[Callable[[float, float, "Engine"], None]] = []
+        self.observers: list[Callable[[float, float, Engine], None]] = []
         self.running: list[JobRun] = []
         self.queue: list[JobRun] = []
         self.epochs: list[Epoch] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -59,13 +59,13 @@ class JobRequest:
     priority: int
     order: int  # submission order, the scheduler's tie-break
     units: tuple[int, ...]  # GPUs per placement unit (one for training, one per stage for inference)
-    target_steps: Optional[float] = None
-    target_tokens: Optional[float] = None
-    duration_s: Optional[float] = None
+    target_steps: float | None = None
+    target_tokens: float | None = None
+    duration_s: float | None = None
     stage: str = "job"  # job | train | evaluate | replica
-    service: Optional[str] = None
-    lifecycle: Optional[str] = None
-    dataset: Optional[str] = None
+    service: str | None = None
+    lifecycle: str | None = None
+    dataset: str | None = None
     max_epochs: float = 1.0
 
     @property
@@ -111,18 +111,18 @@ class JobRun:
     ckpt: CheckpointState = field(default_factory=CheckpointState)
     acc: JobTally = field(default_factory=JobTally)
     status: str = "pending"  # pending | queued | running | done | failed | stopped
-    placement: Optional[np.ndarray] = None
-    start_s: Optional[float] = None
-    end_s: Optional[float] = None
+    placement: np.ndarray | None = None
+    start_s: float | None = None
+    end_s: float | None = None
     until_s: float = math.inf
     version: int = 0  # model version it trains or serves
-    history: list[tuple[float, Optional[float], np.ndarray]] = field(default_factory=list)  # (start, end, GPUs)
+    history: list[tuple[float, float | None, np.ndarray]] = field(default_factory=list)  # (start, end, GPUs)
     # estimates on its placement: alone, with contention, and at one sequence per rank (replicas)
-    alone: Optional[Estimate] = None
-    current: Optional[Estimate] = None
-    alone_low: Optional[InferenceResult] = None
-    alone_key: Optional[tuple[int, bytes]] = None
-    rates: Optional[Rates] = None
+    alone: Estimate | None = None
+    current: Estimate | None = None
+    alone_low: InferenceResult | None = None
+    alone_key: tuple[int, bytes] | None = None
+    rates: Rates | None = None
     contended_on: list[str] = field(default_factory=list)
     recover_s: float = 0.0  # restart + restore left after a failure
     load_s: float = 0.0  # weights still loading (service replicas)
@@ -155,11 +155,11 @@ class JobRun:
         return self.req.stage
 
     @property
-    def service(self) -> Optional[str]:
+    def service(self) -> str | None:
         return self.req.service
 
     @property
-    def lifecycle(self) -> Optional[str]:
+    def lifecycle(self) -> str | None:
         return self.req.lifecycle
 
     @property
@@ -212,7 +212,7 @@ def make_run(cluster: Cluster, name: str, tenant: str, w: Workload, wf: str, arr
     return JobRun(req, CheckpointState(setting=ckpt_setting), version=version)
 
 
-def expand_jobs(spec: FactorySpec, cluster: Cluster, problems: Optional[Problems] = None) -> list[JobRun]:
+def expand_jobs(spec: FactorySpec, cluster: Cluster, problems: Problems | None = None) -> list[JobRun]:
     """Jobs of the description, checked against the fabric. A job that does not fit is a problem
     in `problems` (when given; else every one is raised in one InputError)."""
     p = problems if problems is not None else Problems()

@@ -30,10 +30,9 @@ import json
 import re
 from pathlib import Path
 
-from tokenfab.factory import export
+from tokenfab.factory import export, plot
 from tokenfab.factory.accounting import Cause
 from tokenfab.factory.engine import FactoryRun
-from tokenfab.factory import plot
 from tokenfab.factory.plot import utilization_svg
 
 HEADLINE = ("tokens", "training_tokens", "output_tokens", "tokens_per_s", "gpu_allocation_pct", "gpu_utilization_pct",

@@ -8,7 +8,6 @@ from pathlib import Path
 from tokenfab.design.model import Fabric, json_schema
 from tokenfab.outputs import output_dir
 
-
 PLAN_FILES = ("fabric.json", "fabric.schema.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")
 
 

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
 from tokenfab.sim import engine
-from tokenfab.sim.collectives import (DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes)
+from tokenfab.sim.collectives import DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes
 from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_packet
 from tokenfab.sim.network import Network, SimParams
 from tokenfab.sim.routing import Routing, route, spray_bundles
@@ -297,7 +297,7 @@ class Simulator:
     def collective_time(self, collective: str, gpus, size_bytes: int, **kw) -> CollectiveResult:
         return self.sweep(collective, gpus, [size_bytes], **kw)[0]
 
-    def run_jobs(self, jobs: list["Job"], routing: Routing | None = None) -> "JobsResult":
+    def run_jobs(self, jobs: list[Job], routing: Routing | None = None) -> JobsResult:
         return run_jobs_on(self, jobs, routing or Routing())
 
 

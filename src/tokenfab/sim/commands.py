@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -41,35 +40,36 @@ def simulate_cmd(
     minbytes: str = typer.Option("1M", "-b", "--minbytes", help="smallest size (nccl-tests syntax: 8, 64K, 1M, 16G)"),
     maxbytes: str = typer.Option("1G", "-e", "--maxbytes", help="largest size"),
     stepfactor: int = typer.Option(2, "-f", "--stepfactor", help="multiply the size by this between lines"),
-    stepbytes: Optional[str] = typer.Option(None, "-i", "--stepbytes", help="add this between lines (when -f is 1)"),
+    stepbytes: str | None = typer.Option(None, "-i", "--stepbytes", help="add this between lines (when -f is 1)"),
     algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree | nvls (NVLink SHARP, one server)"),
     routing: str = typer.Option("ecmp", "--routing", help="ecmp | adaptive | spray"),
-    gpus: Optional[int] = typer.Option(None, "--gpus", help="the first N GPUs (default: all, or all of --servers)"),
-    servers: Optional[str] = typer.Option(None, "--servers", help="servers in ring order: srv-1,srv-9,srv-2 or srv-1..srv-16"),
+    gpus: int | None = typer.Option(None, "--gpus", help="the first N GPUs (default: all, or all of --servers)"),
+    servers: str | None = typer.Option(None, "--servers", help="servers in ring order: srv-1,srv-9,srv-2 or srv-1..srv-16"),
     qps: int = typer.Option(1, "--qps", help="queue pairs per connection (NCCL_IB_QPS_PER_CONNECTION)"),
     channels: int = typer.Option(1, "--channels", help="NCCL channels per NIC"),
-    fail: List[str] = typer.Option([], "--fail", help="link or switch down (repeatable): spine-3, leaf-r1-1--spine-3, leaf-r1-1:Ethernet256"),
-    degrade: List[str] = typer.Option([], "--degrade", help="degraded link (repeatable): REF=0.5 or REF=400G"),
+    fail: list[str] = typer.Option([], "--fail", help="link or switch down (repeatable): spine-3, leaf-r1-1--spine-3, leaf-r1-1:Ethernet256"),
+    degrade: list[str] = typer.Option([], "--degrade", help="degraded link (repeatable): REF=0.5 or REF=400G"),
     loss: float = typer.Option(0.0, "--loss", help="packet loss probability, per link crossed or per path (--loss-scope)"),
     loss_scope: str = typer.Option("link", "--loss-scope", help="what --loss is per: link (each link crossed; a path of h links loses 1-(1-p)^h) | path (end to end)"),
     recovery: str = typer.Option("go-back-n", "--recovery", help="RoCE loss recovery: go-back-n | selective-repeat"),
-    rto_us: Optional[float] = typer.Option(None, "--rto-us", help="retransmission timeout (default 4.096 us x 2^8)"),
+    rto_us: float | None = typer.Option(None, "--rto-us", help="retransmission timeout (default 4.096 us x 2^8)"),
     latency_us: float = typer.Option(0.0, "--latency", help="added latency per link crossed, us"),
     jitter_us: float = typer.Option(0.0, "--jitter", help="mean added jitter per network hop per step, us"),
     seeds: int = typer.Option(1, "--seeds", help="run this many seeds (QP numbers, hash seeds): min, median, max"),
     seed: int = typer.Option(0, "--seed", help="first seed"),
-    efficiency: Optional[float] = typer.Option(None, "--efficiency", help="NIC/fabric protocol efficiency (default 0.95 from catalog/data/protocols.yaml; 1 = line rate)"),
-    nvlink_efficiency: Optional[float] = typer.Option(None, "--nvlink-efficiency", help="NVLink protocol efficiency (default 0.822; 1 = line rate)"),
+    efficiency: float | None = typer.Option(None, "--efficiency", help="NIC/fabric protocol efficiency (default 0.95 from catalog/data/protocols.yaml; 1 = line rate)"),
+    nvlink_efficiency: float | None = typer.Option(None, "--nvlink-efficiency", help="NVLink protocol efficiency (default 0.822; 1 = line rate)"),
     no_pxn: bool = typer.Option(False, "--no-pxn", help="disable PXN (cross-rail traffic then crosses the spines)"),
     dtype: str = typer.Option("float", "--dtype", "-d", help="element type (sizes are rounded to whole elements)"),
     link_load: bool = typer.Option(False, "--link-load", help="print per-link load at the largest size"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="write a per-link load heat map (SVG)"),
-    gpu_idle: Optional[float] = typer.Option(None, "--gpu-idle", help="compute seconds per step: print the share of the step GPUs wait on the collective"),
+    plot: Path | None = typer.Option(None, "--plot", help="write a per-link load heat map (SVG)"),
+    gpu_idle: float | None = typer.Option(None, "--gpu-idle", help="compute seconds per step: print the share of the step GPUs wait on the collective"),
 ) -> None:
     """Simulate NCCL collectives on the fabric and print the nccl-tests table."""
     from rich.progress import Progress
 
-    from tokenfab.clikit import console, fail as fail_exit, load_plan_or_intent
+    from tokenfab.clikit import console, load_plan_or_intent
+    from tokenfab.clikit import fail as fail_exit
     from tokenfab.errors import InputError
 
     try:

@@ -57,7 +57,7 @@ class Axis(StrictModel):
     integer: bool = Field(False, description="round sampled values of a range to integers")
 
     @model_validator(mode="after")
-    def _one(self) -> "Axis":
+    def _one(self) -> Axis:
         if (self.values is None) == (self.range is None):
             raise ValueError("give exactly one of values or range")
         if self.range is not None and not self.range[0] < self.range[1]:
@@ -87,7 +87,7 @@ class Constraint(StrictModel):
     min: float | None = Field(None, description="smallest value allowed")
 
     @model_validator(mode="after")
-    def _bound(self) -> "Constraint":
+    def _bound(self) -> Constraint:
         if self.max is None and self.min is None:
             raise ValueError("give max, min or both")
         return self
@@ -100,7 +100,7 @@ class Sampling(StrictModel):
     seed: int = Field(0, description="seed of random and lhs draws")
 
     @model_validator(mode="after")
-    def _points(self) -> "Sampling":
+    def _points(self) -> Sampling:
         if self.method != "grid" and self.points is None:
             raise ValueError(f"{self.method} sampling needs points")
         return self

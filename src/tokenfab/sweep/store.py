@@ -31,7 +31,7 @@ class Store:
         self.con = duckdb.connect(str(self.path))
 
     @classmethod
-    def create(cls, path: Path, name: str, fingerprint: str, points) -> "Store":
+    def create(cls, path: Path, name: str, fingerprint: str, points) -> Store:
         """Built under a temporary name and renamed into place: a store exists whole or not at all."""
         path = Path(path)
         tmp = path.with_name(f".{path.name}.new")
@@ -53,7 +53,7 @@ class Store:
         return cls(path)
 
     @classmethod
-    def resume(cls, path: Path, fingerprint: str) -> "Store":
+    def resume(cls, path: Path, fingerprint: str) -> Store:
         s = cls(path)
         try:
             row = s.con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()

@@ -15,16 +15,14 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
 
-from tokenfab.strict import StrictModel
 from tokenfab.catalog import Gpu
 from tokenfab.errors import InputError
+from tokenfab.strict import StrictModel
 from tokenfab.workload import memory as mem_model
 from tokenfab.workload.comm import Collective, CommModel
 from tokenfab.workload.models import ModelSpec, get_model
-
-
 
 AXES = ("tp", "cp", "ep", "dp", "pp")
 
@@ -260,7 +258,7 @@ class TrainingStep:
         """Share of the step a GPU computes (the rest: bubble, exposed communication, optimizer)."""
         return self.compute_s / self.step_s
 
-    def stretched(self, s: float) -> "TrainingStep":
+    def stretched(self, s: float) -> TrainingStep:
         return replace(self, stretch=s)
 
     def breakdown(self) -> dict[str, float]:

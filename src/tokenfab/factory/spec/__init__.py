@@ -45,12 +45,12 @@ from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems, Site
 from tokenfab.factory.spec.compute import Job, Network, Scheduler, Workload, job_names
 from tokenfab.factory.spec.data import BatchDrop, CpuPool, Dataset, Pipeline, PipelineOutput, PipelineStage, Source, Stream
 from tokenfab.factory.spec.economics import Cost, Power
+from tokenfab.factory.spec.factory import FactorySpec, Variant, check_refs, load_factory, parse_factory, variants
 from tokenfab.factory.spec.faults import Checkpointing, Failures, Fault
 from tokenfab.factory.spec.lifecycle import Lifecycle, LifecycleEval, LifecycleTrain, Retrain
 from tokenfab.factory.spec.services import Arrivals, Replicas, Service, Slo
 from tokenfab.factory.spec.storage import TIER_USD_PER_TB_MONTH, StorageSpec, Tier
 from tokenfab.factory.spec.tenancy import Sovereignty, Tenant
-from tokenfab.factory.spec.factory import FactorySpec, Variant, check_refs, load_factory, parse_factory, variants
 
 __all__ = ["NAME", "TIER_USD_PER_TB_MONTH", "Arrivals", "BatchDrop", "Checkpointing", "Cost", "CpuPool", "Dataset",
            "Diurnal", "FactorySpec", "Failures", "Fault", "Job", "Lifecycle", "LifecycleEval", "LifecycleTrain",

@@ -77,7 +77,7 @@ class Site(StrictModel):
     sus: list[int] = Field(default_factory=list, description="Scalable-unit numbers.")
 
     @model_validator(mode="after")
-    def _some(self) -> "Site":
+    def _some(self) -> Site:
         if not (self.racks or self.pods or self.sus):
             raise ValueError("a site names its racks, pods or sus")
         return self

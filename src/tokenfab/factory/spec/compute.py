@@ -46,7 +46,7 @@ class Workload(StrictModel):
     inference: InferenceSpec | None = Field(None, description="An inference replica's model, parallelism and batch.")
 
     @model_validator(mode="after")
-    def _one(self) -> "Workload":
+    def _one(self) -> Workload:
         if (self.training is None) == (self.inference is None):
             raise ValueError("give exactly one of training or inference")
         return self
@@ -83,7 +83,7 @@ class Job(StrictModel):
         None, description="Minutes between checkpoints, auto (Young/Daly) or off; default: the factory's `checkpoint`.")
 
     @model_validator(mode="after")
-    def _one(self) -> "Job":
+    def _one(self) -> Job:
         given = [k for k in ("workload", "training", "inference") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of workload (a name from workloads), training or inference")

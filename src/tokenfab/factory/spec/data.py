@@ -44,7 +44,7 @@ class Source(StrictModel):
     batch: BatchDrop | None = Field(None, description="A batch delivered at once.")
 
     @model_validator(mode="after")
-    def _one(self) -> "Source":
+    def _one(self) -> Source:
         if (self.stream is None) == (self.batch is None):
             raise ValueError("give exactly one of stream or batch")
         return self

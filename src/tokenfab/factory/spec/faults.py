@@ -39,7 +39,7 @@ class Fault(StrictModel):
     slowdown: float = Field(1.0, gt=0, le=1, description="Share of the tier's bandwidth kept.")
 
     @model_validator(mode="after")
-    def _order(self) -> "Fault":
+    def _order(self) -> Fault:
         if self.up_h is not None and self.up_h <= self.at_h:
             raise ValueError(f"up_h ({self.up_h}) must be after at_h ({self.at_h})")
         kinds = [k for k, on in (("down", self.down is not None), ("impairment", self.impairs),

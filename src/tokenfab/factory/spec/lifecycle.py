@@ -26,7 +26,7 @@ class LifecycleTrain(StrictModel):
         None, description="Minutes between checkpoints, auto or off; default: the factory's `checkpoint`.")
 
     @model_validator(mode="after")
-    def _until(self) -> "LifecycleTrain":
+    def _until(self) -> LifecycleTrain:
         if (self.steps is None) == (self.tokens is None):
             raise ValueError("give exactly one of steps or tokens")
         return self
@@ -46,7 +46,7 @@ class Retrain(StrictModel):
     new_data_gb: float | None = Field(None, gt=0, description="When this much new data has arrived.")
 
     @model_validator(mode="after")
-    def _one(self) -> "Retrain":
+    def _one(self) -> Retrain:
         if (self.every_h is None) == (self.new_data_gb is None):
             raise ValueError("give exactly one of every_h or new_data_gb")
         return self

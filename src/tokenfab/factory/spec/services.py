@@ -37,7 +37,7 @@ class Replicas(StrictModel):
     target_load: float = Field(0.7, gt=0, le=1, description="Scale so replicas run at this share of their capacity.")
 
     @model_validator(mode="after")
-    def _order(self) -> "Replicas":
+    def _order(self) -> Replicas:
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
         return self
@@ -63,7 +63,7 @@ class Service(StrictModel):
     response_bytes_per_token: float = Field(4.0, gt=0, description="Response bytes per output token.")
 
     @model_validator(mode="after")
-    def _one(self) -> "Service":
+    def _one(self) -> Service:
         if (self.workload is None) == (self.inference is None):
             raise ValueError("give exactly one of workload (an inference workload name) or inference")
         return self

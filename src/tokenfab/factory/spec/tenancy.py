@@ -20,7 +20,7 @@ class Sovereignty(Place):
     exclusive: bool = Field(False, description="Keep every other tenant out of this place.")
 
     @model_validator(mode="after")
-    def _some(self) -> "Sovereignty":
+    def _some(self) -> Sovereignty:
         if not self.given:
             raise ValueError("sovereignty names racks, pods, sus or a site")
         return self
