@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from tokenfab.strict import StrictModel
-from tokenfab.errors import InputError
+from tokenfab.errors import InputError, excerpt, shorten
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -168,9 +168,10 @@ def validation_message(exc: ValidationError) -> str:
         elif err["type"] == "missing":
             msg = "required field is missing"
         got = err.get("input")
-        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{path}: {msg}{shown}")
-    return "; ".join(lines)
+        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {excerpt(got)})"
+        lines.append(f"{excerpt(path, 120) if len(path) > 120 else path}: {shorten(msg, 300)}{shown}")
+    more = f"; and {len(lines) - 10} more" if len(lines) > 10 else ""
+    return "; ".join(lines[:10]) + more
 
 
 def validated(model: type[M], data: object, source: str, keys: str) -> M:

@@ -1,13 +1,58 @@
 """The one pydantic base for every file a user writes (intent, factory, sweep, catalog entries).
 
 Unknown keys are refused (a typo never falls back to a default), models are frozen (a parsed
-file is a value), and NaN or infinity never pass as a number.
+file is a value), NaN or infinity never pass as a number, and a boolean is never taken as a
+number (YAML reads `servers: yes` as True, which pydantic would otherwise count as 1).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def _admits(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """Whether a field's type accepts one of `kinds` (walking Optional/Union/Literal/Annotated)."""
+    if annotation in kinds or annotation is Any or annotation is object:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return any(type(a) in kinds for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        args = typing.get_args(annotation)
+        return any(_admits(a, kinds) for a in (args[:1] if origin is typing.Annotated else args))
+    return False
+
+
+def _bool_for_number(annotation: Any, value: Any) -> bool:
+    """True where `value` holds a boolean in a place that takes a number, not a boolean."""
+    if isinstance(value, bool):
+        return _admits(annotation, (int, float)) and not _admits(annotation, (bool,))
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return all(_bool_for_number(a, value) for a in typing.get_args(annotation) if a is not type(None)) \
+            and any(a is not type(None) for a in typing.get_args(annotation))
+    args = typing.get_args(annotation)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(_bool_for_number(args[1], v) for v in value.values())
+    if origin in (list, tuple, set, frozenset) and isinstance(value, (list, tuple)) and args:
+        return any(_bool_for_number(args[0], v) for v in value)
+    return False
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                if key in data and _bool_for_number(field.annotation, data[key]):
+                    raise ValueError(f"{key}: expected a number, got a boolean ({data[key]!r}); "
+                                     "YAML reads yes/no/on/off/true/false as booleans")
+        return data
