@@ -693,8 +693,15 @@ def job_names(job: Job) -> list[str]:
 
 
 def parse_factory(data: object, source: str = "factory") -> FactorySpec:
+    from tokenfab.factory.bounds import check_job_counts, check_work
+
+    try:
+        check_job_counts(data)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
     spec = validated(FactorySpec, data, source, "fabric, jobs, ...")
     try:
+        check_work(spec)
         check_refs(spec)
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None

@@ -9,6 +9,11 @@ from __future__ import annotations
 from tokenfab import parse_intent, plan
 from tokenfab.report.tables import bom_rows
 
+# every figure plan_metrics returns; an objective must name one (checked when the spec loads)
+METRICS = ("architecture", "tiers", "gpus", "leaves", "spines", "cores", "switches", "links", "cost_usd",
+           "network_cost_usd", "network_cost_per_gpu_usd", "power_kw", "network_power_kw", "oversubscription",
+           "uplink_gbps_per_gpu")
+
 
 def plan_metrics(data: dict) -> dict:
     f = plan(parse_intent(data))

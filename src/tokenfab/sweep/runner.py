@@ -3,6 +3,9 @@ order so the same sweep gives the same files."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
@@ -21,6 +24,38 @@ def evaluate(data: dict) -> dict[str, Any]:
         return {"status": "infeasible", "reason": str(exc)}
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool worker: end when the sweep's process ends, even by kill -9 (Linux: PR_SET_PDEATHSIG),
+    instead of living on as an orphan."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
+def _reachable(address: str) -> None:
+    """A Ray address that does not answer is refused in seconds (ray.init would retry for minutes)."""
+    import socket
+
+    if address in ("local", "auto"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--ray {address!r}: expected 'local', 'auto' or HOST:PORT (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(f"--ray {address}: no Ray cluster answers there within {RAY_CONNECT_TIMEOUT_S:g} s "
+                         f"({exc.strerror or exc}); start one with `ray start --head` or use --ray local") from None
+
+
 def _local(datas: list[dict], jobs: int, tick: Callable[[], None]) -> list[dict]:
     if jobs <= 1:
         out = []
@@ -28,7 +63,7 @@ def _local(datas: list[dict], jobs: int, tick: Callable[[], None]) -> list[dict]
             out.append(evaluate(d))
             tick()
         return out
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
         out = []
         for r in pool.map(evaluate, datas, chunksize=max(1, len(datas) // (8 * jobs))):
             out.append(r)
@@ -37,6 +72,7 @@ def _local(datas: list[dict], jobs: int, tick: Callable[[], None]) -> list[dict]
 
 
 def _ray(datas: list[dict], address: str, tick: Callable[[], None]) -> list[dict]:
+    _reachable(address)
     import ray
 
     if not ray.is_initialized():

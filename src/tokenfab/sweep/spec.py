@@ -68,11 +68,31 @@ def points(spec: SweepSpec, base: dict) -> list[tuple[dict[str, Any], dict]]:
     return out
 
 
+def check_bounds(spec: SweepSpec, source: str) -> None:
+    """Before any work: the grid is bounded and every objective names a metric a point reports."""
+    from tokenfab.numbers import MAX_GRID_POINTS
+    from tokenfab.sweep.metrics import METRICS
+
+    size = 1
+    for axis in spec.axes:
+        size *= len(axis.values)
+        if size > MAX_GRID_POINTS:
+            sizes = " x ".join(str(len(a.values)) for a in spec.axes)
+            raise InputError(f"{source}: axes: the grid has {sizes} points; at most {MAX_GRID_POINTS:,} "
+                             "(split the sweep or drop values)")
+    numeric = [m for m in METRICS if m not in ("architecture",)]
+    for i, o in enumerate(spec.objectives):
+        if o.metric not in numeric:
+            raise InputError(f"{source}: objectives.{i}.metric: unknown metric {o.metric[:60]!r}; "
+                             f"known: {', '.join(numeric)}")
+
+
 def load_sweep(path: str | Path) -> tuple[SweepSpec, dict]:
     """The spec and its base intent as data; every axis path is checked against the intent."""
     path = Path(path)
     raw = load_yaml(path, "sweep")
     spec = validated(SweepSpec, raw, str(path), "name, base, axes, objectives")
+    check_bounds(spec, str(path))
     if isinstance(spec.base, str):
         base = load_yaml(path.parent / spec.base, f"{path}: base intent")
     else:
