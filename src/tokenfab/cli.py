@@ -83,7 +83,7 @@ def schema_cmd() -> None:
 
 
 # Each later stage adds its verbs from `tokenfab/<stage>/commands.py: register(app)`.
-STAGES = ("configure", "twin", "sim", "factory", "sweep", "server")
+STAGES = ("configure", "twin", "sim", "factory", "sweep", "server", "doctor")
 for _stage in STAGES:
     try:
         _mod = importlib.import_module(f"tokenfab.{_stage}.commands")

@@ -80,8 +80,9 @@ def find_stale(folder: Path, name: str | None = None) -> list[Stale]:
     return out
 
 
-def clean_stale(folder: Path, name: str | None = None) -> list[Stale]:
-    """Put back an old version whose target went missing, remove every other stale folder."""
+def clean_stale(folder: Path, name: str | None = None) -> list[tuple[Stale, str]]:
+    """Put back an old version whose target went missing, remove every other stale folder.
+    Returns each stale folder with what was done ("restored" or "removed")."""
     done = []
     for s in find_stale(folder, name):
         if s.restores:
@@ -89,9 +90,10 @@ def clean_stale(folder: Path, name: str | None = None) -> list[Stale]:
                 s.path.rename(s.target)
             except OSError:
                 continue
+            done.append((s, "restored"))
         else:
             shutil.rmtree(s.path, ignore_errors=True)
-        done.append(s)
+            done.append((s, "removed"))
     return done
 
 
