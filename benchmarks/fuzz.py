@@ -4,7 +4,7 @@
 
 Prints, per input: cases tried, how many exited 0 / 2, failures (must be 0) and the slowest case;
 exits 1 when any case broke the invariant (each failure is printed with its command line).
---scale multiplies the number of cases (0.1 for a quick look).
+--scale multiplies the number of cases (0.1 for a quick look); --only runs one input.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def campaign(name: str, n: int, strategy, case, bar, task) -> list:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
-    scale = ap.parse_args().scale
+    ap.add_argument("--only", help="one input (e.g. 'simulate options')")
+    opts = ap.parse_args()
+    scale = opts.scale
     work = Path(tempfile.mkdtemp(prefix="tokenfab-fuzz-"))
     write(work / "intent.yaml", INTENT)
     assert run_case(["plan", work / "intent.yaml", "-o", work / "plan"], work / "plan").exit_code == 0
@@ -99,7 +101,7 @@ def main() -> int:
                              sim_case),
         "fabric.json edits": (st.tuples(st.sampled_from(fabric_paths), HOSTILE, st.booleans()), fabric_case),
     }
-    console = Console()
+    console = Console(width=150)
     table = Table(title="fuzz campaign")
     for col in ("input", "cases", "exit 0", "exit 2", "failures", "slowest s", "slowest case"):
         table.add_column(col, justify="left" if col in ("input", "slowest case") else "right")
@@ -108,6 +110,8 @@ def main() -> int:
     total = 0
     with Progress(console=console, transient=True) as bar:
         for name, (strategy, case) in targets.items():
+            if opts.only and name != opts.only:
+                continue
             n = max(1, int(CASES[name] * scale))
             task = bar.add_task(name, total=n)
             outs = campaign(name, n, strategy, case, bar, task)

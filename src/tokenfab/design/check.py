@@ -30,6 +30,45 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
+# What later stages read from `design` (summary, simulate, factory): required with their types.
+# The full typed model of `design` belongs to fabric.schema.json; this keeps an edited file from
+# reaching those stages with a key missing whatever that schema says.
+_COUNT = {"type": "integer", "minimum": 0}
+_TIER = {"type": "object", "required": ["model", "down_ports", "down_speed_gbps", "up_ports", "up_speed_gbps",
+                                        "oversubscription"],
+         "properties": {"model": {"type": "string"}, "down_ports": _COUNT, "down_speed_gbps": _COUNT,
+                        "up_ports": _COUNT, "up_speed_gbps": _COUNT, "oversubscription": {"type": "number", "minimum": 1}}}
+DESIGN_SCHEMA = {
+    "type": "object",
+    "required": ["architecture", "tiers", "planes", "rails", "servers", "gpus", "gpu_model", "nic_model",
+                 "link_speed_gbps", "servers_per_su", "scalable_units", "pods", "leaves", "spines", "cores",
+                 "tiers_detail", "reasons"],
+    "properties": {
+        **{k: _COUNT for k in ("pods", "leaves", "spines", "cores", "scalable_units_max", "sus_per_pod", "pods_max",
+                               "spines_per_group", "leaf_spine_links", "cores_per_group", "spine_core_links")},
+        **{k: {"type": "integer", "minimum": 1} for k in ("tiers", "planes", "rails", "servers", "gpus",
+                                                          "link_speed_gbps", "servers_per_su", "scalable_units")},
+        "architecture": {"type": "string"}, "gpu_model": {"type": "string"}, "nic_model": {"type": "string"},
+        "tiers_detail": {"type": "object", "additionalProperties": _TIER},
+        "networks": {"type": "object"},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+    },
+}
+EXPECTATIONS_SCHEMA = {
+    "type": "object", "required": ["bgp_sessions", "leaf_ecmp_links", "reach_groups"],
+    "properties": {"bgp_sessions": _COUNT, "leaf_ecmp_links": {"type": "object", "additionalProperties": _COUNT},
+                   "reach_groups": {"type": "array"}},
+}
+
+
+@lru_cache(maxsize=1)
+def _part_validators():
+    import jsonschema
+
+    return {"design": jsonschema.Draft202012Validator(DESIGN_SCHEMA),
+            "expectations": jsonschema.Draft202012Validator(EXPECTATIONS_SCHEMA)}
+
+
 def _where(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
@@ -41,6 +80,11 @@ def check_fabric_obj(obj: dict, source: str) -> None:
         e = errors[0]
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise InputError(f"{source}: {_where(e.absolute_path)}: {_message(e)}{more}")
+    for part, validator in _part_validators().items():
+        errors = sorted(validator.iter_errors(obj[part]), key=lambda e: (len(e.absolute_path), _where(e.absolute_path)))
+        if errors:
+            e = errors[0]
+            raise InputError(f"{source}: {_where([part, *e.absolute_path])}: {_message(e)}")
     from tokenfab.design.model import FLOAT_COLUMNS, INT_COLUMNS, NAME_COLUMNS
 
     for name in TABLES:
