@@ -171,16 +171,25 @@ def output_dir(path: str | Path, force: bool = False, keep: bool = False) -> Ite
         if path.exists() and _exchange(tmp, path):
             shutil.rmtree(tmp)  # now the previous version
             return
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{token}")
-            path.rename(old)
-        tmp.rename(path)  # a kill before this line: the next run renames `old` back
-        if old:
-            shutil.rmtree(old)
+        _replace(path, tmp, path.with_name(f".{path.name}.old-{token}"))
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InputError(f"output folder {path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _replace(path: Path, new: Path, old: Path) -> None:
+    """Two renames where no atomic exchange exists. A kill between them leaves `old` aside and
+    the next run (clean_stale) renames it back; an error between them puts it back at once."""
+    if not path.exists():
+        new.rename(path)
+        return
+    path.rename(old)
+    try:
+        new.rename(path)
+    except BaseException:
+        old.rename(path)
+        raise
+    shutil.rmtree(old)

@@ -1,0 +1,67 @@
+"""kill -9 suite: plan, configure (in place), factory and sweep killed at random moments.
+
+    .venv/bin/python benchmarks/killsuite.py [--kills 50]
+
+Prints per command: kills, how often the target was found absent / complete / the previous
+version, and problems (must be 0: a broken target, a temporary folder surviving the next run,
+or a pool worker outliving a killed sweep). Exits 1 on any problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tests.killkit import kill_once, kill_times, measure, prepare  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kills", type=int, default=50, help="kills per command")
+    ap.add_argument("--seed", type=int, default=0)
+    opts = ap.parse_args()
+    console = Console(width=150)
+    work = Path(tempfile.mkdtemp(prefix="tokenfab-kill-"))
+    t0 = time.perf_counter()
+    with console.status("running each command once, whole"):
+        cmds = prepare(work)
+    table = Table(title=f"kill -9 suite ({opts.kills} kills per command)")
+    for col in ("command", "whole run s", "kills", "absent", "complete", "previous", "problems"):
+        table.add_column(col, justify="left" if col == "command" else "right")
+    problems = []
+    with Progress(console=console, transient=True) as bar:
+        for name, cmd in cmds.items():
+            total_s = measure(work, cmd)
+            task = bar.add_task(name, total=opts.kills)
+            states: Counter = Counter()
+            bad = 0
+            for at_s in kill_times(total_s, opts.kills, opts.seed):
+                r = kill_once(work, cmd, at_s)
+                states[r.state] += 1
+                if r.problem:
+                    bad += 1
+                    problems.append(f"{name} killed at {at_s:.2f} s: {r.problem} (target {r.state})")
+                bar.advance(task)
+            table.add_row(name, f"{total_s:.2f}", str(opts.kills), str(states["absent"]), str(states["complete"]),
+                          str(states["previous"]), str(bad))
+    console.print(table)
+    console.print(f"{sum(1 for _ in cmds) * opts.kills} kills in {time.perf_counter() - t0:,.0f} s; problems: {len(problems)}")
+    for p in problems[:20]:
+        console.print(p, highlight=False)
+    shutil.rmtree(work, ignore_errors=True)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
