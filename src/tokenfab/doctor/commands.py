@@ -20,8 +20,6 @@ def doctor_cmd(
 ) -> None:
     """Report temporary folders of killed runs and orphaned twin state; --clean removes them.
     Exit 0 when nothing is left over (or all was cleaned), 1 when leftovers are reported."""
-    from rich.table import Table
-
     from tokenfab.clikit import console, fail
     from tokenfab.doctor import doctor
     from tokenfab.errors import InputError
@@ -38,12 +36,10 @@ def doctor_cmd(
     if not found:
         console.print("nothing left over: no temporary output folders of killed runs, no orphaned twin state")
         return
-    t = Table(title="left over by interrupted runs")
-    for col in ("kind", "path", "what", "size", "action"):
-        t.add_column(col, justify="right" if col == "size" else "left")
-    for f in found:
-        t.add_row(f.kind, str(f.path), f.what, f"{f.size_bytes / 2**20:,.1f} MB", f.action or "-")
-    console.print(t)
+    console.print(f"left over by interrupted runs ({len(found)}):")
+    for f in found:  # one line each: paths stay whole, whatever the terminal's width
+        action = f"[{f.action}] " if f.action else ""
+        console.print(f"  {action}{f.path} ({f.size_bytes / 2**20:,.1f} MB): {f.what}", highlight=False, markup=False, soft_wrap=True)
     if not clean:
         console.print("run `tokenfab doctor --clean` to remove them")
         raise typer.Exit(1)
