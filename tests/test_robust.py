@@ -165,7 +165,7 @@ def test_work_is_bounded_before_it_starts(inputs):
     (inputs / "s.yaml").write_text(yaml.safe_dump(big))
     t0 = time.perf_counter()
     r = cli("sweep", inputs / "s.yaml", "-o", inputs / "sout")
-    assert r.exit_code == 2 and "400 x 400 points; at most 100,000" in r.stderr, r.stderr
+    assert r.exit_code == 2 and "400 x 400 points; at most 10,000" in r.stderr, r.stderr
     assert time.perf_counter() - t0 < 10 and not (inputs / "sout").exists()
 
 
