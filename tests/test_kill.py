@@ -32,3 +32,31 @@ def test_killed_runs_leave_a_whole_folder_and_no_leftovers(commands, name, kills
         r = kill_once(work, cmd, at_s)
         assert not r.problem, f"{name} killed at {at_s:.2f} s of {total_s:.2f} s: {r.problem} (target {r.state})"
         assert r.state in ("absent", "complete", "previous")
+
+
+def test_a_killed_sweep_leaves_no_pool_worker(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import yaml
+
+    from tests.fuzzkit import INTENT
+    from tests.killkit import CLI, _children, _env, _gone
+
+    (tmp_path / "intent.yaml").write_text(yaml.safe_dump(INTENT))
+    spec = {"base": "intent.yaml", "axes": [{"path": "racks.power_budget_kw", "values": list(range(20, 420))}]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    p = subprocess.Popen(CLI + ["sweep", "s.yaml", "-o", "out", "-j", "2"], cwd=tmp_path, env=_env(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    end = time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < end and p.poll() is None:
+        workers = _children(p.pid)
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the pool never started"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert _gone(workers, within_s=10) == []
+    assert not (tmp_path / "out").exists()
