@@ -9,10 +9,14 @@ from rich.console import Console
 
 console = Console()
 err = Console(stderr=True)
+MAX_MESSAGE_CHARS = 2000
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print a one-paragraph error (no traceback) and exit: 2 for bad input, 1 for failed checks."""
+    """Print a one-paragraph error (no traceback) and exit: 2 for bad input, 1 for failed checks.
+    A message is never more than a few KB, whatever it quotes."""
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = f"{message[:MAX_MESSAGE_CHARS]} ... ({len(message):,} characters in all)"
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
