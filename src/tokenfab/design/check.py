@@ -26,7 +26,7 @@ def _validator():
 
     schema = copy.deepcopy(json_schema())
     for name in TABLES:  # rows are checked by _check_rows, all at once
-        schema["properties"][name]["properties"]["rows"] = {"type": "array", "items": {"type": "array"}}
+        schema["properties"][name]["properties"]["rows"] = {"type": "array"}
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -90,6 +90,9 @@ def check_fabric_obj(obj: dict, source: str) -> None:
     for name in TABLES:
         table = obj[name]
         columns, rows = table["columns"], table["rows"]
+        if set(map(type, rows)) - {list}:
+            i = next(i for i, r in enumerate(rows) if type(r) is not list)
+            raise InputError(f"{source}: {name}.rows.{i}: expected a row (array), got {excerpt(rows[i])}")
         lengths = set(map(len, rows))
         if lengths - {len(columns)}:
             i = next(i for i, r in enumerate(rows) if len(r) != len(columns))
@@ -97,15 +100,13 @@ def check_fabric_obj(obj: dict, source: str) -> None:
         for k, col in enumerate(columns):
             values = [r[k] for r in rows]
             if col in INT_COLUMNS - NAME_COLUMNS:
-                bad = [i for i, v in enumerate(values) if type(v) is not int]
-                what = "an integer"
+                ok, what = {int}, "an integer"
             elif col in FLOAT_COLUMNS:
-                bad = [i for i, v in enumerate(values) if type(v) not in (int, float)]
-                what = "a number"
+                ok, what = {int, float}, "a number"
             else:
-                bad = [i for i, v in enumerate(values) if type(v) is not str]
-                what = "text"
-            if bad:
+                ok, what = {str}, "text"
+            if set(map(type, values)) - ok:  # at C speed; the row numbers only when something is wrong
+                bad = [i for i, v in enumerate(values) if type(v) not in ok]
                 i = bad[0]
                 raise InputError(f"{source}: {name}.rows.{i}.{col}: expected {what}, got {excerpt(values[i])}"
                                  + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""))
@@ -119,18 +120,19 @@ def check_fabric_obj(obj: dict, source: str) -> None:
         columns = obj[name]["columns"]
         for col in cols:
             k = columns.index(col)
-            for i, r in enumerate(obj[name]["rows"]):
-                if r[k] not in known:
-                    raise InputError(f"{source}: {name}.rows.{i}.{col}: names unknown device {excerpt(r[k])}")
+            values = [r[k] for r in obj[name]["rows"]]
+            if not known.issuperset(values):
+                i = next(i for i, v in enumerate(values) if v not in known)
+                raise InputError(f"{source}: {name}.rows.{i}.{col}: names unknown device {excerpt(values[i])}")
     links = obj["links"]
-    a, b = links["columns"].index("a"), links["columns"].index("b")
-    for i, r in enumerate(links["rows"]):
-        if r[a] == r[b]:
-            raise InputError(f"{source}: links.rows.{i}: a link from {excerpt(r[a])} to itself")
-    speed = links["columns"].index("speed_gbps")
-    for i, r in enumerate(links["rows"]):
-        if r[speed] <= 0:
-            raise InputError(f"{source}: links.rows.{i}.speed_gbps: must be > 0, got {r[speed]}")
+    cols = {c: np.asarray([r[links["columns"].index(c)] for r in links["rows"]], dtype=object) for c in ("a", "b")}
+    same = np.flatnonzero(cols["a"] == cols["b"]) if len(links["rows"]) else []
+    if len(same):
+        raise InputError(f"{source}: links.rows.{same[0]}: a link from {excerpt(cols['a'][same[0]])} to itself")
+    speed = np.asarray([r[links["columns"].index("speed_gbps")] for r in links["rows"]], dtype=np.int64)
+    if len(speed) and speed.min() <= 0:
+        i = int(np.argmin(speed))
+        raise InputError(f"{source}: links.rows.{i}.speed_gbps: must be > 0, got {speed[i]}")
 
 
 def _message(e) -> str:
