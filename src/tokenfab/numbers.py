@@ -18,6 +18,7 @@ MAX_CHANNELS = 64  # NCCL channels per NIC (NCCL_MAX_NCHANNELS is 32 / 64)
 MAX_SIZE_BYTES = 2**50  # one collective buffer: 1 PiB
 MAX_SIZE_LINES = 1_000  # lines of one nccl-tests style size series
 MAX_LATENCY_S = 1.0  # added per-link latency / jitter
+MAX_WAIT_S = 86_400.0  # twin --timeout: a day
 MAX_GRID_POINTS = 10_000  # points of one sweep grid (each is a whole plan; every intent is held in memory)
 
 

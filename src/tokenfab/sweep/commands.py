@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     def sweep_cmd(
         spec_path: Path = typer.Argument(..., metavar="SPEC", help="sweep YAML (base intent + axes)"),
         out: Path = typer.Option(Path("sweep-out"), "-o", "--out", help="output folder"),
-        jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="local worker processes"),
+        jobs: int = typer.Option(2, "--jobs", "-j", min=1, max=256, help="local worker processes (at most 256)"),
         ray: Optional[str] = typer.Option(None, "--ray", help="run as Ray tasks: 'local' or a cluster address"),
         force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
     ) -> None:
