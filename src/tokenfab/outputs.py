@@ -135,6 +135,26 @@ def check_target(path: str | Path, force: bool = False, keep: bool = False) -> P
     return resolved
 
 
+def check_file(path: str | Path, what: str) -> Path:
+    """Refuse, before any work, an output file that cannot be written (a folder, under a file,
+    a folder that cannot be created or written)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path}: is a folder; name a file")
+    probe = path.absolute().parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{what} {path}: {probe} is a file, not a folder")
+    test = probe / f".{path.name}.probe-{os.getpid()}"
+    try:  # a real write: root passes os.access() where /proc or a read-only mount still refuse
+        test.touch()
+        test.unlink()
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot write in {probe} ({exc.strerror or exc})") from None
+    return path
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
     try:

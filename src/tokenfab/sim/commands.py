@@ -100,6 +100,10 @@ def simulate_cmd(
                             parse_size(stepbytes, "-i") if stepbytes else None)
         if plot is not None and plot.suffix.lower() != ".svg":
             raise InputError(f"--plot {plot}: the heat map is written as SVG; name it *.svg")
+        if plot is not None:
+            from tokenfab.outputs import check_file
+
+            check_file(plot, "--plot")  # before the simulation, not after it
         fabric = load_plan_or_intent(plan)
         deg = dict(_degrade(fabric, text) for text in degrade)
         faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery,
