@@ -315,3 +315,14 @@ def test_doctor_reports_and_cleans_only_what_is_stale(tmp_path):
     r = cli("doctor", folder, "--state-dir", state)
     assert r.exit_code == 0 and "nothing left over" in r.stdout
     assert clean_stale(folder) == []
+
+
+def test_other_options_are_checked_before_work(inputs, tmp_path):
+    (inputs / "file").write_text("x")
+    r = cli("simulate", inputs / "intent.yaml", "--plot", inputs / "file" / "load.svg")
+    assert r.exit_code == 2 and "--plot" in r.stderr and "is a file, not a folder" in r.stderr
+    r = cli("twin", "up", inputs, "--timeout", "nan", "--state-dir", tmp_path / "twins")
+    assert r.exit_code == 2 and "--timeout: expected seconds to wait, finite" in r.stderr
+    assert not (tmp_path / "twins").exists()
+    r = cli("sweep", SWEEP_PATH(inputs), "-j", "100000")
+    assert r.exit_code == 2 and "--jobs" in r.stderr
