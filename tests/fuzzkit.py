@@ -28,7 +28,7 @@ INTENT = {"name": "fz", "cluster": {"servers": 4, "gpus_per_server": 4},
           "fabric": {"architecture": "rail-optimized", "leaf": {"oversubscription": 1.0}},
           "racks": {"power_budget_kw": 40.0, "rack_units": 42}, "prices_usd": {"H100": 30000.0}}
 FACTORY = {"name": "fz", "fabric": "intent.yaml", "window_h": 1, "tick_min": 10, "request_bin_s": 10,
-           "network": {"model": "analytical"},
+           "network": {"model": "analytical"}, "failures": {"interruptions": 419, "days": 54, "scale": 1.0},
            "jobs": [{"name": "j", "count": 1, "training": {"model": "llama3-8b", "seq_len": 2048, "global_batch": 16,
                                                           "parallelism": {"tp": 4, "dp": 2}}}]}
 SWEEP = {"name": "fz", "base": "intent.yaml",
@@ -111,7 +111,8 @@ INTENT_EXTRA = (("racks", "spares_percent"), ("racks", "rack_width_m"), ("fabric
                 ("fabric", "max_servers"), ("fabric", "tiers"), ("cluster", "planes"), ("cluster", "nic_speed_gbps"),
                 ("power_w", "H100"), ("roce", "ecn_min_bytes"), ("addressing", "vlan_base"), ("fabric", "spine", "count"))
 FACTORY_EXTRA = (("seed",), ("power", "pue"), ("cost", "electricity_usd_per_kwh"), ("jobs", 0, "steps"),
-                 ("jobs", 0, "start_h"), ("scheduler", "policy"))
+                 ("jobs", 0, "arrive_h"), ("jobs", 0, "duration_h"), ("scheduler", "policy"), ("failures", "gpus"),
+                 ("failures", "restart_min"), ("checkpoint", "interval_min"))
 
 # -- whole-file mutations ------------------------------------------------------------------
 BOMB = ("a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(

@@ -155,9 +155,13 @@ def test_work_is_bounded_before_it_starts(inputs):
     from tokenfab.factory.bounds import check_job_counts, check_work
     from tokenfab.factory.spec import parse_factory
 
-    with pytest.raises(InputError, match=r"jobs.0.count: .*at most 100,000"):
+    with pytest.raises(InputError, match=r"jobs.0.count: .*at most 10,000"):
         check_job_counts({"jobs": [{"count": 10**12}]})
     spec = parse_factory(dict(FACTORY, fabric="x"))
+    from tokenfab.factory.bounds import check_failures
+
+    with pytest.raises(InputError, match=r"failures: .* is 3.16e\+296 interruptions .* at most 10,000"):
+        check_failures(spec.model_copy(update={"failures": spec.failures.model_copy(update={"scale": 1e300})}), 16)
     with pytest.raises(InputError, match=r"tick_min: .* at most 1,000,000 \(raise tick_min"):
         check_work(spec.model_copy(update={"tick_min": 1e-5}))
     big = dict(SWEEP, axes=[{"path": "fabric.leaf.oversubscription", "values": [1, 2] * 200},

@@ -11,7 +11,8 @@ from tokenfab.errors import InputError
 
 MAX_REQUEST_BINS = 5_000_000  # request-arrival bins per service over the window (8 bytes each)
 MAX_TICKS = 1_000_000  # layer ticks over the window (each re-plans data, services, autoscaling)
-MAX_JOBS = 100_000  # jobs after `count` copies are expanded
+MAX_JOBS = 10_000  # jobs after `count` copies are expanded (a few ms of scheduling each)
+MAX_FAILURES = 10_000  # interruptions expected over the window (Llama 3's rate: ~8 a day on 16k GPUs)
 
 
 def check_work(spec) -> None:
@@ -41,3 +42,15 @@ def check_job_counts(data: object) -> None:
             if total > MAX_JOBS:
                 raise InputError(f"{count:,} copies bring the description to more than {MAX_JOBS:,} jobs "
                                  f"(at most {MAX_JOBS:,})", f"jobs.{i}.count")
+
+
+def check_failures(spec, n_gpus: int) -> None:
+    """The interruptions the failure rate asks for over the window on `n_gpus` GPUs stay bounded."""
+    f = spec.failures
+    if f is None or not f.enabled:
+        return
+    expected = f.per_gpu_s * n_gpus * spec.window_h * 3600.0
+    if not expected <= MAX_FAILURES:  # also refuses an overflow to inf
+        raise InputError(f"{f.interruptions:g} interruptions per {f.days:g} days on {f.gpus:,} GPUs x scale {f.scale:g} "
+                         f"is {expected:,.3g} interruptions over the {spec.window_h:g} h window on {n_gpus:,} GPUs; "
+                         f"at most {MAX_FAILURES:,}", "failures")

@@ -56,6 +56,13 @@ def run_cmd(
         spec, raw, fabric = _load(factory, fabric_path)
         todo = variants(spec, raw, str(factory))
         check_target(out, force)  # before the simulation, not after it
+        from tokenfab.factory.bounds import check_failures
+
+        for name, sp in todo:
+            try:
+                check_failures(sp, int(fabric.design["gpus"]))
+            except InputError as exc:
+                raise InputError(f"{factory}: {name}: {exc}") from None
         runs = []
         with Progress(console=console, transient=True) as prog:
             task = prog.add_task("simulating", total=len(todo))
