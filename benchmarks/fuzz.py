@@ -27,11 +27,11 @@ from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from tests.fuzzkit import (FACTORY, FACTORY_EXTRA, HOSTILE, INTENT, INTENT_EXTRA, OPTION_VALUES,  # noqa: E402
-                           SIM_OPTIONS, SIMULATE, SWEEP, _dump, _paths, _set, file_mutations, mutated, run_case,
-                           write)
+                           SIM_OPTIONS, SIMULATE, SWEEP, _dump, _paths, _set, demo_factory, file_mutations, mutated,
+                           run_case, write)
 
 PLAN_FILES = ("fabric.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")
-CASES = {"intent fields": 1500, "intent files": 600, "factory fields": 400, "factory files": 150,
+CASES = {"intent fields": 1500, "intent files": 600, "factory fields": 400, "factory files": 150, "factory demo fields": 100,
          "sweep fields": 250, "simulate options": 800, "fabric.json edits": 400}
 
 
@@ -96,6 +96,7 @@ def main() -> int:
         "intent files": (file_mutations(_dump(INTENT).decode()), plan_case),
         "factory fields": (mutated(FACTORY, FACTORY_EXTRA), factory_case),
         "factory files": (file_mutations(_dump(FACTORY).decode()), factory_case),
+        "factory demo fields": (mutated(demo_factory()), factory_case),
         "sweep fields": (mutated(SWEEP, (("axes", 0, "values", 0), ("objectives", 0, "metric"))), sweep_case),
         "simulate options": (st.lists(st.tuples(st.sampled_from(SIM_OPTIONS), OPTION_VALUES), min_size=1, max_size=3),
                              sim_case),

@@ -31,6 +31,14 @@ FACTORY = {"name": "fz", "fabric": "intent.yaml", "window_h": 1, "tick_min": 10,
            "network": {"model": "analytical"}, "failures": {"interruptions": 419, "days": 54, "scale": 1.0},
            "jobs": [{"name": "j", "count": 1, "training": {"model": "llama3-8b", "seq_len": 2048, "global_batch": 16,
                                                           "parallelism": {"tp": 4, "dp": 2}}}]}
+def demo_factory() -> dict:
+    """examples/factory-demo.yaml (all seven layers) over 2 h, without its variant: the base for
+    mutations of the sections the small FACTORY lacks (services, storage, data, lifecycles)."""
+    data = yaml.safe_load((EXAMPLES / "factory-demo.yaml").read_text())
+    data.pop("compare", None)
+    return dict(data, window_h=2, fabric=str(EXAMPLES / data["fabric"]))
+
+
 SWEEP = {"name": "fz", "base": "intent.yaml",
          "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}],
          "objectives": [{"metric": "network_cost_usd", "goal": "min"}, {"metric": "uplink_gbps_per_gpu", "goal": "max"}]}
