@@ -54,22 +54,33 @@ def _children(pid: int) -> list[int]:
 
 
 def _gone(pids: list[int], within_s: float = 5.0) -> list[int]:
-    """The pids still alive (not zombies of ours) after waiting up to `within_s`."""
+    """The processes still alive (not zombies) after waiting up to `within_s`; a pid reused by a
+    new process meanwhile (another start time) counts as gone."""
+    born = {p: _start(p) for p in pids}
     end = time.monotonic() + within_s
-    left = pids
+    left = [p for p in pids if born[p] is not None]
     while left and time.monotonic() < end:
-        left = [p for p in left if _alive(p)]
+        left = [p for p in left if _alive(p) and _start(p) == born[p]]
         if left:
             time.sleep(0.05)
     return left
 
 
-def _alive(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return False
-    return state != "Z"
+        return None
+
+
+def _start(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[19] if fields else None  # starttime: field 22 of stat, counted after the name
+
+
+def _alive(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 @dataclass
