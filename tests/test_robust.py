@@ -88,7 +88,7 @@ def test_cli_errors_for_spoiled_files_are_one_line_exit_2(inputs):
 
 
 @pytest.mark.parametrize("section, value, needle", [
-    ({"cluster": {"servers": True}}, None, "cluster: servers: expected a number, got a boolean"),
+    ({"cluster": {"servers": True}}, None, "cluster.servers: expected a number, got a boolean"),
     ({"prices_usd": {"H100": True}}, None, "prices_usd: expected a number, got a boolean"),
     ({"racks": {"power_budget_kw": float("nan")}}, None, "racks.power_budget_kw: Input should be a finite number"),
     ({"racks": {"rack_units": float("inf")}}, None, "racks.rack_units"),

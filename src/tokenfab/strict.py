@@ -11,7 +11,9 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from tokenfab.errors import excerpt
 
 
 def _admits(annotation: Any, kinds: tuple[type, ...]) -> bool:
@@ -32,9 +34,8 @@ def _bool_for_number(annotation: Any, value: Any) -> bool:
     if isinstance(value, bool):
         return _admits(annotation, (int, float)) and not _admits(annotation, (bool,))
     origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return all(_bool_for_number(a, value) for a in typing.get_args(annotation) if a is not type(None)) \
-            and any(a is not type(None) for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):  # a container value: look into the members that hold one
+        return any(_bool_for_number(a, value) for a in typing.get_args(annotation))
     args = typing.get_args(annotation)
     if origin is dict and isinstance(value, dict) and len(args) == 2:
         return any(_bool_for_number(args[1], v) for v in value.values())
@@ -46,13 +47,11 @@ def _bool_for_number(annotation: Any, value: Any) -> bool:
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_numbers(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                key = field.alias or name
-                if key in data and _bool_for_number(field.annotation, data[key]):
-                    raise ValueError(f"{key}: expected a number, got a boolean ({data[key]!r}); "
-                                     "YAML reads yes/no/on/off/true/false as booleans")
-        return data
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _bool_for_number(field.annotation, value):
+            inside = "" if isinstance(value, bool) else f" in {excerpt(value)}"
+            raise ValueError(f"expected a number, got a boolean{inside}; YAML reads yes/no/on/off/true/false as booleans")
+        return value
