@@ -30,6 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kills", type=int, default=50, help="kills per command")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=["plan", "configure", "factory", "sweep"], help="one command")
     opts = ap.parse_args()
     console = Console(width=150)
     work = Path(tempfile.mkdtemp(prefix="tokenfab-kill-"))
@@ -42,6 +43,8 @@ def main() -> int:
     problems = []
     with Progress(console=console, transient=True) as bar:
         for name, cmd in cmds.items():
+            if opts.only and name != opts.only:
+                continue
             total_s = measure(work, cmd)
             task = bar.add_task(name, total=opts.kills)
             states: Counter = Counter()
@@ -55,8 +58,10 @@ def main() -> int:
                 bar.advance(task)
             table.add_row(name, f"{total_s:.2f}", str(opts.kills), str(states["absent"]), str(states["complete"]),
                           str(states["previous"]), str(bad))
+            bar.console.print(f"{name}: {opts.kills} kills, absent {states['absent']}, complete {states['complete']}, "
+                              f"previous {states['previous']}, problems {bad}", highlight=False)
     console.print(table)
-    console.print(f"{sum(1 for _ in cmds) * opts.kills} kills in {time.perf_counter() - t0:,.0f} s; problems: {len(problems)}")
+    console.print(f"{(1 if opts.only else len(cmds)) * opts.kills} kills in {time.perf_counter() - t0:,.0f} s; problems: {len(problems)}")
     for p in problems[:20]:
         console.print(p, highlight=False)
     shutil.rmtree(work, ignore_errors=True)
