@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/killsuite.py [--kills 50]
 
+Half the kills land at a random moment of a whole run, half within a second after the run
+starts writing its temporary output folder (the moments that matter, whatever the load).
 Prints per command: kills, how often the target was found absent / complete / the previous
 version, and problems (must be 0: a broken target, a temporary folder surviving the next run,
 or a pool worker outliving a killed sweep). Exits 1 on any problem.
@@ -49,12 +51,13 @@ def main() -> int:
             task = bar.add_task(name, total=opts.kills)
             states: Counter = Counter()
             bad = 0
-            for at_s in kill_times(total_s, opts.kills, opts.seed):
-                r = kill_once(work, cmd, at_s)
+            for at_s, writing in kill_times(total_s, opts.kills, opts.seed):
+                r = kill_once(work, cmd, at_s, writing)
                 states[r.state] += 1
                 if r.problem:
                     bad += 1
-                    problems.append(f"{name} killed at {at_s:.2f} s: {r.problem} (target {r.state})")
+                    when = f"{at_s:.2f} s after it began writing" if writing else f"at {at_s:.2f} s"
+                    problems.append(f"{name} killed {when}: {r.problem} (target {r.state})")
                 bar.advance(task)
             table.add_row(name, f"{total_s:.2f}", str(opts.kills), str(states["absent"]), str(states["complete"]),
                           str(states["previous"]), str(bad))

@@ -159,13 +159,18 @@ class KillResult:
     problem: str = ""
 
 
-def kill_once(work: Path, cmd: Command, at_s: float) -> KillResult:
-    """Run `cmd`, SIGKILL it after `at_s`, check the target, run it again, check no leftovers."""
+def kill_once(work: Path, cmd: Command, at_s: float, when_writing: bool = False) -> KillResult:
+    """Run `cmd`, SIGKILL it after `at_s` (when_writing: `at_s` after its temporary output folder
+    appears, whatever the machine's load), check the target, run it again, check no leftovers."""
     keep = work / (cmd.target.name + "-previous")
     _restore(cmd, keep if cmd.before is not None else None)
     p = subprocess.Popen(CLI + cmd.args, cwd=work, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + at_s
     kids: set[int] = set()
+    prefix = f".{cmd.target.name}.tmp-"
+    while when_writing and p.poll() is None and not any(n.startswith(prefix) for n in os.listdir(work)):
+        kids.update(_children(p.pid))
+        time.sleep(0.005)
+    deadline = time.monotonic() + at_s
     while time.monotonic() < deadline and p.poll() is None:
         kids.update(_children(p.pid))
         time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
@@ -211,7 +216,9 @@ def measure(work: Path, cmd: Command) -> float:
     return _run(work, cmd.args)
 
 
-def kill_times(total_s: float, n: int, seed: int = 0) -> list[float]:
+def kill_times(total_s: float, n: int, seed: int = 0) -> list[tuple[float, bool]]:
+    """(delay, when_writing) per kill: half at a random moment of a whole run, half a random
+    moment (up to a second) after the output folder's temporary sibling appears."""
     rng = random.Random(seed)
-    # imports take the first part of a run: most kills land in the later part, where files are written
-    return [rng.uniform(total_s * 0.3, total_s * 1.05) for _ in range(n)]
+    return [(rng.uniform(0.05, total_s * 1.05), False) if k % 2 else (rng.uniform(0.0, 1.0), True)
+            for k in range(n)]

@@ -28,9 +28,10 @@ def test_killed_runs_leave_a_whole_folder_and_no_leftovers(commands, name, kills
     cmd = cmds[name]
     assert cmd.after and cmd.after != cmd.before  # the kill can tell the versions apart
     total_s = measure(work, cmd)
-    for at_s in kill_times(total_s, kills, seed=len(name)):
-        r = kill_once(work, cmd, at_s)
-        assert not r.problem, f"{name} killed at {at_s:.2f} s of {total_s:.2f} s: {r.problem} (target {r.state})"
+    for at_s, writing in kill_times(total_s, kills, seed=len(name)):
+        r = kill_once(work, cmd, at_s, writing)
+        when = f"{at_s:.2f} s after it began writing" if writing else f"at {at_s:.2f} s of {total_s:.2f} s"
+        assert not r.problem, f"{name} killed {when}: {r.problem} (target {r.state})"
         assert r.state in ("absent", "complete", "previous")
 
 
