@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/killsuite.py [--kills 50]
 
-Half the kills land at a random moment of a whole run, half within a second after the run
-starts writing its temporary output folder (the moments that matter, whatever the load).
+Half the kills land at a random moment of a whole run, half shortly after the run
+starts writing its temporary output folder (up to 0.3 s: the moments that matter, whatever the load).
 Prints per command: kills, how often the target was found absent / complete / the previous
 version, and problems (must be 0: a broken target, a temporary folder surviving the next run,
 or a pool worker outliving a killed sweep). Exits 1 on any problem.

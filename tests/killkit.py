@@ -218,7 +218,7 @@ def measure(work: Path, cmd: Command) -> float:
 
 def kill_times(total_s: float, n: int, seed: int = 0) -> list[tuple[float, bool]]:
     """(delay, when_writing) per kill: half at a random moment of a whole run, half a random
-    moment (up to a second) after the output folder's temporary sibling appears."""
+    moment (up to 0.3 s) after the output folder's temporary sibling appears."""
     rng = random.Random(seed)
-    return [(rng.uniform(0.05, total_s * 1.05), False) if k % 2 else (rng.uniform(0.0, 1.0), True)
+    return [(rng.uniform(0.05, total_s * 1.05), False) if k % 2 else (rng.uniform(0.0, 0.3), True)
             for k in range(n)]
