@@ -19,7 +19,7 @@ def test_plan_writes_the_layout_and_is_deterministic(tmp_path):
         r = run("plan", EXAMPLES / "rail-optimized-256.yaml", "-o", out)
         assert r.returncode == 0, r.stderr
     files = sorted(p.name for p in a.iterdir())
-    assert files == ["bom.csv", "cabling.csv", "fabric.json", "fabric.schema.json", "ip-plan.csv", "topology.svg"]
+    assert files == [".tokenfab-output", "bom.csv", "cabling.csv", "fabric.json", "fabric.schema.json", "ip-plan.csv", "topology.svg"]
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     fabric = json.loads((a / "fabric.json").read_text())

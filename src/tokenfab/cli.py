@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table as RichTable
@@ -93,6 +92,7 @@ def _print_summary(fabric) -> None:
 # import only typer at the top, so `tokenfab --help` stays fast. `schema` comes with the catalog's verbs.
 from tokenfab.catalog_commands import register as _catalog  # noqa: E402
 from tokenfab.configure.commands import register as _configure  # noqa: E402
+from tokenfab.doctor.commands import register as _doctor  # noqa: E402
 from tokenfab.factory.commands import register as _factory  # noqa: E402
 from tokenfab.operate.commands import register as _operate  # noqa: E402
 from tokenfab.server.commands import register as _server  # noqa: E402
@@ -100,7 +100,7 @@ from tokenfab.sim.commands import register as _sim  # noqa: E402
 from tokenfab.sweep.commands import register as _sweep  # noqa: E402
 from tokenfab.twin.commands import register as _twin  # noqa: E402
 
-for _register in (_catalog, _configure, _twin, _sim, _factory, _sweep, _operate, _server):
+for _register in (_catalog, _configure, _twin, _sim, _factory, _sweep, _operate, _server, _doctor):
     _register(app)
 
 
@@ -130,10 +130,10 @@ def _with_catalog(fn):
         with use_catalog(layers):
             return fn(*args, **kwargs)
 
-    option = inspect.Parameter("catalog", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[list[Path]],
+    option = inspect.Parameter("catalog", inspect.Parameter.KEYWORD_ONLY, annotation=list[Path] | None,
                                default=typer.Option(None, "--catalog", metavar="FILE|DIR", help=CATALOG_HELP))
     verb.__signature__ = sig.replace(parameters=[*sig.parameters.values(), option])
-    verb.__annotations__ = {**{k: v.annotation for k, v in sig.parameters.items()}, "catalog": Optional[list[Path]]}
+    verb.__annotations__ = {**{k: v.annotation for k, v in sig.parameters.items()}, "catalog": list[Path] | None}
     return verb
 
 

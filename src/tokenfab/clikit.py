@@ -11,6 +11,7 @@ from rich.text import Text
 
 console = Console()
 err = Console(stderr=True)
+MAX_MESSAGE_CHARS = 2000
 
 
 def whole(table: Table, *names: str, width: int | None = None) -> Table:
@@ -58,7 +59,10 @@ def show(table: Table, *names: str) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print a one-paragraph error (no traceback) and exit: 2 for bad input, 1 for failed checks."""
+    """Print a one-paragraph error (no traceback) and exit: 2 for bad input, 1 for failed checks.
+    A message is never more than a few KB, whatever it quotes."""
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = f"{message[:MAX_MESSAGE_CHARS]} ... ({len(message):,} characters in all)"
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

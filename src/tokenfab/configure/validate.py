@@ -23,6 +23,7 @@ from tokenfab.configure import hosts as hostmod
 from tokenfab.configure.checks import Host, Violation
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
+from tokenfab.fileio import load_json, load_yaml, read_text
 
 CHECKS = ("file", "yang", "platform", "frr", "link", "bgp", "address", "lossless", "ecn", "reach")
 
@@ -80,19 +81,24 @@ def load(folder: str | Path) -> Bundle:
                 host_data[name] = h
             continue
         path = folder / "configs" / name / "config_db.json"
-        try:
-            cfg = json.loads(path.read_text())
-            if not isinstance(cfg, dict):
-                raise ValueError("top level is not an object")
-            configs[name] = cfg
-        except FileNotFoundError:
+        if not path.exists():
             problems.append(Violation("file", name, "", "", "", f"missing {path.relative_to(folder)}"))
-        except (ValueError, OSError) as exc:
-            problems.append(Violation("file", name, "", "", "", f"{path.relative_to(folder)} is not valid JSON: {exc}"))
-        try:
-            frr_text[name] = (folder / "configs" / name / "frr.conf").read_text()
-        except OSError:
+        else:
+            try:  # the guarded reader: an edited file is a violation, never a traceback
+                cfg = load_json(path, "config_db.json")
+                if not isinstance(cfg, dict):
+                    raise InputError(f"{path.relative_to(folder)}: top level is not an object")
+                configs[name] = cfg
+            except InputError as exc:
+                problems.append(Violation("file", name, "", "", "", str(exc)))
+        frr_path = folder / "configs" / name / "frr.conf"
+        if not frr_path.exists():
             problems.append(Violation("file", name, "", "", "", f"missing configs/{name}/frr.conf"))
+        else:
+            try:
+                frr_text[name] = read_text(frr_path, "frr.conf")
+            except InputError as exc:
+                problems.append(Violation("file", name, "", "", "", str(exc)))
     known = set(names)
     for d in sorted((folder / "configs").iterdir()):
         if d.is_dir() and d.name not in known:
@@ -101,14 +107,15 @@ def load(folder: str | Path) -> Bundle:
 
 
 def _load_host(path: Path, name: str, problems: list[Violation]) -> Host | None:
+    for file in ("netplan.yaml", "roce.sh"):
+        if not (path / file).exists():
+            problems.append(Violation("file", name, "", "", "", f"missing host file: {path / file}"))
+            return None
     try:
-        plan = yaml.load((path / "netplan.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        script = (path / "roce.sh").read_text()
-    except OSError as exc:
-        problems.append(Violation("file", name, "", "", "", f"missing host file: {exc.filename}"))
-        return None
-    except yaml.YAMLError as exc:
-        problems.append(Violation("file", name, "netplan", "", "", f"not valid YAML: {exc}"))
+        plan = load_yaml(path / "netplan.yaml", "netplan")
+        script = read_text(path / "roce.sh", "roce.sh")
+    except InputError as exc:
+        problems.append(Violation("file", name, "netplan", "", "", str(exc)))
         return None
     addrs, gws, mtu = {}, {}, {}
     eths = (((plan or {}).get("network") or {}).get("ethernets") or {}) if isinstance(plan, dict) else {}
@@ -224,22 +231,25 @@ def check(bundle: Bundle, progress: Callable[[int, int, str], None] | None = Non
 # -- streaming, in worker processes ------------------------------------------------------------
 def _read_switch(folder: Path, name: str, problems: list[Violation]) -> tuple[dict | None, str | None]:
     path = folder / "configs" / name / "config_db.json"
-    cfg = None
-    try:
-        cfg = json.loads(path.read_bytes())
-        if not isinstance(cfg, dict):
-            raise ValueError("top level is not an object")
-    except FileNotFoundError:
+    cfg = text = None
+    if not path.exists():
         problems.append(Violation("file", name, "", "", "", f"missing {path.relative_to(folder)}"))
-        cfg = None
-    except (ValueError, OSError) as exc:
-        problems.append(Violation("file", name, "", "", "", f"{path.relative_to(folder)} is not valid JSON: {exc}"))
-        cfg = None
-    try:
-        text = (folder / "configs" / name / "frr.conf").read_text()
-    except OSError:
+    else:
+        try:  # the guarded reader: an edited file is a violation, never a traceback
+            cfg = load_json(path, "config_db.json")
+            if not isinstance(cfg, dict):
+                raise InputError(f"{path.relative_to(folder)}: top level is not an object")
+        except InputError as exc:
+            problems.append(Violation("file", name, "", "", "", str(exc)))
+            cfg = None
+    frr_path = folder / "configs" / name / "frr.conf"
+    if not frr_path.exists():
         problems.append(Violation("file", name, "", "", "", f"missing configs/{name}/frr.conf"))
-        text = None
+    else:
+        try:
+            text = read_text(frr_path, "frr.conf")
+        except InputError as exc:
+            problems.append(Violation("file", name, "", "", "", str(exc)))
     return cfg, text
 
 

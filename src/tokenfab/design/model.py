@@ -191,6 +191,10 @@ class Fabric:
     def from_json_obj(cls, obj: dict, source: str = "fabric.json") -> Fabric:
         if not isinstance(obj, dict) or obj.get("schema") != SCHEMA_ID:
             raise InputError(f"{source}: not a tokenfab fabric (expected schema {SCHEMA_ID!r}, got {obj.get('schema') if isinstance(obj, dict) else type(obj).__name__!r})")
+        from tokenfab.design.check import check_fabric_obj
+
+        check_fabric_obj(obj, source)  # its JSON Schema and invariants: an edited file fails here, by field
+
         from tokenfab.catalog import activate, active_layers
         from tokenfab.catalog.files import from_json_obj as layers_from_json
 

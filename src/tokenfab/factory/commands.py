@@ -49,9 +49,19 @@ def run_cmd(
     from tokenfab.factory.kpis import summarize
     from tokenfab.factory.spec import variants
 
+    from tokenfab.outputs import check_target
+
     try:
         spec, raw, fabric = _load(factory, fabric_path)
         todo = variants(spec, raw, str(factory))
+        check_target(out, force)  # before the simulation, not after it
+        from tokenfab.factory.bounds import check_failures
+
+        for name, sp in todo:
+            try:
+                check_failures(sp, int(fabric.design["gpus"]))
+            except InputError as exc:
+                raise InputError(f"{factory}: {name}: {exc}") from None
         runs = []
         with Progress(console=console, transient=True) as prog:
             task = prog.add_task("simulating", total=len(todo))

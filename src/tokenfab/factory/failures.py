@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tokenfab.errors import InputError
+
 from tokenfab.factory.spec import Failures
 
 
@@ -34,7 +36,12 @@ class FailureEvent:
 def draw(f: Failures, n_gpus: int, gpus_per_server: int, link_kinds: np.ndarray, link_server: np.ndarray,
          window_s: float, rng: np.random.Generator) -> list[FailureEvent]:
     """link_server: for each link row, the server index of a NIC link, else -1."""
+    from tokenfab.factory.bounds import MAX_FAILURES
+
     rate = f.per_gpu_s * n_gpus
+    if not rate * window_s <= MAX_FAILURES:  # checked up front by bounds.check_failures; never a huge draw
+        raise InputError(f"{rate * window_s:,.3g} interruptions expected over the window; at most {MAX_FAILURES:,}",
+                         "failures")
     n = int(rng.poisson(rate * window_s)) if rate > 0 else 0
     if not n:
         return []

@@ -109,7 +109,8 @@ def gpu_time_svg(run) -> str:
     ax.set_ylim(0, 100)
     ax.set_xlabel("hours")
     ax.set_ylabel(f"% of {n:,} GPUs")
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.85, ncol=2)
+    if ax.get_legend_handles_labels()[0]:  # a window with no GPU time has nothing to label
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.85, ncol=2)
     ax.set_title(f"{run.spec.name}: GPU time by cause (the rest is unallocated)", fontsize=9)
     fig.tight_layout()
     return _svg(fig)

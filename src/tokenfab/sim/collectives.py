@@ -114,8 +114,10 @@ def parse_size(text: str, what: str = "size") -> int:
         v = float(t)
     except ValueError:
         raise InputError(f"{text!r} is not a size: use bytes with an optional K, M or G (e.g. 1M, 16G)", what) from None
-    if v < 0 or not np.isfinite(v):
-        raise InputError(f"{text!r} must be >= 0", what)
+    from tokenfab.numbers import MAX_SIZE_BYTES
+
+    if not np.isfinite(v) or not 0 <= v * mult <= MAX_SIZE_BYTES:
+        raise InputError(f"{text!r} is out of range (accepted: 0 to {MAX_SIZE_BYTES // 2**40}T bytes, e.g. 1M, 16G)", what)
     return int(v * mult)
 
 
@@ -125,8 +127,13 @@ def size_series(min_bytes: int, max_bytes: int, factor: int = 2, step_bytes: int
         raise InputError(f"max size {max_bytes} is below min size {min_bytes}", "-e")
     if factor < 1:
         raise InputError(f"step factor must be >= 1, got {factor}", "-f")
+    from tokenfab.numbers import MAX_SIZE_LINES
+
     out, s = [], min_bytes
     while s <= max_bytes:
+        if len(out) == MAX_SIZE_LINES:
+            raise InputError(f"more than {MAX_SIZE_LINES:,} sizes from {min_bytes} to {max_bytes} bytes; "
+                             "raise the step (-f or -i) or narrow -b/-e", "-i" if factor == 1 else "-f")
         out.append(s)
         if factor > 1:
             if s == 0:
@@ -136,8 +143,6 @@ def size_series(min_bytes: int, max_bytes: int, factor: int = 2, step_bytes: int
             if not step_bytes:
                 break
             s += step_bytes
-        if len(out) > 10_000:
-            raise InputError("the size sweep has more than 10,000 sizes", "-f")
     return out
 
 

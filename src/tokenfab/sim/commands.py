@@ -15,6 +15,7 @@ def _degrade(fabric, text: str) -> tuple[str, float]:
     """REF=0.5 (fraction of the link's speed kept) or REF=400G (the speed it runs at)."""
     from tokenfab.errors import InputError
     from tokenfab.names import resolve
+    from tokenfab.numbers import check
 
     ref, sep, value = text.rpartition("=")
     v = value.strip()
@@ -22,8 +23,8 @@ def _degrade(fabric, text: str) -> tuple[str, float]:
         if not sep or not ref:
             raise ValueError
         if v[-1:].lower() != "g":
-            return ref, float(v)
-        speed = float(v[:-1])
+            return ref, float(check(float(v), f"--degrade {ref}", 0, 1, lo_open=True, desc="a fraction of the speed kept"))
+        speed = float(check(float(v[:-1]), f"--degrade {ref}", 0, 1e7, lo_open=True, unit="Gb/s", desc="a link speed"))
     except ValueError:
         raise InputError(f"--degrade {text!r}: use REF=FRACTION (0.5) or REF=SPEED (400G); "
                          f"{value!r} is neither a fraction nor a speed") from None
@@ -78,14 +79,34 @@ def simulate_cmd(
         from tokenfab.sim.faults import RTO_DEFAULT_S
         from tokenfab.sim.report import heatmap_svg, link_load_text, nccl_table
 
+        from tokenfab.numbers import MAX_CHANNELS, MAX_LATENCY_S, MAX_QPS, MAX_SEEDS, check
+
+        # every number checked here, before the fabric is read: a NaN never reaches the solver
+        check(seeds, "--seeds", 1, MAX_SEEDS)
+        check(qps, "--qps", 1, MAX_QPS)
+        check(channels, "--channels", 1, MAX_CHANNELS)
+        check(stepfactor, "-f", 1, 1024)
+        check(loss, "--loss", 0, 1, hi_open=True, desc="a packet loss probability")
+        if nvlink_efficiency is not None:
+            check(nvlink_efficiency, "--nvlink-efficiency", 0, 1, lo_open=True, desc="a fraction of NVLink bandwidth")
+        check(efficiency, "--efficiency", 0, 1, lo_open=True, desc="a fraction of line rate")
+        check(latency_us, "--latency", 0, MAX_LATENCY_S * 1e6, unit="us", desc="an added latency")
+        check(jitter_us, "--jitter", 0, MAX_LATENCY_S * 1e6, unit="us", desc="a mean jitter")
+        if rto_us is not None:
+            check(rto_us, "--rto-us", 0, 1e7, lo_open=True, unit="us")
+        if gpu_idle is not None:
+            check(gpu_idle, "--gpu-idle", 0, 1e6, unit="s")
+        check(seed, "--seed", 0, 2**32 - 1)
+        if gpus is not None:
+            check(gpus, "--gpus", 1)
         sizes = size_series(parse_size(minbytes, "-b"), parse_size(maxbytes, "-e"), stepfactor,
                             parse_size(stepbytes, "-i") if stepbytes else None)
-        if seeds < 1:
-            raise InputError(f"--seeds must be >= 1, got {seeds}")
-        if gpu_idle is not None and gpu_idle < 0:
-            raise InputError(f"--gpu-idle must be >= 0 s, got {gpu_idle}")
         if plot is not None and plot.suffix.lower() != ".svg":
             raise InputError(f"--plot {plot}: the heat map is written as SVG; name it *.svg")
+        if plot is not None:
+            from tokenfab.outputs import check_file
+
+            check_file(plot, "--plot")  # before the simulation, not after it
         fabric = load_plan_or_intent(plan)
         deg = dict(_degrade(fabric, text) for text in degrade)
         faults = Faults(down=tuple(fail), degrade=deg, loss=loss, recovery=recovery, loss_scope=loss_scope,

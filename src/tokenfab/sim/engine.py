@@ -57,6 +57,9 @@ class MaxMin:
         self.A.sum_duplicates()
         self.AT = self.A.T.tocsr()
         self.cap = np.asarray(cap, dtype=np.float64)
+        # a NaN capacity or coefficient would make every round freeze nothing: refuse it here
+        if not (np.isfinite(self.A.data).all() and not np.isnan(self.cap).any()):
+            raise ValueError("max-min: capacities and coefficients must be numbers (found NaN or inf)")
 
     def solve(self, active: np.ndarray | None = None) -> np.ndarray:
         A, AT = self.A, self.AT
@@ -83,6 +86,8 @@ class MaxMin:
             bott = c[share <= lam * (1 + REL_TOL)]
             rows = AT.indices[_entries(AT.indptr, bott)]
             rows = np.unique(rows[~frozen[rows]])
+            if not len(rows):  # cannot happen with finite inputs; never loop if it does
+                raise ValueError(f"max-min: no progress at fill level {lam}")
             rate[rows] = lam
             frozen[rows] = True
             e = _entries(A.indptr, rows)
@@ -132,6 +137,9 @@ def run(A: sp.csr_matrix, cap: np.ndarray, size: np.ndarray, start_s: np.ndarray
     size = np.asarray(size, dtype=np.float64)
     start = np.zeros(G) if start_s is None else np.asarray(start_s, dtype=np.float64)
     tau = np.zeros(G) if stall_per_byte is None else np.asarray(stall_per_byte, dtype=np.float64)
+    for name, arr in (("size", size), ("start_s", start), ("stall_per_byte", tau)):
+        if not np.isfinite(arr).all():  # a NaN time never ends a flow: the loop would not either
+            raise ValueError(f"engine.run: {name} must be finite (found NaN or inf)")
     remaining = size.copy()
     finish = np.full(G, np.nan)
     done = size <= 0

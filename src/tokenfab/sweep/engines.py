@@ -28,6 +28,26 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
+def _reachable(address: str) -> None:
+    """A Ray address that does not answer is refused in seconds (ray.init would retry for minutes)."""
+    import socket
+
+    if address in ("local", "auto"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--ray {address!r}: expected 'local', 'auto' or HOST:PORT (e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(f"--ray {address}: no Ray cluster answers there within {RAY_CONNECT_TIMEOUT_S:g} s "
+                         f"({exc.strerror or exc}); start one with `ray start --head` or use --ray local") from None
+
+
 def _done(value: Any) -> Future:
     f: Future = Future()
     f.set_result(value)
@@ -75,6 +95,7 @@ class RayEngine:
             import ray
         except ImportError:
             raise InputError("--ray: Ray is not installed (pip install 'tokenfab[ray]')") from None
+        _reachable(address)
         self.ray = ray
         self.owned = False
         if not ray.is_initialized():

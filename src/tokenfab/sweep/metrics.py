@@ -35,6 +35,11 @@ FACTORY: dict[str, str] = {
 }
 TEXT = {"architecture"}  # plan columns that are not numbers
 
+# every figure plan_metrics returns; an objective must name one (checked when the spec loads)
+METRICS = ("architecture", "tiers", "gpus", "leaves", "spines", "cores", "switches", "links", "cost_usd",
+           "network_cost_usd", "network_cost_per_gpu_usd", "power_kw", "network_power_kw", "oversubscription",
+           "uplink_gbps_per_gpu")
+
 
 def sim_names(scenario: dict | None) -> dict[str, str]:
     if not scenario:

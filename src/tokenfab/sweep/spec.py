@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import math
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,13 @@ def _draws(spec: SweepSpec) -> list[tuple[Any, ...]]:
         ranged = [a.path for a in axes if a.range is not None]
         if ranged:
             raise InputError(f"axes {', '.join(ranged)}: a range needs random or lhs sampling (a grid needs values)")
+        from tokenfab.numbers import MAX_GRID_POINTS
+
+        size = math.prod(len(a.values or []) for a in axes)
+        if size > MAX_GRID_POINTS:
+            sizes = " x ".join(str(len(a.values or [])) for a in axes)
+            raise InputError(f"axes: the grid has {sizes} = {size:,} points; at most {MAX_GRID_POINTS:,} "
+                             "(split the sweep, drop values, or sample with random or lhs)")
         return list(itertools.product(*(a.values or [] for a in axes)))
     n = s.points or 0
     if s.method == "random":

@@ -83,7 +83,11 @@ def up_cmd(
     """Boot every switch of OUT in its own namespace with zebra + bgpd and the generated configs."""
     from tokenfab.twin import api
 
+    from tokenfab.numbers import MAX_WAIT_S, check
+
     with _errors(), _progress(not as_json) as tick:
+        check(timeout, "--timeout", 0, MAX_WAIT_S, lo_open=True, unit="s", desc="seconds to wait")
+        check(servers, "--servers", 0, desc="a number of servers")
         report = api.up(out, name, servers, state_dir, wait, timeout, tick)
     if as_json:
         print(json.dumps(report, indent=1, sort_keys=True))
@@ -155,8 +159,12 @@ def check_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: 
 def _change(action: str, target: str | None, name, state_dir, wait, timeout, as_json, **kw) -> None:
     from tokenfab.twin import api
 
+    from tokenfab.numbers import MAX_WAIT_S, check
+
     fn: Callable[..., dict] = api.fail if action == "fail" else api.restore
     with _errors(), _progress(not as_json and wait) as tick:
+        if timeout is not None:
+            check(timeout, "--timeout", 0, MAX_WAIT_S, lo_open=True, unit="s", desc="seconds to wait")
         report = fn(target, name, state_dir, wait=wait, timeout_s=timeout, progress=tick, **kw)
     if as_json:
         print(json.dumps(report, indent=1, sort_keys=True))

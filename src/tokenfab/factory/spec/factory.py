@@ -107,7 +107,17 @@ def check_refs(spec: FactorySpec, source: str = "factory") -> None:
 
 
 def parse_factory(data: object, source: str = "factory") -> FactorySpec:
+    from tokenfab.factory.bounds import check_job_counts, check_work
+
+    try:
+        check_job_counts(data)  # before expanding anything: counts that would flood memory are refused
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
     spec = validated(FactorySpec, data, source, "fabric, jobs, ...")
+    try:
+        check_work(spec)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
     check_refs(spec, source)
     return spec
 
