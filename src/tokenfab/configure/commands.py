@@ -53,7 +53,7 @@ def validate_cmd(
     folder: Path = typer.Argument(..., help="output folder of `tokenfab configure`"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     frr: bool = typer.Option(True, "--frr/--no-frr", help="also parse every frr.conf with FRR's vtysh, when installed"),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (default: one per core)"),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (default: one per core)"),
 ) -> None:
     """Check every config_db.json against SONiC's YANG models and the fabric-wide rules. Exit 0 clean, 1 not."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
