@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenfab import __version__
 from tokenfab.errors import InputError
@@ -252,8 +253,8 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
     app.state.jobs = jobs
 
     # one error shape
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's own (bad bodies, 404)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         d = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
         body = {"status": exc.status_code, "field": d.get("field"), "message": d.get("message", ""),
                 "accepted": d.get("accepted")}
