@@ -247,18 +247,26 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         state.pop("jobs").close()
 
     app = FastAPI(title="tokenfab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=__doc__, responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody},
-                                                  413: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+                  description=__doc__, responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)})
     app.state.workspace = ws
     app.state.jobs = jobs
 
     # one error shape
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's own (bad bodies, 404)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         d = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
         body = {"status": exc.status_code, "field": d.get("field"), "message": d.get("message", ""),
                 "accepted": d.get("accepted")}
-        return JSONResponse({"error": body}, status_code=exc.status_code)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path answers, not only the first route's
+            from starlette.routing import Match
+
+            allowed = set()
+            for route in app.router.routes:
+                if route.matches(request.scope)[0] != Match.NONE and getattr(route, "methods", None):
+                    allowed |= set(route.methods)
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -472,7 +480,8 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
                 out.append({"path": str(p.relative_to(base)), "size_bytes": p.stat().st_size})
         return out
 
-    @app.get("/api/designs/{name}/files/{path:path}", tags=["files"])
+    @app.get("/api/designs/{name}/files/{path:path}", tags=["files"], response_class=FileResponse,
+             responses={200: {"content": {t: {} for t in sorted(set(MEDIA.values()) | {"application/octet-stream"})}}})
     def design_file(name: str, path: str) -> FileResponse:
         """Download one file of the design folder."""
         design_or_404(name)
@@ -482,7 +491,8 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             raise _err(404, f"no file {excerpt(path, 200)!r} in design {name!r}", "path") from None
         return FileResponse(p, media_type=MEDIA.get(p.suffix, "application/octet-stream"), filename=p.name)
 
-    @app.get("/api/designs/{name}/archive", tags=["files"])
+    @app.get("/api/designs/{name}/archive", tags=["files"], response_class=Response,
+             responses={200: {"content": {"application/zip": {}}}})
     def design_archive(name: str) -> Response:
         """The whole design folder (intent, plan, configs, ZTP bundle, exports, runs) as one zip."""
         design_or_404(name)
