@@ -17,6 +17,7 @@ import json
 import os
 import zipfile
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -213,7 +214,35 @@ def _parse_intent_text(text: str):
     return intent
 
 
+def _load_fabric(path: Path):
+    """fabric.json as a Fabric, cached while the file is unchanged (a 32,768-GPU plan takes a second to load)."""
+    st = path.stat()
+    return _cached_fabric(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _cached_fabric(path: str, mtime_ns: int, size: int):
+    from tokenfab.design.model import Fabric
+
+    fabric = Fabric.load(path)
+    try:
+        fabric._tokenfab_source = (path, mtime_ns, size)  # lets _summary reuse its cached figures
+    except AttributeError:
+        pass
+    return fabric
+
+
+@lru_cache(maxsize=64)
+def _cached_summary(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    return _summary_of(_cached_fabric(path, mtime_ns, size))
+
+
 def _summary(fabric) -> dict[str, Any]:
+    path = getattr(fabric, "_tokenfab_source", None)
+    return _summary_of(fabric) if path is None else _cached_summary(*path)
+
+
+def _summary_of(fabric) -> dict[str, Any]:
     from tokenfab.report.tables import totals
 
     counts = fabric.counts()
@@ -247,7 +276,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         state.pop("jobs").close()
 
     app = FastAPI(title="tokenfab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=__doc__, responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)})
+                  description=__doc__, responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)})
     app.state.workspace = ws
     app.state.jobs = jobs
 
@@ -280,6 +309,13 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         body = {"status": 422, "field": ".".join(loc) or None, "message": excerpt(msgs, 600), "accepted": accepted}
         return JSONResponse({"error": body}, status_code=422)
 
+    from tokenfab.server.jobs import QueueFull
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(_: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"error": {"status": 429, "field": None, "message": str(exc), "accepted": None}},
+                            status_code=429, headers={"Retry-After": "10"})
+
     @app.exception_handler(InputError)
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": {"status": 422, "field": exc.field, "message": excerpt(str(exc), 2000),
@@ -295,12 +331,10 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         return name
 
     def fabric_of(name: str):
-        from tokenfab.design.model import Fabric
-
         path = ws.plan_dir(name) / "fabric.json"
         if not path.exists():
             raise _err(409, f"design {name!r} has no plan yet (its intent does not plan)", "intent")
-        return Fabric.load(path)
+        return _load_fabric(path)
 
     def plan_into(name: str, intent) -> None:
         from tokenfab.design import design
@@ -318,9 +352,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             return ("invalid", str(exc), None)
         if not fabric_path.exists():
             return ("unplanned", None, None)
-        from tokenfab.design.model import Fabric
-
-        fabric = Fabric.load(fabric_path)
+        fabric = _load_fabric(fabric_path)
         same = fabric.intent.model_dump(mode="json") == intent.model_dump(mode="json")
         return ("planned" if same else "stale", None, fabric)
 

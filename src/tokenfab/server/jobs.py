@@ -42,6 +42,10 @@ def _read_json(path: Path) -> Any:
         return None
 
 
+class QueueFull(Exception):
+    """More jobs wait than the server queues; the API answers 429."""
+
+
 def _kill(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -51,12 +55,14 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 class Jobs:
-    def __init__(self, workspace: Workspace, workers: int = 2):
+    def __init__(self, workspace: Workspace, workers: int = 2, max_queued: int = 200):
         self.ws = workspace
         self.dir = workspace.root / ".jobs"
         self.workers = max(1, workers)
+        self.max_queued = max_queued
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen] = {}
+        self._queue: list[str] = []  # queued job ids, oldest first (records on disk, order in memory)
         self._stop = threading.Event()
         self._recover()
         self._thread = threading.Thread(target=self._loop, name="tokenfab-jobs", daemon=True)
@@ -78,15 +84,18 @@ class Jobs:
                 rec["progress"] = prog
         return rec
 
-    def list(self, design: str | None = None) -> list[dict[str, Any]]:
+    def list(self, design: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Newest first (job ids start with their creation time)."""
         out = []
-        for p in sorted(self.dir.glob("*.json")):
+        for p in sorted(self.dir.glob("*.json"), reverse=True):
             if p.name.count(".") != 1:
                 continue
             rec = _read_json(p)
             if rec and (design is None or rec.get("design") == design):
                 out.append(self.get(rec["id"]))
-        return sorted(out, key=lambda r: r["created"], reverse=True)
+                if len(out) >= limit:
+                    break
+        return out
 
     def _save(self, rec: dict[str, Any]) -> None:
         _write_json(self._path(rec["id"]), rec)
@@ -108,7 +117,11 @@ class Jobs:
                "finished": None, "error": None, "result": None,
                "progress": {"done": 0, "total": None, "message": "queued"}}
         with self._lock:
+            if len(self._queue) >= self.max_queued:
+                raise QueueFull(f"{len(self._queue)} jobs are waiting already (at most {self.max_queued}); "
+                                "try again later")
             self._save(rec)
+            self._queue.append(rec["id"])
         return rec
 
     def cancel(self, job_id: str) -> dict[str, Any]:
@@ -119,6 +132,8 @@ class Jobs:
             proc = self._procs.pop(job_id, None)
             if proc is not None:
                 _kill(proc)
+            if job_id in self._queue:
+                self._queue.remove(job_id)
             rec.update(state="cancelled", finished=time.time(), error="cancelled by the user")
             self._save(rec)
             return rec
@@ -161,10 +176,10 @@ class Jobs:
             self._save(rec)
 
     def _start_queued(self) -> None:
-        if len(self._procs) >= self.workers:
-            return
-        queued = [r for r in self.list() if r["state"] == "queued"]
-        for rec in sorted(queued, key=lambda r: r["created"])[: self.workers - len(self._procs)]:
+        while self._queue and len(self._procs) < self.workers:
+            rec = self.get(self._queue.pop(0))
+            if rec["state"] != "queued":
+                continue
             # a fresh interpreter per job, in its own process group so cancelling also ends its children
             log = open(self.dir / f"{rec['id']}.log", "ab")
             proc = subprocess.Popen([sys.executable, "-m", "tokenfab.server.tasks", str(self.ws.root), rec["id"]],
