@@ -16,6 +16,7 @@ import io
 import json
 import os
 import zipfile
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
@@ -220,26 +221,46 @@ def _load_fabric(path: Path):
     return _cached_fabric(str(path), st.st_mtime_ns, st.st_size)
 
 
-@lru_cache(maxsize=8)
+_FABRICS: OrderedDict[tuple[str, int, int], Any] = OrderedDict()  # a few Fabrics, least recently used out
+_FABRICS_MAX = 8
+
+
 def _cached_fabric(path: str, mtime_ns: int, size: int):
     from tokenfab.design.model import Fabric
 
-    fabric = Fabric.load(path)
-    try:
-        fabric._tokenfab_source = (path, mtime_ns, size)  # lets _summary reuse its cached figures
-    except AttributeError:
-        pass
+    key = (path, mtime_ns, size)
+    if key in _FABRICS:
+        _FABRICS.move_to_end(key)
+        return _FABRICS[key]
+    return _remember(key, Fabric.load(path))
+
+
+def _remember(key: tuple[str, int, int], fabric):
+    _FABRICS[key] = fabric
+    while len(_FABRICS) > _FABRICS_MAX:
+        _FABRICS.popitem(last=False)
     return fabric
 
 
-@lru_cache(maxsize=64)
-def _cached_summary(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
-    return _summary_of(_cached_fabric(path, mtime_ns, size))
+@lru_cache(maxsize=512)
+def _plan_record(path: str, mtime_ns: int, size: int) -> tuple[str, dict[str, Any]]:
+    """(the plan's intent as JSON text, the plan's summary): small, so every design's stays cached."""
+    fabric = _cached_fabric(path, mtime_ns, size)
+    return json.dumps(fabric.intent.model_dump(mode="json"), sort_keys=True), _summary_of(fabric)
+
+
+@lru_cache(maxsize=512)
+def _intent_record(text: str) -> tuple[bool, str | None, str | None]:
+    """(plans?, the error, the intent as JSON text) of intent YAML text."""
+    try:
+        intent = _parse_intent_text(text)
+    except InputError as exc:
+        return False, str(exc), None
+    return True, None, json.dumps(intent.model_dump(mode="json"), sort_keys=True)
 
 
 def _summary(fabric) -> dict[str, Any]:
-    path = getattr(fabric, "_tokenfab_source", None)
-    return _summary_of(fabric) if path is None else _cached_summary(*path)
+    return _summary_of(fabric)
 
 
 def _summary_of(fabric) -> dict[str, Any]:
@@ -342,19 +363,23 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
 
         fabric = design(intent)
         write_plan(fabric, ws.plan_dir(name), force=True)
+        path = ws.plan_dir(name) / "fabric.json"
+        st = path.stat()
+        _remember((str(path), st.st_mtime_ns, st.st_size), fabric)  # the next read needs no reload
 
-    def status_of(name: str) -> tuple[str, str | None, Any]:
-        text = ws.intent_text(name) or ""
+    def status_of(name: str) -> tuple[str, str | None, dict[str, Any] | None]:
+        """(planned | stale | invalid | unplanned, the intent's error, the plan's summary)."""
+        ok, error, intent_json = _intent_record(ws.intent_text(name) or "")
         fabric_path = ws.plan_dir(name) / "fabric.json"
-        try:
-            intent = _parse_intent_text(text)
-        except InputError as exc:
-            return ("invalid", str(exc), None)
-        if not fabric_path.exists():
+        summary = None
+        if fabric_path.exists():
+            st = fabric_path.stat()
+            planned_json, summary = _plan_record(str(fabric_path), st.st_mtime_ns, st.st_size)
+        if not ok:
+            return ("invalid", error, summary)
+        if summary is None:
             return ("unplanned", None, None)
-        fabric = _load_fabric(fabric_path)
-        same = fabric.intent.model_dump(mode="json") == intent.model_dump(mode="json")
-        return ("planned" if same else "stale", None, fabric)
+        return ("planned" if planned_json == intent_json else "stale", None, summary)
 
     # -- catalog and schema ------------------------------------------------------------------------
     @app.get("/api/catalog", tags=["catalog"])
@@ -413,10 +438,9 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         """The workspace's designs with their key figures."""
         out = []
         for name in ws.designs():
-            st, _, fabric = status_of(name)
+            st, _, s = status_of(name)
             item = DesignListItem(name=name, status=st)
-            if fabric is not None:
-                s = _summary(fabric)
+            if s is not None:
                 item.gpus = int(s["design"].get("gpus", 0))
                 item.switches = s["switches"]
                 item.price_usd = round(s["totals"]["price_usd"], 2)
@@ -441,14 +465,14 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
     def get_design(name: str) -> Design:
         """A design: its intent, whether its plan is current, its figures, configs, validation and runs."""
         design_or_404(name)
-        st, error, fabric = status_of(name)
+        st, error, summary = status_of(name)
         plan = ws.plan_dir(name)
         val = None
         if (plan / "validation.json").exists():
             v = json.loads((plan / "validation.json").read_text())
             val = {"ok": v["ok"], "violations": len(v["violations"]), "counts": v["counts"], "switches": v["switches"]}
         return Design(name=name, intent_yaml=ws.intent_text(name) or "", status=st, error=error,
-                      summary=_summary(fabric) if fabric is not None else None,
+                      summary=summary,
                       configured=(plan / "configs").exists(), validation=val, runs=ws.runs(name))
 
     @app.put("/api/designs/{name}/intent", tags=["designs"])
