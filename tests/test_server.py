@@ -197,3 +197,28 @@ def test_catalog_schema_and_offline_assets(client):
     assert "swagger-ui-bundle.js" in client.get("/docs").text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/designs", "/api/designs/{name}/simulate", "/api/designs/{name}/factory", "/api/compare"} <= set(paths)
+
+
+@pytest.mark.parametrize("name", ["fabric.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg"])
+def test_stateless_plan_files_are_the_cli_files(client, name):
+    """POST /api/plan/files/NAME answers byte for byte what `tokenfab plan` writes for the same intent."""
+    from tokenfab import load_intent, plan
+    from tokenfab.report import plan_files
+
+    r = client.post(f"/api/plan/files/{name}", json=(EXAMPLES / "rail-only-128.yaml").read_text())
+    assert r.status_code == 200
+    assert r.text == plan_files(plan(load_intent(EXAMPLES / "rail-only-128.yaml")))[name]
+    missing = client.post("/api/plan/files/nope.txt", json=INTENT)
+    assert missing.status_code == 404 and "bom.csv" in missing.json()["error"]["accepted"]
+
+
+def test_stateless_plan_matches_the_library(client):
+    import yaml
+
+    from tokenfab import parse_intent, plan
+
+    body = client.post("/api/plan", json=INTENT).json()
+    fabric = plan(parse_intent(yaml.safe_load(INTENT)))
+    assert body["counts"] == fabric.counts() == {"leafs": 4, "servers": 64, "spines": 2, "leaf-spine links": 128,
+                                                 "nic links": 256}
+    assert body["totals"]["price_usd"] == pytest.approx(sum(b["total_price_usd"] for b in body["bom"]))

@@ -29,9 +29,13 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    if os.environ.get("TOKENFAB_SCREENSHOTS") == "docs":
+    if os.environ.get("TOKENFAB_SCREENSHOTS") == "docs":  # the README's pictures, kept small
+        from PIL import Image
+
         DOCS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS / f"{name}.png"))
+        img = Image.open(ARTIFACTS / f"{name}.png").convert("RGB")
+        img = img.resize((800, round(img.height * 800 / img.width)), Image.LANCZOS)
+        img.quantize(colors=128).save(DOCS / f"{name}.png", optimize=True)
 
 
 @pytest.fixture(scope="module")

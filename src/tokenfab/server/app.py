@@ -432,6 +432,20 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         return {"design": json.loads(json.dumps(f.design, default=str)), "totals": totals(f), "bom": bom_rows(f),
                 "expectations": exp, "counts": f.counts()}
 
+    @app.post("/api/plan/files/{name}", tags=["plan"], response_class=PlainTextResponse,
+              responses={200: {"content": {t: {} for t in ("application/json", "text/csv", "image/svg+xml", "text/plain")}}})
+    def plan_file(name: str, intent: dict | str = Body(..., description="the intent as JSON, or YAML text")) -> Response:
+        """One file of `tokenfab plan` (fabric.json, bom.csv, cabling.csv, ip-plan.csv, topology.svg) without saving."""
+        from tokenfab.design import design
+        from tokenfab.intent import parse_intent
+        from tokenfab.report import plan_files
+
+        data = load_yaml_text(intent, "intent") if isinstance(intent, str) else intent
+        files = plan_files(design(parse_intent(data, "intent")))
+        if name not in files:
+            raise _err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
+        return PlainTextResponse(files[name], media_type=MEDIA.get(name[name.rfind("."):], "text/plain"))
+
     # -- designs -----------------------------------------------------------------------------------
     @app.get("/api/designs", tags=["designs"])
     def list_designs() -> list[DesignListItem]:
