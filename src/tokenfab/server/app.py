@@ -602,17 +602,24 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         return json.loads(path.read_text())
 
     def _new_run(name: str, kind: str, params: dict) -> str:
+        """A new run folder `<kind>-<n>`; mkdir decides between two requests racing for the same n."""
         import time
 
-        existing = {r.get("run") for r in ws.runs(name)}
-        n = sum(1 for r in existing if str(r).startswith(f"{kind}-")) + 1
-        while f"{kind}-{n}" in existing or ws.run_dir(name, f"{kind}-{n}").exists():
-            n += 1
-        run = f"{kind}-{n}"
-        d = ws.run_dir(name, run)
-        d.mkdir(parents=True)
-        (d / "run.json").write_text(json.dumps({"run": run, "kind": kind, "params": params,
-                                                "created": time.time()}, indent=1, sort_keys=True))
+        base = ws.runs_dir(name)
+        base.mkdir(parents=True, exist_ok=True)
+        n = sum(1 for p in base.iterdir() if p.name.startswith(f"{kind}-")) + 1
+        while True:
+            run = f"{kind}-{n}"
+            try:
+                (base / run).mkdir()
+                break
+            except FileExistsError:
+                n += 1
+        meta = base / run / "run.json"
+        tmp = meta.with_name(".run.json.tmp")
+        tmp.write_text(json.dumps({"run": run, "kind": kind, "params": params, "created": time.time()},
+                                  indent=1, sort_keys=True))
+        tmp.replace(meta)
         return run
 
     @app.post("/api/designs/{name}/simulate", status_code=202, tags=["stages"])

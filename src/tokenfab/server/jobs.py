@@ -62,6 +62,7 @@ class Jobs:
         self.max_queued = max_queued
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen] = {}
+        self._cache: dict[str, tuple[int, str]] = {}  # job id -> (mtime, record text): reads skip unchanged files
         self._queue: list[str] = []  # queued job ids, oldest first (records on disk, order in memory)
         self._stop = threading.Event()
         self._recover()
@@ -75,9 +76,21 @@ class Jobs:
         return self.dir / f"{job_id}.json"
 
     def get(self, job_id: str) -> dict[str, Any]:
-        rec = _read_json(self._path(job_id))
-        if rec is None:
-            raise KeyError(job_id)
+        path = self._path(job_id)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise KeyError(job_id) from None
+        hit = self._cache.get(job_id)
+        if hit and hit[0] == stamp:
+            rec = json.loads(hit[1])
+        else:
+            text = path.read_text() if path.exists() else ""
+            try:
+                rec = json.loads(text)
+            except ValueError:
+                raise KeyError(job_id) from None
+            self._cache[job_id] = (stamp, text)
         if rec["state"] == "running":
             prog = _read_json(self.dir / f"{job_id}.progress.json")
             if prog:
@@ -90,9 +103,12 @@ class Jobs:
         for p in sorted(self.dir.glob("*.json"), reverse=True):
             if p.name.count(".") != 1:
                 continue
-            rec = _read_json(p)
-            if rec and (design is None or rec.get("design") == design):
-                out.append(self.get(rec["id"]))
+            try:
+                rec = self.get(p.stem)
+            except KeyError:
+                continue
+            if design is None or rec.get("design") == design:
+                out.append(rec)
                 if len(out) >= limit:
                     break
         return out

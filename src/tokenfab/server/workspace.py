@@ -86,15 +86,17 @@ class Workspace:
     def run_dir(self, design: str, run: str) -> Path:
         return self.runs_dir(design) / check_name(run, "run")
 
-    def runs(self, design: str) -> list[dict[str, Any]]:
+    def runs(self, design: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest `limit` runs, oldest first (a run folder being created is skipped)."""
         base = self.runs_dir(design)
         if not base.exists():
             return []
         out = []
-        for p in sorted(base.iterdir()):
-            meta = p / "run.json"
-            if p.is_dir() and meta.exists():
+        for meta in sorted(base.glob("*/run.json"), key=lambda p: p.stat().st_mtime_ns)[-limit:]:
+            try:
                 out.append(json.loads(meta.read_text()))
+            except (OSError, ValueError):
+                continue
         return out
 
     def sweeps(self) -> list[str]:
