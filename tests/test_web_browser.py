@@ -103,6 +103,11 @@ def test_a_user_designs_checks_simulates_and_compares(server, page):
     config = page.inner_text("pre.config[data-file='config_db.json']")
     assert '"DEVICE_METADATA"' in config and '"BGP_NEIGHBOR"' in config
     assert page.locator("pre.config[data-file='frr.conf']").count() == 1
+    # a violation links to its device and line: the table's first line is marked in the config
+    page.goto(server + "/#/design/web-256/topology?expand=su-1&device=leaf-r1-1&find=BGP_NEIGHBOR")
+    page.wait_for_selector("#config-line")
+    assert '"BGP_NEIGHBOR"' in page.inner_text("#config-line")
+    assert int(page.get_attribute("#config-line", "data-line")) > 1
 
     # 4. BOM with totals
     page.goto(server + "/#/design/web-256/bom")

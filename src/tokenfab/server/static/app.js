@@ -318,10 +318,10 @@ async function topologyTab(name, d, body, _tab, params) {
     if (hit && hit.length) { cy.$(":selected").unselect(); hit.select(); cy.center(hit); showDevice(name, q, panel); return; }
     try { await showDevice(name, q, panel); } catch (err) { /* shown in panel */ }
   });
-  if (params.get("device")) showDevice(name, params.get("device"), panel);
+  if (params.get("device")) showDevice(name, params.get("device"), panel, params.get("find"));
 }
 
-async function showDevice(name, device, panel) {
+async function showDevice(name, device, panel, find) {
   let p;
   try { p = await api(`/api/designs/${esc(name)}/devices/${esc(device)}`); } catch (e) { put(panel, errorBox(e)); return; }
   const dv = p.device;
@@ -335,6 +335,21 @@ async function showDevice(name, device, panel) {
     p.bgp.length ? sortableTable(["neighbor", "ASN", "name", "local"], p.bgp.map((b) => [b.neighbor, b.asn, b.name, b.local_addr])) : el("p", { class: "muted" }, "none"),
     el("h2", {}, "Generated configuration"),
     files.length ? files : el("p", { class: "muted" }, "Not configured yet: run Configure and validate on the Validate tab."));
+  if (find) markLine(panel, find);
+}
+
+// A violation's table or key: highlight its first line in the device's config and scroll to it.
+function markLine(panel, needle) {
+  for (const pre of panel.querySelectorAll("pre.config")) {
+    const lines = pre.textContent.split("\n");
+    const at = lines.findIndex((l) => l.includes(needle));
+    if (at < 0) continue;
+    pre.closest("details").open = true;
+    put(pre, lines.slice(0, at).join("\n") + "\n", el("mark", { id: "config-line", "data-line": at + 1 }, lines[at]),
+        "\n" + lines.slice(at + 1).join("\n"));
+    document.getElementById("config-line").scrollIntoView({ block: "center" });
+    return;
+  }
 }
 
 async function validateTab(name, d, body) {
@@ -357,7 +372,11 @@ async function validateTab(name, d, body) {
   if (v.violations.length) {
     const cols = Object.keys(v.violations[0]);
     body.append(el("h2", {}, "Violations"), sortableTable(cols, v.violations.map((x) => cols.map((c) => x[c] ?? "")), {
-      cell: (c, i) => cols[i] === "device" && c ? el("a", { href: `#/design/${esc(name)}/topology?device=${esc(c)}` }, c) : c }));
+      cell: (c, i, r) => {
+        if (cols[i] !== "device" || !c) return c;
+        const find = [r[cols.indexOf("table")], r[cols.indexOf("key")]].filter((x) => x && x !== -1).pop() || "";
+        return el("a", { href: `#/design/${esc(name)}/topology?device=${esc(c)}${find ? "&find=" + esc(find) : ""}` }, c);
+      } }));
   }
 }
 
