@@ -222,3 +222,23 @@ def test_stateless_plan_matches_the_library(client):
     assert body["counts"] == fabric.counts() == {"leafs": 4, "servers": 64, "spines": 2, "leaf-spine links": 128,
                                                  "nic links": 256}
     assert body["totals"]["price_usd"] == pytest.approx(sum(b["total_price_usd"] for b in body["bom"]))
+
+
+def test_links_a_twin_holds_down_are_marked_on_the_topology(client, tmp_path, monkeypatch):
+    """A twin booted from the design's plan folder records its failures (link rows of fabric.json) in
+    its state folder; the topology marks those links failed."""
+    client.post("/api/designs", json={"name": "small", "intent_yaml": INTENT})
+    plan = tmp_path / "ws" / "designs" / "small" / "plan"
+    state = tmp_path / "twins"
+    (state / "lab").mkdir(parents=True)
+    fabric = json.loads((plan / "fabric.json").read_text())
+    from tokenfab.design.model import Fabric
+
+    f = Fabric.from_json_obj(fabric)
+    rows = [i for i in range(len(f.links)) if f.link(i).kind == "leaf-spine"][:2]
+    (state / "lab" / "twin.json").write_text(json.dumps({"name": "lab", "source": str(plan.resolve()), "failures": [
+        {"target": "x", "devices": [], "links": rows, "hard": False}]}))
+    monkeypatch.setenv("TOKENFAB_TWIN_STATE", str(state))
+    topo = client.get("/api/designs/small/topology").json()
+    assert topo["twins"] == ["lab"]
+    assert sum(e["data"]["failed"] for e in topo["edges"]) == 2

@@ -517,16 +517,24 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
     @app.get("/api/designs/{name}/topology", tags=["designs"])
     def design_topology(name: str, expand: str = Query("", max_length=4000, description="group ids, comma separated"),
                         run: str | None = Query(None, description="a simulate run whose failed links to mark")) -> dict[str, Any]:
-        """Nodes and edges to draw: groups collapsed unless expanded, failed links marked."""
+        """Nodes and edges to draw: groups collapsed unless expanded; links failed in the simulate run, or
+        held down in a twin booted from this design's plan, marked."""
         from tokenfab.server.topology import view
+        from tokenfab.server.twinview import failed_links
 
         design_or_404(name)
+        fabric = fabric_of(name)
         failed: set[str] = set()
         if run:
             res = ws.run_dir(name, run) / "result.json"
             if res.exists():
                 failed = {r["link"] for r in json.loads(res.read_text()).get("links") or [] if r.get("failed")}
-        return view(fabric_of(name), {e for e in expand.split(",") if e}, failed)
+        twins = failed_links(ws.plan_dir(name), fabric)
+        for links in twins.values():
+            failed |= links
+        out = view(fabric, {e for e in expand.split(",") if e}, failed)
+        out["twins"] = sorted(twins)
+        return out
 
     @app.get("/api/designs/{name}/devices/{device}", tags=["designs"])
     def design_device(name: str, device: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def twins(with_check: bool = True) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in list_twins(root):
         rec = Twin(root, name).load()
-        item: dict[str, Any] = {"name": name, "fabric": rec.get("fabric") or rec.get("plan"), "status": None,
+        item: dict[str, Any] = {"name": name, "source": rec.get("source"), "status": None,
                                 "check": None, "error": None}
         try:
             item["status"] = api.status(name, root)
@@ -27,4 +27,27 @@ def twins(with_check: bool = True) -> list[dict[str, Any]]:
         except (InputError, OSError, PermissionError) as exc:
             item["error"] = str(exc)
         out.append(item)
+    return out
+
+
+def failed_links(plan_dir, fabric) -> dict[str, set[str]]:
+    """Links held down in twins booted from this plan folder: {twin name: link names}."""
+    from pathlib import Path
+
+    from tokenfab.twin.state import Twin, list_twins, state_root
+
+    root = state_root()
+    want = str(Path(plan_dir).resolve())
+    out: dict[str, set[str]] = {}
+    for name in list_twins(root):
+        rec = Twin(root, name).load()
+        if rec.get("source") != want:
+            continue
+        names = set()
+        for failure in rec.get("failures", []):
+            for row in failure.get("links", []):
+                if 0 <= int(row) < len(fabric.links):
+                    link = fabric.link(int(row))
+                    names.add(f"{link.a}:{link.a_port}--{link.b}:{link.b_port}")
+        out[name] = names
     return out

@@ -279,7 +279,7 @@ async function topologyTab(name, d, body, _tab, params) {
   let g;
   try { g = await api(`/api/designs/${esc(name)}/topology?expand=${esc([...expanded].join(","))}${run ? "&run=" + esc(run) : ""}`); }
   catch (e) { put(body, errorBox(e)); return; }
-  put(legend, ...Array.from({ length: g.rails }, (_, i) => el("span", {}, el("span", { class: "swatch", style: `background:${RAIL_COLORS[(i + 1) % RAIL_COLORS.length]}` }), `rail ${i + 1}`)),
+  put(legend, g.twins && g.twins.length ? el("span", {}, `twin ${g.twins.join(", ")} running: its failed links in red; `) : null, ...Array.from({ length: g.rails }, (_, i) => el("span", {}, el("span", { class: "swatch", style: `background:${RAIL_COLORS[(i + 1) % RAIL_COLORS.length]}` }), `rail ${i + 1}`)),
     el("span", {}, el("span", { class: "swatch", style: "background:#c62828" }), "failed"));
   const tierOf = (n) => ({ core: 0, spine: 1, pod: 1, leaf: 2, su: 2, servers: 3, server: 3 })[n.kind] ?? 2;
   const cy = cytoscape({
