@@ -242,3 +242,17 @@ def test_links_a_twin_holds_down_are_marked_on_the_topology(client, tmp_path, mo
     topo = client.get("/api/designs/small/topology").json()
     assert topo["twins"] == ["lab"]
     assert sum(e["data"]["failed"] for e in topo["edges"]) == 2
+
+
+def test_compare_shows_counts_cost_and_the_latest_runs(client):
+    client.post("/api/designs", json={"name": "small", "intent_yaml": INTENT})
+    client.post("/api/designs", json={"name": "bigger", "intent_yaml": INTENT.replace("servers: 64", "servers: 128")})
+    started = client.post("/api/designs/bigger/simulate", json={"maxbytes": "16M"}).json()
+    assert wait(client, started["job"]["id"])["state"] == "done"
+    c = client.get("/api/compare?a=small&b=bigger").json()
+    rows = {r["item"]: r for r in c["rows"]}
+    assert rows["GPUs"]["a"] == 256 and rows["GPUs"]["b"] == 512 and rows["GPUs"]["differs"]
+    assert rows["cost (USD)"]["b"] > rows["cost (USD)"]["a"]
+    sim = [k for k in rows if k.startswith("all_reduce busbw, ecmp")]
+    assert sim and rows[sim[0]]["a"] is None and rows[sim[0]]["b"] > 0
+    assert c["diff"]["added"]["devices"]["count"] > 0 and c["diff"]["removed"]["devices"]["count"] == 0

@@ -707,9 +707,29 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             raise _err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
 
     # -- compare, sweeps, twin ---------------------------------------------------------------------
+    def _run_figures(name: str) -> dict[str, Any]:
+        """Figures of a design's latest simulate run (peak busbw per routing) and factory run (KPIs)."""
+        out: dict[str, Any] = {}
+        runs = ws.runs(name)
+        sims = [r for r in runs if r["kind"] == "simulate" and (ws.run_dir(name, r["run"]) / "result.json").exists()]
+        if sims:
+            res = json.loads((ws.run_dir(name, sims[-1]["run"]) / "result.json").read_text())
+            for s in res["series"]:
+                out[f"{res['collective']} busbw, {s['routing']} (GB/s, {sims[-1]['run']})"] = max(s["busbw_GBps"])
+        facts = [r for r in runs if r["kind"] == "factory" and (ws.run_dir(name, r["run"]) / "out" / "summary.json").exists()]
+        if facts:
+            doc = json.loads((ws.run_dir(name, facts[-1]["run"]) / "out" / "summary.json").read_text())
+            t = doc["runs"][doc["base"]]["totals"]
+            for key, label in (("tokens", "tokens"), ("usd_per_mtoken_total", "$ per Mtoken"),
+                               ("tokens_per_kwh", "tokens per kWh"), ("gpu_h_network", "GPU-h waiting on the network")):
+                if key in t:
+                    out[f"{label} ({facts[-1]['run']}: {doc['base']})"] = t[key]
+        return out
+
     @app.get("/api/compare", tags=["compare"])
     def compare(a: str, b: str) -> dict[str, Any]:
-        """Two designs side by side: counts, cost, power, and the device/link diff of `plan --diff`."""
+        """Two designs side by side: counts, cost, power, busbw and factory KPIs of their latest runs, and the
+        device/link diff of `plan --diff`."""
         from tokenfab.report.diff import diff_fabrics
 
         design_or_404(a)
@@ -729,6 +749,10 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             rows.append({"item": label, "a": va, "b": vb, "differs": va != vb})
         for key in sorted(set(sa["counts"]) | set(sb["counts"])):
             va, vb = sa["counts"].get(key), sb["counts"].get(key)
+            rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
+        ra, rb = _run_figures(a), _run_figures(b)  # the latest simulate and factory runs of each
+        for key in sorted(set(ra) | set(rb)):
+            va, vb = ra.get(key), rb.get(key)
             rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
         d = diff_fabrics(fa, fb)
         diff = {part: {what: {"count": len(items), "first": items[:50]} for what, items in getattr(d, part).items()}
