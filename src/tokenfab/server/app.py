@@ -1,116 +1,818 @@
-"""FastAPI app. Routes:
+"""The web app: every stage of tokenfab over a workspace of designs, as a REST API and a page.
 
-    GET  /api/catalog            switch, NIC, GPU, server and optic models
-    POST /api/plan               intent (JSON or YAML text) -> design summary, BOM, expectations
-    POST /api/plan/files/{name}  the same intent -> one plan file (fabric.json, bom.csv, topology.svg, ...)
-    GET  /                       the web UI (a page that plans an intent and shows the result)
+`create_app(WORKSPACE)` builds the FastAPI app; `tokenfab serve` runs it. The routes call the same
+functions as the CLI and read and write the same folders (see workspace.py). Long work runs as
+background jobs (jobs.py); the page polls them. Every error has one shape:
 
-Bad input answers 422 with the same message the CLI prints, in FastAPI's validation-error shape
-({"detail": [{"loc", "msg", "type"}]}); a body over 1 MiB answers 413."""
+    {"error": {"status": 422, "field": "cluster.servers", "message": "...", "accepted": "..."}}
+
+The interactive API documentation is at /docs (Swagger UI, served from the package, offline).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import zipfile
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from functools import lru_cache
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi import Body, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tokenfab import __version__, parse_intent, plan
-from tokenfab.catalog import load_catalog
-from tokenfab.errors import InputError, shorten
-from tokenfab.fileio import parse_json, parse_yaml
+from tokenfab import __version__
+from tokenfab.errors import InputError
+from tokenfab.server.security import Guard, excerpt, load_yaml_text
+from tokenfab.server.workspace import Workspace, check_name
 
-app = FastAPI(title="tokenfab", version=__version__)
-
-MEDIA = {".json": "application/json", ".csv": "text/csv", ".svg": "image/svg+xml", ".txt": "text/plain"}
-MAX_BODY_BYTES = 1 * 2**20  # an intent is a few KB
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
-# the request body as OpenAPI documents it (the body is read and checked by _intent, not by FastAPI)
-INTENT_BODY = {"requestBody": {"required": True, "description": "the intent as JSON, or YAML text (a JSON string, "
-                               "or the body itself with Content-Type text/yaml)", "content": {
-    "application/json": {"schema": {"anyOf": [{"type": "object"}, {"type": "string"}]}},
-    "text/yaml": {"schema": {"type": "string"}}}}}
+STATIC = Path(str(resources.files("tokenfab.server").joinpath("static")))
+SYNC_PLAN_MAX_GPUS = 262_144  # plans above this size belong on the command line
+MEDIA = {".json": "application/json", ".csv": "text/csv", ".svg": "image/svg+xml", ".txt": "text/plain",
+         ".yaml": "text/yaml", ".yml": "text/yaml", ".conf": "text/plain", ".html": "text/html", ".sh": "text/plain"}
 
 
-class BadBody(Exception):
-    """A request body refused with a message; answered as FastAPI's own validation errors are."""
-
-    def __init__(self, message: str, field: str | None = None, status: int = 422):
-        self.message, self.field, self.status = message, field, status
-
-
-@app.exception_handler(BadBody)
-async def _bad_body(request: Request, exc: BadBody) -> JSONResponse:
-    # the shape OpenAPI documents for 422 (HTTPValidationError): {"detail": [{loc, msg, type}]}
-    loc = ["body", *(exc.field.split(".") if exc.field else [])]
-    return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, status_code=exc.status)
+# -- the API's models ------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    status: int
+    field: str | None = Field(None, description="the input field at fault, as a dotted path, when known")
+    message: str
+    accepted: str | None = Field(None, description="what would be accepted, when it can be said briefly")
 
 
-async def _intent(request: Request) -> Any:
-    """The body, size-limited, UTF-8, parsed by the same guarded readers as files."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BadBody(f"request body of {int(declared):,} bytes; at most {MAX_BODY_BYTES:,}", status=413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadBody(f"request body larger than {MAX_BODY_BYTES:,} bytes", status=413)
-        chunks.append(chunk)
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class IntentText(BaseModel):
+    intent_yaml: str = Field(..., description="the intent as YAML text (see GET /api/schema/intent)")
+
+
+class NewDesign(IntentText):
+    name: str = Field(..., description="design name: lower-case letters, digits and '-'", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    overwrite: bool = Field(False, description="replace a design of that name")
+
+
+class IntentProblem(BaseModel):
+    field: str | None
+    message: str
+    line: int | None = Field(None, description="1-based line of the field in the YAML text, when found")
+
+
+class IntentCheck(BaseModel):
+    ok: bool
+    problems: list[IntentProblem]
+    summary: dict[str, Any] | None = Field(None, description="GPUs, servers and switch counts when the intent is valid")
+
+
+class DesignListItem(BaseModel):
+    name: str
+    status: Literal["planned", "stale", "invalid", "unplanned"]
+    gpus: int | None = None
+    switches: int | None = None
+    price_usd: float | None = None
+    power_w: float | None = None
+    configured: bool = False
+    validated: bool | None = None
+
+
+class Design(BaseModel):
+    name: str
+    intent_yaml: str
+    status: Literal["planned", "stale", "invalid", "unplanned"]
+    error: str | None = Field(None, description="why the saved intent does not plan (status invalid)")
+    summary: dict[str, Any] | None = Field(None, description="design figures, counts, cost and power of the plan")
+    configured: bool = False
+    validation: dict[str, Any] | None = Field(None, description="counts of the last validate run")
+    runs: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TableRows(BaseModel):
+    columns: list[str]
+    rows: list[list[str]]
+
+
+class Job(BaseModel):
+    id: str
+    kind: str
+    design: str | None
+    title: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    params: dict[str, Any]
+    progress: dict[str, Any]
+    created: float
+    started: float | None
+    finished: float | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+class SimulateRequest(BaseModel):
+    collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce",
+                        "send_recv"] = "all_reduce"
+    minbytes: str = Field("1M", description="smallest message (nccl-tests syntax: 8, 64K, 1M, 1G)", max_length=16)
+    maxbytes: str = Field("1G", description="largest message", max_length=16)
+    stepfactor: int = Field(4, ge=2, le=16)
+    routings: list[Literal["ecmp", "adaptive", "spray"]] = Field(["ecmp"], min_length=1, max_length=3)
+    qps: int = Field(1, ge=1, le=16, description="queue pairs per connection")
+    gpus: int | None = Field(None, ge=2, le=32_768, description="the first N GPUs (default: all)")
+    fail: list[str] = Field(default_factory=list, max_length=64, description="links or switches down: spine-1, leaf-r1-1--spine-1")
+    loss: float = Field(0.0, ge=0.0, le=0.5, allow_inf_nan=False, description="packet loss probability per link")
+    recovery: Literal["go-back-n", "selective-repeat"] = "go-back-n"
+    efficiency: float = Field(0.95, gt=0.0, le=1.0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=1_000_000)
+
+
+class FactoryRequest(BaseModel):
+    factory_yaml: str = Field(..., description="a factory file (see examples/factory-demo.yaml); its fabric is this design")
+
+
+class JobStarted(BaseModel):
+    job: Job
+    run: str | None = None
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _err(status: int, message: str, field: str | None = None, accepted: str | None = None) -> HTTPException:
+    return HTTPException(status, {"field": field, "message": message, "accepted": accepted})
+
+
+def _input_error(exc: InputError, status: int = 422) -> HTTPException:
+    return _err(status, str(exc), exc.field)
+
+
+def _yaml_line(text: str, field: str | None) -> int | None:
+    """Line of a dotted field path in YAML text (the key's line), or None."""
+    import yaml
+
+    if not field:
+        return None
     try:
-        text = b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadBody(f"the body is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in field.split("."):
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _problems(text: str, exc: InputError) -> list[IntentProblem]:
+    """Every problem with its field and line: the model's own errors one by one when the YAML parses,
+    else the one message (a YAML syntax error, a catalog reference, an infeasible size)."""
+    from pydantic import ValidationError
+
+    from tokenfab.intent import Intent
+
     try:
-        if kind in YAML_TYPES:
-            return parse_yaml(text, "intent")
-        if kind not in ("application/json", ""):
-            raise BadBody(f"unsupported content type {shorten(kind, 60)!r}; send application/json or text/yaml",
-                          status=415)
-        data = parse_json(text, "intent")
-        return parse_yaml(data, "intent") if isinstance(data, str) else data
+        data = load_yaml_text(text, "intent")
+        Intent.model_validate(data)
+    except ValidationError as verr:
+        out = []
+        for e in verr.errors()[:50]:
+            field = ".".join(str(p) for p in e["loc"]) or None
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key (check its spelling; see the intent's schema for the accepted keys)"
+            elif e["type"] == "missing":
+                msg = "required field is missing"
+            elif not isinstance(e.get("input"), (dict, list)):
+                msg += f" (got {excerpt(repr(e.get('input')), 60)})"
+            out.append(IntentProblem(field=field, message=f"{field}: {msg}" if field else msg, line=_yaml_line(text, field)))
+        return out
+    except (InputError, ValueError, TypeError):
+        pass
+    return [IntentProblem(field=exc.field, message=excerpt(str(exc), 2000), line=_yaml_line(text, exc.field))]
+
+
+def _parse_intent_text(text: str):
+    from tokenfab.intent import parse_intent
+
+    data = load_yaml_text(text, "intent")
+    intent = parse_intent(data, "intent")
+    gpus = intent.cluster.servers * intent.cluster.gpus_per_server
+    if gpus > SYNC_PLAN_MAX_GPUS:
+        raise InputError(f"{gpus:,} GPUs: the app plans up to {SYNC_PLAN_MAX_GPUS:,}; plan larger fabrics with "
+                         "`tokenfab plan` into the workspace", "cluster.servers")
+    return intent
+
+
+def _load_fabric(path: Path):
+    """fabric.json as a Fabric, cached while the file is unchanged (a 32,768-GPU plan takes a second to load)."""
+    st = path.stat()
+    return _cached_fabric(str(path), st.st_mtime_ns, st.st_size)
+
+
+_FABRICS: OrderedDict[tuple[str, int, int], Any] = OrderedDict()  # a few Fabrics, least recently used out
+_FABRICS_MAX = 8
+
+
+def _cached_fabric(path: str, mtime_ns: int, size: int):
+    from tokenfab.design.model import Fabric
+
+    key = (path, mtime_ns, size)
+    if key in _FABRICS:
+        _FABRICS.move_to_end(key)
+        return _FABRICS[key]
+    return _remember(key, Fabric.load(path))
+
+
+def _remember(key: tuple[str, int, int], fabric):
+    _FABRICS[key] = fabric
+    while len(_FABRICS) > _FABRICS_MAX:
+        _FABRICS.popitem(last=False)
+    return fabric
+
+
+@lru_cache(maxsize=512)
+def _plan_record(path: str, mtime_ns: int, size: int) -> tuple[str, dict[str, Any]]:
+    """(the plan's intent as JSON text, the plan's summary): small, so every design's stays cached."""
+    fabric = _cached_fabric(path, mtime_ns, size)
+    return json.dumps(fabric.intent.model_dump(mode="json"), sort_keys=True), _summary_of(fabric)
+
+
+@lru_cache(maxsize=512)
+def _intent_record(text: str) -> tuple[bool, str | None, str | None]:
+    """(plans?, the error, the intent as JSON text) of intent YAML text."""
+    try:
+        intent = _parse_intent_text(text)
     except InputError as exc:
-        raise BadBody(str(exc), exc.field) from None
+        return False, str(exc), None
+    return True, None, json.dumps(intent.model_dump(mode="json"), sort_keys=True)
 
 
-def _fabric(intent: Any):
-    try:
-        return plan(parse_intent(intent, "intent"))
-    except InputError as exc:
-        raise BadBody(str(exc), exc.field) from None
+def _summary(fabric) -> dict[str, Any]:
+    return _summary_of(fabric)
 
 
-@app.get("/api/catalog")
-def catalog() -> dict:
-    cat = load_catalog()
-    return {kind: sorted(getattr(cat, kind)) for kind in ("switches", "nics", "gpus", "servers", "optics")}
+def _summary_of(fabric) -> dict[str, Any]:
+    from tokenfab.report.tables import totals
+
+    counts = fabric.counts()
+    return {"design": json.loads(json.dumps(fabric.design, default=str)), "counts": counts, "totals": totals(fabric),
+            "switches": int(fabric.switch_mask.sum()) if hasattr(fabric, "switch_mask") else None}
 
 
-@app.post("/api/plan", openapi_extra=INTENT_BODY,
-          responses={413: {"description": "request body too large"}, 422: {"description": "bad intent"}})
-async def plan_route(request: Request) -> dict:
-    from tokenfab.report.tables import bom_rows, totals
-
-    f = await run_in_threadpool(_fabric, await _intent(request))  # planning is CPU work: off the event loop
-    return {"design": f.design, "totals": totals(f), "bom": bom_rows(f), "expectations": {
-        k: v for k, v in f.expectations.items() if k != "leaf_ecmp_links"}, "counts": f.counts()}
+def _read_csv(path: Path) -> TableRows:
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    return TableRows(columns=rows[0] if rows else [], rows=rows[1:])
 
 
-@app.post("/api/plan/files/{name}", openapi_extra=INTENT_BODY)
-async def plan_file(name: str, request: Request) -> Response:
-    from tokenfab.report import plan_files
+# -- the app ---------------------------------------------------------------------------------------
+def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None = None,
+               max_body_bytes: int = 4 * 1024 * 1024, workers: int = 2) -> FastAPI:
+    from tokenfab.server.jobs import Jobs
 
-    f = await run_in_threadpool(_fabric, await _intent(request))  # planning is CPU work: off the event loop
-    files = plan_files(f)
-    if name not in files:
-        raise HTTPException(404, f"no plan file {name!r}; plan files are {', '.join(files)}")
-    suffix = name[name.rfind("."):]
-    return PlainTextResponse(files[name], media_type=MEDIA.get(suffix, "text/plain"))
+    ws = Workspace(Path(workspace))
+    state: dict[str, Jobs] = {}
+
+    def jobs() -> Jobs:
+        if "jobs" not in state:
+            state["jobs"] = Jobs(ws, workers)
+        return state["jobs"]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        jobs()
+        yield
+        state.pop("jobs").close()
+
+    app = FastAPI(title="tokenfab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description=__doc__, responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)})
+    app.state.workspace = ws
+    app.state.jobs = jobs
+
+    # one error shape
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's own (bad bodies, 404)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        d = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
+        body = {"status": exc.status_code, "field": d.get("field"), "message": d.get("message", ""),
+                "accepted": d.get("accepted")}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path answers, not only the first route's
+            from starlette.routing import Match
+
+            allowed = set()
+            for route in app.router.routes:
+                if route.matches(request.scope)[0] != Match.NONE and getattr(route, "methods", None):
+                    allowed |= set(route.methods)
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", []) if p not in ("body", "query", "path")]
+        msgs = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []) if p not in ('body', 'query', 'path')) or 'body'}: "
+                         f"{e.get('msg', '')}" for e in exc.errors()[:10])
+        accepted = None
+        if first.get("ctx", {}).get("expected"):
+            accepted = excerpt(first["ctx"]["expected"], 200)
+        body = {"status": 422, "field": ".".join(loc) or None, "message": excerpt(msgs, 600), "accepted": accepted}
+        return JSONResponse({"error": body}, status_code=422)
+
+    from tokenfab.server.jobs import QueueFull
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(_: Request, exc: QueueFull) -> JSONResponse:
+        return JSONResponse({"error": {"status": 429, "field": None, "message": str(exc), "accepted": None}},
+                            status_code=429, headers={"Retry-After": "10"})
+
+    @app.exception_handler(InputError)
+    async def input_error(_: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"error": {"status": 422, "field": exc.field, "message": excerpt(str(exc), 2000),
+                                       "accepted": None}}, status_code=422)
+
+    def design_or_404(name: str) -> str:
+        try:
+            check_name(name)
+        except InputError as exc:
+            raise _input_error(exc, 404) from None
+        if name not in ws.designs():
+            raise _err(404, f"no design {name!r}", "name", ", ".join(ws.designs()[:50]) or "(none yet)")
+        return name
+
+    def fabric_of(name: str):
+        path = ws.plan_dir(name) / "fabric.json"
+        if not path.exists():
+            raise _err(409, f"design {name!r} has no plan yet (its intent does not plan)", "intent")
+        return _load_fabric(path)
+
+    def plan_into(name: str, intent) -> None:
+        from tokenfab.design import design
+        from tokenfab.report import write_plan
+
+        fabric = design(intent)
+        write_plan(fabric, ws.plan_dir(name), force=True)
+        path = ws.plan_dir(name) / "fabric.json"
+        st = path.stat()
+        _remember((str(path), st.st_mtime_ns, st.st_size), fabric)  # the next read needs no reload
+
+    def status_of(name: str) -> tuple[str, str | None, dict[str, Any] | None]:
+        """(planned | stale | invalid | unplanned, the intent's error, the plan's summary)."""
+        ok, error, intent_json = _intent_record(ws.intent_text(name) or "")
+        fabric_path = ws.plan_dir(name) / "fabric.json"
+        summary = None
+        if fabric_path.exists():
+            st = fabric_path.stat()
+            planned_json, summary = _plan_record(str(fabric_path), st.st_mtime_ns, st.st_size)
+        if not ok:
+            return ("invalid", error, summary)
+        if summary is None:
+            return ("unplanned", None, None)
+        return ("planned" if planned_json == intent_json else "stale", None, summary)
+
+    # -- catalog and schema ------------------------------------------------------------------------
+    @app.get("/api/catalog", tags=["catalog"])
+    def catalog() -> dict[str, list[dict[str, Any]]]:
+        """Every model the intent can name, with its key figures."""
+        from tokenfab.catalog import load_catalog
+
+        cat = load_catalog()
+        keys = {"switches": ("ports", "port_speed_gbps", "asic", "price_usd", "power_w"),
+                "nics": ("speed_gbps", "ports", "price_usd", "power_w"),
+                "gpus": ("hbm_gb", "hbm_tbytes_per_s", "tdp_w"),
+                "servers": ("gpus", "gpu_model", "rack_units", "price_usd", "power_w"),
+                "optics": ("kind", "speed_gbps", "reach_m", "price_usd", "power_w")}
+        out = {}
+        for kind, fields in keys.items():
+            out[kind] = [{"name": name, "vendor": getattr(item, "vendor", ""),
+                          **{k: getattr(item, k, None) for k in fields}}
+                         for name, item in sorted(getattr(cat, kind).items())]
+        return out
+
+    @app.get("/api/schema/intent", tags=["catalog"])
+    def intent_schema() -> dict[str, Any]:
+        """JSON Schema of the intent file."""
+        from tokenfab.intent import Intent
+
+        return Intent.model_json_schema()
+
+    @app.post("/api/intent/check", tags=["designs"])
+    def check_intent(body: IntentText) -> IntentCheck:
+        """Validate intent YAML as you type: every problem with its field and line."""
+        try:
+            intent = _parse_intent_text(body.intent_yaml)
+        except InputError as exc:
+            return IntentCheck(ok=False, problems=_problems(body.intent_yaml, exc))
+        c = intent.cluster
+        return IntentCheck(ok=True, problems=[], summary={"servers": c.servers, "gpus": c.servers * c.gpus_per_server})
+
+    # -- the stateless planner (kept from the first app) ---------------------------------------
+    @app.post("/api/plan", tags=["plan"])
+    def plan_route(intent: dict | str = Body(..., description="the intent as JSON, or YAML text")) -> dict[str, Any]:
+        """Plan an intent without saving it: design figures, BOM, expectations."""
+        from tokenfab.design import design
+        from tokenfab.intent import parse_intent
+        from tokenfab.report.tables import bom_rows, totals
+
+        data = load_yaml_text(intent, "intent") if isinstance(intent, str) else intent
+        f = design(parse_intent(data, "intent"))
+        exp = json.loads(json.dumps(f.expectations, default=str))
+        exp = {k: v for k, v in exp.items() if k != "leaf_ecmp_links"} if isinstance(exp, dict) else exp
+        return {"design": json.loads(json.dumps(f.design, default=str)), "totals": totals(f), "bom": bom_rows(f),
+                "expectations": exp, "counts": f.counts()}
+
+    @app.post("/api/plan/files/{name}", tags=["plan"], response_class=PlainTextResponse,
+              responses={200: {"content": {t: {} for t in ("application/json", "text/csv", "image/svg+xml", "text/plain")}}})
+    def plan_file(name: str, intent: dict | str = Body(..., description="the intent as JSON, or YAML text")) -> Response:
+        """One file of `tokenfab plan` (fabric.json, bom.csv, cabling.csv, ip-plan.csv, topology.svg) without saving."""
+        from tokenfab.design import design
+        from tokenfab.intent import parse_intent
+        from tokenfab.report import plan_files
+
+        data = load_yaml_text(intent, "intent") if isinstance(intent, str) else intent
+        files = plan_files(design(parse_intent(data, "intent")))
+        if name not in files:
+            raise _err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
+        return PlainTextResponse(files[name], media_type=MEDIA.get(name[name.rfind("."):], "text/plain"))
+
+    # -- designs -----------------------------------------------------------------------------------
+    @app.get("/api/designs", tags=["designs"])
+    def list_designs() -> list[DesignListItem]:
+        """The workspace's designs with their key figures."""
+        out = []
+        for name in ws.designs():
+            st, _, s = status_of(name)
+            item = DesignListItem(name=name, status=st)
+            if s is not None:
+                item.gpus = int(s["design"].get("gpus", 0))
+                item.switches = s["switches"]
+                item.price_usd = round(s["totals"]["price_usd"], 2)
+                item.power_w = round(s["totals"]["power_w"], 1)
+                item.configured = (ws.plan_dir(name) / "configs").exists()
+                v = ws.plan_dir(name) / "validation.json"
+                item.validated = json.loads(v.read_text())["ok"] if v.exists() else None
+            out.append(item)
+        return out
+
+    @app.post("/api/designs", status_code=201, tags=["designs"])
+    def create_design(body: NewDesign) -> Design:
+        """Save an intent as a new design and plan it."""
+        if body.name in ws.designs() and not body.overwrite:
+            raise _err(409, f"design {body.name!r} exists", "name", "another name, or overwrite: true")
+        intent = _parse_intent_text(body.intent_yaml)
+        ws.save_intent(body.name, body.intent_yaml)
+        plan_into(body.name, intent)
+        return get_design(body.name)
+
+    @app.get("/api/designs/{name}", tags=["designs"])
+    def get_design(name: str) -> Design:
+        """A design: its intent, whether its plan is current, its figures, configs, validation and runs."""
+        design_or_404(name)
+        st, error, summary = status_of(name)
+        plan = ws.plan_dir(name)
+        val = None
+        if (plan / "validation.json").exists():
+            v = json.loads((plan / "validation.json").read_text())
+            val = {"ok": v["ok"], "violations": len(v["violations"]), "counts": v["counts"], "switches": v["switches"]}
+        return Design(name=name, intent_yaml=ws.intent_text(name) or "", status=st, error=error,
+                      summary=summary,
+                      configured=(plan / "configs").exists(), validation=val, runs=ws.runs(name))
+
+    @app.put("/api/designs/{name}/intent", tags=["designs"])
+    def update_intent(name: str, body: IntentText) -> Design:
+        """Save the intent and re-plan. A bad intent is saved as typed and answers 422; the old plan stays,
+        marked stale, until the intent plans again."""
+        check_name(name)
+        ws.save_intent(name, body.intent_yaml)
+        intent = _parse_intent_text(body.intent_yaml)
+        plan_into(name, intent)
+        return get_design(name)
+
+    @app.delete("/api/designs/{name}", status_code=204, tags=["designs"])
+    def delete_design(name: str) -> Response:
+        design_or_404(name)
+        ws.delete(name)
+        return Response(status_code=204)
+
+    @app.get("/api/designs/{name}/tables/{table}", tags=["designs"])
+    def design_table(name: str, table: Literal["bom", "cabling", "ip-plan", "buffers"]) -> TableRows:
+        """BOM, cabling, IP plan (and lossless buffers once configured) as rows."""
+        design_or_404(name)
+        path = ws.plan_dir(name) / ("configs/buffers.csv" if table == "buffers" else f"{table}.csv")
+        if not path.exists():
+            raise _err(404, f"design {name!r} has no {table} table yet", "table")
+        return _read_csv(path)
+
+    @app.get("/api/designs/{name}/topology", tags=["designs"])
+    def design_topology(name: str, expand: str = Query("", max_length=4000, description="group ids, comma separated"),
+                        run: str | None = Query(None, description="a simulate run whose failed links to mark")) -> dict[str, Any]:
+        """Nodes and edges to draw: groups collapsed unless expanded; links failed in the simulate run, or
+        held down in a twin booted from this design's plan, marked."""
+        from tokenfab.server.topology import view
+        from tokenfab.server.twinview import failed_links
+
+        design_or_404(name)
+        fabric = fabric_of(name)
+        failed: set[str] = set()
+        if run:
+            res = ws.run_dir(name, run) / "result.json"
+            if res.exists():
+                failed = {r["link"] for r in json.loads(res.read_text()).get("links") or [] if r.get("failed")}
+        twins = failed_links(ws.plan_dir(name), fabric)
+        for links in twins.values():
+            failed |= links
+        out = view(fabric, {e for e in expand.split(",") if e}, failed)
+        out["twins"] = sorted(twins)
+        return out
+
+    @app.get("/api/designs/{name}/devices/{device}", tags=["designs"])
+    def design_device(name: str, device: str) -> dict[str, Any]:
+        """One device: figures, ports and links, addresses, BGP sessions, its config_db.json and frr.conf."""
+        from tokenfab.server.topology import device_panel
+
+        design_or_404(name)
+        f = fabric_of(name)
+        if device not in f.index:
+            raise _err(404, f"no device {device!r} in design {name!r}", "device")
+        return device_panel(f, ws.plan_dir(name), device)
+
+    @app.get("/api/designs/{name}/files", tags=["files"])
+    def design_files(name: str) -> list[dict[str, Any]]:
+        """Every file the stages wrote for this design (paths relative to the design folder)."""
+        design_or_404(name)
+        base = ws.design_dir(name)
+        out = []
+        for p in sorted(base.rglob("*")):
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts):
+                out.append({"path": str(p.relative_to(base)), "size_bytes": p.stat().st_size})
+        return out
+
+    @app.get("/api/designs/{name}/files/{path:path}", tags=["files"], response_class=FileResponse,
+             responses={200: {"content": {t: {} for t in sorted(set(MEDIA.values()) | {"application/octet-stream"})}}})
+    def design_file(name: str, path: str) -> FileResponse:
+        """Download one file of the design folder."""
+        design_or_404(name)
+        try:
+            p = ws.file(ws.design_dir(name), path)
+        except FileNotFoundError:
+            raise _err(404, f"no file {excerpt(path, 200)!r} in design {name!r}", "path") from None
+        return FileResponse(p, media_type=MEDIA.get(p.suffix, "application/octet-stream"), filename=p.name)
+
+    @app.get("/api/designs/{name}/archive", tags=["files"], response_class=Response,
+             responses={200: {"content": {"application/zip": {}}}})
+    def design_archive(name: str) -> Response:
+        """The whole design folder (intent, plan, configs, ZTP bundle, exports, runs) as one zip."""
+        design_or_404(name)
+        base = ws.design_dir(name)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in sorted(base.rglob("*")):
+                rel = p.relative_to(base)
+                if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    info = zipfile.ZipInfo(f"{name}/{rel}", date_time=(2020, 1, 1, 0, 0, 0))
+                    info.external_attr = 0o644 << 16
+                    z.writestr(info, p.read_bytes(), zipfile.ZIP_DEFLATED)
+        return Response(buf.getvalue(), media_type="application/zip",
+                        headers={"content-disposition": f'attachment; filename="{name}.zip"'})
+
+    # -- stages as jobs ----------------------------------------------------------------------------
+    def _active(name: str, kind: str) -> None:
+        for j in jobs().list(name):
+            if j["kind"] == kind and j["state"] in ("queued", "running"):
+                raise _err(409, f"a {kind} job for {name!r} is already {j['state']} ({j['id']})", "design")
+
+    @app.post("/api/designs/{name}/configure", status_code=202, tags=["stages"])
+    def configure_design(name: str) -> JobStarted:
+        """Configure (config_db.json, frr.conf, hosts, ZTP, exports) and validate, as a background job."""
+        design_or_404(name)
+        fabric_of(name)
+        _active(name, "configure")
+        return JobStarted(job=Job(**jobs().submit("configure", name, {}, f"configure + validate {name}")))
+
+    @app.get("/api/designs/{name}/validation", tags=["stages"])
+    def design_validation(name: str) -> dict[str, Any]:
+        """The last validation: counts per check and every violation (device, table, key, field)."""
+        design_or_404(name)
+        path = ws.plan_dir(name) / "validation.json"
+        if not path.exists():
+            raise _err(404, f"design {name!r} has not been validated yet", "design", "POST .../configure")
+        return json.loads(path.read_text())
+
+    def _new_run(name: str, kind: str, params: dict) -> str:
+        """A new run folder `<kind>-<n>`; mkdir decides between two requests racing for the same n."""
+        import time
+
+        base = ws.runs_dir(name)
+        base.mkdir(parents=True, exist_ok=True)
+        n = sum(1 for p in base.iterdir() if p.name.startswith(f"{kind}-")) + 1
+        while True:
+            run = f"{kind}-{n}"
+            try:
+                (base / run).mkdir()
+                break
+            except FileExistsError:
+                n += 1
+        meta = base / run / "run.json"
+        tmp = meta.with_name(".run.json.tmp")
+        tmp.write_text(json.dumps({"run": run, "kind": kind, "params": params, "created": time.time()},
+                                  indent=1, sort_keys=True))
+        tmp.replace(meta)
+        return run
+
+    @app.post("/api/designs/{name}/simulate", status_code=202, tags=["stages"])
+    def simulate_design(name: str, body: SimulateRequest) -> JobStarted:
+        """NCCL-style collectives on the design, one curve per routing mode, as a background job."""
+        design_or_404(name)
+        f = fabric_of(name)
+        from tokenfab.names import resolve
+        from tokenfab.sim import parse_size
+
+        for ref in body.fail:
+            try:
+                resolve(f, ref)
+            except InputError as exc:
+                raise _err(422, str(exc), "fail") from None
+        lo, hi = parse_size(body.minbytes, "minbytes"), parse_size(body.maxbytes, "maxbytes")
+        if not 0 < lo <= hi <= 64 * 2**30:
+            raise _err(422, f"sizes must satisfy 0 < minbytes <= maxbytes <= 64G (got {lo} and {hi} bytes)", "maxbytes")
+        params = body.model_dump()
+        run = _new_run(name, "simulate", params)
+        params["run"] = run
+        title = f"simulate {body.collective} on {name} ({', '.join(body.routings)})"
+        return JobStarted(job=Job(**jobs().submit("simulate", name, params, title)), run=run)
+
+    @app.post("/api/designs/{name}/factory", status_code=202, tags=["stages"])
+    def factory_design(name: str, body: FactoryRequest) -> JobStarted:
+        """Run a factory file on this design (its `fabric:` is replaced by the design's plan), as a job."""
+        design_or_404(name)
+        fabric_of(name)
+        data = load_yaml_text(body.factory_yaml, "factory")
+        if not isinstance(data, dict):
+            raise _err(422, "a factory file is a mapping (fabric, window_h, jobs, ...)", "factory_yaml")
+        data["fabric"] = "../../../plan"  # runs/<run>/factory.yaml -> the design's plan folder
+        from tokenfab.factory.spec import parse_factory
+
+        parse_factory(data, "factory")  # every problem before the job starts
+        import yaml
+
+        params = {"factory_yaml": yaml.safe_dump(data, sort_keys=False)}
+        run = _new_run(name, "factory", {})
+        params["run"] = run
+        return JobStarted(job=Job(**jobs().submit("factory", name, params, f"factory run on {name}")), run=run)
+
+    @app.get("/api/designs/{name}/runs/{run}", tags=["stages"])
+    def design_run(name: str, run: str) -> dict[str, Any]:
+        """A simulate run's curves and link loads, or a factory run's dashboard figures."""
+        design_or_404(name)
+        d = ws.run_dir(name, run)
+        if not (d / "run.json").exists():
+            raise _err(404, f"no run {run!r} in design {name!r}", "run")
+        out: dict[str, Any] = json.loads((d / "run.json").read_text())
+        if (d / "result.json").exists():
+            out["result"] = json.loads((d / "result.json").read_text())
+        if (d / "out" / "summary.json").exists():
+            from tokenfab.server.dashboard import factory_dashboard
+
+            out["factory"] = factory_dashboard(d / "out", ws.plan_dir(name))
+        return out
+
+    # -- jobs --------------------------------------------------------------------------------------
+    @app.get("/api/jobs", tags=["jobs"])
+    def list_jobs(design: str | None = None) -> list[Job]:
+        return [Job(**j) for j in jobs().list(design)][:200]
+
+    @app.get("/api/jobs/{job_id}", tags=["jobs"])
+    def get_job(job_id: str) -> Job:
+        try:
+            return Job(**jobs().get(job_id))
+        except KeyError:
+            raise _err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
+
+    @app.delete("/api/jobs/{job_id}", tags=["jobs"])
+    def cancel_job(job_id: str) -> Job:
+        try:
+            return Job(**jobs().cancel(job_id))
+        except KeyError:
+            raise _err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
+
+    # -- compare, sweeps, twin ---------------------------------------------------------------------
+    def _run_figures(name: str) -> dict[str, Any]:
+        """Figures of a design's latest simulate run (peak busbw per routing) and factory run (KPIs)."""
+        out: dict[str, Any] = {}
+        runs = ws.runs(name)
+        sims = [r for r in runs if r["kind"] == "simulate" and (ws.run_dir(name, r["run"]) / "result.json").exists()]
+        if sims:
+            res = json.loads((ws.run_dir(name, sims[-1]["run"]) / "result.json").read_text())
+            for s in res["series"]:
+                out[f"{res['collective']} busbw, {s['routing']} (GB/s, {sims[-1]['run']})"] = max(s["busbw_GBps"])
+        facts = [r for r in runs if r["kind"] == "factory" and (ws.run_dir(name, r["run"]) / "out" / "summary.json").exists()]
+        if facts:
+            doc = json.loads((ws.run_dir(name, facts[-1]["run"]) / "out" / "summary.json").read_text())
+            t = doc["runs"][doc["base"]]["totals"]
+            for key, label in (("tokens", "tokens"), ("usd_per_mtoken_total", "$ per Mtoken"),
+                               ("tokens_per_kwh", "tokens per kWh"), ("gpu_h_network", "GPU-h waiting on the network")):
+                if key in t:
+                    out[f"{label} ({facts[-1]['run']}: {doc['base']})"] = t[key]
+        return out
+
+    @app.get("/api/compare", tags=["compare"])
+    def compare(a: str, b: str) -> dict[str, Any]:
+        """Two designs side by side: counts, cost, power, busbw and factory KPIs of their latest runs, and the
+        device/link diff of `plan --diff`."""
+        from tokenfab.report.diff import diff_fabrics
+
+        design_or_404(a)
+        design_or_404(b)
+        fa, fb = fabric_of(a), fabric_of(b)
+        sa, sb = _summary(fa), _summary(fb)
+        rows = []
+        for label, get in (("GPUs", lambda s: s["design"].get("gpus")), ("servers", lambda s: s["design"].get("servers")),
+                           ("switches", lambda s: s["switches"]), ("tiers", lambda s: s["design"].get("tiers")),
+                           ("architecture", lambda s: s["design"].get("architecture")),
+                           ("leaves", lambda s: s["design"].get("leaves")), ("spines", lambda s: s["design"].get("spines")),
+                           ("cores", lambda s: s["design"].get("cores")),
+                           ("link speed (Gb/s)", lambda s: s["design"].get("link_speed_gbps")),
+                           ("cost (USD)", lambda s: round(s["totals"]["price_usd"])),
+                           ("power (kW)", lambda s: round(s["totals"]["power_w"] / 1000, 1))):
+            va, vb = get(sa), get(sb)
+            rows.append({"item": label, "a": va, "b": vb, "differs": va != vb})
+        for key in sorted(set(sa["counts"]) | set(sb["counts"])):
+            va, vb = sa["counts"].get(key), sb["counts"].get(key)
+            rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
+        ra, rb = _run_figures(a), _run_figures(b)  # the latest simulate and factory runs of each
+        for key in sorted(set(ra) | set(rb)):
+            va, vb = ra.get(key), rb.get(key)
+            rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
+        d = diff_fabrics(fa, fb)
+        diff = {part: {what: {"count": len(items), "first": items[:50]} for what, items in getattr(d, part).items()}
+                for part in ("added", "removed", "changed")}
+        return {"a": a, "b": b, "rows": rows, "diff": diff}
+
+    @app.get("/api/sweeps", tags=["sweeps"])
+    def list_sweeps() -> list[str]:
+        return ws.sweeps()
+
+    @app.get("/api/sweeps/{sweep}", tags=["sweeps"])
+    def get_sweep(sweep: str) -> TableRows:
+        """A sweep's results table (results.csv of `tokenfab sweep -o WORKSPACE/sweeps/NAME`)."""
+        check_name(sweep, "sweep")
+        path = ws.root / "sweeps" / sweep / "results.csv"
+        if not path.exists():
+            raise _err(404, f"no sweep {sweep!r} (results.csv not found)", "sweep")
+        return _read_csv(path)
+
+    @app.get("/api/twin", tags=["twin"])
+    def twin_status() -> list[dict[str, Any]]:
+        """Twins running on this machine (read only: starting one needs root on the CLI)."""
+        from tokenfab.server.twinview import twins
+
+        return twins()
+
+    # -- the page and its assets -------------------------------------------------------------------
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return (STATIC / "index.html").read_text()
+
+    return GuardedApp(app, token, max_body_bytes)
 
 
-@app.get("/", response_class=HTMLResponse)
-def index() -> str:
-    return resources.files("tokenfab.server").joinpath("static", "index.html").read_text()
+DOCS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>tokenfab API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui-dist/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/static/vendor/swagger-ui-dist/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+
+
+class GuardedApp:
+    """The FastAPI app behind the Guard middleware, still exposing `.app` for tests and uvicorn."""
+
+    def __init__(self, app: FastAPI, token: str | None, max_body_bytes: int):
+        self.app = app
+        self._asgi = Guard(app, token, max_body_bytes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self._asgi(scope, receive, send)
+
+
+def app_from_env() -> GuardedApp:
+    """For `uvicorn --factory tokenfab.server.app:app_from_env`: workspace and token from the environment."""
+    return create_app(os.environ.get("TOKENFAB_WORKSPACE", "tokenfab-workspace"), os.environ.get("TOKENFAB_TOKEN"))
