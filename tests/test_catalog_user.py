@@ -209,12 +209,13 @@ def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
     assert r.exit_code == 2 and "unknown model 'team-13b'" in r.output
 
 
-def test_the_rest_api_reads_no_files_a_posted_intent_names():
+def test_the_rest_api_reads_no_files_a_posted_intent_names(tmp_path):
     from fastapi.testclient import TestClient
 
-    from tokenfab.server.app import app
+    from tokenfab.server.app import create_app
 
-    client = TestClient(app)
+    client = TestClient(create_app(tmp_path / "ws"))
     r = client.post("/api/plan", json="catalog: [/etc/passwd]\ncluster: {servers: 4}\n")
-    assert r.status_code == 422 and "cannot name files on the server" in r.json()["detail"]
-    assert "models" in client.get("/api/catalog").json()
+    assert r.status_code == 422 and "cannot name files on the server" in r.json()["error"]["message"]
+    r = client.post("/api/designs", json={"name": "x", "intent_yaml": "catalog: [/etc/passwd]\ncluster: {servers: 4}\n"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "catalog"

@@ -203,10 +203,18 @@ def _problems(text: str, exc: InputError) -> list[IntentProblem]:
     return [IntentProblem(field=exc.field, message=excerpt(str(exc), 2000), line=_yaml_line(text, exc.field))]
 
 
+def _no_server_files(data: Any) -> Any:
+    """A posted intent must not make the server read files of its choosing."""
+    if isinstance(data, dict) and data.get("catalog"):
+        raise InputError("a posted intent cannot name files on the server; start the server with a user-wide "
+                         "catalog folder ($TOKENFAB_CATALOG) instead", "catalog")
+    return data
+
+
 def _parse_intent_text(text: str):
     from tokenfab.intent import parse_intent
 
-    data = load_yaml_text(text, "intent")
+    data = _no_server_files(load_yaml_text(text, "intent"))
     intent = parse_intent(data, "intent")
     gpus = intent.cluster.servers * intent.cluster.gpus_per_server
     if gpus > SYNC_PLAN_MAX_GPUS:
@@ -267,7 +275,7 @@ def _summary_of(fabric) -> dict[str, Any]:
     from tokenfab.report.tables import totals
 
     counts = fabric.counts()
-    return {"design": json.loads(json.dumps(fabric.design, default=str)), "counts": counts, "totals": totals(fabric),
+    return {"design": fabric.design.model_dump(mode="json", exclude_none=True), "counts": counts, "totals": totals(fabric),
             "switches": int(fabric.switch_mask.sum()) if hasattr(fabric, "switch_mask") else None}
 
 
@@ -390,7 +398,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         cat = load_catalog()
         keys = {"switches": ("ports", "port_speed_gbps", "asic", "price_usd", "power_w"),
                 "nics": ("speed_gbps", "ports", "price_usd", "power_w"),
-                "gpus": ("hbm_gb", "hbm_tbytes_per_s", "tdp_w"),
+                "gpus": ("hbm_gbytes", "hbm_tbytes_per_s", "tdp_w"),
                 "servers": ("gpus", "gpu_model", "rack_units", "price_usd", "power_w"),
                 "optics": ("kind", "speed_gbps", "reach_m", "price_usd", "power_w")}
         out = {}
@@ -425,12 +433,11 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         from tokenfab.intent import parse_intent
         from tokenfab.report.tables import bom_rows, totals
 
-        data = load_yaml_text(intent, "intent") if isinstance(intent, str) else intent
+        data = _no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
         f = design(parse_intent(data, "intent"))
-        exp = json.loads(json.dumps(f.expectations, default=str))
-        exp = {k: v for k, v in exp.items() if k != "leaf_ecmp_links"} if isinstance(exp, dict) else exp
-        return {"design": json.loads(json.dumps(f.design, default=str)), "totals": totals(f), "bom": bom_rows(f),
-                "expectations": exp, "counts": f.counts()}
+        return {"design": f.design.model_dump(mode="json", exclude_none=True), "totals": totals(f),
+                "bom": bom_rows(f), "expectations": f.expectations.model_dump(mode="json", exclude={"leaf_ecmp_links"}),
+                "counts": f.counts()}
 
     @app.post("/api/plan/files/{name}", tags=["plan"], response_class=PlainTextResponse,
               responses={200: {"content": {t: {} for t in ("application/json", "text/csv", "image/svg+xml", "text/plain")}}})
@@ -440,7 +447,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         from tokenfab.intent import parse_intent
         from tokenfab.report import plan_files
 
-        data = load_yaml_text(intent, "intent") if isinstance(intent, str) else intent
+        data = _no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
         files = plan_files(design(parse_intent(data, "intent")))
         if name not in files:
             raise _err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
@@ -657,7 +664,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         """Run a factory file on this design (its `fabric:` is replaced by the design's plan), as a job."""
         design_or_404(name)
         fabric_of(name)
-        data = load_yaml_text(body.factory_yaml, "factory")
+        data = _no_server_files(load_yaml_text(body.factory_yaml, "factory"))
         if not isinstance(data, dict):
             raise _err(422, "a factory file is a mapping (fabric, window_h, jobs, ...)", "factory_yaml")
         data["fabric"] = "../../../plan"  # runs/<run>/factory.yaml -> the design's plan folder

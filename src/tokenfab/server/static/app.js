@@ -158,7 +158,7 @@ async function intentForm(onYaml) {
     el("label", {}, "name", el("input", { type: "text", name: "name", value: "my-fabric" })),
     el("label", {}, "servers", el("input", { type: "number", name: "servers", value: 64, min: 1 })),
     el("label", {}, "GPUs per server", el("input", { type: "number", name: "gpus_per_server", value: 4, min: 1, max: 72 })),
-    el("label", {}, "GPU", el("select", { name: "gpu_model" }, opt(cat.gpus, (g) => `${g.name} (${g.hbm_gb} GB, ${g.hbm_tbytes_per_s} TB/s)`, "H100"))),
+    el("label", {}, "GPU", el("select", { name: "gpu_model" }, opt(cat.gpus, (g) => `${g.name} (${g.hbm_gbytes} GB, ${g.hbm_tbytes_per_s} TB/s)`, "H100"))),
     el("label", {}, "NIC", el("select", { name: "nic_model" }, opt(cat.nics, (n) => `${n.name} (${n.speed_gbps}G)`, "ConnectX-7"))),
     el("label", {}, "switch", el("select", { name: "switch_model" }, opt(cat.switches, (s) => `${s.name} (${s.ports} x ${s.port_speed_gbps}G)`, "CX864E-N"))),
     el("label", {}, "architecture", el("select", { name: "architecture" }, ["rail-optimized", "rail-only", "auto"].map((a) => el("option", { value: a }, a)))),
