@@ -26,9 +26,25 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tests.fuzzkit import (FACTORY, FACTORY_EXTRA, HOSTILE, INTENT, INTENT_EXTRA, OPTION_VALUES,  # noqa: E402
-                           SIM_OPTIONS, SIMULATE, SWEEP, _dump, _paths, _set, demo_factory, file_mutations, mutated,
-                           run_case, write)
+from tests.fuzzkit import (  # noqa: E402
+    FACTORY,
+    FACTORY_EXTRA,
+    HOSTILE,
+    INTENT,
+    INTENT_EXTRA,
+    OPTION_VALUES,
+    SIM_OPTIONS,
+    SIMULATE,
+    SWEEP,
+    _dump,
+    _paths,
+    _set,
+    demo_factory,
+    file_mutations,
+    mutated,
+    run_case,
+    write,
+)
 
 PLAN_FILES = ("fabric.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")
 CASES = {"intent fields": 1500, "intent files": 600, "factory fields": 400, "factory files": 150, "factory demo fields": 100,

@@ -15,8 +15,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzkit import (FACTORY, FACTORY_EXTRA, INTENT, INTENT_EXTRA, SIM_OPTIONS, SIMULATE, SWEEP, HOSTILE,
-                           OPTION_VALUES, _dump, _paths, _set, file_mutations, mutated, run_case, write)
+from tests.fuzzkit import (
+    FACTORY,
+    FACTORY_EXTRA,
+    HOSTILE,
+    INTENT,
+    INTENT_EXTRA,
+    OPTION_VALUES,
+    SIM_OPTIONS,
+    SIMULATE,
+    SWEEP,
+    _dump,
+    _paths,
+    _set,
+    file_mutations,
+    mutated,
+    run_case,
+    write,
+)
 
 pytestmark = pytest.mark.xdist_group("fuzz")  # one worker: cases share a folder and the alarm signal
 PLAN_FILES = ("fabric.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.fuzzkit import BOMB, FACTORY, INTENT, SWEEP
 from tokenfab import InputError, load_intent
 from tokenfab.cli import app
 from tokenfab.design.model import Fabric
@@ -22,7 +23,6 @@ from tokenfab.factory.spec import load_factory
 from tokenfab.fileio import MAX_DEPTH, MAX_INT_DIGITS, load_json, load_yaml
 from tokenfab.outputs import MARKER, clean_stale, output_dir
 from tokenfab.sweep.spec import load_sweep
-from tests.fuzzkit import BOMB, FACTORY, INTENT, SWEEP
 
 ROOT = Path(__file__).resolve().parents[1]
 

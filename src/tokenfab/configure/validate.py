@@ -8,15 +8,12 @@ configure output (no fabric.json, no configs).
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import yaml
 
 from tokenfab.configure import checks, frr
 from tokenfab.configure import hosts as hostmod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,9 +12,9 @@ def register(app: typer.Typer) -> None:
 
 
 def doctor_cmd(
-    folders: List[Path] = typer.Argument(None, help="folders that hold output folders (default: the current folder)"),
+    folders: list[Path] = typer.Argument(None, help="folders that hold output folders (default: the current folder)"),
     clean: bool = typer.Option(False, "--clean", help="remove what is stale (a set-aside previous version is put back)"),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="twin state root (default /run/tokenfab/twins "
+    state_dir: Path | None = typer.Option(None, "--state-dir", help="twin state root (default /run/tokenfab/twins "
                                              "or $TOKENFAB_TWIN_STATE)"),
 ) -> None:
     """Report temporary folders of killed runs and orphaned twin state; --clean removes them.

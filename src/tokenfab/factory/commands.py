@@ -48,7 +48,6 @@ def run_cmd(
     from tokenfab.factory.engine import run_factory
     from tokenfab.factory.kpis import summarize
     from tokenfab.factory.spec import variants
-
     from tokenfab.outputs import check_target
 
     try:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokenfab.errors import InputError
-
 from tokenfab.factory.spec import Failures
 
 

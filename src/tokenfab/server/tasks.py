@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tokenfab.errors import InputError
 from tokenfab.server.workspace import Workspace

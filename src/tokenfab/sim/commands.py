@@ -75,11 +75,10 @@ def simulate_cmd(
 
     try:
         import tokenfab
+        from tokenfab.numbers import MAX_CHANNELS, MAX_LATENCY_S, MAX_QPS, MAX_SEEDS, check
         from tokenfab.sim import Faults, SimParams, parse_size, size_series
         from tokenfab.sim.faults import RTO_DEFAULT_S
         from tokenfab.sim.report import heatmap_svg, link_load_text, nccl_table
-
-        from tokenfab.numbers import MAX_CHANNELS, MAX_LATENCY_S, MAX_QPS, MAX_SEEDS, check
 
         # every number checked here, before the fabric is read: a NaN never reaches the solver
         check(seeds, "--seeds", 1, MAX_SEEDS)

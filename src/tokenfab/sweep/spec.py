@@ -30,8 +30,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
-import math
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal

@@ -81,9 +81,8 @@ def up_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Boot every switch of OUT in its own namespace with zebra + bgpd and the generated configs."""
-    from tokenfab.twin import api
-
     from tokenfab.numbers import MAX_WAIT_S, check
+    from tokenfab.twin import api
 
     with _errors(), _progress(not as_json) as tick:
         check(timeout, "--timeout", 0, MAX_WAIT_S, lo_open=True, unit="s", desc="seconds to wait")
@@ -157,9 +156,8 @@ def check_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: 
 
 
 def _change(action: str, target: str | None, name, state_dir, wait, timeout, as_json, **kw) -> None:
-    from tokenfab.twin import api
-
     from tokenfab.numbers import MAX_WAIT_S, check
+    from tokenfab.twin import api
 
     fn: Callable[..., dict] = api.fail if action == "fail" else api.restore
     with _errors(), _progress(not as_json and wait) as tick:
