@@ -42,7 +42,9 @@ def main() -> None:
     ws = Path(tempfile.mkdtemp(prefix="tokenfab-load-")) / "ws"
     with running_server(ws, "--workers", "2") as url:
         for i, name in enumerate(DESIGNS):
-            post(url + "/api/designs", {"name": name, "intent_yaml": f"name: {name}\ncluster: {{servers: {64 * (i + 1)}, gpus_per_server: 8}}\nfabric: {{architecture: rail-optimized}}\n"})
+            post(url + "/api/designs", {"name": name,
+                                        "intent_yaml": f"name: {name}\ncluster: {{servers: {64 * (i + 1)}, gpus_per_server: 8}}\n"
+                                                       "fabric: {architecture: rail-optimized}\n"})
 
         class Browser(HttpUser):
             host = url
@@ -100,7 +102,7 @@ def main() -> None:
         p95 = max(s.get_response_time_percentile(0.95) for s in reads) if reads else float("nan")
         print(f"reads: {read_total:,}; p50 {stats.total.get_response_time_percentile(0.5):.0f} ms; "
               f"worst p95 of a read endpoint {p95:.0f} ms (target < 1000 ms)")
-        for (name, method), s in sorted(stats.entries.items()):
+        for (name, _method), s in sorted(stats.entries.items()):
             print(f"  {name:<16} n={s.num_requests:<6} p50={s.get_response_time_percentile(0.5):>5.0f} ms  "
                   f"p95={s.get_response_time_percentile(0.95):>5.0f} ms  failures={s.num_failures}")
         print(f"simulation jobs seen: {len(jobs)} (newest 200), done: {sum(j['state'] == 'done' for j in jobs)}")

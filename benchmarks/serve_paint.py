@@ -71,7 +71,8 @@ def main() -> None:
             browser.close()
         for i in range(18):
             servers = 16 + 8 * i
-            post(url + "/api/designs", {"name": f"d{i:02d}", "intent_yaml": f"name: d{i:02d}\ncluster: {{servers: {servers}, gpus_per_server: 8}}\n"})
+            post(url + "/api/designs", {"name": f"d{i:02d}",
+                                        "intent_yaml": f"name: d{i:02d}\ncluster: {{servers: {servers}, gpus_per_server: 8}}\n"})
         t0 = time.perf_counter()
         with urllib.request.urlopen(url + "/api/designs", timeout=60) as r:
             listed = len(json.loads(r.read()))

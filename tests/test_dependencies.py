@@ -54,7 +54,8 @@ def _imports() -> list[tuple[str, str, int]]:
                 if node.level:  # relative import: resolve against this file's package
                     base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
                 # `from tokenfab.x import y` may import the submodule tokenfab.x.y
-                targets = [base] + [f"{base}.{a.name}" for a in node.names if (SRC.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
+                targets = [base] + [f"{base}.{a.name}" for a in node.names
+                                    if (SRC.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
                                     or (SRC.parent / f"{base}.{a.name}".replace(".", "/")).is_dir()]
             else:
                 continue

@@ -133,7 +133,8 @@ def test_one_error_shape_and_the_guards(tmp_path):
             assert 400 <= r.status_code < 500
             assert set(r.json()["error"]) == {"status", "field", "message", "accepted"}, r.text
         bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-            f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+            f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+            f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
             for i in range(8))
         r = c.post("/api/intent/check", json={"intent_yaml": bomb})
         assert r.status_code == 200 and not r.json()["ok"] and len(r.text) < 4000

@@ -127,7 +127,9 @@ def test_llama3_405b_at_131k_context_with_cp16():
     assert long.model_tflops_per_gpu == pytest.approx(380, rel=0.07)
     assert long.model_tflops_per_gpu < short.model_tflops_per_gpu  # the published direction
     # attention is ~40% of the FLOPs at 131K (causal), ~4% at 8K
-    att = lambda e: e.model.attn_train_flops_per_token(e.spec.seq_len) / e.flops_per_token
+    def att(e):
+        return e.model.attn_train_flops_per_token(e.spec.seq_len) / e.flops_per_token
+
     assert 0.35 < att(long) < 0.45 and att(short) < 0.05
     # CP's K/V all-gathers cross the network on the placed GPUs (one per server: TP fills a server)
     cp = [it for it in long.items if it.collective.parallelism == "cp"]

@@ -35,9 +35,10 @@ def running_server(workspace: Path, *extra: str, token: str | None = None) -> It
             try:
                 urllib.request.urlopen(url + "/", timeout=2).read()
                 break
-            except OSError:
+            except OSError as err:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"tokenfab serve did not start: {(workspace.parent / f'serve-{port}.log').read_text()[-2000:]}")
+                    log = (workspace.parent / f"serve-{port}.log").read_text()[-2000:]
+                    raise RuntimeError(f"tokenfab serve did not start: {log}") from err
                 time.sleep(0.2)
         yield url
     finally:

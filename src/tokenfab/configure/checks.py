@@ -194,7 +194,7 @@ def addresses(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violatio
 def bgp(configs: dict[str, dict]) -> list[Violation]:
     owner: dict[str, tuple[str, ipaddress.IPv4Interface]] = {}
     for name, cfg in configs.items():
-        for table, key, ip in _interface_ips(cfg):
+        for table, _key, ip in _interface_ips(cfg):
             if table != "MGMT_INTERFACE":
                 try:
                     owner[ip.split("/")[0]] = (name, ipaddress.ip_interface(ip))
@@ -499,7 +499,7 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
     asn = {n: c.get("DEVICE_METADATA", {}).get("localhost", {}).get("bgp_asn") for n, c in configs.items()}
     owner = {}
     for n, c in configs.items():
-        for table, key, ip in _interface_ips(c):
+        for _table, _key, ip in _interface_ips(c):
             owner[ip.split("/")[0]] = n
     # a session is up when both ends configure it: each names the other's address and ASN
     half: set[tuple[str, str, str, str]] = set()  # (device, peer, local ip, peer ip)

@@ -19,7 +19,7 @@ from tokenfab.design.model import Fabric
 from tokenfab.design.racks import servers_per_rack
 
 
-class Category(str, Enum):
+class Category(str, Enum):  # noqa: UP042 -- StrEnum would change str(Category.X) in outputs
     SERVER = "server"
     SWITCH = "switch"
     NIC = "nic"

@@ -50,7 +50,7 @@ def check(f: Fabric) -> list[str]:
         if bw_down[i] + bw_up[i] > cap:
             out.append(f"{names[i]} uses {bw_down[i] + bw_up[i]:.0f} Gb/s of {cap} Gb/s")
     tiers = d.tiers_detail
-    for r, t in tiers.items():
+    for r in tiers:
         m = np.flatnonzero(role == r)
         has_up = bw_up[m] > 0
         if has_up.any():

@@ -190,7 +190,8 @@ class Fabric:
     @classmethod
     def from_json_obj(cls, obj: dict, source: str = "fabric.json") -> Fabric:
         if not isinstance(obj, dict) or obj.get("schema") != SCHEMA_ID:
-            raise InputError(f"{source}: not a tokenfab fabric (expected schema {SCHEMA_ID!r}, got {obj.get('schema') if isinstance(obj, dict) else type(obj).__name__!r})")
+            got = obj.get("schema") if isinstance(obj, dict) else type(obj).__name__
+            raise InputError(f"{source}: not a tokenfab fabric (expected schema {SCHEMA_ID!r}, got {got!r})")
         from tokenfab.design.check import check_fabric_obj
 
         check_fabric_obj(obj, source)  # its JSON Schema and invariants: an edited file fails here, by field

@@ -164,13 +164,15 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     def switch_of(tier: Tier, name: str) -> Switch:
         model = tier.switch_model or f.switch_model
         if isinstance(model, list):
-            raise InputError("a list of switch models is searched by tokenfab.design.search, not by one sizing", f"fabric.{name}.switch_model")
+            raise InputError("a list of switch models is searched by tokenfab.design.search, not by one sizing",
+                             f"fabric.{name}.switch_model")
         return catalog.get("switches", model, f"fabric.{name}.switch_model")
 
     leaf_sw = switch_of(f.leaf, "leaf")
     down = _mode(leaf_sw, link_speed, f.leaf.downlink_breakout, "fabric.leaf.downlink_breakout")
     if down.speed_gbps != link_speed:
-        raise InfeasibleError(f"leaf downlinks at {down.speed_gbps}G ({down.mode}) do not match the NICs' {link_speed}G", "fabric.leaf.downlink_breakout")
+        raise InfeasibleError(f"leaf downlinks at {down.speed_gbps}G ({down.mode}) do not match the NICs' {link_speed}G",
+                              "fabric.leaf.downlink_breakout")
     leaf_one_tier = split_ports(leaf_sw, down, None, 1.0)
     notes: list[str] = []
 
@@ -182,10 +184,12 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
                           notes=[f"each rail fits one {leaf_sw.model} ({servers_max} of {leaf_one_tier.down_ports} ports)"])
         if tiers == 1:
             raise InfeasibleError(
-                f"rail-only in one tier needs {servers_max} ports per rail leaf, a {leaf_sw.model} has {leaf_one_tier.down_ports} at {link_speed}G",
+                f"rail-only in one tier needs {servers_max} ports per rail leaf, a {leaf_sw.model} has {leaf_one_tier.down_ports} "
+                f"at {link_speed}G",
                 "fabric.tiers")
         if tiers == 3:
-            raise InfeasibleError("rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers", "fabric.tiers")
+            raise InfeasibleError("rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers",
+                                  "fabric.tiers")
         tiers = 2
 
     if (architecture == "rail-optimized" and tiers in (None, 1) and f.servers_per_su is None
@@ -205,7 +209,8 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     leaf = split_ports(leaf_sw, down, up_mode, f.leaf.oversubscription)
     d = f.servers_per_su or leaf.down_ports
     if d > leaf.down_ports:
-        raise InfeasibleError(f"{d} servers per scalable unit need {d} leaf downlinks; a {leaf_sw.model} at {f.leaf.oversubscription}:1 has {leaf.down_ports}",
+        raise InfeasibleError(f"{d} servers per scalable unit need {d} leaf downlinks; "
+                              f"a {leaf_sw.model} at {f.leaf.oversubscription}:1 has {leaf.down_ports}",
                               "fabric.servers_per_su")
     sus = _ceil(c.servers, d)
     sus_max = _ceil(servers_max, d)
@@ -245,10 +250,12 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     k_ls = leaf.up_ports // spines_per_pod
     sus_per_pod = spine.down_ports // (k_ls * rails)
     if sus_per_pod < 1:
-        raise InfeasibleError(f"a pod spine has {spine.down_ports} downlinks; one scalable unit needs {k_ls * rails} ({rails} rail leaves x {k_ls} links)")
+        raise InfeasibleError(f"a pod spine has {spine.down_ports} downlinks; "
+                              f"one scalable unit needs {k_ls * rails} ({rails} rail leaves x {k_ls} links)")
     pods = _ceil(sus, sus_per_pod)
     pods_max = _ceil(sus_max, sus_per_pod)
-    core_ports = split_ports(core_sw, _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout"), None, 1.0)
+    core_ports = split_ports(core_sw, _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout"),
+                             None, 1.0)
     c_per = _spread(pods_max, spine.up_ports, core_ports.down_ports, f.core.count)
     if c_per is None:
         raise InfeasibleError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from tokenfab.workload.training import TrainingStep, check_training
 if TYPE_CHECKING:
     from tokenfab.factory.cluster import Cluster
 
-Estimate = Union[TrainingStep, InferenceResult]
+Estimate = TrainingStep | InferenceResult
 
 
 @dataclass

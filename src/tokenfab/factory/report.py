@@ -136,10 +136,10 @@ def network_cost(summaries: list[dict]) -> list[dict]:
         bjobs = {j["name"]: j for j in base["jobs"] if j["kind"] == "inference" and j["stage"] == "job"}
         t = s["totals"]
 
-        def d(k):
+        def d(k, t=t, bt=bt):  # bound per variant
             return (t.get(k) or 0.0) - (bt.get(k) or 0.0)
 
-        def pct(k):
+        def pct(k, bt=bt):
             return round(100 * d(k) / bt[k], 4) if bt.get(k) else None
 
         lost_usd = max(-d("training_tokens"), 0.0) * (base["ledger"].get("training_usd_per_mtoken") or 0.0) / 1e6

@@ -278,7 +278,7 @@ class Simulator:
         for size in sizes_bytes:
             sz = nccl_sizes(coll, int(size), n, tb)
             best = None
-            for algo, (prep, res, ref) in runs.items():
+            for prep, res, ref in runs.values():
                 scale = sz.bus_bytes / ref
                 bw_s = res.makespan_s * scale
                 t = prep.latency_s + bw_s

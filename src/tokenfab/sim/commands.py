@@ -42,29 +42,35 @@ def simulate_cmd(
     maxbytes: str = typer.Option("1G", "-e", "--maxbytes", help="largest size"),
     stepfactor: int = typer.Option(2, "-f", "--stepfactor", help="multiply the size by this between lines"),
     stepbytes: str | None = typer.Option(None, "-i", "--stepbytes", help="add this between lines (when -f is 1)"),
-    algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree | nvls (NVLink SHARP, one server)"),
+    algo: str = typer.Option("auto", "--algo", help="all_reduce algorithm: auto (faster per size) | ring | tree | "
+                                                         "nvls (NVLink SHARP, one server)"),
     routing: str = typer.Option("ecmp", "--routing", help="ecmp | adaptive | spray"),
     gpus: int | None = typer.Option(None, "--gpus", help="the first N GPUs (default: all, or all of --servers)"),
     servers: str | None = typer.Option(None, "--servers", help="servers in ring order: srv-1,srv-9,srv-2 or srv-1..srv-16"),
     qps: int = typer.Option(1, "--qps", help="queue pairs per connection (NCCL_IB_QPS_PER_CONNECTION)"),
     channels: int = typer.Option(1, "--channels", help="NCCL channels per NIC"),
-    fail: list[str] = typer.Option([], "--fail", help="link or switch down (repeatable): spine-3, leaf-r1-1--spine-3, leaf-r1-1:Ethernet256"),
+    fail: list[str] = typer.Option([], "--fail", help="link or switch down (repeatable): "
+                                                        "spine-3, leaf-r1-1--spine-3, leaf-r1-1:Ethernet256"),
     degrade: list[str] = typer.Option([], "--degrade", help="degraded link (repeatable): REF=0.5 or REF=400G"),
     loss: float = typer.Option(0.0, "--loss", help="packet loss probability, per link crossed or per path (--loss-scope)"),
-    loss_scope: str = typer.Option("link", "--loss-scope", help="what --loss is per: link (each link crossed; a path of h links loses 1-(1-p)^h) | path (end to end)"),
+    loss_scope: str = typer.Option("link", "--loss-scope", help="what --loss is per: link (each link crossed; "
+                                                              "a path of h links loses 1-(1-p)^h) | path (end to end)"),
     recovery: str = typer.Option("go-back-n", "--recovery", help="RoCE loss recovery: go-back-n | selective-repeat"),
     rto_us: float | None = typer.Option(None, "--rto-us", help="retransmission timeout (default 4.096 us x 2^8)"),
     latency_us: float = typer.Option(0.0, "--latency", help="added latency per link crossed, us"),
     jitter_us: float = typer.Option(0.0, "--jitter", help="mean added jitter per network hop per step, us"),
     seeds: int = typer.Option(1, "--seeds", help="run this many seeds (QP numbers, hash seeds): min, median, max"),
     seed: int = typer.Option(0, "--seed", help="first seed"),
-    efficiency: float | None = typer.Option(None, "--efficiency", help="NIC/fabric protocol efficiency (default 0.95 from catalog/data/protocols.yaml; 1 = line rate)"),
-    nvlink_efficiency: float | None = typer.Option(None, "--nvlink-efficiency", help="NVLink protocol efficiency (default 0.822; 1 = line rate)"),
+    efficiency: float | None = typer.Option(None, "--efficiency", help="NIC/fabric protocol efficiency "
+                                                                          "(default 0.95 from catalog/data/protocols.yaml; 1 = line rate)"),
+    nvlink_efficiency: float | None = typer.Option(None, "--nvlink-efficiency", help="NVLink protocol efficiency "
+                                                                                        "(default 0.822; 1 = line rate)"),
     no_pxn: bool = typer.Option(False, "--no-pxn", help="disable PXN (cross-rail traffic then crosses the spines)"),
     dtype: str = typer.Option("float", "--dtype", "-d", help="element type (sizes are rounded to whole elements)"),
     link_load: bool = typer.Option(False, "--link-load", help="print per-link load at the largest size"),
     plot: Path | None = typer.Option(None, "--plot", help="write a per-link load heat map (SVG)"),
-    gpu_idle: float | None = typer.Option(None, "--gpu-idle", help="compute seconds per step: print the share of the step GPUs wait on the collective"),
+    gpu_idle: float | None = typer.Option(None, "--gpu-idle", help="compute seconds per step: "
+                                                                         "print the share of the step GPUs wait on the collective"),
 ) -> None:
     """Simulate NCCL collectives on the fabric and print the nccl-tests table."""
     from rich.progress import Progress
@@ -128,7 +134,8 @@ def simulate_cmd(
     first = lines[0].first
     where = f"servers {servers}" if servers else f"{len(ids):,} GPUs"
     echo = console.print
-    echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, {first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
+    echo(f"# tokenfab simulate: {coll} on {where} ({first.n_ranks:,} ranks, "
+         f"{first.n_servers:,} server{'s' if first.n_servers > 1 else ''}) of "
          f"{fabric.intent.name} ({d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s), "
          f"{d.link_speed_gbps}G)", highlight=False, soft_wrap=True)
     extra = [f"routing {routing}", f"{qps} QP(s)/connection", f"{channels} channel(s)/NIC",

@@ -275,7 +275,8 @@ class TrainingStep:
             f"model {m.name}: {m.params / 1e9:.1f}B parameters ({m.active_params / 1e9:.1f}B active matmul), "
             f"{m.layers} layers, hidden {m.hidden}",
             f"FLOPs/token = 6N + 3 L s heads (d_qk + d_v) = {self.flops_per_token / 1e12:.3f} TFLOP (PaLM App. B with "
-            f"causal attention: half the score matrix; attention {self.model.attn_train_flops_per_token(s.seq_len) / self.flops_per_token:.0%} of it)",
+            f"causal attention: half the score matrix; "
+            f"attention {self.model.attn_train_flops_per_token(s.seq_len) / self.flops_per_token:.0%} of it)",
             f"parallelism tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep}, virtual stages {p.vpp}, ZeRO {p.zero}, "
             f"rank order {p.order}",
             f"global batch {s.global_batch} x {s.seq_len} tokens, micro-batch {s.micro_batch} -> "
