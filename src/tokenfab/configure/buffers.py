@@ -69,6 +69,7 @@ def headroom(model: str, speed_gbps: int, length_m: float) -> Headroom:
     sw = load_catalog().switches[model]
     for cable, row in _rows(model).get(speed_gbps, []):
         if cable >= length_m:
+            assert sw.sonic is not None and sw.sonic.lossless_headroom is not None  # the rows came from it
             return Headroom(speed_gbps, cable, int(row["size"]), int(row["xon"]), int(row["xoff"]),
                             int(row.get("threshold", 0)), row.get("xon_offset"),
                             sw.sonic.lossless_headroom.get("source", "catalog"), False)

@@ -42,6 +42,7 @@ def cage_ports(sw: Switch, cage: int, mode: BreakoutMode) -> list[PortSpec]:
 def _cage_ports(model: str, cage: int, mode_name: str) -> tuple[PortSpec, ...]:
     sw = load_catalog().switches[model]
     mode = mode_named(sw, mode_name)
+    assert mode is not None  # cage_ports passes one of the switch's own modes
     sonic = _sonic(sw)
     parent = sonic.port_map[cage]
     lanes = parent.lanes.split(",")

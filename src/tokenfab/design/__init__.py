@@ -20,7 +20,8 @@ __all__ = ["design", "Fabric", "candidates", "search_designs"]
 def candidates(intent: Intent, catalog: Catalog | None = None) -> list[tuple[Sizing, float]]:
     """Every design the intent allows that can be built, cheapest first, with its switch + optics cost."""
     result = search_designs(intent, catalog or load_catalog())
-    return [(c.sizing, c.cost_usd) for c in result.candidates if c.feasible]
+    # a feasible candidate was sized (search.evaluate sets intent and sizing before pricing)
+    return [(c.sizing, c.cost_usd) for c in result.candidates if c.feasible and c.sizing is not None]
 
 
 def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
@@ -32,6 +33,7 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     f = intent.fabric
     result = search_designs(intent, catalog)
     best = result.best
+    assert best.intent is not None and best.sizing is not None  # the best is feasible: sized
     sz = best.sizing
     reasons = list(result.notes)
     if f.architecture == "auto" and f.cross_rail == "network":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,7 @@ def check_fabric_obj(obj: dict, source: str) -> None:
             raise InputError(f"{source}: {name}.rows.{i}: {len(rows[i])} values for {len(columns)} columns")
         for k, col in enumerate(columns):
             values = [r[k] for r in rows]
+            ok: set[type]
             if col in INT_COLUMNS - NAME_COLUMNS:
                 ok, what = {int}, "an integer"
             elif col in FLOAT_COLUMNS:
@@ -68,6 +70,8 @@ def check_fabric_obj(obj: dict, source: str) -> None:
                 raise InputError(f"{source}: {name}.rows.{i}.{col}: expected {what}, got {excerpt(values[i])}"
                                  + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""))
     names = [r[0] for r in obj["devices"]["rows"]]
+    uniq: Any
+    counts: Any
     uniq, counts = np.unique(np.asarray(names, dtype=object).astype(str), return_counts=True) if names else ([], [])
     dup = [str(n) for n, c in zip(uniq, counts) if c > 1]
     if dup:
@@ -82,10 +86,10 @@ def check_fabric_obj(obj: dict, source: str) -> None:
                 i = next(i for i, v in enumerate(values) if v not in known)
                 raise InputError(f"{source}: {name}.rows.{i}.{col}: names unknown device {excerpt(values[i])}")
     links = obj["links"]
-    cols = {c: np.asarray([r[links["columns"].index(c)] for r in links["rows"]], dtype=object) for c in ("a", "b")}
-    same = np.flatnonzero(cols["a"] == cols["b"]) if len(links["rows"]) else []
+    ends = {c: np.asarray([r[links["columns"].index(c)] for r in links["rows"]], dtype=object) for c in ("a", "b")}
+    same: np.ndarray | list[int] = np.flatnonzero(ends["a"] == ends["b"]) if len(links["rows"]) else []
     if len(same):
-        raise InputError(f"{source}: links.rows.{same[0]}: a link from {excerpt(cols['a'][same[0]])} to itself")
+        raise InputError(f"{source}: links.rows.{same[0]}: a link from {excerpt(ends['a'][same[0]])} to itself")
     speed = np.asarray([r[links["columns"].index("speed_gbps")] for r in links["rows"]], dtype=np.int64)
     if len(speed) and speed.min() <= 0:
         i = int(np.argmin(speed))

@@ -67,7 +67,7 @@ class Table:
             columns, rows = obj["columns"], obj["rows"]
         except (KeyError, TypeError):
             raise InputError(f"fabric.json: table {name!r} needs 'columns' and 'rows'") from None
-        data = list(zip(*rows)) if rows else [[] for _ in columns]
+        data: list[Any] = list(zip(*rows)) if rows else [[] for _ in columns]
         return cls({c: list(v) for c, v in zip(columns, data)})
 
 

@@ -284,6 +284,7 @@ def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: 
     price = lambda m: intent.prices_usd.get(m, catalog.switches[m].price_usd)  # noqa: E731
     optic = choose(catalog, leaf.up_speed_gbps, f.cable_lengths.leaf_spine_m or 30.0)
     optic_usd = link_price(catalog, optic) if optic else 0.0
+    assert leaf.up_mode is not None  # the leaf was split with an uplink mode (_mode or _native)
     b_d, b_u = leaf.down_mode.children, leaf.up_mode.children
     ratio = f.leaf.oversubscription
     groups = rails if rail_only else 1
@@ -312,6 +313,6 @@ def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: 
 def _native(lower: Switch, upper: Switch) -> BreakoutMode:
     """Uplinks run at the highest speed both ends support, unbroken where possible."""
     for speed in sorted({m.speed_gbps for m in lower.breakout_modes}, reverse=True):
-        if upper.mode_for_speed(speed) and lower.mode_for_speed(speed):
-            return lower.mode_for_speed(speed)
+        if upper.mode_for_speed(speed) and (mode := lower.mode_for_speed(speed)):
+            return mode
     raise InfeasibleError(f"{lower.model} and {upper.model} share no port speed")
