@@ -147,15 +147,15 @@ def links(fabric: Fabric, configs: dict[str, dict], hosts: dict[str, Host]) -> l
     # every planned link is configured, at the planned speed
     for link in fabric.iter_links():
         for dev, port, peer, peer_port in ((link.a, link.a_port, link.b, link.b_port), (link.b, link.b_port, link.a, link.a_port)):
-            cfg = configs.get(dev)
-            if cfg is None:
+            dev_cfg = configs.get(dev)
+            if dev_cfg is None:
                 continue
-            n = cfg.get("DEVICE_NEIGHBOR", {}).get(port)
+            n = dev_cfg.get("DEVICE_NEIGHBOR", {}).get(port)
             if n is None or n.get("name") != peer or n.get("port") != peer_port:
                 out.append(Violation("link", dev, "DEVICE_NEIGHBOR", port, "", f"the plan cables {dev}:{port} to "
                                      f"{peer}:{peer_port}; the config says {n.get('name') if n else 'nothing'}"))
                 continue
-            speed = cfg.get("PORT", {}).get(port, {}).get("speed")
+            speed = dev_cfg.get("PORT", {}).get(port, {}).get("speed")
             if speed != str(link.speed_gbps * 1000):
                 out.append(Violation("link", dev, "PORT", port, "speed", f"{speed!r}, the plan's link runs at {link.speed_gbps}G"))
     return out
@@ -192,7 +192,7 @@ def addresses(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violatio
 
 # ---------------------------------------------------------------------------------------
 def bgp(configs: dict[str, dict]) -> list[Violation]:
-    owner: dict[str, tuple[str, ipaddress.IPv4Interface]] = {}
+    owner: dict[str, tuple[str, ipaddress.IPv4Interface | ipaddress.IPv6Interface]] = {}
     for name, cfg in configs.items():
         for table, _key, ip in _interface_ips(cfg):
             if table != "MGMT_INTERFACE":
@@ -356,10 +356,10 @@ def lossless_fabric(qos: dict[tuple[str, str], PortQos], configs: dict[str, dict
     for name, cfg in sorted(configs.items()):
         for port, n in sorted(cfg.get("DEVICE_NEIGHBOR", {}).items()):
             h = hosts.get(n.get("name", ""))
-            q = qos.get((name, port))
-            if h is None or q is None:
+            port_q = qos.get((name, port))
+            if h is None or port_q is None:
                 continue
-            out += _host_vs_port(n["name"], h, name, port, q)
+            out += _host_vs_port(n["name"], h, name, port, port_q)
     return out
 
 
@@ -513,11 +513,11 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
     for n, peer, local, peer_ip in half:
         if (peer, n, peer_ip, local) in half:
             adj[n].add(peer)
-    adj = {n: sorted(v) for n, v in adj.items()}
+    peers = {n: sorted(v) for n, v in adj.items()}
     for group in fabric.expectations.reach_groups:
         members = [m for m in group.leaves if m in configs]
         for origin in members:
-            got = _propagate(origin, adj, asn)
+            got = _propagate(origin, peers, asn)
             missing = [m for m in members if m != origin and m not in got]
             if missing:
                 pfx = ", ".join(advertised.get(origin, [])[:3])
@@ -529,7 +529,7 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
 
 def _propagate(origin: str, adj: dict[str, list[str]], asn: dict[str, str]) -> set[str]:
     """Devices that learn a route originated at `origin` (breadth first: shortest AS paths)."""
-    path = {origin: (asn[origin],)}
+    path: dict[str, tuple[str, ...]] = {origin: (asn[origin],)}
     todo = deque([origin])
     while todo:
         x = todo.popleft()

@@ -266,8 +266,8 @@ def _check_switches(folder: Path, switches: list[tuple[str, str]], use_vtysh: bo
     problems: list[Violation] = []
     files = {name: _read_switch(folder, name, problems) for name, _ in switches}
     complaints = _frr_complaints({n: t for n, (c, t) in files.items() if t is not None}) if use_vtysh else {}
-    results = [switch_checks(name, model, files[name][0], files[name][1], validator(), complaints.get(name))
-               for name, model in switches if files[name][0] is not None]
+    results = [switch_checks(name, model, cfg, files[name][1], validator(), complaints.get(name))
+               for name, model in switches if (cfg := files[name][0]) is not None]
     return results, problems
 
 
