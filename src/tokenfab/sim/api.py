@@ -84,12 +84,12 @@ def select_gpus(net: Network, gpus=None, servers=None) -> np.ndarray:
             raise InputError(f"a group of {n:,} GPUs is larger than the cluster ({net.n_gpus:,} GPUs on "
                              f"{net.n_trays:,} servers)", "gpus")
         return np.arange(n)
-    ids: list[int] = []
+    gpu_ids: list[int] = []
     for item in gpus:
         if isinstance(item, (int, np.integer)):
             if not 0 <= int(item) < net.n_gpus:
                 raise InputError(f"GPU id {item} is outside 0 .. {net.n_gpus - 1}", "gpus")
-            ids.append(int(item))
+            gpu_ids.append(int(item))
             continue
         text = str(item)
         name, _, local = text.partition(":")
@@ -98,12 +98,12 @@ def select_gpus(net: Network, gpus=None, servers=None) -> np.ndarray:
             m = re.fullmatch(r"gpu(\d+)", local)
             if not m or int(m.group(1)) >= g:
                 raise InputError(f"{text!r}: GPUs of a server are gpu0 .. gpu{g - 1}", "gpus")
-            ids.append(s * g + int(m.group(1)))
+            gpu_ids.append(s * g + int(m.group(1)))
         else:
-            ids.extend(range(s * g, s * g + g))
-    if len(set(ids)) != len(ids):
+            gpu_ids.extend(range(s * g, s * g + g))
+    if len(set(gpu_ids)) != len(gpu_ids):
         raise InputError("a GPU appears twice in the group", "gpus")
-    return np.asarray(ids, dtype=np.int64)
+    return np.asarray(gpu_ids, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,6 +138,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     window = np.ceil(nic_Bps * rtt / p.mtu_bytes)
     loss_p = rt.loss_p
     if net.faults.loss_scope == "path" and len(tr):  # one end-to-end probability for every transfer
+        assert not isinstance(net.faults.loss, dict)  # Faults rejects per-link loss with path scope
         loss_p = np.full(len(tr), float(net.faults.loss))
     eta = goodput_efficiency(loss_p, window, net.faults.recovery) if len(tr) else np.ones(0)
     if len(eta) and (eta <= 0).any():
@@ -150,7 +151,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(G, net.n_res)).tocsr()
     A.sum_duplicates()
-    stall = np.zeros(G)
+    stall: np.ndarray = np.zeros(G)
     if len(tr) and loss_p.any():
         per_t = tr.w * timeouts_per_packet(loss_p, window, net.faults.recovery) * net.faults.rto_s / p.mtu_bytes
         stall = np.bincount(grp_of_t, weights=per_t, minlength=G)
@@ -208,8 +209,8 @@ class CollectiveResult:
             u = np.where(cap > 0, self.run.resource_bytes / (cap * span), 0.0) if span > 0 else np.zeros(len(cap))
         return u
 
-    def timeline(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-        """(event times in s at this size, per-interval load in bytes/s, resource ids recorded)."""
+    def timeline(self) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
+        """(event times in s at this size, per-interval load in bytes/s, resource ids recorded; None: none recorded)."""
         return self.run.event_s * self.scale, self.run.loads, self.run.recorded
 
 
@@ -288,6 +289,7 @@ class Simulator:
                                      self.net)
                 if best is None or r.time_s < best.time_s:
                     best = r
+            assert best is not None  # _usable leaves at least one algorithm: runs is not empty
             out.append(best)
         return out
 
@@ -314,7 +316,7 @@ class Job:
     algorithm: str = "ring"
     start_s: float = 0.0
     name: str = ""
-    pairs: object = None  # send_recv only: explicit (src, dst) global GPU id pairs
+    pairs: np.ndarray | list | None = None  # send_recv only: explicit (src, dst) global GPU id pairs
 
 
 @dataclass
@@ -389,12 +391,12 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
     res = prep.run(combo.group_bytes, start_s=start)
     out = []
     for j, (p, s) in enumerate(zip(plans, sizes)):
-        alone = prepare(net, p, routing)
-        r1 = alone.run(p.group_bytes * s.bus_bytes)
+        solo = prepare(net, p, routing)
+        r1 = solo.run(p.group_bytes * s.bus_bytes)
         mine = group_job == j
-        t = float(res.finish_s[mine].max() - jobs[j].start_s) + alone.latency_s
+        t = float(res.finish_s[mine].max() - jobs[j].start_s) + solo.latency_s
         out.append(JobResult(names[j], p.collective, p.n_ranks, s.bus_bytes, jobs[j].start_s, t,
-                             r1.makespan_s + alone.latency_s, alone.latency_s))
+                             r1.makespan_s + solo.latency_s, solo.latency_s))
     return JobsResult(out, res, group_job)
 
 
