@@ -94,7 +94,8 @@ def simulate_cmd(
         check(loss, "--loss", 0, 1, hi_open=True, desc="a packet loss probability")
         if nvlink_efficiency is not None:
             check(nvlink_efficiency, "--nvlink-efficiency", 0, 1, lo_open=True, desc="a fraction of NVLink bandwidth")
-        check(efficiency, "--efficiency", 0, 1, lo_open=True, desc="a fraction of line rate")
+        if efficiency is not None:  # None: the catalog's protocol efficiency (SimParams)
+            check(efficiency, "--efficiency", 0, 1, lo_open=True, desc="a fraction of line rate")
         check(latency_us, "--latency", 0, MAX_LATENCY_S * 1e6, unit="us", desc="an added latency")
         check(jitter_us, "--jitter", 0, MAX_LATENCY_S * 1e6, unit="us", desc="a mean jitter")
         if rto_us is not None:
