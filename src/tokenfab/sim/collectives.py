@@ -129,7 +129,8 @@ def size_series(min_bytes: int, max_bytes: int, factor: int = 2, step_bytes: int
         raise InputError(f"step factor must be >= 1, got {factor}", "-f")
     from tokenfab.numbers import MAX_SIZE_LINES
 
-    out, s = [], min_bytes
+    out: list[int] = []
+    s = min_bytes
     while s <= max_bytes:
         if len(out) == MAX_SIZE_LINES:
             raise InputError(f"more than {MAX_SIZE_LINES:,} sizes from {min_bytes} to {max_bytes} bytes; "
@@ -320,6 +321,7 @@ def _nvls(net: Network, lay: Layout) -> FlowPlan:
     grp = b.group(1.0, "NVLS (NVSwitch reduce + multicast)")
     # one byte of S costs nvlink/nvls efficiency bytes of the port's (NVLink-efficient) capacity,
     # so the rate is NVLink line rate x nvls_efficiency
+    assert p.nvlink_efficiency is not None and p.nvls_efficiency is not None  # SimParams fills the defaults
     b.nvlink(grp, lay.gpus, lay.gpus, w=p.nvlink_efficiency / p.nvls_efficiency)
     return b.finish("all_reduce", "nvls", lay, intra=2, inter=0, hops=0)
 

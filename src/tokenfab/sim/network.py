@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -123,7 +124,7 @@ class Network:
         self.server_of_dev[self.server_dev] = np.arange(self.n_trays) // ds
         self.gpus_per_server = c.gpus_per_server * ds
         self.rails = fabric.intent.nics_per_server * ds
-        self.planes = c.planes
+        self.planes = cast(int, c.planes)  # a fabric's intent is resolved: design() wrote the plane count in
         self.n_gpus = self.n_servers * self.gpus_per_server
         g, R = self.gpus_per_server, self.rails
         self.gpu_rail = np.arange(g) * R // g  # NIC a GPU uses
