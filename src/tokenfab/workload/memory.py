@@ -90,7 +90,7 @@ def choose(requested: str, options: dict[str, Memory], hbm_gbytes: float) -> tup
     if requested != "auto":
         m = options[requested]
         return m, f"recompute {requested} (as configured): {m.total_gbytes:.1f} GB per GPU of {hbm_gbytes:.0f} GB"
-    tried = []
+    tried: list[str] = []
     for mode in RECOMPUTE:
         m = options[mode]
         if m.total_gbytes <= hbm_gbytes:
