@@ -32,3 +32,15 @@ def example_fabrics():
     # examples/ also holds factory descriptions (they name a fabric instead of a cluster)
     intents = [p for p in sorted(EXAMPLES.glob("*.yaml")) if "cluster" in (yaml.safe_load(p.read_text()) or {})]
     return {p.stem: plan(load_intent(p)) for p in intents}
+
+
+@pytest.fixture(autouse=True)
+def _shipped_catalog_only():
+    """Each test starts from the shipped catalog: a plan or a --catalog option of an earlier test in
+    the same worker makes its user files the catalog in force (a context variable), which must not
+    leak into the next test."""
+    from tokenfab.catalog import _ACTIVE
+
+    token = _ACTIVE.set(None)
+    yield
+    _ACTIVE.reset(token)

@@ -6,11 +6,11 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tokenfab"
-BASE = {"errors", "strict", "fileio", "outputs"}  # leaves everyone may use
+BASE = {"errors", "strict", "fileio", "outputs", "numbers"}  # leaves everyone may use
 DESIGN = BASE | {"catalog", "intent", "design", "names"}  # names: device/link names over a Fabric
 # package -> the packages it may import (besides itself)
 ALLOWED = {
-    "errors": set(), "strict": set(), "fileio": {"errors"}, "outputs": {"errors", "fileio"},
+    "errors": set(), "strict": {"errors"}, "numbers": {"errors"}, "fileio": {"errors"}, "outputs": {"errors", "fileio"},
     "catalog": BASE,
     "intent": BASE | {"catalog"},
     "design": DESIGN, "names": DESIGN,
@@ -24,6 +24,8 @@ ALLOWED = {
     "server": DESIGN | {"sim", "workload", "comm", "factory", "configure", "sweep", "operate", "report", "tokenfab", "api"},
 }
 # the Python API (one function per CLI verb) stands beside the CLI: it may call every stage
+ALLOWED["doctor"] = BASE | {"twin"}  # leftovers of killed runs and orphaned twin state
+ALLOWED["server"] = ALLOWED["server"] | {"twin"}  # the twin view reads a running twin's state
 ALLOWED["api"] = set(ALLOWED) - {"api"}
 ALLOWED["catalog_commands"] = BASE | {"catalog", "intent", "design"}  # the catalog verbs and the schemas of every file
 # Imports that break the rule today and are being moved by their owners; shrink, never grow.

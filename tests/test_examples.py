@@ -26,8 +26,8 @@ INTENTS = [p for p in FILES if p.suffix == ".yaml" and "cluster" in _data(p)]
 
 
 def _gpus_in_name(stem: str) -> int:
-    """`three-tier-32k` -> 32768, `rail-optimized-256` -> 256."""
-    number, k = re.search(r"-(\d+)(k?)$", stem).groups()
+    """`three-tier-32k` -> 32768, `rail-optimized-256` -> 256, `rail-optimized-256-su16` -> 256."""
+    number, k = re.search(r"-(\d+)(k?)(?:-[a-z]+\d*)?$", stem).groups()
     return int(number) * (1024 if k else 1)
 
 

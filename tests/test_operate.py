@@ -213,7 +213,7 @@ def test_demo_finding_priced_end_to_end():
     assert a.best == "drain and replace" and drain.lost_tokens < nothing.lost_tokens
     assert nothing.interruptions == ["pretrain-70b"]
     job = next(j for j in run.jobs if j.name == "pretrain-70b")
-    expect_h = job.gpus * (job.ckpt_interval_s / 2 + 600 + job.ckpt_write_s) / 3600
+    expect_h = job.gpus * (job.ckpt.interval_s / 2 + 600 + job.ckpt.write_s) / 3600
     assert nothing.lost_gpu_h == pytest.approx(expect_h, rel=0.02)
     assert nothing.lost_usd > 0 and nothing.lost_tokens > 1e8
     # the report page shows the finding, its priced actions and the plot of its signals

@@ -180,22 +180,20 @@ def run_factory(factory: str | Path, *, fabric: Fabric | str | Path | None = Non
 
 
 def sweep(spec: str | Path, *, out: str | Path | None = None, jobs: int = 2, ray: str | None = None,
-          force: bool = False) -> list[dict]:
-    """`tokenfab sweep`: plan every variant of a sweep file; rows carry the axes, metrics and
-    `pareto`. With `out`, also write results.csv, sweep.duckdb and pareto.svg."""
-    from tokenfab.outputs import output_dir
-    from tokenfab.sweep import load_sweep, run_sweep
-    from tokenfab.sweep.pareto import front, pareto_svg
-    from tokenfab.sweep.store import results_csv, write_duckdb
+          force: bool = False, resume: bool = False) -> list[dict]:
+    """`tokenfab sweep`: evaluate every point of a sweep file (plans, and simulate/factory metrics when it
+    asks for them); rows carry the axes, status, metrics and `pareto`. With `out`, the folder the CLI
+    writes (results.csv/.parquet, sweep.duckdb, Pareto plots, best intents); without it, a scratch one."""
+    import tempfile
 
-    sp, base = load_sweep(spec)
-    rows = run_sweep(sp, base, jobs=jobs, ray_address=ray)
-    best = front(rows, sp)
-    for r in rows:
-        r["pareto"] = r["point"] in best
+    from tokenfab.sweep import load_sweep, run_to_folder
+
+    sp, base, factory = load_sweep(spec)
     if out is not None:
-        with output_dir(out, force=force) as tmp:
-            (tmp / "results.csv").write_text(results_csv(rows))
-            write_duckdb(tmp / "results.csv", tmp / "sweep.duckdb")
-            (tmp / "pareto.svg").write_text(pareto_svg(rows, sp, best))
+        rows, _ = run_to_folder(sp, base, factory, Path(out), jobs=jobs, ray_address=ray, resume=resume, force=force,
+                                show_progress=False)
+        return rows
+    with tempfile.TemporaryDirectory(prefix="tokenfab-sweep-") as tmp:
+        rows, _ = run_to_folder(sp, base, factory, Path(tmp) / "sweep", jobs=jobs, ray_address=ray,
+                                show_progress=False)
     return rows

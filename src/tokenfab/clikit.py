@@ -50,6 +50,9 @@ def whole(table: Table, *names: str, width: int | None = None) -> Table:
             widths[i] += 1
     for col, w in zip(columns, widths):
         col.width = w
+    total = sum(widths) + 3 * len(columns) + 1
+    if total > width:  # the names alone are wider than the terminal: rich would squeeze them too, so the
+        table.width = total  # table keeps its width and the terminal wraps the long lines instead
     return table
 
 

@@ -28,6 +28,8 @@ def _validator():
     schema = copy.deepcopy(json_schema())
     for name in TABLES:  # rows are checked by _check_rows, all at once
         schema["properties"][name]["properties"]["rows"] = {"type": "array"}
+    for part in ("design", "expectations"):  # typed models: Fabric.from_json_obj names their fields in pydantic's words
+        schema["properties"][part] = {"type": "object"}
     return jsonschema.Draft202012Validator(schema)
 
 

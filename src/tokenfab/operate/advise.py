@@ -99,11 +99,11 @@ class Pricer:
     def interruption(self, j, lost_since_ckpt_s: float | None = None) -> tuple[float, float, str]:
         """(GPU-seconds, tokens) an unplanned abort of job j costs, and how it was counted."""
         run_s = sum(((t1 if t1 is not None else self.spec.window_s) - t0) for t0, t1, _ in j.history) or 1.0
-        rate = j.tokens / run_s if j.kind == "training" else 0.0
-        interval = j.ckpt_interval_s if j.ckpt_interval_s else None
+        rate = j.acc.tokens / run_s if j.kind == "training" else 0.0
+        interval = j.ckpt.interval_s if j.ckpt.interval_s else None
         if lost_since_ckpt_s is None:
             lost_since_ckpt_s = interval / 2 if interval else run_s / 2  # no checkpoints: on average half the run so far
-        restore_s = j.ckpt_write_s or 0.0
+        restore_s = j.ckpt.write_s or 0.0
         wasted_s = lost_since_ckpt_s + self.restart_s + restore_s
         how = (f"{j.name}: {lost_since_ckpt_s / 60:.0f} min of work since its last checkpoint + "
                f"{self.restart_s / 60:.0f} min restart + {restore_s:.0f} s restore, on {j.gpus} GPUs")
@@ -161,15 +161,15 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
         acts.append(pr.price("drain and replace", f"drain {f.link} now (BGP moves its traffic first), replace the optic, "
                              f"undrain after {REPLACE_H:g} h", drain))
         # checkpointing now helps only when the failure comes before the next periodic checkpoint
-        ckpt_gpu_s = sum(j.ckpt_write_s * j.gpus for j in hit)
+        ckpt_gpu_s = sum(j.ckpt.write_s * j.gpus for j in hit)
         acts.append(pr.price("checkpoint now", "checkpoint the jobs crossing it now, let the link fail and repair it",
                              nothing, [(j, _since_ckpt(j, fail_s - f.t_s)) for j in hit], extra_gpu_s=ckpt_gpu_s,
-                             extra_tokens=sum(_rate(pr, j) * j.ckpt_write_s for j in hit)))
+                             extra_tokens=sum(_rate(pr, j) * j.ckpt.write_s for j in hit)))
         if hit:
-            moved_gpu_s = sum((j.ckpt_write_s * 2 + pr.restart_s) * j.gpus for j in hit)
+            moved_gpu_s = sum((j.ckpt.write_s * 2 + pr.restart_s) * j.gpus for j in hit)
             acts.append(pr.price("move the jobs", f"checkpoint {', '.join(j.name for j in hit)} and restart it away from "
                                  f"the link (link replaced later, unused)", drain, extra_gpu_s=moved_gpu_s,
-                                 extra_tokens=sum(_rate(pr, j) * (j.ckpt_write_s * 2 + pr.restart_s) for j in hit)))
+                                 extra_tokens=sum(_rate(pr, j) * (j.ckpt.write_s * 2 + pr.restart_s) for j in hit)))
     elif f.kind == "bgp-flap":
         carrier = bool(f.evidence.get("carrier"))
         hit = pr.jobs_on(f.link, f.t_s) if carrier else []
@@ -189,7 +189,7 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
         acts.append(pr.price("isolate the NIC", f"shut {f.port} (the PFC watchdog's drop action); the jobs on "
                              f"{f.link.split(':')[0]} restart elsewhere from a checkpoint taken now, the others resume",
                              (), [(j, 0.0) for j in stuck],
-                             extra_gpu_s=sum(j.ckpt_write_s * j.gpus for j in stuck)))
+                             extra_gpu_s=sum(j.ckpt.write_s * j.gpus for j in stuck)))
     elif f.kind == "hot-spot":
         dur_h = max(((f.end_s or f.t_s) - f.t_s) / 3600.0, 0.5)
         hot = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + dur_h, window_h) + 1e-3, 4), "degrade": 0.5,
@@ -205,7 +205,7 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
 
 def _rate(pr: Pricer, j) -> float:
     run_s = sum(((t1 if t1 is not None else pr.spec.window_s) - t0) for t0, t1, _ in j.history) or 1.0
-    return j.tokens / run_s if j.kind == "training" else 0.0
+    return j.acc.tokens / run_s if j.kind == "training" else 0.0
 
 
 def _since_ckpt(j, after_s: float) -> float | None:
@@ -213,7 +213,7 @@ def _since_ckpt(j, after_s: float) -> float | None:
     checkpoint that is all of `after_s`; later, the prediction's uncertainty (hours) is far wider than
     an interval, so the loss is the usual half interval (None) and checkpointing now buys nothing."""
     after_s = max(after_s, 0.0)
-    if not j.ckpt_interval_s or after_s < j.ckpt_interval_s:
+    if not j.ckpt.interval_s or after_s < j.ckpt.interval_s:
         return after_s
     return None
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tokenfab.factory.accounting import Cause
 from tokenfab.design.model import Fabric
 
 PATTERN_BYTES = 256 * 2**20  # large enough to be bandwidth-bound on every fabric
@@ -76,7 +77,7 @@ def from_factory(run) -> list[JobLoad]:
     for j in run.jobs:
         for i, (t0, t1, gpus) in enumerate(j.history):
             end = t1 if t1 is not None else run.spec.window_h * 3600.0
-            exposed = j.net_idle_gpu_s / j.gpu_s if j.gpu_s else 0.0
+            exposed = j.acc.gpu_s_by_cause[Cause.NETWORK] / j.acc.gpu_s if j.acc.gpu_s else 0.0
             duty = float(min(0.9, max(0.2, exposed)))
             name = j.name if len(j.history) == 1 else f"{j.name}#{i + 1}"
             par = (j.workload.training or j.workload.inference)
