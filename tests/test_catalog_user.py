@@ -165,8 +165,8 @@ def test_the_example_user_catalog_plans_selene_and_its_models_match_the_paper():
 
 
 def test_a_sweep_finds_its_base_intents_catalog_from_any_folder(tmp_path, monkeypatch):
-    from tokenfab.sweep.runner import evaluate
     from tokenfab.sweep.spec import load_sweep, points
+    from tokenfab.sweep.tasks import design_task
 
     (tmp_path / "sub").mkdir()
     write(tmp_path / "sub" / "hw.yaml", {"gpus": [A100], "servers": [DGX]})
@@ -174,11 +174,11 @@ def test_a_sweep_finds_its_base_intents_catalog_from_any_folder(tmp_path, monkey
                                                                            "server_model": "DGX-X"}})
     write(tmp_path / "sweep.yaml", {"name": "s", "base": "sub/i.yaml",
                                     "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}]})
-    spec, base = load_sweep(tmp_path / "sweep.yaml")
+    spec, base, factory = load_sweep(tmp_path / "sweep.yaml")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")  # a worker's folder is not the intent's
     catalog._ACTIVE.set(None)
-    assert [evaluate(d)["status"] for _, d in points(spec, base)] == ["ok", "ok"]
+    assert [design_task(p.intent, False)[0]["status"] for p in points(spec, base, factory)] == ["ok", "ok"]
 
 
 def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
