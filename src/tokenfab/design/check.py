@@ -105,8 +105,14 @@ def check_fabric_obj(obj: dict, source: str) -> None:
                 ok, what = {int, float}, "a number"
             else:
                 ok, what = {str}, "text"
+            bad: list[int] = []
             if set(map(type, values)) - ok:  # at C speed; the row numbers only when something is wrong
                 bad = [i for i, v in enumerate(values) if type(v) not in ok]
+            elif ok == {int} and values and not (0 <= min(values) and max(values) < 2**32):
+                # counts, numbers and ASNs: unsigned 32-bit at most (numpy holds them as int64)
+                bad = [i for i, v in enumerate(values) if not 0 <= v < 2**32]
+                what = "an integer from 0 to 4294967295"
+            if bad:
                 i = bad[0]
                 raise InputError(f"{source}: {name}.rows.{i}.{col}: expected {what}, got {excerpt(values[i])}"
                                  + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""))
