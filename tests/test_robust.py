@@ -284,6 +284,8 @@ def test_edited_fabric_json_is_refused_by_field(inputs):
         (lambda o: o["links"]["rows"][1].pop(), "links.rows.1: 11 values for 12 columns"),
         (lambda o: o["devices"]["rows"][2].__setitem__(10, 10**30), "devices.rows.2.asn: expected an integer from 0 to"),
         (lambda o: o["links"]["rows"][3].__setitem__(10, "long"), "links.rows.3.length_m: expected a number"),
+        (lambda o: o["links"]["rows"][2].__setitem__(7, "NaN"), "links.rows.2.a_ip: expected an IPv4 address or empty"),
+        (lambda o: o["subnets"]["rows"][0].__setitem__(3, "10.0.0.0/99"), "subnets.rows.0.prefix: expected an IPv4"),
         (lambda o: o["links"]["rows"][0].__setitem__(1, "ghost"), "links.rows.0.a: names unknown device 'ghost'"),
         (lambda o: o["expectations"].__setitem__("bgp_sessions", -3), "expectations.bgp_sessions"),
         (lambda o: o["intent"]["cluster"].__setitem__("servers", "many"), "intent.cluster.servers"),
