@@ -374,6 +374,9 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         path = ws.plan_dir(name) / "fabric.json"
         st = path.stat()
         _remember((str(path), st.st_mtime_ns, st.st_size), fabric)  # the next read needs no reload
+        # fabric.json holds the intent as resolved (the search's choices written in); what was asked for is
+        # kept beside the plan, keyed by the plan's version, to tell a current plan from a stale one
+        ws.save_planned(name, json.dumps(intent.model_dump(mode="json"), sort_keys=True), st.st_mtime_ns)
 
     def status_of(name: str) -> tuple[str, str | None, dict[str, Any] | None]:
         """(planned | stale | invalid | unplanned, the intent's error, the plan's summary)."""
@@ -387,7 +390,10 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             return ("invalid", error, summary)
         if summary is None:
             return ("unplanned", None, None)
-        return ("planned" if planned_json == intent_json else "stale", None, summary)
+        asked = ws.planned(name, fabric_path.stat().st_mtime_ns)
+        if asked is None:  # a plan made on the CLI: only its resolved intent to compare with
+            asked = planned_json
+        return ("planned" if asked == intent_json else "stale", None, summary)
 
     # -- catalog and schema ------------------------------------------------------------------------
     @app.get("/api/catalog", tags=["catalog"])

@@ -73,6 +73,20 @@ class Workspace:
         tmp.write_text(text)
         tmp.replace(d / "intent.yaml")
 
+    def save_planned(self, name: str, intent_json: str, plan_mtime_ns: int) -> None:
+        """The intent a plan was made from (as asked, before the design search resolved it)."""
+        path = self.design_dir(name) / ".planned-intent.json"
+        tmp = path.with_name(".planned-intent.json.tmp")
+        tmp.write_text(json.dumps({"plan_mtime_ns": plan_mtime_ns, "intent": intent_json}))
+        tmp.replace(path)
+
+    def planned(self, name: str, plan_mtime_ns: int) -> str | None:
+        try:
+            rec = json.loads((self.design_dir(name) / ".planned-intent.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return rec["intent"] if rec.get("plan_mtime_ns") == plan_mtime_ns else None
+
     def delete(self, name: str) -> None:
         d = self.design_dir(name)
         if not d.exists():
