@@ -234,7 +234,8 @@ def test_cli_simulate_detect_report_and_bad_input(tmp_path):
     out = tmp_path / "op"
     r = _cli("simulate", EX / "operate-demo.yaml", "-o", out)
     assert r.returncode == 0, r.stderr
-    assert {p.name for p in out.iterdir()} == {"fabric.json", "telemetry.parquet", "truth.json", "jobs.json", "source.json"}
+    assert {p.name for p in out.iterdir()} == {"fabric.json", "telemetry.parquet", "truth.json", "jobs.json", "source.json",
+                                               ".tokenfab-output"}
     r = _cli("detect", out, "--json")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     found = json.loads(r.stdout)

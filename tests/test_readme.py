@@ -9,7 +9,9 @@ Nothing is skipped silently; each line is one of:
   missing ones fail, not skip). The tests run as root, where `sudo` only keeps the user: it is a shell
   function here, because the real one resets PATH and would not find a virtualenv's tokenfab;
 - `make TARGET`: building a virtualenv or running the whole suite from inside the suite is not done;
-  `make -n TARGET` in the repository checks that the target exists and resolves.
+  `make -n TARGET` in the repository checks that the target exists and resolves;
+- `tokenfab serve ...` (runs until stopped): started as written, it must answer on the address it
+  names, then it is stopped.
 """
 
 from __future__ import annotations
@@ -59,6 +61,30 @@ def _run(command: str, cwd: Path, timeout: float = 300) -> str:
     return " ".join(r.stdout.split())  # unwrapped: rich wraps at the terminal width
 
 
+def _serve(command: str, cwd: Path, timeout_s: float = 60) -> None:
+    """A long-running `tokenfab serve` line: it must answer its page on its --port, then it stops."""
+    import time
+    import urllib.request
+
+    port = int(re.search(r"--port (\d+)", command).group(1)) if "--port" in command else 8800
+    proc = subprocess.Popen(["bash", "-c", "exec " + command], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                assert "tokenfab" in page
+                break
+            except OSError:
+                assert proc.poll() is None, f"README command failed: {command}\n{proc.stdout.read()[-3000:]}"
+                assert time.monotonic() < deadline, f"README command never answered on port {port}: {command}"
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def _scratch(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES, tmp_path / "examples")
     return tmp_path
@@ -93,7 +119,10 @@ def test_readme_commands_run_as_written(tmp_path):
         if _is_twin(lines):
             continue  # test_readme_twin_commands
         for line in lines:
-            if line.startswith("tokenfab "):
+            if line.startswith("tokenfab serve"):
+                _serve(line, cwd)
+                ran += 1
+            elif line.startswith("tokenfab "):
                 _run(line, cwd)
                 ran += 1
     assert ran >= 15

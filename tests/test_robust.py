@@ -110,7 +110,7 @@ def test_factory_and_sweep_refuse_booleans_for_numbers(inputs):
         load_factory(inputs / "f.yaml")
     s = dict(SWEEP, axes=[{"path": "cluster.servers", "values": [4, True]}])
     (inputs / "s.yaml").write_text(yaml.safe_dump(s))
-    with pytest.raises(InputError, match=r"axes\[0\] \(cluster.servers=True\).*boolean"):
+    with pytest.raises(InputError, match=r"axes\.0 \(cluster.servers\)=True.*boolean"):
         load_sweep(inputs / "s.yaml")
 
 
@@ -169,7 +169,7 @@ def test_work_is_bounded_before_it_starts(inputs):
     (inputs / "s.yaml").write_text(yaml.safe_dump(big))
     t0 = time.perf_counter()
     r = cli("sweep", inputs / "s.yaml", "-o", inputs / "sout")
-    assert r.exit_code == 2 and "400 x 400 points; at most 10,000" in r.stderr, r.stderr
+    assert r.exit_code == 2 and "400 x 400 = 160,000 points; at most 10,000" in r.stderr, r.stderr
     assert time.perf_counter() - t0 < 10 and not (inputs / "sout").exists()
 
 
@@ -177,7 +177,7 @@ def test_late_checks_come_first(inputs):
     (inputs / "s.yaml").write_text(yaml.safe_dump(dict(SWEEP, objectives=[{"metric": "speed", "goal": "max"},
                                                                           {"metric": "cost_usd", "goal": "min"}])))
     r = cli("sweep", inputs / "s.yaml", "-o", inputs / "sout")
-    assert r.exit_code == 2 and "objectives.0.metric: unknown metric 'speed'; known: tiers" in r.stderr
+    assert r.exit_code == 2 and "objectives.0.metric: unknown metric 'speed'" in r.stderr and "known:" in r.stderr
     (inputs / "file").write_text("x")
     t0 = time.perf_counter()
     r = cli("factory", "run", inputs / "f.yaml", "-o", inputs / "file" / "out")
@@ -279,7 +279,7 @@ def test_edited_fabric_json_is_refused_by_field(inputs):
     obj = json.loads((inputs / "p" / "fabric.json").read_text())
     cases = [
         (lambda o: o.__setitem__("design", None), "design: expected object, got None"),
-        (lambda o: o["design"].pop("gpus"), "design: required key missing: gpus"),
+        (lambda o: o["design"].pop("gpus"), "design: gpus: required field is missing"),
         (lambda o: o["links"]["rows"][0].__setitem__(5, "fast"), "links.rows.0.speed_gbps: expected an integer"),
         (lambda o: o["links"]["rows"][1].pop(), "links.rows.1: 11 values for 12 columns"),
         (lambda o: o["devices"]["rows"][2].__setitem__(10, 10**30), "devices.rows.2.asn: expected an integer from 0 to"),
@@ -287,7 +287,7 @@ def test_edited_fabric_json_is_refused_by_field(inputs):
         (lambda o: o["links"]["rows"][2].__setitem__(7, "NaN"), "links.rows.2.a_ip: expected an IPv4 address or empty"),
         (lambda o: o["subnets"]["rows"][0].__setitem__(3, "10.0.0.0/99"), "subnets.rows.0.prefix: expected an IPv4"),
         (lambda o: o["links"]["rows"][0].__setitem__(1, "ghost"), "links.rows.0.a: names unknown device 'ghost'"),
-        (lambda o: o["expectations"].__setitem__("bgp_sessions", -3), "expectations.bgp_sessions"),
+        (lambda o: o["expectations"].__setitem__("bgp_sessions", -3), "expectations: bgp_sessions"),
         (lambda o: o["intent"]["cluster"].__setitem__("servers", "many"), "intent.cluster.servers"),
     ]
     for edit, needle in cases:

@@ -47,7 +47,10 @@ def _user_wide_folder(env: str | None, home: str | None) -> Path | None:
     if env is not None:
         return Path(env.strip()).expanduser() if env.strip() else None
     folder = Path.home() / ".config" / "tokenfab" / "catalog"
-    return folder if folder.is_dir() else None
+    try:
+        return folder if folder.is_dir() else None
+    except OSError:  # a home this user may not read (e.g. another user's HOME inherited): no user-wide catalog
+        return None
 
 
 def user_wide_layers() -> tuple[Layer, ...]:

@@ -199,6 +199,7 @@ def run_to_folder(spec: SweepSpec, base: dict, factory: dict | None, out: Path, 
     plots and best intents are written when every point is done."""
     import shutil
 
+    from tokenfab.outputs import MARKER, MARKER_TEXT, check_target
     from tokenfab.sweep import outputs
 
     out = Path(out)
@@ -208,12 +209,15 @@ def run_to_folder(spec: SweepSpec, base: dict, factory: dict | None, out: Path, 
         raise InputError("--resume and --force contradict each other: --force starts again")
     if out.exists() and not resume and not force:
         raise InputError(f"output folder {out} exists; pass --resume to finish its sweep or --force to start again")
+    if not resume:
+        check_target(out, force=force)  # --force replaces only a folder tokenfab wrote (its marker), never others
     pts = points(spec, base, factory)
     engine = make_engine(jobs, ray_address)  # before touching the folder: an unreachable cluster leaves nothing behind
     try:
         if out.exists() and not resume:
             shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text(MARKER_TEXT)  # a sweep folder (finished or resumable) is tokenfab's own
         store = open_store(spec, pts, out / "sweep.duckdb", resume)
         try:
             execute(spec, pts, store, engine, show_progress)
