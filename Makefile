@@ -30,9 +30,10 @@ demo: $(STAMP)
 	@echo "factory report: $(DEMO_OUT)/factory/report.html"
 	@echo "operate report: $(DEMO_OUT)/operate/report.html"
 
-# The gate before the tests: lint (ruff, rules in pyproject.toml) and types (mypy on design, configure, sim, workload, twin).
+# The gate before the tests: lint and format (ruff, rules in pyproject.toml) and types (mypy on design, configure, sim, workload, twin).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
 test: lint

@@ -37,14 +37,23 @@ def main() -> int:
     print(f"262,144 GPUs, auto: {len(result.candidates)} candidates evaluated ({feasible} feasible), search {t_search:.2f} s")
     print(f"  chose {result.best.choice.label()}")
     print(f"  {d['leaves']:,} leaves, {d['spines']:,} spines, {d['cores']:,} cores, {len(fabric.links):,} links")
-    print(f"  search + plan {t_plan:.2f} s; with the plan folder written ({len(written)} files, {size / 2**20:,.0f} MiB) "
-          f"{total:.2f} s; peak memory {peak_mib():,.0f} MiB")
-    many = parse_intent({"name": "auto-262k-models", "cluster": {"servers": 32768, "gpus_per_server": 8, "planes": "auto"},
-                         "fabric": {"switch_model": ["CX864E-N", "TH5-64x800G", "SN5600", "TH4-64x400G"]}})
+    print(
+        f"  search + plan {t_plan:.2f} s; with the plan folder written ({len(written)} files, {size / 2**20:,.0f} MiB) "
+        f"{total:.2f} s; peak memory {peak_mib():,.0f} MiB"
+    )
+    many = parse_intent(
+        {
+            "name": "auto-262k-models",
+            "cluster": {"servers": 32768, "gpus_per_server": 8, "planes": "auto"},
+            "fabric": {"switch_model": ["CX864E-N", "TH5-64x800G", "SN5600", "TH4-64x400G"]},
+        }
+    )
     t0 = time.perf_counter()
     r = search(many, load_catalog())
-    print(f"4 switch models per tier: {len(r.candidates):,} candidates evaluated "
-          f"({sum(c.feasible for c in r.candidates):,} feasible) in {time.perf_counter() - t0:.2f} s; chose {r.best.choice.short()}")
+    print(
+        f"4 switch models per tier: {len(r.candidates):,} candidates evaluated "
+        f"({sum(c.feasible for c in r.candidates):,} feasible) in {time.perf_counter() - t0:.2f} s; chose {r.best.choice.short()}"
+    )
     return 0
 
 

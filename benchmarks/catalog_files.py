@@ -22,12 +22,30 @@ from tokenfab.catalog.files import read_layers
 
 
 def user_file(folder: Path, n: int) -> Path:
-    gpus = [{"model": f"GPU-{i}", "bf16_dense_tflops": 300 + i % 700, "hbm_gbytes": 80, "hbm_tbytes_per_s": 3.0,
-             "nvlink_gbytes_per_s_per_direction": 450, "tdp_w": 700, "sources": {"specs": "estimate: benchmark"}}
-            for i in range(n)]
+    gpus = [
+        {
+            "model": f"GPU-{i}",
+            "bf16_dense_tflops": 300 + i % 700,
+            "hbm_gbytes": 80,
+            "hbm_tbytes_per_s": 3.0,
+            "nvlink_gbytes_per_s_per_direction": 450,
+            "tdp_w": 700,
+            "sources": {"specs": "estimate: benchmark"},
+        }
+        for i in range(n)
+    ]
     servers = [{"model": f"SRV-{i}", "gpus": 8, "gpu_model": f"GPU-{i}", "power_w": 10000} for i in range(n)]
-    models = [{"name": f"model-{i}", "layers": 32, "hidden": 4096, "ffn_hidden": 14336, "vocab": 128256,
-               "attention": {"heads": 32, "kv_heads": 8}} for i in range(n)]
+    models = [
+        {
+            "name": f"model-{i}",
+            "layers": 32,
+            "hidden": 4096,
+            "ffn_hidden": 14336,
+            "vocab": 128256,
+            "attention": {"heads": 32, "kv_heads": 8},
+        }
+        for i in range(n)
+    ]
     path = folder / "big.yaml"
     path.write_text(yaml.safe_dump({"gpus": gpus, "servers": servers, "models": models}, sort_keys=False))
     return path
@@ -48,8 +66,10 @@ def main(n: int) -> None:
                 load_catalog()
             t4 = time.perf_counter()
         size_mb = path.stat().st_size / 1e6
-    print(f"user catalog of {3 * n:,} entries ({size_mb:.1f} MB): "
-          f"read + check {t1 - t0:.2f} s, merge {t2 - t1:.2f} s ({len(cat.gpus):,} GPUs, {len(cat.models):,} models)")
+    print(
+        f"user catalog of {3 * n:,} entries ({size_mb:.1f} MB): "
+        f"read + check {t1 - t0:.2f} s, merge {t2 - t1:.2f} s ({len(cat.gpus):,} GPUs, {len(cat.models):,} models)"
+    )
     print(f"load_catalog() with the file active: {(t4 - t3) / k * 1e6:.2f} us per lookup")
 
 

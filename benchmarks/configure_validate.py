@@ -36,11 +36,15 @@ def run(intent: Path) -> bool:
         t3 = time.perf_counter()
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     d = fabric.design
-    print(f"{intent.name}: {d['gpus']:,} GPUs, {report.switches} switches, {report.hosts} servers, "
-          f"{len(written):,} files ({size / 2**20:,.1f} MiB)")
-    print(f"  plan {t1 - t0:5.2f} s | configure {t2 - t1:5.2f} s | validate {t3 - t2:5.2f} s "
-          f"(YANG + vtysh: {'yes' if report.frr_parsed else 'no vtysh'}) | configure + validate {t3 - t1:5.2f} s "
-          f"(target < 30 s) | peak memory {peak_mib():,.0f} MiB")
+    print(
+        f"{intent.name}: {d['gpus']:,} GPUs, {report.switches} switches, {report.hosts} servers, "
+        f"{len(written):,} files ({size / 2**20:,.1f} MiB)"
+    )
+    print(
+        f"  plan {t1 - t0:5.2f} s | configure {t2 - t1:5.2f} s | validate {t3 - t2:5.2f} s "
+        f"(YANG + vtysh: {'yes' if report.frr_parsed else 'no vtysh'}) | configure + validate {t3 - t1:5.2f} s "
+        f"(target < 30 s) | peak memory {peak_mib():,.0f} MiB"
+    )
     print(f"  violations: {len(report.violations)}")
     return report.ok
 

@@ -23,8 +23,10 @@ class Timed:
     peak_mib: float  # process max RSS
 
     def header(self) -> str:
-        return (f"  wall time {self.total_s:.1f} s (plan {self.plan_s:.1f} s, simulate {self.run_s:.1f} s, "
-                f"{len(self.run.epochs):,} epochs), peak memory {self.peak_mib:,.0f} MiB")
+        return (
+            f"  wall time {self.total_s:.1f} s (plan {self.plan_s:.1f} s, simulate {self.run_s:.1f} s, "
+            f"{len(self.run.epochs):,} epochs), peak memory {self.peak_mib:,.0f} MiB"
+        )
 
     def verdict(self, target_s: float = 120.0) -> str:
         return f"  target < {target_s:g} s: {'met' if self.total_s < target_s else 'MISSED'}"

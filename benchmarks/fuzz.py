@@ -47,8 +47,16 @@ from tests.fuzzkit import (  # noqa: E402
 )
 
 PLAN_FILES = ("fabric.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")
-CASES = {"intent fields": 1500, "intent files": 600, "factory fields": 400, "factory files": 150, "factory demo fields": 100,
-         "sweep fields": 250, "simulate options": 800, "fabric.json edits": 400}
+CASES = {
+    "intent fields": 1500,
+    "intent files": 600,
+    "factory fields": 400,
+    "factory files": 150,
+    "factory demo fields": 100,
+    "sweep fields": 250,
+    "simulate options": 800,
+    "fabric.json edits": 400,
+}
 
 
 def campaign(name: str, n: int, strategy, case, bar, task) -> list:
@@ -83,12 +91,10 @@ def main() -> int:
         return run_case(["plan", write(work / "case.yaml", blob), "-o", fresh("out")], work / "out", PLAN_FILES)
 
     def factory_case(blob):
-        return run_case(["factory", "run", write(work / "f.yaml", blob), "-o", fresh("fout")], work / "fout",
-                        ("summary.json",))
+        return run_case(["factory", "run", write(work / "f.yaml", blob), "-o", fresh("fout")], work / "fout", ("summary.json",))
 
     def sweep_case(blob):
-        return run_case(["sweep", write(work / "s.yaml", blob), "-o", fresh("sout"), "-j", "1"], work / "sout",
-                        ("results.csv",))
+        return run_case(["sweep", write(work / "s.yaml", blob), "-o", fresh("sout"), "-j", "1"], work / "sout", ("results.csv",))
 
     def sim_case(opts):
         args = ["simulate", work / "plan", *SIMULATE]
@@ -114,8 +120,7 @@ def main() -> int:
         "factory files": (file_mutations(_dump(FACTORY).decode()), factory_case),
         "factory demo fields": (mutated(demo_factory()), factory_case),
         "sweep fields": (mutated(SWEEP, (("axes", 0, "values", 0), ("objectives", 0, "metric"))), sweep_case),
-        "simulate options": (st.lists(st.tuples(st.sampled_from(SIM_OPTIONS), OPTION_VALUES), min_size=1, max_size=3),
-                             sim_case),
+        "simulate options": (st.lists(st.tuples(st.sampled_from(SIM_OPTIONS), OPTION_VALUES), min_size=1, max_size=3), sim_case),
         "fabric.json edits": (st.tuples(st.sampled_from(fabric_paths), HOSTILE, st.booleans()), fabric_case),
     }
     console = Console(width=150)
@@ -136,9 +141,15 @@ def main() -> int:
             bad = [o for o in outs if o.problem]
             failures += [(name, o) for o in bad]
             slow = max(outs, key=lambda o: o.seconds)
-            table.add_row(name, f"{len(outs):,}", f"{sum(o.exit_code == 0 for o in outs):,}",
-                          f"{sum(o.exit_code == 2 for o in outs):,}", str(len(bad)), f"{slow.seconds:.2f}",
-                          " ".join(slow.args[:1] + slow.args[3:])[:60])
+            table.add_row(
+                name,
+                f"{len(outs):,}",
+                f"{sum(o.exit_code == 0 for o in outs):,}",
+                f"{sum(o.exit_code == 2 for o in outs):,}",
+                str(len(bad)),
+                f"{slow.seconds:.2f}",
+                " ".join(slow.args[:1] + slow.args[3:])[:60],
+            )
     console.print(table)
     console.print(f"{total:,} cases in {time.perf_counter() - t0:,.0f} s; failures: {len(failures)}")
     for name, o in failures[:20]:

@@ -59,12 +59,24 @@ def main() -> int:
                     when = f"{at_s:.2f} s after it began writing" if writing else f"at {at_s:.2f} s"
                     problems.append(f"{name} killed {when}: {r.problem} (target {r.state})")
                 bar.advance(task)
-            table.add_row(name, f"{total_s:.2f}", str(opts.kills), str(states["absent"]), str(states["complete"]),
-                          str(states["previous"]), str(bad))
-            bar.console.print(f"{name}: {opts.kills} kills, absent {states['absent']}, complete {states['complete']}, "
-                              f"previous {states['previous']}, problems {bad}", highlight=False)
+            table.add_row(
+                name,
+                f"{total_s:.2f}",
+                str(opts.kills),
+                str(states["absent"]),
+                str(states["complete"]),
+                str(states["previous"]),
+                str(bad),
+            )
+            bar.console.print(
+                f"{name}: {opts.kills} kills, absent {states['absent']}, complete {states['complete']}, "
+                f"previous {states['previous']}, problems {bad}",
+                highlight=False,
+            )
     console.print(table)
-    console.print(f"{(1 if opts.only else len(cmds)) * opts.kills} kills in {time.perf_counter() - t0:,.0f} s; problems: {len(problems)}")
+    console.print(
+        f"{(1 if opts.only else len(cmds)) * opts.kills} kills in {time.perf_counter() - t0:,.0f} s; problems: {len(problems)}"
+    )
     for p in problems[:20]:
         console.print(p, highlight=False)
     shutil.rmtree(work, ignore_errors=True)

@@ -62,12 +62,19 @@ def main() -> None:
                 f.kind = TREND_ONLY
                 found.append(f)
             used = set()
-            for ev, kind in [(e, detect.KIND_OF_EVENT[e.kind]) for e in sc.truth] + \
-                    [(e, TREND_ONLY) for e in sc.truth if e.kind == "aging"]:
+            for ev, kind in [(e, detect.KIND_OF_EVENT[e.kind]) for e in sc.truth] + [
+                (e, TREND_ONLY) for e in sc.truth if e.kind == "aging"
+            ]:
                 end = ev.at_s if ev.kind == "aging" else (ev.end_s or ev.at_s) + 1800
                 start = (ev.onset_s or 0.0) if ev.kind == "aging" else ev.at_s - 120
-                match = [i for i, f in enumerate(found) if i not in used and f.kind == kind and start <= f.t_s < end
-                         and (f.port == ev.origin if kind == "pfc-storm" else f.link == ev.link)]
+                match = [
+                    i
+                    for i, f in enumerate(found)
+                    if i not in used
+                    and f.kind == kind
+                    and start <= f.t_s < end
+                    and (f.port == ev.origin if kind == "pfc-storm" else f.link == ev.link)
+                ]
                 if not match:
                     fn[kind] += 1
                     continue
@@ -86,17 +93,30 @@ def main() -> None:
     wall = time.perf_counter() - t0
     days = args.scenarios * args.hours / 24
     con = Console()
-    t = Table(title=f"{args.scenarios} seeded scenarios, {args.hours:g} h each at 1-minute samples, "
-                    f"{n_links} links ({wall:.0f} s)")
-    for c in ("detector", "precision", "recall", "lead / delay (min): median \\[p10-p90], min", "false alarms per 1,000 links per day",
-              "jobs exactly right"):
+    t = Table(
+        title=f"{args.scenarios} seeded scenarios, {args.hours:g} h each at 1-minute samples, {n_links} links ({wall:.0f} s)"
+    )
+    for c in (
+        "detector",
+        "precision",
+        "recall",
+        "lead / delay (min): median \\[p10-p90], min",
+        "false alarms per 1,000 links per day",
+        "jobs exactly right",
+    ):
         t.add_column(c, justify="right")
     for d in DETECTORS:
         prec = tp[d] / (tp[d] + fp[d]) if tp[d] + fp[d] else float("nan")
         rec = tp[d] / (tp[d] + fn[d]) if tp[d] + fn[d] else float("nan")
         lm = np.array(lead_min[d])
-        lead = (f"{'lead ' if d.startswith('failing-link') else 'delay '}{np.median(lm):.0f} [{np.percentile(lm, 10):.0f}-"
-                f"{np.percentile(lm, 90):.0f}], min {lm.min():.0f}") if len(lm) else "-"
+        lead = (
+            (
+                f"{'lead ' if d.startswith('failing-link') else 'delay '}{np.median(lm):.0f} [{np.percentile(lm, 10):.0f}-"
+                f"{np.percentile(lm, 90):.0f}], min {lm.min():.0f}"
+            )
+            if len(lm)
+            else "-"
+        )
         fa = fp[d] / (n_links / 1000) / days
         je = f"{jobs_exact[d][0]}/{jobs_exact[d][1]}" if d in jobs_exact else "-"
         t.add_row(d, f"{prec:.3f}", f"{rec:.3f}", lead, f"{fa:.2f}", je)

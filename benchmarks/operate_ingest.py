@@ -54,7 +54,7 @@ def batch(ports: Ports, hour: int, rng: np.random.Generator, step_s: float = 60.
         for m in METRICS:
             if m.kind == "counter":
                 cols[m.name] = cols[m.name].copy()
-                cols[m.name][30 * P: 30 * P + 64] = 5
+                cols[m.name][30 * P : 30 * P + 64] = 5
     tbl = pa.table(cols)
     keep = rng.uniform(size=len(tbl)) > 0.001  # dropped samples
     idx = np.flatnonzero(keep)
@@ -95,21 +95,29 @@ def main() -> None:
         size = sum(p.stat().st_size for p in folder.glob("*.parquet"))
         con = store.connect(folder)
         a = time.perf_counter()
-        worst = con.execute("SELECT device, port, max(pre_fec_ber) AS ber FROM telemetry GROUP BY ALL ORDER BY ber DESC LIMIT 1").fetchone()
+        worst = con.execute(
+            "SELECT device, port, max(pre_fec_ber) AS ber FROM telemetry GROUP BY ALL ORDER BY ber DESC LIMIT 1"
+        ).fetchone()
         n_stored = con.execute("SELECT count(*) FROM telemetry").fetchone()[0]
         q = time.perf_counter() - a
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t = Table(title=f"{args.days:g} day(s) of 1-minute telemetry, clos-2048: {len(ports):,} switch ports x {hours * 60:,} samples")
+    t = Table(
+        title=f"{args.days:g} day(s) of 1-minute telemetry, clos-2048: {len(ports):,} switch ports x {hours * 60:,} samples"
+    )
     t.add_column("figure")
     t.add_column("value", justify="right")
-    for k, v in (("rows offered", f"{rows:,}"), ("rows stored", f"{n_stored:,}"),
-                 ("ingest (sort, dedupe, gaps, resets)", f"{rows / t_ingest:,.0f} rows/s ({t_ingest:.0f} s)"),
-                 ("ingest + Parquet history", f"{rows / (t_ingest + t_store):,.0f} rows/s ({t_ingest + t_store:.0f} s)"),
-                 ("peak memory (RSS)", f"{peak_mib:,.0f} MiB"), ("history on disk", f"{size / 2**20:,.0f} MiB"),
-                 ("DuckDB: worst pre-FEC BER over the history", f"{q:.2f} s ({worst[0]}:{worst[1]})"),
-                 ("warnings raised", "; ".join(sorted(warned)))):
+    for k, v in (
+        ("rows offered", f"{rows:,}"),
+        ("rows stored", f"{n_stored:,}"),
+        ("ingest (sort, dedupe, gaps, resets)", f"{rows / t_ingest:,.0f} rows/s ({t_ingest:.0f} s)"),
+        ("ingest + Parquet history", f"{rows / (t_ingest + t_store):,.0f} rows/s ({t_ingest + t_store:.0f} s)"),
+        ("peak memory (RSS)", f"{peak_mib:,.0f} MiB"),
+        ("history on disk", f"{size / 2**20:,.0f} MiB"),
+        ("DuckDB: worst pre-FEC BER over the history", f"{q:.2f} s ({worst[0]}:{worst[1]})"),
+        ("warnings raised", "; ".join(sorted(warned))),
+    ):
         t.add_row(k, v)
     Console().print(t)
 

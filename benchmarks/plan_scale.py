@@ -19,9 +19,15 @@ def peak_mib() -> float:
 
 def timed(servers: int, write: Path | None = None, **fabric) -> tuple[float, object]:
     t0 = time.perf_counter()
-    f = plan(parse_intent({"name": f"bench-{servers}", "cluster": {"servers": servers, "gpus_per_server": 8,
-                                                                     "nic_model": "ConnectX-7"},
-                           "fabric": {"switch_model": "CX864E-N", **fabric}}))
+    f = plan(
+        parse_intent(
+            {
+                "name": f"bench-{servers}",
+                "cluster": {"servers": servers, "gpus_per_server": 8, "nic_model": "ConnectX-7"},
+                "fabric": {"switch_model": "CX864E-N", **fabric},
+            }
+        )
+    )
     if write:
         write.write_text(f.dumps())
     return time.perf_counter() - t0, f
@@ -35,10 +41,11 @@ def main() -> int:
         path = Path(tmp) / "fabric.json"
         dt, f = timed(16384, write=path)
         d = f.design
-        print(f"131,072 GPUs: plan + write fabric.json {dt:6.2f} s, peak memory {peak_mib():,.0f} MiB, "
-              f"fabric.json {path.stat().st_size / 2**20:,.1f} MiB")
-        print(f"  {d['leaves']:,} leaves, {d['spines']:,} spines, {d['cores']:,} cores, {d['pods']} pods, "
-              f"{len(f.links):,} links")
+        print(
+            f"131,072 GPUs: plan + write fabric.json {dt:6.2f} s, peak memory {peak_mib():,.0f} MiB, "
+            f"fabric.json {path.stat().st_size / 2**20:,.1f} MiB"
+        )
+        print(f"  {d['leaves']:,} leaves, {d['spines']:,} spines, {d['cores']:,} cores, {d['pods']} pods, {len(f.links):,} links")
     return 0
 
 

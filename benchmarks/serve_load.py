@@ -42,9 +42,14 @@ def main() -> None:
     ws = Path(tempfile.mkdtemp(prefix="tokenfab-load-")) / "ws"
     with running_server(ws, "--workers", "2") as url:
         for i, name in enumerate(DESIGNS):
-            post(url + "/api/designs", {"name": name,
-                                        "intent_yaml": f"name: {name}\ncluster: {{servers: {64 * (i + 1)}, gpus_per_server: 8}}\n"
-                                                       "fabric: {architecture: rail-optimized}\n"})
+            post(
+                url + "/api/designs",
+                {
+                    "name": name,
+                    "intent_yaml": f"name: {name}\ncluster: {{servers: {64 * (i + 1)}, gpus_per_server: 8}}\n"
+                    "fabric: {architecture: rail-optimized}\n",
+                },
+            )
 
         class Browser(HttpUser):
             host = url
@@ -72,8 +77,12 @@ def main() -> None:
 
             @task(1)
             def simulate(self):
-                with self.client.post(f"/api/designs/{random.choice(DESIGNS)}/simulate", name="POST simulate",
-                                      json={"maxbytes": "16M", "routings": ["ecmp"]}, catch_response=True) as r:
+                with self.client.post(
+                    f"/api/designs/{random.choice(DESIGNS)}/simulate",
+                    name="POST simulate",
+                    json={"maxbytes": "16M", "routings": ["ecmp"]},
+                    catch_response=True,
+                ) as r:
                     if r.status_code in (202, 429):  # 429: the job queue is full, as designed
                         r.success()
 
@@ -97,14 +106,20 @@ def main() -> None:
         agg = stats.total
         with urllib.request.urlopen(url + "/api/jobs", timeout=30) as r:
             jobs = json.loads(r.read())
-        print(f"users {args.users}, {args.minutes:g} min, {agg.num_requests:,} requests ({agg.total_rps:.1f}/s), "
-              f"{agg.num_failures} failures, {fivexx} 5xx")
+        print(
+            f"users {args.users}, {args.minutes:g} min, {agg.num_requests:,} requests ({agg.total_rps:.1f}/s), "
+            f"{agg.num_failures} failures, {fivexx} 5xx"
+        )
         p95 = max(s.get_response_time_percentile(0.95) for s in reads) if reads else float("nan")
-        print(f"reads: {read_total:,}; p50 {stats.total.get_response_time_percentile(0.5):.0f} ms; "
-              f"worst p95 of a read endpoint {p95:.0f} ms (target < 1000 ms)")
+        print(
+            f"reads: {read_total:,}; p50 {stats.total.get_response_time_percentile(0.5):.0f} ms; "
+            f"worst p95 of a read endpoint {p95:.0f} ms (target < 1000 ms)"
+        )
         for (name, _method), s in sorted(stats.entries.items()):
-            print(f"  {name:<16} n={s.num_requests:<6} p50={s.get_response_time_percentile(0.5):>5.0f} ms  "
-                  f"p95={s.get_response_time_percentile(0.95):>5.0f} ms  failures={s.num_failures}")
+            print(
+                f"  {name:<16} n={s.num_requests:<6} p50={s.get_response_time_percentile(0.5):>5.0f} ms  "
+                f"p95={s.get_response_time_percentile(0.95):>5.0f} ms  failures={s.num_failures}"
+            )
         print(f"simulation jobs seen: {len(jobs)} (newest 200), done: {sum(j['state'] == 'done' for j in jobs)}")
         print(f"server memory: start {rss[0]:.0f} MiB, end {rss[-1]:.0f} MiB, max {max(rss):.0f} MiB")
 

@@ -21,8 +21,7 @@ from tests.web_server import running_server  # noqa: E402
 
 
 def post(url: str, body: dict) -> tuple[int, float]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"content-type": "application/json"})
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"})
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=600) as r:
         r.read()
@@ -63,16 +62,21 @@ def main() -> None:
                     page.goto("about:blank")
                     t0 = time.perf_counter()
                     page.goto(f"{url}/#/design/{name}/topology")
-                    page.wait_for_function("window.__cy && window.__cy.nodes().length > 0 && "
-                                           "document.querySelector('#cy canvas') !== null")
+                    page.wait_for_function(
+                        "window.__cy && window.__cy.nodes().length > 0 && document.querySelector('#cy canvas') !== null"
+                    )
                     best.append(time.perf_counter() - t0)
                 nodes = page.evaluate("window.__cy.nodes().length")
-                figures[f"first paint of the topology, {name}"] = f"{min(best):.2f} s (median {sorted(best)[1]:.2f} s, {nodes} nodes drawn)"
+                figures[f"first paint of the topology, {name}"] = (
+                    f"{min(best):.2f} s (median {sorted(best)[1]:.2f} s, {nodes} nodes drawn)"
+                )
             browser.close()
         for i in range(18):
             servers = 16 + 8 * i
-            post(url + "/api/designs", {"name": f"d{i:02d}",
-                                        "intent_yaml": f"name: d{i:02d}\ncluster: {{servers: {servers}, gpus_per_server: 8}}\n"})
+            post(
+                url + "/api/designs",
+                {"name": f"d{i:02d}", "intent_yaml": f"name: d{i:02d}\ncluster: {{servers: {servers}, gpus_per_server: 8}}\n"},
+            )
         t0 = time.perf_counter()
         with urllib.request.urlopen(url + "/api/designs", timeout=60) as r:
             listed = len(json.loads(r.read()))

@@ -22,15 +22,18 @@ def main() -> int:
         f = fabric(128, **spec)
         print(f"{label}: plan {time.perf_counter() - t0:.2f} s (not counted), {len(f.links):,} links")
         for mode in ("ecmp", "adaptive", "spray"):
+
             def simulate(f=f, mode=mode):
                 s = sim.Simulator(f)
                 return s.collective_time("all_to_all", s.gpus(), 2**28, routing=sim.Routing(mode, seed=0))
 
             r, dt, peak = measured(simulate)
             worst = max(worst, dt)
-            print(f"  all-to-all {r.n_ranks:,} GPUs, {mode:<8}: {dt:6.2f} s (target < 60 s), peak {peak:6,.0f} MiB; "
-                  f"{r.connections:,} connections, {len(r.run.event_s) - 1} rate epochs, {r.run.solves} solves; "
-                  f"busbw {r.busbw_GBps:.1f} GB/s")
+            print(
+                f"  all-to-all {r.n_ranks:,} GPUs, {mode:<8}: {dt:6.2f} s (target < 60 s), peak {peak:6,.0f} MiB; "
+                f"{r.connections:,} connections, {len(r.run.event_s) - 1} rate epochs, {r.run.solves} solves; "
+                f"busbw {r.busbw_GBps:.1f} GB/s"
+            )
     print(f"process max RSS {rss_mib():,.0f} MiB")
     return 0 if worst < 60 else 1
 

@@ -11,9 +11,15 @@ from tokenfab import parse_intent, plan
 
 def fabric(servers: int, **fabric_spec):
     """servers x 8-GPU HGX H100 with 8 x 400G ConnectX-7, CX864E-N switches (tiers as planned)."""
-    return plan(parse_intent({"name": f"bench-{servers * 8}", "cluster": {"servers": servers, "gpus_per_server": 8,
-                                                                         "nic_model": "ConnectX-7"},
-                              "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N", **fabric_spec}}))
+    return plan(
+        parse_intent(
+            {
+                "name": f"bench-{servers * 8}",
+                "cluster": {"servers": servers, "gpus_per_server": 8, "nic_model": "ConnectX-7"},
+                "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N", **fabric_spec},
+            }
+        )
+    )
 
 
 def measured(fn, *args, **kw):

@@ -24,8 +24,10 @@ def main() -> int:
     r, dt, peak = measured(simulate)
     d = f.design
     print(f"ring all-reduce, {r.n_ranks:,} GPUs on {d['tiers']} tiers ({len(f.links):,} links), ECMP 1 QP, 1 GiB")
-    print(f"  plan {t_plan:.2f} s (not counted); simulate {dt:.2f} s (target < 5 s), peak {peak:,.0f} MiB, "
-          f"process max RSS {rss_mib():,.0f} MiB")
+    print(
+        f"  plan {t_plan:.2f} s (not counted); simulate {dt:.2f} s (target < 5 s), peak {peak:,.0f} MiB, "
+        f"process max RSS {rss_mib():,.0f} MiB"
+    )
     print(f"  time {r.time_s * 1e3:.2f} ms (latency {r.latency_s * 1e3:.2f} ms), busbw {r.busbw_GBps:.1f} GB/s")
     return 0 if dt < 5 else 1
 

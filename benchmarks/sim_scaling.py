@@ -19,13 +19,17 @@ def row(kind: str, servers: int, collective: str, size: int) -> None:
         return s.collective_time(collective, s.gpus(), size, algorithm="ring", routing=sim.Routing("ecmp"))
 
     r, dt, peak = measured(simulate)
-    print(f"  {kind:<10} {servers * 8:>7,}  {f.design['tiers']:>5}  {r.connections:>11,}  {len(r.group_finish_s):>9,}"
-          f"  {dt:7.2f}  {peak:8,.0f}  {r.busbw_GBps:7.1f}")
+    print(
+        f"  {kind:<10} {servers * 8:>7,}  {f.design['tiers']:>5}  {r.connections:>11,}  {len(r.group_finish_s):>9,}"
+        f"  {dt:7.2f}  {peak:8,.0f}  {r.busbw_GBps:7.1f}"
+    )
 
 
 def main() -> int:
-    print(f"  {'collective':<10} {'GPUs':>7}  {'tiers':>5}  {'connections':>11}  {'flows':>9}  {'wall s':>7}  "
-          f"{'peak MiB':>8}  {'busbw':>7}")
+    print(
+        f"  {'collective':<10} {'GPUs':>7}  {'tiers':>5}  {'connections':>11}  {'flows':>9}  {'wall s':>7}  "
+        f"{'peak MiB':>8}  {'busbw':>7}"
+    )
     print("  (flows = coupled flows the max-min solver sees: one per ring channel, one per all-to-all connection)")
     for servers in (32, 128, 512, 1024, 2048, 4096):
         row("ring", servers, "all_reduce", 2**30)

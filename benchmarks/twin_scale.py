@@ -40,11 +40,21 @@ def mem_available_bytes() -> int:
     return 0
 
 
-def configured(tmp: Path, label: str, servers: int, oversubscription: float, spines: int, tiers: int = 2,
-               gpus: int = 8, per_su: int = 2) -> Path:
-    intent = {"name": f"bench-{label}", "cluster": {"servers": servers, "gpus_per_server": gpus},
-              "fabric": {"architecture": "rail-optimized", "switch_model": "CX864E-N", "servers_per_su": per_su,
-                         "tiers": tiers, "leaf": {"oversubscription": oversubscription}, "spine": {"count": spines}}}
+def configured(
+    tmp: Path, label: str, servers: int, oversubscription: float, spines: int, tiers: int = 2, gpus: int = 8, per_su: int = 2
+) -> Path:
+    intent = {
+        "name": f"bench-{label}",
+        "cluster": {"servers": servers, "gpus_per_server": gpus},
+        "fabric": {
+            "architecture": "rail-optimized",
+            "switch_model": "CX864E-N",
+            "servers_per_su": per_su,
+            "tiers": tiers,
+            "leaf": {"oversubscription": oversubscription},
+            "spine": {"count": spines},
+        },
+    }
     path = tmp / f"{label}.yaml"
     path.write_text(yaml.safe_dump(intent))
     out = tmp / label
@@ -57,8 +67,10 @@ def main() -> int:
     if os.geteuid() != 0:
         print("twin_scale needs root (network namespaces)")
         return 1
-    print(f"{'fabric':<7}{'switches':>9}{'sessions':>9}{'setup':>8}{'FRR up':>8}{'converged':>10}{'check':>8}"
-          f"{'link fail':>10}{'restore':>9}{'poll':>7}{'down':>7}{'FRR RSS':>9}{'host mem':>10}")
+    print(
+        f"{'fabric':<7}{'switches':>9}{'sessions':>9}{'setup':>8}{'FRR up':>8}{'converged':>10}{'check':>8}"
+        f"{'link fail':>10}{'restore':>9}{'poll':>7}{'down':>7}{'FRR RSS':>9}{'host mem':>10}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for label, size in SIZES:
             out = configured(Path(tmp), label, **size)
@@ -80,15 +92,19 @@ def main() -> int:
                 t = time.monotonic()
                 api.down(name)
                 down_s = time.monotonic() - t
-            print(f"{label:<7}{r['switches']:>9}{r['sessions']:>9}{r['setup_s']:>7.1f}s{r['daemons_s']:>7.1f}s"
-                  f"{r['converged_s']:>9.1f}s{check_s:>7.1f}s{f['converged_s']:>9.2f}s{back['converged_s']:>8.2f}s{f['poll_s']:>6.2f}s"
-                  f"{down_s:>6.1f}s{r['daemon_rss_bytes'] / 2**30:>7.2f}GiB{(mem0 - mem1) / 2**30:>8.2f}GiB"
-                  + ("" if ok else "  CHECK FAILED"))
-    print("times from the start of `twin up`: setup = namespaces + veths + addresses; FRR up = all zebra/bgpd "
-          "started; converged = all sessions Established and all leaf routes at the planned ECMP width in the FIB. "
-          "link fail / restore: reconvergence after a leaf-spine link goes down / comes back; poll = one poll of all "
-          "switches, the resolution of those two figures. "
-          "FRR RSS sums the daemons' resident memory; host mem is the drop in MemAvailable (kernel included).")
+            print(
+                f"{label:<7}{r['switches']:>9}{r['sessions']:>9}{r['setup_s']:>7.1f}s{r['daemons_s']:>7.1f}s"
+                f"{r['converged_s']:>9.1f}s{check_s:>7.1f}s{f['converged_s']:>9.2f}s{back['converged_s']:>8.2f}s{f['poll_s']:>6.2f}s"
+                f"{down_s:>6.1f}s{r['daemon_rss_bytes'] / 2**30:>7.2f}GiB{(mem0 - mem1) / 2**30:>8.2f}GiB"
+                + ("" if ok else "  CHECK FAILED")
+            )
+    print(
+        "times from the start of `twin up`: setup = namespaces + veths + addresses; FRR up = all zebra/bgpd "
+        "started; converged = all sessions Established and all leaf routes at the planned ECMP width in the FIB. "
+        "link fail / restore: reconvergence after a leaf-spine link goes down / comes back; poll = one poll of all "
+        "switches, the resolution of those two figures. "
+        "FRR RSS sums the daemons' resident memory; host mem is the drop in MemAvailable (kernel included)."
+    )
     return 0
 
 

@@ -9,8 +9,12 @@ EXAMPLES = ROOT / "examples"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite tests/golden/ from the current outputs instead of comparing (see tests/test_golden.py)")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/ from the current outputs instead of comparing (see tests/test_golden.py)",
+    )
 
 
 @pytest.fixture

@@ -24,13 +24,31 @@ CASE_TIMEOUT_S = 60.0  # a case slower than this is a hang
 MAX_ERROR_BYTES = 4096
 
 # -- the bases every case mutates -----------------------------------------------------------
-INTENT = {"name": "fz", "cluster": {"servers": 4, "gpus_per_server": 4},
-          "fabric": {"architecture": "rail-optimized", "leaf": {"oversubscription": 1.0}},
-          "racks": {"power_budget_kw": 40.0, "rack_units": 42}, "prices_usd": {"H100": 30000.0}}
-FACTORY = {"name": "fz", "fabric": "intent.yaml", "window_h": 1, "tick_min": 10, "request_bin_s": 10,
-           "network": {"model": "analytical"}, "failures": {"interruptions": 419, "days": 54, "scale": 1.0},
-           "jobs": [{"name": "j", "count": 1, "training": {"model": "llama3-8b", "seq_len": 2048, "global_batch": 16,
-                                                          "parallelism": {"tp": 4, "dp": 2}}}]}
+INTENT = {
+    "name": "fz",
+    "cluster": {"servers": 4, "gpus_per_server": 4},
+    "fabric": {"architecture": "rail-optimized", "leaf": {"oversubscription": 1.0}},
+    "racks": {"power_budget_kw": 40.0, "rack_units": 42},
+    "prices_usd": {"H100": 30000.0},
+}
+FACTORY = {
+    "name": "fz",
+    "fabric": "intent.yaml",
+    "window_h": 1,
+    "tick_min": 10,
+    "request_bin_s": 10,
+    "network": {"model": "analytical"},
+    "failures": {"interruptions": 419, "days": 54, "scale": 1.0},
+    "jobs": [
+        {
+            "name": "j",
+            "count": 1,
+            "training": {"model": "llama3-8b", "seq_len": 2048, "global_batch": 16, "parallelism": {"tp": 4, "dp": 2}},
+        }
+    ],
+}
+
+
 def demo_factory() -> dict:
     """examples/factory-demo.yaml (all seven layers) over 2 h, without its variant: the base for
     mutations of the sections the small FACTORY lacks (services, storage, data, lifecycles)."""
@@ -39,13 +57,37 @@ def demo_factory() -> dict:
     return dict(data, window_h=2, fabric=str(EXAMPLES / data["fabric"]))
 
 
-SWEEP = {"name": "fz", "base": "intent.yaml",
-         "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}],
-         "objectives": [{"metric": "network_cost_usd", "goal": "min"}, {"metric": "uplink_gbps_per_gpu", "goal": "max"}]}
+SWEEP = {
+    "name": "fz",
+    "base": "intent.yaml",
+    "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}],
+    "objectives": [{"metric": "network_cost_usd", "goal": "min"}, {"metric": "uplink_gbps_per_gpu", "goal": "max"}],
+}
 SIMULATE = ["-b", "1M", "-e", "4M", "-f", "2"]
-SIM_OPTIONS = ["-b", "-e", "-f", "-i", "--gpus", "--qps", "--channels", "--loss", "--latency", "--jitter", "--seeds",
-               "--seed", "--efficiency", "--rto-us", "--gpu-idle", "--degrade", "--fail", "--collective", "--algo",
-               "--routing", "--recovery", "--dtype"]
+SIM_OPTIONS = [
+    "-b",
+    "-e",
+    "-f",
+    "-i",
+    "--gpus",
+    "--qps",
+    "--channels",
+    "--loss",
+    "--latency",
+    "--jitter",
+    "--seeds",
+    "--seed",
+    "--efficiency",
+    "--rto-us",
+    "--gpu-idle",
+    "--degrade",
+    "--fail",
+    "--collective",
+    "--algo",
+    "--routing",
+    "--recovery",
+    "--dtype",
+]
 
 # -- values nobody should type, and some they would --------------------------------------------
 NUMBERS = st.one_of(
@@ -63,9 +105,37 @@ HOSTILE = st.one_of(
     st.dictionaries(st.sampled_from(["a", "servers", "x"]), st.integers(-5, 5), max_size=2),
 )
 OPTION_VALUES = st.one_of(
-    st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1", "2", "1e300", "1e300G", "1e-300", "99999999999999999999",
-                     "1G", "16G", "64K", "0.5", "yes", "", "spine-1", "leaf-r1-1--spine-1=nan", "spine-1=0.5",
-                     "spine-1=400G", "srv-1..srv-2", "all_to_all", "ring", "adaptive", "spray", "half"]),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-inf",
+            "-1",
+            "0",
+            "1",
+            "2",
+            "1e300",
+            "1e300G",
+            "1e-300",
+            "99999999999999999999",
+            "1G",
+            "16G",
+            "64K",
+            "0.5",
+            "yes",
+            "",
+            "spine-1",
+            "leaf-r1-1--spine-1=nan",
+            "spine-1=0.5",
+            "spine-1=400G",
+            "srv-1..srv-2",
+            "all_to_all",
+            "ring",
+            "adaptive",
+            "spray",
+            "half",
+        ]
+    ),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(-(10**30), 10**30).map(str),
 )
@@ -115,16 +185,34 @@ def mutated(draw, base: dict, extra_paths: tuple[tuple, ...] = ()) -> dict:
     return data
 
 
-INTENT_EXTRA = (("racks", "spares_percent"), ("racks", "rack_width_m"), ("fabric", "cable_lengths", "server_leaf_m"),
-                ("fabric", "max_servers"), ("fabric", "tiers"), ("cluster", "planes"), ("cluster", "nic_speed_gbps"),
-                ("power_w", "H100"), ("roce", "ecn_min_bytes"), ("addressing", "vlan_base"), ("fabric", "spine", "count"))
-FACTORY_EXTRA = (("seed",), ("power", "pue"), ("cost", "electricity_usd_per_kwh"), ("jobs", 0, "steps"),
-                 ("jobs", 0, "arrive_h"), ("jobs", 0, "duration_h"), ("scheduler", "policy"), ("failures", "gpus"),
-                 ("failures", "restart_min"), ("checkpoint", "interval_min"))
+INTENT_EXTRA = (
+    ("racks", "spares_percent"),
+    ("racks", "rack_width_m"),
+    ("fabric", "cable_lengths", "server_leaf_m"),
+    ("fabric", "max_servers"),
+    ("fabric", "tiers"),
+    ("cluster", "planes"),
+    ("cluster", "nic_speed_gbps"),
+    ("power_w", "H100"),
+    ("roce", "ecn_min_bytes"),
+    ("addressing", "vlan_base"),
+    ("fabric", "spine", "count"),
+)
+FACTORY_EXTRA = (
+    ("seed",),
+    ("power", "pue"),
+    ("cost", "electricity_usd_per_kwh"),
+    ("jobs", 0, "steps"),
+    ("jobs", 0, "arrive_h"),
+    ("jobs", 0, "duration_h"),
+    ("scheduler", "policy"),
+    ("failures", "gpus"),
+    ("failures", "restart_min"),
+    ("checkpoint", "interval_min"),
+)
 
 # -- whole-file mutations ------------------------------------------------------------------
-BOMB = ("a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-    f"{k}: &{k} [{', '.join(['*' + p] * 9)}]\n" for p, k in zip("abcdefg", "bcdefgh")))
+BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(f"{k}: &{k} [{', '.join(['*' + p] * 9)}]\n" for p, k in zip("abcdefg", "bcdefgh"))
 
 
 def file_mutations(text: str) -> st.SearchStrategy[bytes]:
@@ -140,8 +228,9 @@ def file_mutations(text: str) -> st.SearchStrategy[bytes]:
         st.just((BOMB + text).encode()),
         st.just((BOMB + text.replace("name: fz", "name: *h")).encode()),
         st.just((text + first + "\n").encode()),  # a duplicate key
-        st.sampled_from(["9" * 4301, "1" + "0" * 400, "-" + "9" * 5000, ".nan", ".inf", "-.inf", "yes", "1e999"])
-            .map(lambda v: text.replace(": 4\n", f": {v}\n", 1).replace(": 1\n", f": {v}\n", 1).encode()),
+        st.sampled_from(["9" * 4301, "1" + "0" * 400, "-" + "9" * 5000, ".nan", ".inf", "-.inf", "yes", "1e999"]).map(
+            lambda v: text.replace(": 4\n", f": {v}\n", 1).replace(": 1\n", f": {v}\n", 1).encode()
+        ),
         st.just(b"\x00\xff\xfe" * 10),
         st.just(b""),
         st.just(b"- just\n- a list\n"),

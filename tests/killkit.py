@@ -32,8 +32,11 @@ def snapshot(folder: Path) -> dict[str, str] | None:
     if not folder.exists():
         return None
     # a DuckDB file differs from run to run (its own block layout): it counts by its presence
-    return {str(p.relative_to(folder)): "present" if p.suffix == ".duckdb" else hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): "present" if p.suffix == ".duckdb" else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _env() -> dict:
@@ -104,11 +107,13 @@ def prepare(work: Path) -> dict[str, Command]:
     old_intent = dict(INTENT, cluster=dict(INTENT["cluster"], servers=8))
     (work / "old-intent.yaml").write_text(yaml.safe_dump(old_intent))
     runs = {
-        "plan": (["plan", "intent.yaml", "-o", "plan-out", "--force"], "plan-out",
-                 ["plan", "old-intent.yaml", "-o", "plan-out"]),
+        "plan": (["plan", "intent.yaml", "-o", "plan-out", "--force"], "plan-out", ["plan", "old-intent.yaml", "-o", "plan-out"]),
         "configure": (["configure", "cfg"], "cfg", ["plan", "intent.yaml", "-o", "cfg"]),
-        "factory": (["factory", "run", "f.yaml", "-o", "factory-out", "--force"], "factory-out",
-                    ["factory", "run", "f.yaml", "-o", "factory-out"]),
+        "factory": (
+            ["factory", "run", "f.yaml", "-o", "factory-out", "--force"],
+            "factory-out",
+            ["factory", "run", "f.yaml", "-o", "factory-out"],
+        ),
         "sweep": (["sweep", "s.yaml", "-o", "sweep-out", "--force", "-j", "2"], "sweep-out", None),
     }
     out = {}
@@ -180,10 +185,20 @@ def kill_once(work: Path, cmd: Command, at_s: float, when_writing: bool = False)
         os.kill(p.pid, signal.SIGKILL)
     p.wait()
     now = snapshot(cmd.target)
-    state = ("absent" if now is None and cmd.before is None else "complete" if now == cmd.after
-             else "previous" if now == cmd.before else "broken")
-    problem = "" if state != "broken" else (f"target is neither absent, complete nor the previous version "
-                                           f"({0 if now is None else len(now)} files)")
+    state = (
+        "absent"
+        if now is None and cmd.before is None
+        else "complete"
+        if now == cmd.after
+        else "previous"
+        if now == cmd.before
+        else "broken"
+    )
+    problem = (
+        ""
+        if state != "broken"
+        else (f"target is neither absent, complete nor the previous version ({0 if now is None else len(now)} files)")
+    )
     orphans = [k for k in _gone(sorted(kids | grandkids)) if not _not_ours(k)]
     if orphans and not problem:
         problem = f"{len(orphans)} child process(es) outlived the killed run: {orphans[:4]}"
@@ -220,5 +235,4 @@ def kill_times(total_s: float, n: int, seed: int = 0) -> list[tuple[float, bool]
     """(delay, when_writing) per kill: half at a random moment of a whole run, half a random
     moment (up to 0.3 s) after the output folder's temporary sibling appears."""
     rng = random.Random(seed)
-    return [(rng.uniform(0.05, total_s * 1.05), False) if k % 2 else (rng.uniform(0.0, 0.3), True)
-            for k in range(n)]
+    return [(rng.uniform(0.05, total_s * 1.05), False) if k % 2 else (rng.uniform(0.0, 0.3), True) for k in range(n)]

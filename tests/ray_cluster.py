@@ -29,9 +29,14 @@ def free_port() -> int:
 
 
 def _ports() -> list[str]:
-    return [f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
-            f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-            f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}"]
+    return [
+        f"--node-manager-port={free_port()}",
+        f"--object-manager-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
+    ]
 
 
 class LocalRayCluster:
@@ -51,8 +56,15 @@ class LocalRayCluster:
         ray = str(Path(sys.executable).with_name("ray"))
         env = self.driver_env()
         log = open(Path(self.temp) / f"start-{len(self.procs)}.log", "wb")
-        self.procs.append(subprocess.Popen([ray, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
-                                            *args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                [ray, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        )
 
     def start(self, timeout_s: float = 120.0) -> LocalRayCluster:
         try:
@@ -62,16 +74,29 @@ class LocalRayCluster:
             raise
 
     def _up(self, timeout_s: float) -> LocalRayCluster:
-        self._start(["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}", "--include-dashboard=false",
-                     f"--dashboard-port={free_port()}",
-                     f"--temp-dir={self.temp}", *_ports()])
+        self._start(
+            [
+                "--head",
+                f"--port={self.port}",
+                f"--num-cpus={self.head_cpus}",
+                "--include-dashboard=false",
+                f"--dashboard-port={free_port()}",
+                f"--temp-dir={self.temp}",
+                *_ports(),
+            ]
+        )
         deadline = time.monotonic() + timeout_s
         while not _listening(self.port):
             self._check(deadline)
         self._start([f"--address={self.address}", f"--num-cpus={self.worker_cpus}", *_ports()])
         # ask the cluster for its nodes from a driver process of its own (Ray reads its token when imported)
-        probe = subprocess.Popen([sys.executable, "-c", _PROBE, self.address, str(timeout_s)], env=self.driver_env(),
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        probe = subprocess.Popen(
+            [sys.executable, "-c", _PROBE, self.address, str(timeout_s)],
+            env=self.driver_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         while probe.poll() is None:
             try:
                 self._check(deadline)
@@ -90,8 +115,7 @@ class LocalRayCluster:
 
     def driver_env(self) -> dict[str, str]:
         """Environment for a driver process (e.g. `tokenfab sweep --ray ADDRESS`) of this cluster."""
-        return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p),
-                **self.env}
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p), **self.env}
 
     def _check(self, deadline: float) -> None:
         for p in self.procs:

@@ -52,13 +52,29 @@ def test_sweep_and_factory_match_the_cli(tmp_path):
     csv = (tmp_path / "sweep" / "results.csv").read_text()
     assert rows and any(r["pareto"] for r in rows) and csv.count("\n") == len(rows) + 1
     spec = tmp_path / "f.yaml"
-    spec.write_text(json.dumps({
-        "name": "api", "fabric": str(EXAMPLES / "rail-optimized-256.yaml"), "window_h": 1,
-        "network": {"model": "analytical"},
-        "jobs": [{"name": "j", "training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 64,
-                                            "parallelism": {"tp": 4, "dp": 8}}}]}))
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "api",
+                "fabric": str(EXAMPLES / "rail-optimized-256.yaml"),
+                "window_h": 1,
+                "network": {"model": "analytical"},
+                "jobs": [
+                    {
+                        "name": "j",
+                        "training": {
+                            "model": "llama3-8b",
+                            "seq_len": 4096,
+                            "global_batch": 64,
+                            "parallelism": {"tp": 4, "dp": 8},
+                        },
+                    }
+                ],
+            }
+        )
+    )
     runs = tokenfab.run_factory(spec, out=tmp_path / "factory")
-    (run, summary), = runs
+    ((run, summary),) = runs
     assert (tmp_path / "factory").is_dir() and summary["jobs"][0]["name"] == "j"
 
 

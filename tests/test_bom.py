@@ -40,8 +40,7 @@ def test_bom_csv_totals_are_the_rows(fabric):
     rows = bom.bom(fabric)
     table = list(csv.DictReader(io.StringIO(bom_csv(fabric))))
     parts = [t for t in table if t["network"] not in ("total", "rack")]
-    assert [(t["category"], t["model"], int(t["count"])) for t in parts] == [(r.category.value, r.model, r.count)
-                                                                              for r in rows]
+    assert [(t["category"], t["model"], int(t["count"])) for t in parts] == [(r.category.value, r.model, r.count) for r in rows]
     total = next(t for t in table if t["network"] == "total")
     assert float(total["total_price_usd"]) == pytest.approx(bom.price_usd(rows), abs=0.01)
     assert float(total["total_power_w"]) == pytest.approx(bom.power_w(rows), abs=0.01)
@@ -62,16 +61,21 @@ def test_factory_power_and_capex_come_from_the_bom(fabric):
 
 
 def test_the_factory_does_not_import_the_report():
-    code = ("import sys, tokenfab.factory.engine, tokenfab.factory.kpis, tokenfab.factory.ledger; "
-            "print(sorted(m for m in sys.modules if m.startswith('tokenfab.report')))")
+    code = (
+        "import sys, tokenfab.factory.engine, tokenfab.factory.kpis, tokenfab.factory.ledger; "
+        "print(sorted(m for m in sys.modules if m.startswith('tokenfab.report')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("section, value, part", [
-    ({"fabric": {"architecture": "rail-optimized", "switch_model": "NO-SUCH-SWITCH"}}, "NO-SUCH-SWITCH", "switch"),
-    ({"cluster": {"servers": 8, "gpus_per_server": 8, "nic_model": "NO-SUCH-NIC"}}, "NO-SUCH-NIC", "NIC"),
-])
+@pytest.mark.parametrize(
+    "section, value, part",
+    [
+        ({"fabric": {"architecture": "rail-optimized", "switch_model": "NO-SUCH-SWITCH"}}, "NO-SUCH-SWITCH", "switch"),
+        ({"cluster": {"servers": 8, "gpus_per_server": 8, "nic_model": "NO-SUCH-NIC"}}, "NO-SUCH-NIC", "NIC"),
+    ],
+)
 def test_an_unknown_part_is_named_in_plain_words(section, value, part):
     data = {"name": "x", "cluster": {"servers": 8, "gpus_per_server": 8}, "fabric": {"architecture": "rail-optimized"}}
     data.update(section)

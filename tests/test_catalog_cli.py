@@ -87,8 +87,11 @@ def test_list_show_and_check(tmp_path, monkeypatch):
     assert re.search(r"HGX-H100-8 .*9 kW.*good\.yaml", r.stdout)
 
     bad = Path("bad.yaml")
-    bad.write_text(yaml.safe_dump({"servers": [{"model": "S", "gpus": 0, "gpu_model": "H100"},
-                                               {"model": "T", "gpus": 4, "gpu_model": "Z100"}]}))
+    bad.write_text(
+        yaml.safe_dump(
+            {"servers": [{"model": "S", "gpus": 0, "gpu_model": "H100"}, {"model": "T", "gpus": 4, "gpu_model": "Z100"}]}
+        )
+    )
     r = cli("catalog", "check", bad)
     assert r.exit_code == 2
     assert "servers[0] (S): gpus: Input should be greater than 0 (got 0)" in r.output

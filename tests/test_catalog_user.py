@@ -14,8 +14,15 @@ from tokenfab.catalog import load_catalog, use_catalog
 from tokenfab.catalog.files import read_layers
 from tokenfab.errors import InputError
 
-A100 = {"model": "A100-X", "vendor": "NVIDIA", "bf16_dense_tflops": 312, "hbm_gbytes": 80, "hbm_tbytes_per_s": 2.04,
-        "nvlink_gbytes_per_s_per_direction": 300, "tdp_w": 400}
+A100 = {
+    "model": "A100-X",
+    "vendor": "NVIDIA",
+    "bf16_dense_tflops": 312,
+    "hbm_gbytes": 80,
+    "hbm_tbytes_per_s": 2.04,
+    "nvlink_gbytes_per_s_per_direction": 300,
+    "tdp_w": 400,
+}
 DGX = {"model": "DGX-X", "gpus": 8, "gpu_model": "A100-X", "power_w": 6500, "rack_units": 6}
 
 
@@ -37,15 +44,16 @@ def run(*args, cwd=None, env=None):
     import os
 
     e = {**os.environ, "TOKENFAB_CATALOG": "", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=e)
+    return subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=e)
 
 
 def test_intent_catalog_adds_a_gpu_and_server_and_the_fabric_records_them(tmp_path):
     (tmp_path / "hw").mkdir()
     write(tmp_path / "hw" / "a100.yaml", {"gpus": [A100], "servers": [DGX]})
-    intent = write(tmp_path / "intent.yaml", {"name": "a100", "catalog": ["hw"],
-                                              "cluster": {"servers": 4, "gpu_model": "A100-X", "server_model": "DGX-X"}})
+    intent = write(
+        tmp_path / "intent.yaml",
+        {"name": "a100", "catalog": ["hw"], "cluster": {"servers": 4, "gpu_model": "A100-X", "server_model": "DGX-X"}},
+    )
     fabric = plan(load_intent(intent))
     assert set(fabric.devices["model"][fabric.devices["role"] == "server"]) == {"DGX-X"}
     obj = json.loads(fabric.dumps())
@@ -70,32 +78,57 @@ def test_a_shipped_name_is_overridden_and_the_plan_says_so(tmp_path):
 
 
 def test_a_bad_catalog_file_names_every_problem(tmp_path):
-    bad = write(tmp_path / "bad.yaml", {
-        "gpus": [dict(A100, bf16_dense_tflops=-1, hbm_gbs=3), A100, A100],
-        "widgets": [],
-        "switches": [{"model": "Y"}],
-        "models": [{"name": "m", "layers": 2, "hidden": 64, "ffn_hidden": 128, "vocab": 100,
-                    "attention": {"heads": 3, "kv_heads": 2}}]})
+    bad = write(
+        tmp_path / "bad.yaml",
+        {
+            "gpus": [dict(A100, bf16_dense_tflops=-1, hbm_gbs=3), A100, A100],
+            "widgets": [],
+            "switches": [{"model": "Y"}],
+            "models": [
+                {
+                    "name": "m",
+                    "layers": 2,
+                    "hidden": 64,
+                    "ffn_hidden": 128,
+                    "vocab": 100,
+                    "attention": {"heads": 3, "kv_heads": 2},
+                }
+            ],
+        },
+    )
     with pytest.raises(InputError) as exc:
         read_layers([bad])
     msg = str(exc.value)
-    for part in ["gpus[0] (A100-X): bf16_dense_tflops: Input should be greater than 0 (got -1)",
-                 "gpus[0] (A100-X): hbm_gbs: unknown key", "gpus[1] (A100-X): 'A100-X' is defined twice",
-                 "widgets: unknown kind; accepted: switches, nics, gpus, servers, optics, models",
-                 "switches[0] (Y): ports: required field is missing", "switches[0] (Y): breakout_modes",
-                 "models[0] (m): attention: heads (3) must be a multiple of kv_heads (2)"]:
+    for part in [
+        "gpus[0] (A100-X): bf16_dense_tflops: Input should be greater than 0 (got -1)",
+        "gpus[0] (A100-X): hbm_gbs: unknown key",
+        "gpus[1] (A100-X): 'A100-X' is defined twice",
+        "widgets: unknown kind; accepted: switches, nics, gpus, servers, optics, models",
+        "switches[0] (Y): ports: required field is missing",
+        "switches[0] (Y): breakout_modes",
+        "models[0] (m): attention: heads (3) must be a multiple of kv_heads (2)",
+    ]:
         assert part in msg
 
 
 def test_every_bad_reference_in_the_intent_is_listed_at_once():
     with pytest.raises(InputError) as exc:
-        parse_intent({"cluster": {"servers": 2, "gpu_model": "Nope", "nic_model": "Nah"},
-                      "fabric": {"switch_model": "Sw", "spine": {"switch_model": "Sp"}},
-                      "prices_usd": {"Gizmo": 3}})
+        parse_intent(
+            {
+                "cluster": {"servers": 2, "gpu_model": "Nope", "nic_model": "Nah"},
+                "fabric": {"switch_model": "Sw", "spine": {"switch_model": "Sp"}},
+                "prices_usd": {"Gizmo": 3},
+            }
+        )
     msg = str(exc.value)
     assert "5 problems" in msg
-    for field in ["cluster.gpu_model", "cluster.nic_model", "fabric.switch_model", "fabric.spine.switch_model",
-                  "prices_usd.Gizmo"]:
+    for field in [
+        "cluster.gpu_model",
+        "cluster.nic_model",
+        "fabric.switch_model",
+        "fabric.spine.switch_model",
+        "prices_usd.Gizmo",
+    ]:
         assert f"{field}: unknown" in msg
 
 
@@ -107,8 +140,15 @@ def test_server_and_intent_must_agree():
 def test_a_user_model_is_a_workload_model(tmp_path):
     from tokenfab.workload.models import get_model
 
-    gpt3 = {"name": "my-gpt3", "layers": 96, "hidden": 12288, "ffn_hidden": 32768, "vocab": 50257,
-            "attention": {"heads": 96}, "published_params_b": 175}
+    gpt3 = {
+        "name": "my-gpt3",
+        "layers": 96,
+        "hidden": 12288,
+        "ffn_hidden": 32768,
+        "vocab": 50257,
+        "attention": {"heads": 96},
+        "published_params_b": 175,
+    }
     layers = read_layers([write(tmp_path / "m.yaml", {"models": [gpt3]})])
     with use_catalog(layers):
         assert get_model("my-gpt3").params == pytest.approx(175e9, rel=0.02)
@@ -170,10 +210,14 @@ def test_a_sweep_finds_its_base_intents_catalog_from_any_folder(tmp_path, monkey
 
     (tmp_path / "sub").mkdir()
     write(tmp_path / "sub" / "hw.yaml", {"gpus": [A100], "servers": [DGX]})
-    write(tmp_path / "sub" / "i.yaml", {"catalog": ["hw.yaml"], "cluster": {"servers": 4, "gpu_model": "A100-X",
-                                                                           "server_model": "DGX-X"}})
-    write(tmp_path / "sweep.yaml", {"name": "s", "base": "sub/i.yaml",
-                                    "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}]})
+    write(
+        tmp_path / "sub" / "i.yaml",
+        {"catalog": ["hw.yaml"], "cluster": {"servers": 4, "gpu_model": "A100-X", "server_model": "DGX-X"}},
+    )
+    write(
+        tmp_path / "sweep.yaml",
+        {"name": "s", "base": "sub/i.yaml", "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}]},
+    )
     spec, base, factory = load_sweep(tmp_path / "sweep.yaml")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")  # a worker's folder is not the intent's
@@ -186,25 +230,60 @@ def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
 
     from tokenfab.cli import app
 
-    gpt3 = {"name": "team-13b", "layers": 40, "hidden": 5120, "ffn_hidden": 13824, "vocab": 32000,
-            "attention": {"heads": 40}, "published_params_b": 13.0}
+    gpt3 = {
+        "name": "team-13b",
+        "layers": 40,
+        "hidden": 5120,
+        "ffn_hidden": 13824,
+        "vocab": 32000,
+        "attention": {"heads": 40},
+        "published_params_b": 13.0,
+    }
     write(tmp_path / "models.yaml", {"models": [gpt3]})
     write(tmp_path / "i.yaml", {"cluster": {"servers": 4}})
-    write(tmp_path / "f.yaml", {
-        "fabric": "i.yaml", "catalog": ["models.yaml"], "network": {"model": "analytical"},
-        "tenants": [{"name": "t"}],
-        "workloads": {"w": {"training": {"model": "team-13b", "seq_len": 4096, "global_batch": 32,
-                                         "parallelism": {"tp": 8, "pp": 1, "dp": 4}}}},
-        "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}]})
+    write(
+        tmp_path / "f.yaml",
+        {
+            "fabric": "i.yaml",
+            "catalog": ["models.yaml"],
+            "network": {"model": "analytical"},
+            "tenants": [{"name": "t"}],
+            "workloads": {
+                "w": {
+                    "training": {
+                        "model": "team-13b",
+                        "seq_len": 4096,
+                        "global_batch": 32,
+                        "parallelism": {"tp": 8, "pp": 1, "dp": 4},
+                    }
+                }
+            },
+            "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}],
+        },
+    )
     r = CliRunner().invoke(app, ["factory", "estimate", str(tmp_path / "f.yaml")], terminal_width=200)
     assert r.exit_code == 0, r.output
     assert "MFU" in r.output or "step" in r.output
     r = CliRunner().invoke(app, ["factory", "models", "--catalog", str(tmp_path / "models.yaml")])
     assert r.exit_code == 0 and "team-13b" in r.output
-    write(tmp_path / "f.yaml", {"fabric": "i.yaml", "tenants": [{"name": "t"}],
-                                "workloads": {"w": {"training": {"model": "team-13b", "seq_len": 4096, "global_batch": 32,
-                                                                 "parallelism": {"tp": 8, "pp": 1, "dp": 4}}}},
-                                "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}]})
+    write(
+        tmp_path / "f.yaml",
+        {
+            "fabric": "i.yaml",
+            "tenants": [{"name": "t"}],
+            "workloads": {
+                "w": {
+                    "training": {
+                        "model": "team-13b",
+                        "seq_len": 4096,
+                        "global_batch": 32,
+                        "parallelism": {"tp": 8, "pp": 1, "dp": 4},
+                    }
+                }
+            },
+            "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 10}],
+        },
+    )
     r = CliRunner().invoke(app, ["factory", "estimate", str(tmp_path / "f.yaml")])
     assert r.exit_code == 2 and "unknown model 'team-13b'" in r.output
 

@@ -19,7 +19,15 @@ def test_plan_writes_the_layout_and_is_deterministic(tmp_path):
         r = run("plan", EXAMPLES / "rail-optimized-256.yaml", "-o", out)
         assert r.returncode == 0, r.stderr
     files = sorted(p.name for p in a.iterdir())
-    assert files == [".tokenfab-output", "bom.csv", "cabling.csv", "fabric.json", "fabric.schema.json", "ip-plan.csv", "topology.svg"]
+    assert files == [
+        ".tokenfab-output",
+        "bom.csv",
+        "cabling.csv",
+        "fabric.json",
+        "fabric.schema.json",
+        "ip-plan.csv",
+        "topology.svg",
+    ]
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     fabric = json.loads((a / "fabric.json").read_text())
@@ -37,25 +45,28 @@ def test_existing_output_is_refused_without_force(tmp_path):
     assert run("plan", EXAMPLES / "rail-only-128.yaml", "-o", out, "--force").returncode == 0
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("cluster: {servers: -4}", "cluster.servers"),
-    ("cluster: {servers: 8, gpu_model: H900}", "H900"),
-    ("cluster: {servers: 8}\nfabric: {switch_model: X1}", "fabric.switch_model"),
-    ("cluster: {servers: 8, colour: red}", "cluster.colour"),
-    ("fabric: {}", "cluster"),
-    ("cluster: {servers: 8}\nfabric: {architecture: mesh}", "fabric.architecture"),
-    ("cluster: {servers: 8}\naddressing: {loopbacks: 10.0.0.0/33}", "loopbacks"),
-    ("cluster: {servers: 5000, gpus_per_server: 8}\nfabric: {architecture: rail-optimized, tiers: 2}", "fabric.tiers"),
-    ("cluster: {servers: 8\n", "YAML"),
-    ("cluster: {servers: 8}\nfabric: {leaf: {count: 3}}", "servers_per_su"),
-    ("cluster: {servers: 8}\nfabric: {leaf: {downlink_breakout: 3x100G}}", "2x400G[200G]"),
-    ("cluster: {servers: 8, nic_model: ConnectX-7, planes: 3}", "cluster.planes"),
-    ("cluster: {servers: 200, gpus_per_server: 4}\nfabric: {architecture: rail-only, tiers: 1}", "needs 200 ports"),
-    ("cluster: {servers: 200}\naddressing: {loopbacks: 10.0.0.0/28}", "addressing.loopbacks"),
-    ("cluster: {servers: 8}\naddressing: {p2p: 10.0.0.0/8}", "overlap"),
-    ("cluster: {servers: 8}\nprices_usd: {FOO: 1}", "prices_usd.FOO"),
-    ("- a\n- b\n", "mapping"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("cluster: {servers: -4}", "cluster.servers"),
+        ("cluster: {servers: 8, gpu_model: H900}", "H900"),
+        ("cluster: {servers: 8}\nfabric: {switch_model: X1}", "fabric.switch_model"),
+        ("cluster: {servers: 8, colour: red}", "cluster.colour"),
+        ("fabric: {}", "cluster"),
+        ("cluster: {servers: 8}\nfabric: {architecture: mesh}", "fabric.architecture"),
+        ("cluster: {servers: 8}\naddressing: {loopbacks: 10.0.0.0/33}", "loopbacks"),
+        ("cluster: {servers: 5000, gpus_per_server: 8}\nfabric: {architecture: rail-optimized, tiers: 2}", "fabric.tiers"),
+        ("cluster: {servers: 8\n", "YAML"),
+        ("cluster: {servers: 8}\nfabric: {leaf: {count: 3}}", "servers_per_su"),
+        ("cluster: {servers: 8}\nfabric: {leaf: {downlink_breakout: 3x100G}}", "2x400G[200G]"),
+        ("cluster: {servers: 8, nic_model: ConnectX-7, planes: 3}", "cluster.planes"),
+        ("cluster: {servers: 200, gpus_per_server: 4}\nfabric: {architecture: rail-only, tiers: 1}", "needs 200 ports"),
+        ("cluster: {servers: 200}\naddressing: {loopbacks: 10.0.0.0/28}", "addressing.loopbacks"),
+        ("cluster: {servers: 8}\naddressing: {p2p: 10.0.0.0/8}", "overlap"),
+        ("cluster: {servers: 8}\nprices_usd: {FOO: 1}", "prices_usd.FOO"),
+        ("- a\n- b\n", "mapping"),
+    ],
+)
 def test_bad_input_is_explained(tmp_path, text, expect):
     intent = tmp_path / "bad.yaml"
     intent.write_text(text)

@@ -34,8 +34,14 @@ def configured(tmp_path_factory):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "tokenfab.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "src"), **(env or {})), timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src"), **(env or {})),
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("name", UP_TO_2048)
@@ -71,10 +77,20 @@ def test_deterministic_byte_identical(configured, tmp_path):
 
 def test_layout_and_executables(configured):
     f = configured[SMALL]
-    for rel in ("fabric.json", "configs/leaf-r1-1/config_db.json", "configs/leaf-r1-1/frr.conf", "configs/buffers.csv",
-                "hosts/srv-1/netplan.yaml", "hosts/srv-1/roce.sh", "ztp/leaf-r1-1/ztp.json", "ztp/dhcpd.conf",
-                "export/containerlab.clab.yml", "export/netbox-devices.csv", "export/netbox-interfaces.csv",
-                "export/netbox-cables.csv"):
+    for rel in (
+        "fabric.json",
+        "configs/leaf-r1-1/config_db.json",
+        "configs/leaf-r1-1/frr.conf",
+        "configs/buffers.csv",
+        "hosts/srv-1/netplan.yaml",
+        "hosts/srv-1/roce.sh",
+        "ztp/leaf-r1-1/ztp.json",
+        "ztp/dhcpd.conf",
+        "export/containerlab.clab.yml",
+        "export/netbox-devices.csv",
+        "export/netbox-interfaces.csv",
+        "export/netbox-cables.csv",
+    ):
         assert (f / rel).is_file(), rel
     assert os.access(f / "hosts/srv-1/roce.sh", os.X_OK)
     r = subprocess.run(["sh", "-n", str(f / "hosts/srv-1/roce.sh")], capture_output=True, text=True)
@@ -144,13 +160,20 @@ def test_frr_is_rendered_from_config_db():
 
 
 def test_p31_servers_get_routed_ports_and_advertised_31s(tmp_path):
-    f = plan(make(cluster={"servers": 32, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"},
-                  addressing={"server_links": "p31"}))
+    f = plan(
+        make(
+            cluster={"servers": 32, "gpus_per_server": 8}, fabric={"switch_model": "CX864E-N"}, addressing={"server_links": "p31"}
+        )
+    )
     out = tmp_path / "p31"
     bundle.write(f, out)
     cfg = json.loads((out / "configs/leaf-r1-1/config_db.json").read_text())
     assert "VLAN" not in cfg and cfg["DEVICE_METADATA"]["localhost"]["docker_routing_config_mode"] == "split-unified"
-    nic_31 = [k.split("|")[1] for k in cfg["INTERFACE"] if "|" in k and cfg["DEVICE_NEIGHBOR"][k.split("|")[0]]["name"].startswith("srv-")]
+    nic_31 = [
+        k.split("|")[1]
+        for k in cfg["INTERFACE"]
+        if "|" in k and cfg["DEVICE_NEIGHBOR"][k.split("|")[0]]["name"].startswith("srv-")
+    ]
     assert len(nic_31) == 32
     adv = frr.advertised((out / "configs/leaf-r1-1/frr.conf").read_text())
     assert {str(ipaddress.ip_interface(p).network) for p in nic_31} <= set(adv)
@@ -158,20 +181,30 @@ def test_p31_servers_get_routed_ports_and_advertised_31s(tmp_path):
     assert validate.validate_folder(out).violations == []
 
 
-@pytest.mark.parametrize("profile, dscp, pfc, lossless_q", [("sonic-default", {3: "3", 4: "4", 26: "1", 48: "6"}, "3,4", ["3", "4"]),
-                                                            ("dcqcn-26", {3: "0", 26: "3", 48: "6"}, "3", ["3"])])
+@pytest.mark.parametrize(
+    "profile, dscp, pfc, lossless_q",
+    [
+        ("sonic-default", {3: "3", 4: "4", 26: "1", 48: "6"}, "3,4", ["3", "4"]),
+        ("dcqcn-26", {3: "0", 26: "3", 48: "6"}, "3", ["3"]),
+    ],
+)
 def test_roce_profiles(profile, dscp, pfc, lossless_q):
     f = plan(make(cluster={"servers": 8, "gpus_per_server": 8}, roce={"profile": profile}))
     ctx = Context(f)
     cfg = switch_config(ctx, 0)
-    (name, table), = cfg["DSCP_TO_TC_MAP"].items()
+    ((name, table),) = cfg["DSCP_TO_TC_MAP"].items()
     assert len(table) == 64 and {d: table[str(d)] for d in dscp} == dscp
     assert {row["pfc_enable"] for k, row in cfg["PORT_QOS_MAP"].items() if k != "global"} == {pfc}
     wred = next(iter(cfg["WRED_PROFILE"]))
     queues = cfg["QUEUE"].items()
-    assert sorted(k.split("|")[1] for k, row in queues if k.startswith("Ethernet0|") and row.get("wred_profile") == wred) == lossless_q
+    assert (
+        sorted(k.split("|")[1] for k, row in queues if k.startswith("Ethernet0|") and row.get("wred_profile") == wred)
+        == lossless_q
+    )
     if profile == "dcqcn-26":
-        assert cfg["QUEUE"]["Ethernet0|6"]["scheduler"] == "scheduler.cnp" and cfg["SCHEDULER"]["scheduler.cnp"]["type"] == "STRICT"
+        assert (
+            cfg["QUEUE"]["Ethernet0|6"]["scheduler"] == "scheduler.cnp" and cfg["SCHEDULER"]["scheduler.cnp"]["type"] == "STRICT"
+        )
 
 
 def test_roce_overrides_and_bad_roce_input():

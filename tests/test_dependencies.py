@@ -10,11 +10,18 @@ BASE = {"errors", "strict", "fileio", "outputs", "numbers"}  # leaves everyone m
 DESIGN = BASE | {"catalog", "intent", "design", "names"}  # names: device/link names over a Fabric
 # package -> the packages it may import (besides itself)
 ALLOWED = {
-    "errors": set(), "strict": {"errors"}, "numbers": {"errors"}, "fileio": {"errors"}, "outputs": {"errors", "fileio"},
+    "errors": set(),
+    "strict": {"errors"},
+    "numbers": {"errors"},
+    "fileio": {"errors"},
+    "outputs": {"errors", "fileio"},
     "catalog": BASE,
     "intent": BASE | {"catalog"},
-    "design": DESIGN, "names": DESIGN,
-    "configure": DESIGN, "twin": DESIGN, "sim": DESIGN,
+    "design": DESIGN,
+    "names": DESIGN,
+    "configure": DESIGN,
+    "twin": DESIGN,
+    "sim": DESIGN,
     "workload": BASE | {"catalog"},
     "comm": DESIGN | {"sim", "workload"},
     "factory": DESIGN | {"sim", "workload", "comm"},
@@ -56,9 +63,12 @@ def _imports() -> list[tuple[str, str, int]]:
                 if node.level:  # relative import: resolve against this file's package
                     base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
                 # `from tokenfab.x import y` may import the submodule tokenfab.x.y
-                targets = [base] + [f"{base}.{a.name}" for a in node.names
-                                    if (SRC.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
-                                    or (SRC.parent / f"{base}.{a.name}".replace(".", "/")).is_dir()]
+                targets = [base] + [
+                    f"{base}.{a.name}"
+                    for a in node.names
+                    if (SRC.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
+                    or (SRC.parent / f"{base}.{a.name}".replace(".", "/")).is_dir()
+                ]
             else:
                 continue
             out += [(module, t, node.lineno) for t in targets if t == "tokenfab" or t.startswith("tokenfab.")]
@@ -66,8 +76,11 @@ def _imports() -> list[tuple[str, str, int]]:
 
 
 def test_every_package_has_a_place_in_the_layers():
-    packages = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
-                if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())) and p.stem != "__init__"}
+    packages = {
+        p.stem if p.is_file() else p.name
+        for p in SRC.iterdir()
+        if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists())) and p.stem != "__init__"
+    }
     unknown = sorted(packages - set(ALLOWED) - {"cli", "clikit"})
     assert unknown == [], f"add {unknown} to ALLOWED in tests/test_dependencies.py: which packages may it import?"
 
@@ -81,7 +94,9 @@ def test_dependencies_run_one_way():
         if _is_cli(target):
             bad.append(f"{module}:{line} imports the CLI module {target}")
         elif src != dst and dst not in ALLOWED.get(src, set()):
-            bad.append(f"{module}:{line} imports {target} ({src} may import {', '.join(sorted(ALLOWED.get(src, ()))) or 'nothing'})")
+            bad.append(
+                f"{module}:{line} imports {target} ({src} may import {', '.join(sorted(ALLOWED.get(src, ()))) or 'nothing'})"
+            )
     assert bad == [], "\n".join(bad)
 
 
@@ -91,5 +106,7 @@ def test_the_checker_sees_lazy_and_relative_imports():
     assert ("tokenfab.intent", "tokenfab.catalog.roce") in found
     assert not any(m == "tokenfab.intent" and t.startswith("tokenfab.configure") for m, t in found)
     assert not any(m.startswith("tokenfab.sim.") and t.startswith("tokenfab.configure") for m, t in found)
-    assert all(("tokenfab.report" not in t) or _is_cli(m) or _package(m) in ("report", "server", "api") or (m, t) in KNOWN
-               for m, t in found)
+    assert all(
+        ("tokenfab.report" not in t) or _is_cli(m) or _package(m) in ("report", "server", "api") or (m, t) in KNOWN
+        for m, t in found
+    )

@@ -22,8 +22,9 @@ ETHERNET = sorted(m for m, s in CAT.switches.items() if s.kind == "ethernet")
 
 def network_usd(fabric) -> float:
     """Backend switches, cables and optics from the BOM (what the search's cost objective counts)."""
-    return sum(r["total_price_usd"] for r in bom_rows(fabric)
-               if r["network"] == "backend" and r["category"] in ("switch", "optic"))
+    return sum(
+        r["total_price_usd"] for r in bom_rows(fabric) if r["network"] == "backend" and r["category"] in ("switch", "optic")
+    )
 
 
 def explicit_intents(data: dict):
@@ -42,9 +43,13 @@ def explicit_intents(data: dict):
                 for down in modes:
                     ups = [None] if tiers == 1 else modes
                     for up in ups:
-                        for spine_up in ([None] if tiers < 3 else modes):
-                            fab = {**f, "architecture": arch, "tiers": tiers,
-                                   "leaf": {**f.get("leaf", {}), "downlink_breakout": down}}
+                        for spine_up in [None] if tiers < 3 else modes:
+                            fab = {
+                                **f,
+                                "architecture": arch,
+                                "tiers": tiers,
+                                "leaf": {**f.get("leaf", {}), "downlink_breakout": down},
+                            }
                             if up:
                                 fab["leaf"]["uplink_breakout"] = up
                             if spine_up:
@@ -61,12 +66,19 @@ def cost_of(data: dict) -> float | None:
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(servers=st.integers(2, 160), gpus=st.sampled_from([4, 8]), model=st.sampled_from(ETHERNET),
-       nic=st.sampled_from(["ConnectX-7", "ConnectX-8"]), oversub=st.sampled_from([1, 2, 3]),
-       cross=st.sampled_from(["network", "nvlink"]))
+@given(
+    servers=st.integers(2, 160),
+    gpus=st.sampled_from([4, 8]),
+    model=st.sampled_from(ETHERNET),
+    nic=st.sampled_from(["ConnectX-7", "ConnectX-8"]),
+    oversub=st.sampled_from([1, 2, 3]),
+    cross=st.sampled_from(["network", "nvlink"]),
+)
 def test_auto_never_costs_more_than_any_explicit_design(servers, gpus, model, nic, oversub, cross):
-    data = {"cluster": {"servers": servers, "gpus_per_server": gpus, "nic_model": nic, "planes": "auto"},
-            "fabric": {"switch_model": model, "cross_rail": cross, "leaf": {"oversubscription": oversub}}}
+    data = {
+        "cluster": {"servers": servers, "gpus_per_server": gpus, "nic_model": nic, "planes": "auto"},
+        "fabric": {"switch_model": model, "cross_rail": cross, "leaf": {"oversubscription": oversub}},
+    }
     explicit = [c for c in (cost_of(d) for d in explicit_intents(data)) if c is not None]
     try:
         fabric = plan(parse_intent(data))
@@ -80,10 +92,14 @@ def test_auto_never_costs_more_than_any_explicit_design(servers, gpus, model, ni
 
 
 def test_estimate_is_the_boms_figure_with_growth_and_lists():
-    for data in ({"cluster": {"servers": 300, "gpus_per_server": 8, "planes": "auto"},
-                  "fabric": {"switch_model": ["CX864E-N", "TH5-64x800G", "CX732Q-N"]}},
-                 {"cluster": {"servers": 40, "gpus_per_server": 4}, "fabric": {"cross_rail": "nvlink"}},
-                 {"cluster": {"servers": 600, "gpus_per_server": 8}, "fabric": {"tiers": 3}}):
+    for data in (
+        {
+            "cluster": {"servers": 300, "gpus_per_server": 8, "planes": "auto"},
+            "fabric": {"switch_model": ["CX864E-N", "TH5-64x800G", "CX732Q-N"]},
+        },
+        {"cluster": {"servers": 40, "gpus_per_server": 4}, "fabric": {"cross_rail": "nvlink"}},
+        {"cluster": {"servers": 600, "gpus_per_server": 8}, "fabric": {"tiers": 3}},
+    ):
         it = parse_intent(data)
         assert network_usd(plan(it)) == pytest.approx(search(it, CAT).best.cost_usd)
 
@@ -109,20 +125,30 @@ def test_large_two_tier_needs_breakouts_and_planes_and_auto_finds_them():
     assert d["tiers_detail"]["spine"]["down_speed_gbps"] == 200
     assert f.intent.fabric.leaf.uplink_breakout == "4x200G[100G]" and f.intent.cluster.planes == 1
     # the same design written by hand, breakouts as people write them, costs the same
-    same = plan(parse_intent({"cluster": {"servers": 2048, "gpus_per_server": 8},
-                              "fabric": {"tiers": 2, "leaf": {"downlink_breakout": "2x400G", "uplink_breakout": "4x200G"}}}))
+    same = plan(
+        parse_intent(
+            {
+                "cluster": {"servers": 2048, "gpus_per_server": 8},
+                "fabric": {"tiers": 2, "leaf": {"downlink_breakout": "2x400G", "uplink_breakout": "4x200G"}},
+            }
+        )
+    )
     assert network_usd(same) == network_usd(f)
     assert any(r.startswith("auto chose rail-optimized, 2 tiers, 1 plane") for r in d["reasons"])
     # twice the servers: two tiers only fit with the NICs split into two 200G planes
-    big = search(parse_intent({"cluster": {"servers": 4096, "gpus_per_server": 8, "planes": "auto"}, "fabric": {"tiers": 2}}), CAT)
+    big = search(
+        parse_intent({"cluster": {"servers": 4096, "gpus_per_server": 8, "planes": "auto"}, "fabric": {"tiers": 2}}), CAT
+    )
     assert big.best.choice.planes == 2 and big.best.sizing.tiers == 2
     assert all(not c.feasible for c in big.candidates if c.choice.planes == 1)
 
 
 def test_breakouts_as_people_write_them_and_as_sonic_names():
     def leaf(mode):
-        return plan(parse_intent({"cluster": {"servers": 64, "gpus_per_server": 8},
-                                  "fabric": {"leaf": {"uplink_breakout": mode}}})).design["tiers_detail"]["leaf"]
+        return plan(
+            parse_intent({"cluster": {"servers": 64, "gpus_per_server": 8}, "fabric": {"leaf": {"uplink_breakout": mode}}})
+        ).design["tiers_detail"]["leaf"]
+
     assert leaf("2x400G") == leaf("2x400G[200G]") == leaf("2X400G")
     assert leaf("800G")["up_breakout"] == "1x800G[400G]"
     with pytest.raises(InputError, match=r"no breakout mode '3x100G'.*4x200G \(4x200G\[100G\]\)"):
@@ -131,7 +157,10 @@ def test_breakouts_as_people_write_them_and_as_sonic_names():
 
 def test_objective_changes_the_winner_and_notes_say_why():
     base = {"cluster": {"servers": 96, "gpus_per_server": 8}, "fabric": {"switch_model": ["CX864E-N", "CX732Q-N"]}}
-    by = {o: search(parse_intent({**base, "fabric": {**base["fabric"], "objective": o}}), CAT) for o in ("cost", "switches", "power")}
+    by = {
+        o: search(parse_intent({**base, "fabric": {**base["fabric"], "objective": o}}), CAT)
+        for o in ("cost", "switches", "power")
+    }
     assert by["switches"].best.switches == min(c.switches for c in by["cost"].candidates if c.feasible)
     assert by["power"].best.power_w == min(c.power_w for c in by["cost"].candidates if c.feasible)
     assert by["cost"].best.cost_usd == min(c.cost_usd for c in by["cost"].candidates if c.feasible)
@@ -153,8 +182,11 @@ def test_pools_sized_when_unset_and_errors_name_the_size_when_set():
     parse_intent(it.model_dump(mode="json"))  # the moved pools overlap nothing
     # a pool the user set stays theirs: too small is an error naming the size it needs
     small = {"cluster": {"servers": 256, "gpus_per_server": 8}, "addressing": {"p2p": "10.4.0.0/22"}}
-    with pytest.raises(InputError, match=r"addressing.p2p: pool 10.4.0.0/22 has 512 addresses for leaf-spine /31s; "
-                                         r"the design needs \d+ \(a /20 or larger\)"):
+    with pytest.raises(
+        InputError,
+        match=r"addressing.p2p: pool 10.4.0.0/22 has 512 addresses for leaf-spine /31s; "
+        r"the design needs \d+ \(a /20 or larger\)",
+    ):
         plan(parse_intent(small))
     # defaults that fit are kept as they are
     f = plan(parse_intent({"cluster": {"servers": 256, "gpus_per_server": 8}}))
@@ -169,8 +201,12 @@ def test_fixed_choice_keeps_its_own_error_and_field():
 def test_plan_explain_prints_every_candidate(tmp_path):
     intent = tmp_path / "i.yaml"
     intent.write_text("cluster: {servers: 64, gpus_per_server: 8, planes: auto}\n")
-    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "plan", str(intent), "-o", str(tmp_path / "o"), "--explain"],
-                       capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "plan", str(intent), "-o", str(tmp_path / "o"), "--explain"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert r.returncode == 0, r.stderr
     n = len(search(parse_intent({"cluster": {"servers": 64, "gpus_per_server": 8, "planes": "auto"}}), CAT).candidates)
     assert f"design search: {n} candidates" in r.stdout
@@ -178,9 +214,11 @@ def test_plan_explain_prints_every_candidate(tmp_path):
 
 
 def test_a_switch_over_the_rack_power_budget_is_not_chosen():
-    data = {"cluster": {"servers": 64, "gpus_per_server": 8},
-            "fabric": {"switch_model": ["TH5-64x800G", "CX864E-N"], "objective": "switches"},
-            "power_w": {"CX864E-N": 45000}}
+    data = {
+        "cluster": {"servers": 64, "gpus_per_server": 8},
+        "fabric": {"switch_model": ["TH5-64x800G", "CX864E-N"], "objective": "switches"},
+        "power_w": {"CX864E-N": 45000},
+    }
     result = search(parse_intent(data), CAT)
     assert {result.best.choice.leaf_model, result.best.choice.spine_model} == {"TH5-64x800G"}
     assert any("one CX864E-N draws 45000 W; the rack budget is 40000 W" in c.verdict for c in result.candidates)

@@ -76,13 +76,19 @@ def test_design_and_expectations_are_typed_and_their_schema_is_complete(fabric):
         jsonschema.validate(obj, schema)
 
 
-@pytest.mark.parametrize("part, edit, message", [
-    ("design", lambda d: d.pop("gpus"), "design: gpus: required field is missing"),
-    ("design", lambda d: d.update(spines="two"), "design: spines: Input should be a valid integer"),
-    ("expectations", lambda e: e.update(bgp_session=1), "expectations: bgp_session: unknown key"),
-    ("expectations", lambda e: e["reach_groups"][0].update(leaves="leaf-r1-1"),
-     "expectations: reach_groups.0.leaves: Input should be a valid list"),
-])
+@pytest.mark.parametrize(
+    "part, edit, message",
+    [
+        ("design", lambda d: d.pop("gpus"), "design: gpus: required field is missing"),
+        ("design", lambda d: d.update(spines="two"), "design: spines: Input should be a valid integer"),
+        ("expectations", lambda e: e.update(bgp_session=1), "expectations: bgp_session: unknown key"),
+        (
+            "expectations",
+            lambda e: e["reach_groups"][0].update(leaves="leaf-r1-1"),
+            "expectations: reach_groups.0.leaves: Input should be a valid list",
+        ),
+    ],
+)
 def test_a_hand_edited_fabric_json_names_the_bad_field(fabric, tmp_path, part, edit, message):
     obj = json.loads(fabric.dumps())
     edit(obj[part])

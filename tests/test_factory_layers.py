@@ -38,11 +38,13 @@ def test_jitter_and_loss_cost_tokens_and_slos_by_a_reported_amount():
     (row,) = network_cost([base, bad])
     svc = {v["service"]: v for v in row["services"]}
     a = svc["assistant"]
-    print(f"\njitter + loss: inference tokens {row['inference_output_tokens_change']:+,.0f} "
-          f"({row['inference_output_tokens_change_pct']:+.2f}%), SLO {row['slo_points_change']:+.2f} pts, assistant SLO "
-          f"{a['base_attainment_pct']:.1f}% -> {a['attainment_pct']:.1f}%, TPOT {a['base_tpot_ms']:.1f} -> "
-          f"{a['tpot_ms']:.1f} ms, +{row['network_gpu_h_change']:.1f} GPU-h on the network = ${row['network_idle_usd']:,.0f}, "
-          f"tokens lost worth ${row['lost_tokens_usd']:,.0f}")
+    print(
+        f"\njitter + loss: inference tokens {row['inference_output_tokens_change']:+,.0f} "
+        f"({row['inference_output_tokens_change_pct']:+.2f}%), SLO {row['slo_points_change']:+.2f} pts, assistant SLO "
+        f"{a['base_attainment_pct']:.1f}% -> {a['attainment_pct']:.1f}%, TPOT {a['base_tpot_ms']:.1f} -> "
+        f"{a['tpot_ms']:.1f} ms, +{row['network_gpu_h_change']:.1f} GPU-h on the network = ${row['network_idle_usd']:,.0f}, "
+        f"tokens lost worth ${row['lost_tokens_usd']:,.0f}"
+    )
     # the assistant's expert-parallel decode crosses the fabric every layer: jitter and loss slow it
     assert a["tpot_ms"] > 1.2 * a["base_tpot_ms"]
     assert a["output_tokens_change"] < 0 and row["inference_output_tokens_change"] < 0
@@ -52,6 +54,7 @@ def test_jitter_and_loss_cost_tokens_and_slos_by_a_reported_amount():
     # a service whose replicas stay inside one server only feels the frontend's loss (TCP timeouts)
     p = svc["pdm-scorer"]
     assert abs(p["tpot_ms"] - p["base_tpot_ms"]) < 0.5 and p["attainment_pct"] > p["base_attainment_pct"] - 1
+
     # the same requests arrived in both runs
     def arr(s):
         return {v["service"]: v["requests_arrived"] for v in s["ledger"]["inference"]}
@@ -62,12 +65,16 @@ def test_jitter_and_loss_cost_tokens_and_slos_by_a_reported_amount():
 # -- storage -------------------------------------------------------------------------------------------
 def _reader(fabric_gbps_note: str) -> dict:
     return {
-        "name": f"reader-{fabric_gbps_note}", "fabric": "(in memory)", "window_h": 1, "network": {"model": "analytical"},
+        "name": f"reader-{fabric_gbps_note}",
+        "fabric": "(in memory)",
+        "window_h": 1,
+        "network": {"model": "analytical"},
         "storage": {"tiers": [{"name": "pfs", "capacity_tb": 300, "read_gbytes_per_s": 400, "write_gbytes_per_s": 200}]},
         # video frames: ~8 KB of pixels per visual token
         "datasets": [{"name": "frames", "tier": "pfs", "size_gb": 150000, "bytes_per_token": 8192}],
-        "workloads": {"vlm": {"training": {"model": "llama3.2-1b", "seq_len": 4096, "global_batch": 64,
-                                           "parallelism": {"dp": 32}}}},
+        "workloads": {
+            "vlm": {"training": {"model": "llama3.2-1b", "seq_len": 4096, "global_batch": 64, "parallelism": {"dp": 32}}}
+        },
         "jobs": [{"name": "vlm-pretrain", "workload": "vlm", "dataset": "frames", "max_epochs": 2}],
     }
 
@@ -81,9 +88,11 @@ def test_an_undersized_storage_fabric_starves_training_and_the_idle_is_storage()
         out[label] = (j, summarize(run), st)
     (thin, s_thin, st_thin), (ok, s_ok, st_ok) = out["thin"], out["planned"]
     need = ok.rates.tokens_per_s * 8192 / 1e9
-    print(f"\nreads {need:.1f} GB/s; storage fabric {min(st_thin['bisection_gbps'], st_thin['storage_gbps']) / 8:.1f} GB/s -> "
-          f"storage idle {100 * thin.acc.gpu_s_by_cause[Cause.STORAGE] / thin.acc.gpu_s:.1f}% of its GPU time, tokens "
-          f"{thin.acc.tokens / ok.acc.tokens - 1:+.1%} against {min(st_ok['bisection_gbps'], st_ok['storage_gbps']) / 8:.0f} GB/s")
+    print(
+        f"\nreads {need:.1f} GB/s; storage fabric {min(st_thin['bisection_gbps'], st_thin['storage_gbps']) / 8:.1f} GB/s -> "
+        f"storage idle {100 * thin.acc.gpu_s_by_cause[Cause.STORAGE] / thin.acc.gpu_s:.1f}% of its GPU time, tokens "
+        f"{thin.acc.tokens / ok.acc.tokens - 1:+.1%} against {min(st_ok['bisection_gbps'], st_ok['storage_gbps']) / 8:.0f} GB/s"
+    )
     # the thin fabric (one storage node, one 100G link) carries 12.5 GB/s: less than the job reads
     assert min(st_thin["bisection_gbps"], st_thin["storage_gbps"]) / 8 < need
     expect = min(st_thin["bisection_gbps"], st_thin["storage_gbps"]) / 8 * 0.9 / need  # share of its reads it gets
@@ -103,9 +112,17 @@ def test_a_slow_pipeline_starves_training_and_the_idle_is_pipeline_starvation():
     d.pop("datasets")
     d["cpu_pools"] = [{"name": "etl", "nodes": 2}]
     d["sources"] = [{"name": "cams", "stream": {"records_per_s": 2000, "record_bytes": 500000}}]  # 1 GB/s of video
-    d["pipelines"] = [{"name": "decode", "source": "cams", "pool": "etl", "nodes": 2, "buffer_gb": 50,
-                       "stages": [{"name": "decode", "mbytes_per_s_per_node": 400, "keep": 0.5}],
-                       "output": {"dataset": "frames", "tier": "pfs", "bytes_per_token": 8192}}]
+    d["pipelines"] = [
+        {
+            "name": "decode",
+            "source": "cams",
+            "pool": "etl",
+            "nodes": 2,
+            "buffer_gb": 50,
+            "stages": [{"name": "decode", "mbytes_per_s_per_node": 400, "keep": 0.5}],
+            "output": {"dataset": "frames", "tier": "pfs", "bytes_per_token": 8192},
+        }
+    ]
     run = run_factory(parse_factory(d), small(400, 8, 2))
     j = run.jobs[0]
     s = summarize(run)
@@ -133,11 +150,16 @@ def _ckpt_factory(interval) -> dict:
     # job MTBF ~1 h: 16 GPUs at 1/16 failures per GPU-hour (~3,200x Llama 3's rate)
     scale = (1 / 16) / (Failures().per_gpu_s * 3600)
     return {
-        "name": f"ckpt-{interval}", "fabric": "(in memory)", "window_h": 150, "seed": 3, "tick_min": 60,
+        "name": f"ckpt-{interval}",
+        "fabric": "(in memory)",
+        "window_h": 150,
+        "seed": 3,
+        "tick_min": 60,
         "network": {"model": "analytical"},
         "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 2, "write_gbytes_per_s": 0.3}]},
-        "workloads": {"ft": {"training": {"model": "llama3.2-1b", "seq_len": 2048, "global_batch": 32,
-                                          "parallelism": {"dp": 16}}}},
+        "workloads": {
+            "ft": {"training": {"model": "llama3.2-1b", "seq_len": 2048, "global_batch": 32, "parallelism": {"dp": 16}}}
+        },
         "jobs": [{"name": "ft", "workload": "ft", "checkpoint_min": interval}],
         "failures": {"scale": scale, "repair_h": 0.1, "restart_min": 2, "network_share": 0},
     }
@@ -156,8 +178,10 @@ def test_goodput_against_checkpoint_interval_peaks_near_young_daly():
         j = run_factory(parse_factory(_ckpt_factory(opt_min * f)), fabric).jobs[0]
         goodput[f] = j.acc.tokens / j.acc.ideal_tokens
         assert j.acc.interruptions > 50
-    print(f"\ncheckpoint write {C:.0f} s, job MTBF {mtbf / 3600:.2f} h, Young/Daly {opt_min:.1f} min; goodput: "
-          + ", ".join(f"{opt_min * f:.1f} min {g:.3f}" for f, g in goodput.items()))
+    print(
+        f"\ncheckpoint write {C:.0f} s, job MTBF {mtbf / 3600:.2f} h, Young/Daly {opt_min:.1f} min; goodput: "
+        + ", ".join(f"{opt_min * f:.1f} min {g:.3f}" for f, g in goodput.items())
+    )
     best = max(goodput, key=goodput.get)
     assert best in (0.5, 1.0, 2.0)
     assert goodput[1.0] > goodput[0.25] + 0.02 and goodput[1.0] > goodput[4.0] + 0.02
@@ -208,9 +232,24 @@ def test_layered_run_writes_a_report_and_ledger_deterministically(tmp_path):
         r = run_cli("factory", "run", path, "-o", out)
         assert r.returncode == 0, r.stderr
     files = sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
-    for name in ("report.html", "ledger.json", "gpu-time.csv", "gpu-time.svg", "timeline.svg", "services.svg",
-                 "data-flow.svg", "services.csv", "pipelines.csv", "datasets.csv", "storage.csv", "training.csv",
-                 "events.csv", "network-cost.csv", "compare/jitter-loss/report.html", "compare/jitter-loss/ledger.json"):
+    for name in (
+        "report.html",
+        "ledger.json",
+        "gpu-time.csv",
+        "gpu-time.svg",
+        "timeline.svg",
+        "services.svg",
+        "data-flow.svg",
+        "services.csv",
+        "pipelines.csv",
+        "datasets.csv",
+        "storage.csv",
+        "training.csv",
+        "events.csv",
+        "network-cost.csv",
+        "compare/jitter-loss/report.html",
+        "compare/jitter-loss/ledger.json",
+    ):
         assert name in files, name
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
@@ -223,15 +262,30 @@ def test_layered_run_writes_a_report_and_ledger_deterministically(tmp_path):
 
 
 # -- bad input -------------------------------------------------------------------------------------------
-BASE = {"name": "bad", "fabric": "(in memory)", "window_h": 1, "network": {"model": "analytical"},
-        "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 5}]},
-        "cpu_pools": [{"name": "etl", "nodes": 2}],
-        "sources": [{"name": "s", "tenant": "a", "stream": {"records_per_s": 10, "record_bytes": 100}}],
-        "pipelines": [{"name": "p", "tenant": "a", "source": "s", "pool": "etl", "stages": [{"name": "x", "mbytes_per_s_per_node": 1}],
-                       "output": {"dataset": "d", "tier": "pfs"}}],
-        "tenants": [{"name": "a"}],
-        "workloads": {"ft": {"training": {"model": "llama3.2-1b", "seq_len": 2048, "global_batch": 32, "parallelism": {"dp": 16}}},
-                      "serve": {"inference": {"model": "llama3.2-1b"}}}}
+BASE = {
+    "name": "bad",
+    "fabric": "(in memory)",
+    "window_h": 1,
+    "network": {"model": "analytical"},
+    "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 5}]},
+    "cpu_pools": [{"name": "etl", "nodes": 2}],
+    "sources": [{"name": "s", "tenant": "a", "stream": {"records_per_s": 10, "record_bytes": 100}}],
+    "pipelines": [
+        {
+            "name": "p",
+            "tenant": "a",
+            "source": "s",
+            "pool": "etl",
+            "stages": [{"name": "x", "mbytes_per_s_per_node": 1}],
+            "output": {"dataset": "d", "tier": "pfs"},
+        }
+    ],
+    "tenants": [{"name": "a"}],
+    "workloads": {
+        "ft": {"training": {"model": "llama3.2-1b", "seq_len": 2048, "global_batch": 32, "parallelism": {"dp": 16}}},
+        "serve": {"inference": {"model": "llama3.2-1b"}},
+    },
+}
 
 
 def _with(**changes):
@@ -251,18 +305,34 @@ BAD = [
     (_with(services=[dict(SVC, inference={"model": "gpt-9"})]), "services.0.inference.model", "gpt-9"),
     (_with(services=[dict(SVC, workload="nope")]), "services.0.workload", "nope"),
     (_with(services=[dict(SVC, workload="ft")]), "services.0.workload", "training"),
-    (_with(lifecycles=[{"name": "l", "tenant": "a", "dataset": "d", "train": {"workload": "ft", "steps": 1},
-                        "deploy": "ghost"}]), "lifecycles.0.deploy", "ghost"),
-    (_with(lifecycles=[{"name": "l", "tenant": "a", "dataset": "nope", "train": {"workload": "ft", "steps": 1}}]),
-     "lifecycles.0.dataset", "nope"),
+    (
+        _with(
+            lifecycles=[{"name": "l", "tenant": "a", "dataset": "d", "train": {"workload": "ft", "steps": 1}, "deploy": "ghost"}]
+        ),
+        "lifecycles.0.deploy",
+        "ghost",
+    ),
+    (
+        _with(lifecycles=[{"name": "l", "tenant": "a", "dataset": "nope", "train": {"workload": "ft", "steps": 1}}]),
+        "lifecycles.0.dataset",
+        "nope",
+    ),
     (_with(pipelines__0__pool="gpu-pool"), "pipelines.0.pool", "gpu-pool"),
     (_with(tenants=[{"name": "a", "sovereignty": {"site": "moon"}}]), "tenants.0.sovereignty.site", "moon"),
     # the engine's checks, against the fabric
-    (_with(tenants=[{"name": "a", "sovereignty": {"racks": ["rack-1"]}}],
-           jobs=[{"name": "j", "tenant": "a", "workload": "ft"}]), "tenants.0.sovereignty", "never run"),
+    (
+        _with(
+            tenants=[{"name": "a", "sovereignty": {"racks": ["rack-1"]}}], jobs=[{"name": "j", "tenant": "a", "workload": "ft"}]
+        ),
+        "tenants.0.sovereignty",
+        "never run",
+    ),
     (_with(tenants=[{"name": "a", "sovereignty": {"racks": ["rack-99"]}}]), "tenants.0.sovereignty.racks", "rack-99"),
-    (_with(tenants=[{"name": "a", "quota_gpus": 8}], jobs=[{"name": "j", "tenant": "a", "workload": "ft"}]),
-     "tenants.0.quota_gpus", "quota of 8"),
+    (
+        _with(tenants=[{"name": "a", "quota_gpus": 8}], jobs=[{"name": "j", "tenant": "a", "workload": "ft"}]),
+        "tenants.0.quota_gpus",
+        "quota of 8",
+    ),
     (_with(tenants=[{"name": "a", "sovereignty": {"racks": ["rack-1"]}}]), "pipelines.0.pool", "sovereign"),
 ]
 

@@ -17,9 +17,13 @@ S = 1 << 30
 @pytest.fixture(scope="module")
 def clos():
     # 4 scalable units of 24 servers (8 x H100, 8 x 400G), leaves 3:1 oversubscribed (24 down, 8 up)
-    return plan(make(name="t", cluster={"servers": 96, "gpus_per_server": 8},
-                     fabric={"architecture": "rail-optimized", "switch_model": "CX732Q-N",
-                             "leaf": {"oversubscription": 3}}))
+    return plan(
+        make(
+            name="t",
+            cluster={"servers": 96, "gpus_per_server": 8},
+            fabric={"architecture": "rail-optimized", "switch_model": "CX732Q-N", "leaf": {"oversubscription": 3}},
+        )
+    )
 
 
 U = 24 * 8  # GPUs per scalable unit

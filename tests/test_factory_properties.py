@@ -33,8 +33,14 @@ def factories(draw):
     sovereign = draw(st.booleans())
     rack_names = sorted(RACKS)
     sov_racks = draw(st.lists(st.sampled_from(rack_names), min_size=1, max_size=2, unique=True)) if sovereign else []
-    tiers = [{"name": "pfs", "capacity_tb": draw(st.sampled_from([0.05, 50.0])), "read_gbytes_per_s": 20,
-              "write_gbytes_per_s": draw(st.sampled_from([0.05, 5.0]))}]
+    tiers = [
+        {
+            "name": "pfs",
+            "capacity_tb": draw(st.sampled_from([0.05, 50.0])),
+            "read_gbytes_per_s": 20,
+            "write_gbytes_per_s": draw(st.sampled_from([0.05, 5.0])),
+        }
+    ]
     pools = [{"name": "etl", "nodes": 12}]
     tenants, workloads, jobs, sources, pipelines, services, lifecycles = [], {}, [], [], [], [], []
     for k in range(n_ten):
@@ -43,8 +49,9 @@ def factories(draw):
         sov = sovereign and k == 0
         if sov:
             ten["sovereignty"] = {"racks": sov_racks, "exclusive": draw(st.booleans())}
-            tiers.append({"name": "sov", "capacity_tb": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 2,
-                          "place": {"racks": sov_racks}})
+            tiers.append(
+                {"name": "sov", "capacity_tb": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 2, "place": {"racks": sov_racks}}
+            )
             pools.append({"name": "sov-etl", "nodes": 4, "place": {"racks": sov_racks}})
         if draw(st.booleans()):
             ten["quota_gpus"] = draw(st.sampled_from([8, 16, 32]))
@@ -56,25 +63,53 @@ def factories(draw):
         if draw(st.booleans()):  # data in
             src = f"{name}-src"
             if draw(st.booleans()):
-                sources.append({"name": src, "tenant": name, "stream": {
-                    "records_per_s": draw(st.floats(1e3, 5e5)), "record_bytes": draw(st.floats(50, 2000)),
-                    "diurnal": {"amplitude": draw(st.floats(0, 0.9)), "peak_h": draw(st.floats(0, 23.9))}}})
+                sources.append(
+                    {
+                        "name": src,
+                        "tenant": name,
+                        "stream": {
+                            "records_per_s": draw(st.floats(1e3, 5e5)),
+                            "record_bytes": draw(st.floats(50, 2000)),
+                            "diurnal": {"amplitude": draw(st.floats(0, 0.9)), "peak_h": draw(st.floats(0, 23.9))},
+                        },
+                    }
+                )
             else:
-                sources.append({"name": src, "tenant": name, "batch": {"size_gb": draw(st.floats(1, 300)),
-                                                                      "at_h": draw(st.floats(0, 2))}})
+                sources.append(
+                    {"name": src, "tenant": name, "batch": {"size_gb": draw(st.floats(1, 300)), "at_h": draw(st.floats(0, 2))}}
+                )
             dataset = f"{name}-data"
-            stages = [{"name": f"s{i}", "mbytes_per_s_per_node": draw(st.floats(1, 100)), "keep": draw(st.floats(0.05, 1))}
-                      for i in range(draw(st.integers(1, 3)))]
-            pipelines.append({"name": f"{name}-etl", "tenant": name, "source": src,
-                              "pool": "sov-etl" if sov else "etl", "nodes": draw(st.integers(1, 3 if not sov else 4)),
-                              "buffer_gb": draw(st.sampled_from([0.0, 1.0, 20.0])), "stages": stages,
-                              "output": {"dataset": dataset, "tier": tier, "version_every_gb": draw(st.sampled_from([1, 50])),
-                                         "bytes_per_token": draw(st.sampled_from([4, 64, 4096]))}})
+            stages = [
+                {"name": f"s{i}", "mbytes_per_s_per_node": draw(st.floats(1, 100)), "keep": draw(st.floats(0.05, 1))}
+                for i in range(draw(st.integers(1, 3)))
+            ]
+            pipelines.append(
+                {
+                    "name": f"{name}-etl",
+                    "tenant": name,
+                    "source": src,
+                    "pool": "sov-etl" if sov else "etl",
+                    "nodes": draw(st.integers(1, 3 if not sov else 4)),
+                    "buffer_gb": draw(st.sampled_from([0.0, 1.0, 20.0])),
+                    "stages": stages,
+                    "output": {
+                        "dataset": dataset,
+                        "tier": tier,
+                        "version_every_gb": draw(st.sampled_from([1, 50])),
+                        "bytes_per_token": draw(st.sampled_from([4, 64, 4096])),
+                    },
+                }
+            )
         if draw(st.booleans()):  # a training job
             dp = draw(st.sampled_from([d for d in (1, 2, 4, 8) if d <= cap]))
             workloads[f"{name}-train"] = {"training": dict(TRAIN, parallelism={"dp": dp})}
-            job = {"name": f"{name}-job", "tenant": name, "workload": f"{name}-train",
-                   "arrive_h": draw(st.floats(0, 1)), "checkpoint_min": draw(st.sampled_from(["auto", "off", 5.0]))}
+            job = {
+                "name": f"{name}-job",
+                "tenant": name,
+                "workload": f"{name}-train",
+                "arrive_h": draw(st.floats(0, 1)),
+                "checkpoint_min": draw(st.sampled_from(["auto", "off", 5.0])),
+            }
             if draw(st.booleans()):
                 job["steps"] = draw(st.integers(50, 3000))
             if dataset and draw(st.booleans()):
@@ -85,36 +120,74 @@ def factories(draw):
             svc = f"{name}-svc"
             workloads[f"{name}-serve"] = {"inference": dict(SERVE, batch=draw(st.sampled_from([8, 64])))}
             lo = draw(st.integers(0, 1))
-            services.append({"name": svc, "tenant": name, "workload": f"{name}-serve",
-                             "arrivals": {"rate_per_s": draw(st.floats(0.5, 3000)),
-                                          "diurnal": {"amplitude": draw(st.floats(0, 0.9))}},
-                             "slo": {"ttft_s": draw(st.floats(0.01, 2)), "tpot_s": draw(st.floats(0.002, 0.1))},
-                             "replicas": {"min": lo, "max": draw(st.integers(max(lo, 1), 3))},
-                             "timeout_s": draw(st.sampled_from([5.0, 60.0]))})
+            services.append(
+                {
+                    "name": svc,
+                    "tenant": name,
+                    "workload": f"{name}-serve",
+                    "arrivals": {"rate_per_s": draw(st.floats(0.5, 3000)), "diurnal": {"amplitude": draw(st.floats(0, 0.9))}},
+                    "slo": {"ttft_s": draw(st.floats(0.01, 2)), "tpot_s": draw(st.floats(0.002, 0.1))},
+                    "replicas": {"min": lo, "max": draw(st.integers(max(lo, 1), 3))},
+                    "timeout_s": draw(st.sampled_from([5.0, 60.0])),
+                }
+            )
             if dataset and draw(st.booleans()):
                 workloads[f"{name}-ft"] = {"training": dict(TRAIN, parallelism={"dp": min(2, cap)})}
-                lifecycles.append({"name": f"{name}-lc", "tenant": name, "dataset": dataset,
-                                   "train": {"workload": f"{name}-ft", "steps": draw(st.integers(20, 400)),
-                                             "min_dataset_gb": draw(st.sampled_from([0.0, 0.5]))},
-                                   "evaluate": {"workload": f"{name}-serve", "duration_h": 0.1},
-                                   "deploy": svc, "retrain": {"every_h": draw(st.sampled_from([0.5, 1.5]))}})
+                lifecycles.append(
+                    {
+                        "name": f"{name}-lc",
+                        "tenant": name,
+                        "dataset": dataset,
+                        "train": {
+                            "workload": f"{name}-ft",
+                            "steps": draw(st.integers(20, 400)),
+                            "min_dataset_gb": draw(st.sampled_from([0.0, 0.5])),
+                        },
+                        "evaluate": {"workload": f"{name}-serve", "duration_h": 0.1},
+                        "deploy": svc,
+                        "retrain": {"every_h": draw(st.sampled_from([0.5, 1.5]))},
+                    }
+                )
     faults = []
     if draw(st.booleans()):
-        faults.append({"at_h": draw(st.floats(0, 1)), "up_h": 3.5, "network": "backend",
-                       "loss": draw(st.sampled_from([0.0, 1e-4, 1e-3])), "jitter_us": draw(st.floats(1, 50))})
+        faults.append(
+            {
+                "at_h": draw(st.floats(0, 1)),
+                "up_h": 3.5,
+                "network": "backend",
+                "loss": draw(st.sampled_from([0.0, 1e-4, 1e-3])),
+                "jitter_us": draw(st.floats(1, 50)),
+            }
+        )
     if draw(st.booleans()):
         faults.append({"at_h": draw(st.floats(0, 1)), "storage": "pfs", "slowdown": draw(st.floats(0.05, 0.9))})
     if draw(st.booleans()):
         faults.append({"at_h": draw(st.floats(0, 2)), "down": "spine-1"})
     return {
-        "name": "random", "fabric": "(in memory)", "window_h": draw(st.floats(1, 3.5)), "seed": draw(st.integers(0, 99)),
-        "tick_min": draw(st.sampled_from([10, 20])), "request_bin_s": draw(st.sampled_from([5, 30])),
-        "network": {"model": "analytical"}, "tenants": tenants, "cpu_pools": pools,
-        "storage": {"tiers": tiers}, "sources": sources, "pipelines": pipelines, "workloads": workloads,
-        "jobs": jobs, "services": services, "lifecycles": lifecycles, "faults": faults,
+        "name": "random",
+        "fabric": "(in memory)",
+        "window_h": draw(st.floats(1, 3.5)),
+        "seed": draw(st.integers(0, 99)),
+        "tick_min": draw(st.sampled_from([10, 20])),
+        "request_bin_s": draw(st.sampled_from([5, 30])),
+        "network": {"model": "analytical"},
+        "tenants": tenants,
+        "cpu_pools": pools,
+        "storage": {"tiers": tiers},
+        "sources": sources,
+        "pipelines": pipelines,
+        "workloads": workloads,
+        "jobs": jobs,
+        "services": services,
+        "lifecycles": lifecycles,
+        "faults": faults,
         "checkpoint": {"interval_min": "auto"},
-        "failures": {"scale": draw(st.sampled_from([0.0, 500.0, 3000.0])), "repair_h": draw(st.floats(0.05, 1.0)),
-                     "restart_min": draw(st.floats(0.5, 10)), "network_share": draw(st.sampled_from([0.0, 0.3]))},
+        "failures": {
+            "scale": draw(st.sampled_from([0.0, 500.0, 3000.0])),
+            "repair_h": draw(st.floats(0.05, 1.0)),
+            "restart_min": draw(st.floats(0.5, 10)),
+            "network_share": draw(st.sampled_from([0.0, 0.3])),
+        },
     }
 
 
@@ -184,8 +257,13 @@ def test_conservation_and_sovereignty(d):
     for ten in d["tenants"]:
         if "quota_gpus" not in ten:
             continue
-        ev = sorted((t, sign * len(g)) for j in run.jobs if j.tenant == ten["name"] for a, b, g in j.history
-                    for t, sign in ((a, 1), (W if b is None else b, -1)))
+        ev = sorted(
+            (t, sign * len(g))
+            for j in run.jobs
+            if j.tenant == ten["name"]
+            for a, b, g in j.history
+            for t, sign in ((a, 1), (W if b is None else b, -1))
+        )
         held = np.cumsum([x for _, x in sorted(ev, key=lambda e: (e[0], e[1]))]) if ev else [0]
         assert max(held) <= ten["quota_gpus"]
 

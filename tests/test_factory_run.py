@@ -36,6 +36,7 @@ def placement_runs():
 
 def test_topology_aware_beats_first_fit_on_isolation_and_tokens(placement_runs):
     (_, topo), (_, ff) = placement_runs["placement"], placement_runs["first-fit"]
+
     def moe(s):
         return [j for j in s["jobs"] if j["name"].startswith("moe")]
 
@@ -50,9 +51,11 @@ def test_topology_aware_beats_first_fit_on_isolation_and_tokens(placement_runs):
     rows = {r["variant"]: r for r in comparison([topo, ff])}
     assert rows["first-fit"]["tokens_change_pct"] < 0
     assert sum(j["tokens"] for j in moe(ff)) < sum(j["tokens"] for j in moe(topo))
-    print(f"\nfirst-fit vs topology-aware: tokens {rows['first-fit']['tokens_change_pct']:+.2f}%, "
-          f"MoE tokens {sum(j['tokens'] for j in moe(ff)) / sum(j['tokens'] for j in moe(topo)) - 1:+.1%}, "
-          f"worst slowdown {isolation(ff)['worst_slowdown']}")
+    print(
+        f"\nfirst-fit vs topology-aware: tokens {rows['first-fit']['tokens_change_pct']:+.2f}%, "
+        f"MoE tokens {sum(j['tokens'] for j in moe(ff)) / sum(j['tokens'] for j in moe(topo)) - 1:+.1%}, "
+        f"worst slowdown {isolation(ff)['worst_slowdown']}"
+    )
 
 
 def test_accounting_is_conserved(placement_runs):
@@ -86,8 +89,10 @@ def test_a_spine_failure_costs_a_reported_amount_of_tokens():
     runs = {name: s for name, _, s in got}
     rows = {r["variant"]: r for r in comparison(list(runs.values()))}
     lost = rows["spine-1-down"]["tokens_change_pct"]
-    print(f"\nspine-1 down: tokens {lost:+.2f}%, TPOT {runs['spine']['jobs'][0]['tpot_s'] * 1e3:.1f} -> "
-          f"{runs['spine-1-down']['jobs'][0]['tpot_s'] * 1e3:.1f} ms")
+    print(
+        f"\nspine-1 down: tokens {lost:+.2f}%, TPOT {runs['spine']['jobs'][0]['tpot_s'] * 1e3:.1f} -> "
+        f"{runs['spine-1-down']['jobs'][0]['tpot_s'] * 1e3:.1f} ms"
+    )
     assert lost < -2.0
     assert runs["spine-1-down"]["jobs"][0]["tpot_s"] > runs["spine"]["jobs"][0]["tpot_s"]
     assert rows["spine-1-down"]["network_idle_gpu_h"] > rows["spine"]["network_idle_gpu_h"]
@@ -95,8 +100,7 @@ def test_a_spine_failure_costs_a_reported_amount_of_tokens():
     cost = {r["variant"]: r for r in network_cost(list(runs.values()))}
     down = cost["spine-1-down"]
     base_job = runs["spine"]["jobs"][0]
-    assert down["lost_tokens_usd"] == pytest.approx(-down["tokens_change"] * base_job["cost_usd"] / base_job["tokens"],
-                                                    rel=1e-3)
+    assert down["lost_tokens_usd"] == pytest.approx(-down["tokens_change"] * base_job["cost_usd"] / base_job["tokens"], rel=1e-3)
     assert down["lost_tokens_usd"] > 10
     # spraying with the same spine down is compared with ECMP with the spine down, not the healthy base
     spray = rows["spine-1-down-spray"]
@@ -116,9 +120,20 @@ def test_run_writes_outputs_deterministically(tmp_path):
         r = run_cli("factory", "run", EXAMPLES / "factory-256.yaml", "-o", out)
         assert r.returncode == 0, r.stderr
     files = sorted(str(p.relative_to(a)) for p in a.rglob("*") if p.is_file())
-    for name in ("summary.json", "comparison.csv", "jobs.csv", "tenants.csv", "timeline.csv", "utilization.svg",
-                 "placement.csv", "topology.conf", "kubernetes/label-nodes.sh", "kubernetes/kueue-topology.yaml",
-                 "compare/first-fit/jobs.csv", "compare/liquid-cooled/utilization.svg"):
+    for name in (
+        "summary.json",
+        "comparison.csv",
+        "jobs.csv",
+        "tenants.csv",
+        "timeline.csv",
+        "utilization.svg",
+        "placement.csv",
+        "topology.conf",
+        "kubernetes/label-nodes.sh",
+        "kubernetes/kueue-topology.yaml",
+        "compare/first-fit/jobs.csv",
+        "compare/liquid-cooled/utilization.svg",
+    ):
         assert name in files
     for name in files:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
@@ -150,30 +165,38 @@ def test_scheduler_exports():
     assert "SwitchName=su1 Nodes=srv-[1-64]" in conf
     assert "SwitchName=pod1 Switches=su[1-4]" in conf
     assert "SwitchName=core Switches=pod[1-8]" in conf
-    assert node_labels(cl)["srv-300"] == {"tokenfab.io/fabric": "h100-16k", "tokenfab.io/scalable-unit": "su5",
-                                          "tokenfab.io/pod": "pod2"}
+    assert node_labels(cl)["srv-300"] == {
+        "tokenfab.io/fabric": "h100-16k",
+        "tokenfab.io/scalable-unit": "su5",
+        "tokenfab.io/pod": "pod2",
+    }
     topo, flavor = yaml.safe_load_all(kueue_topology_yaml(cl))
     assert topo["kind"] == "Topology" and [lv["nodeLabel"] for lv in topo["spec"]["levels"]] == [
-        "tokenfab.io/pod", "tokenfab.io/scalable-unit", "kubernetes.io/hostname"]
+        "tokenfab.io/pod",
+        "tokenfab.io/scalable-unit",
+        "kubernetes.io/hostname",
+    ]
     assert flavor["spec"]["topologyName"] == "h100-16k" and flavor["spec"]["nodeLabels"]
 
 
-BASE = {"name": "bad", "fabric": "../examples/rail-optimized-256.yaml", "window_h": 1,
-        "network": {"model": "analytical"}}
+BASE = {"name": "bad", "fabric": "../examples/rail-optimized-256.yaml", "window_h": 1, "network": {"model": "analytical"}}
 T = {"model": "llama3-8b", "seq_len": 4096, "global_batch": 64, "parallelism": {"tp": 4, "dp": 8}}
 
 
-@pytest.mark.parametrize("job, expect", [
-    ({"training": {**T, "parallelism": {"tp": 8, "dp": 4}}}, "jobs.0.training.parallelism.tp"),  # TP > 4-GPU server
-    ({"training": {**T, "global_batch": 60}}, "jobs.0.training.global_batch"),  # 60 % (dp 8 x 1)
-    ({"training": {**T, "parallelism": {"tp": 3, "dp": 8}}}, "jobs.0.training.parallelism.tp"),  # 3 does not divide
-    ({"training": {**T, "parallelism": {"tp": 4, "dp": 128}}}, "jobs.0"),  # 512 GPUs > 256
-    ({"training": {**T, "model": "gpt-9"}}, "jobs.0.training.model"),
-    ({"training": {**T, "parallelism": {"tp": 4, "dp": 8, "ep": 2}}}, "jobs.0.training.parallelism.ep"),  # dense
-    ({"workload": "nope"}, "jobs.0.workload"),
-    ({"inference": {"model": "llama3-70b", "decode": {"tp": 8}}}, "jobs.0.inference.decode.tp"),
-    ({"training": T, "steps": 0}, "jobs.0.steps"),
-])
+@pytest.mark.parametrize(
+    "job, expect",
+    [
+        ({"training": {**T, "parallelism": {"tp": 8, "dp": 4}}}, "jobs.0.training.parallelism.tp"),  # TP > 4-GPU server
+        ({"training": {**T, "global_batch": 60}}, "jobs.0.training.global_batch"),  # 60 % (dp 8 x 1)
+        ({"training": {**T, "parallelism": {"tp": 3, "dp": 8}}}, "jobs.0.training.parallelism.tp"),  # 3 does not divide
+        ({"training": {**T, "parallelism": {"tp": 4, "dp": 128}}}, "jobs.0"),  # 512 GPUs > 256
+        ({"training": {**T, "model": "gpt-9"}}, "jobs.0.training.model"),
+        ({"training": {**T, "parallelism": {"tp": 4, "dp": 8, "ep": 2}}}, "jobs.0.training.parallelism.ep"),  # dense
+        ({"workload": "nope"}, "jobs.0.workload"),
+        ({"inference": {"model": "llama3-70b", "decode": {"tp": 8}}}, "jobs.0.inference.decode.tp"),
+        ({"training": T, "steps": 0}, "jobs.0.steps"),
+    ],
+)
 def test_bad_input_names_the_field_and_exits_2(tmp_path, job, expect):
     spec = dict(BASE, fabric=str(EXAMPLES / "rail-optimized-256.yaml"), jobs=[{"name": "j", **job}])
     path = tmp_path / "f.yaml"
@@ -187,8 +210,12 @@ def test_bad_input_names_the_field_and_exits_2(tmp_path, job, expect):
 
 
 def test_bad_fault_and_variant_are_refused(tmp_path):
-    spec = dict(BASE, fabric=str(EXAMPLES / "rail-optimized-256.yaml"), jobs=[{"name": "j", "training": T}],
-                faults=[{"at_h": 0, "down": "spine-99"}])
+    spec = dict(
+        BASE,
+        fabric=str(EXAMPLES / "rail-optimized-256.yaml"),
+        jobs=[{"name": "j", "training": T}],
+        faults=[{"at_h": 0, "down": "spine-99"}],
+    )
     path = tmp_path / "f.yaml"
     path.write_text(yaml.safe_dump(spec))
     r = run_cli("factory", "run", path, "-o", tmp_path / "out")

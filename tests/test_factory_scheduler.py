@@ -14,12 +14,22 @@ from tokenfab.factory.scheduler import POLICIES, Inventory, place
 @pytest.fixture(scope="module")
 def cluster():
     # 4 scalable units of 6 servers x 4 GPUs
-    return Cluster(plan(make(name="s", cluster={"servers": 24, "gpus_per_server": 4},
-                             fabric={"architecture": "rail-optimized", "servers_per_su": 6, "switch_model": "CX732Q-N"})))
+    return Cluster(
+        plan(
+            make(
+                name="s",
+                cluster={"servers": 24, "gpus_per_server": 4},
+                fabric={"architecture": "rail-optimized", "servers_per_su": 6, "switch_model": "CX732Q-N"},
+            )
+        )
+    )
 
 
-ops = st.lists(st.tuples(st.sampled_from([1, 2, 4, 8, 12, 16, 24, 40]), st.sampled_from(["a", "b", "c"]),
-                         st.booleans()), min_size=1, max_size=40)
+ops = st.lists(
+    st.tuples(st.sampled_from([1, 2, 4, 8, 12, 16, 24, 40]), st.sampled_from(["a", "b", "c"]), st.booleans()),
+    min_size=1,
+    max_size=40,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -59,6 +69,7 @@ def test_topology_aware_keeps_tenants_apart_when_it_can(cluster):
     pol = POLICIES["topology-aware"]()
     a = place(inv, pol, [8], "a")  # 2 servers
     b = place(inv, pol, [8], "b")
+
     def su(g):
         return set(cluster.su[np.unique(g // 4)].tolist())
 

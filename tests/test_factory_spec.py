@@ -36,26 +36,41 @@ def test_every_factory_field_has_a_description():
     assert "description" in schema["properties"]["window_h"]
 
 
-BASE = {"name": "f", "fabric": "x.yaml", "window_h": 1, "tenants": [{"name": "a"}, {"name": "b"}],
-        "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
-        "workloads": {"t": {"training": {"model": "llama3-8b", "parallelism": {"tp": 8, "dp": 1},
-                                         "global_batch": 8, "seq_len": 4096}}}}
+BASE = {
+    "name": "f",
+    "fabric": "x.yaml",
+    "window_h": 1,
+    "tenants": [{"name": "a"}, {"name": "b"}],
+    "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
+    "workloads": {
+        "t": {"training": {"model": "llama3-8b", "parallelism": {"tp": 8, "dp": 1}, "global_batch": 8, "seq_len": 4096}}
+    },
+}
 
 
 def test_every_bad_reference_is_reported_at_once():
-    data = dict(BASE, jobs=[{"name": "j", "tenant": "nobody", "workload": "nope"},
-                            {"name": "j", "tenant": "a", "workload": "t", "dataset": "missing"}],
-                datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gb": 1}],
-                services=[{"name": "s", "tenant": "a", "workload": "t", "arrivals": {"rate_per_s": 1}}],
-                faults=[{"at_h": 0, "storage": "slow", "slowdown": 0.5}])
+    data = dict(
+        BASE,
+        jobs=[
+            {"name": "j", "tenant": "nobody", "workload": "nope"},
+            {"name": "j", "tenant": "a", "workload": "t", "dataset": "missing"},
+        ],
+        datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gb": 1}],
+        services=[{"name": "s", "tenant": "a", "workload": "t", "arrivals": {"rate_per_s": 1}}],
+        faults=[{"at_h": 0, "storage": "slow", "slowdown": 0.5}],
+    )
     with pytest.raises(InputError) as exc:
         parse_factory(data, "f.yaml")
     msg = str(exc.value)
-    expected = ["jobs.0.tenant: unknown tenant 'nobody'", "jobs.0.workload: unknown workload 'nope'",
-                "jobs.1.name: job name 'j' is used twice", "jobs.1.dataset: unknown dataset 'missing'",
-                "datasets.0.tier: unknown storage tier 'nvme'",
-                "services.0.workload: workload 't' is a training workload; an inference one is needed",
-                "faults.0.storage: unknown storage tier 'slow'"]
+    expected = [
+        "jobs.0.tenant: unknown tenant 'nobody'",
+        "jobs.0.workload: unknown workload 'nope'",
+        "jobs.1.name: job name 'j' is used twice",
+        "jobs.1.dataset: unknown dataset 'missing'",
+        "datasets.0.tier: unknown storage tier 'nvme'",
+        "services.0.workload: workload 't' is a training workload; an inference one is needed",
+        "faults.0.storage: unknown storage tier 'slow'",
+    ]
     for e in expected:
         assert e in msg, e
     assert msg.startswith("f.yaml: ")
@@ -63,9 +78,20 @@ def test_every_bad_reference_is_reported_at_once():
 
 
 def test_a_lifecycle_checks_its_own_references():
-    data = dict(BASE, datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gb": 1}],
-                lifecycles=[{"name": "l", "tenant": "a", "dataset": "d", "train": {"workload": "t", "steps": 1},
-                             "evaluate": {"workload": "t", "duration_h": 1}, "deploy": "svc"}])
+    data = dict(
+        BASE,
+        datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gb": 1}],
+        lifecycles=[
+            {
+                "name": "l",
+                "tenant": "a",
+                "dataset": "d",
+                "train": {"workload": "t", "steps": 1},
+                "evaluate": {"workload": "t", "duration_h": 1},
+                "deploy": "svc",
+            }
+        ],
+    )
     with pytest.raises(InputError) as exc:
         parse_factory(data, "f.yaml")
     msg = str(exc.value)
@@ -93,9 +119,16 @@ def test_jobs_that_do_not_fit_and_unknown_devices_are_reported_together():
     from tokenfab.factory.engine import Engine, make_comm
 
     big = {"model": "llama3-8b", "seq_len": 4096, "global_batch": 64, "parallelism": {"tp": 4, "dp": 32}}
-    spec = parse_factory({"name": "f", "fabric": "x.yaml", "window_h": 1, "network": {"model": "analytical"},
-                          "jobs": [{"name": "a", "training": big}, {"name": "b", "training": big}],
-                          "faults": [{"at_h": 0, "down": "spine-99"}, {"at_h": 0, "loss": 1e-4, "where": "leaf-x"}]})
+    spec = parse_factory(
+        {
+            "name": "f",
+            "fabric": "x.yaml",
+            "window_h": 1,
+            "network": {"model": "analytical"},
+            "jobs": [{"name": "a", "training": big}, {"name": "b", "training": big}],
+            "faults": [{"at_h": 0, "down": "spine-99"}, {"at_h": 0, "loss": 1e-4, "where": "leaf-x"}],
+        }
+    )
     with pytest.raises(InputError) as exc:
         Engine(spec, small(), make_comm(spec))
     msg = str(exc.value)

@@ -36,8 +36,7 @@ from tests.fuzzkit import (
 
 pytestmark = pytest.mark.xdist_group("fuzz")  # one worker: cases share a folder and the alarm signal
 PLAN_FILES = ("fabric.json", "bom.csv", "cabling.csv", "ip-plan.csv", "topology.svg")
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ def test_growth_within_planned_maximum_has_no_churn():
 def test_growth_to_more_pods_has_no_churn():
     base = {"gpus_per_server": 8}
     fab = {"tiers": 3, "max_servers": 2048}
-    d = diff_fabrics(plan(make(cluster={"servers": 512, **base}, fabric=fab)),
-                     plan(make(cluster={"servers": 1536, **base}, fabric=fab)))
+    d = diff_fabrics(
+        plan(make(cluster={"servers": 512, **base}, fabric=fab)), plan(make(cluster={"servers": 1536, **base}, fabric=fab))
+    )
     assert d.churn == 0 and d.added["devices"]
 
 

@@ -7,21 +7,27 @@ from tests.conftest import make
 from tokenfab import InfeasibleError, plan
 from tokenfab.design.invariants import check
 
-intents = st.fixed_dictionaries({
-    "cluster": st.fixed_dictionaries({
-        "servers": st.integers(1, 600),
-        "gpus_per_server": st.sampled_from([4, 8]),
-        "nic_model": st.sampled_from(["ConnectX-7", "ConnectX-8"]),
-        "planes": st.sampled_from([1, 2]),
-    }),
-    "fabric": st.fixed_dictionaries({
-        "architecture": st.sampled_from(["auto", "rail-only", "rail-optimized"]),
-        "cross_rail": st.sampled_from(["network", "nvlink"]),
-        "switch_model": st.sampled_from(["CX864E-N", "SN5600", "TH4-64x400G", "CX732Q-N"]),
-        "leaf": st.fixed_dictionaries({"oversubscription": st.sampled_from([1.0, 1.5, 2.0, 3.0])}),
-    }),
-    "addressing": st.fixed_dictionaries({"server_links": st.sampled_from(["vlan", "p31"])}),
-})
+intents = st.fixed_dictionaries(
+    {
+        "cluster": st.fixed_dictionaries(
+            {
+                "servers": st.integers(1, 600),
+                "gpus_per_server": st.sampled_from([4, 8]),
+                "nic_model": st.sampled_from(["ConnectX-7", "ConnectX-8"]),
+                "planes": st.sampled_from([1, 2]),
+            }
+        ),
+        "fabric": st.fixed_dictionaries(
+            {
+                "architecture": st.sampled_from(["auto", "rail-only", "rail-optimized"]),
+                "cross_rail": st.sampled_from(["network", "nvlink"]),
+                "switch_model": st.sampled_from(["CX864E-N", "SN5600", "TH4-64x400G", "CX732Q-N"]),
+                "leaf": st.fixed_dictionaries({"oversubscription": st.sampled_from([1.0, 1.5, 2.0, 3.0])}),
+            }
+        ),
+        "addressing": st.fixed_dictionaries({"server_links": st.sampled_from(["vlan", "p31"])}),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,8 +22,7 @@ def commands():
     shutil.rmtree(work, ignore_errors=True)
 
 
-@pytest.mark.parametrize("name, delays_s", [("plan", (0.0, 0.2)), ("configure", (0.1,)), ("factory", (0.1,)),
-                                            ("sweep", (0.05,))])
+@pytest.mark.parametrize("name, delays_s", [("plan", (0.0, 0.2)), ("configure", (0.1,)), ("factory", (0.1,)), ("sweep", (0.05,))])
 def test_killed_runs_leave_a_whole_folder_and_no_leftovers(commands, name, delays_s):
     """Killed just after the run starts writing its output (the moments that matter; the
     benchmark also kills at random moments of the whole run)."""
@@ -50,8 +49,13 @@ def test_a_killed_sweep_leaves_no_pool_worker(tmp_path):
     (tmp_path / "intent.yaml").write_text(yaml.safe_dump(INTENT))
     spec = {"base": "intent.yaml", "axes": [{"path": "racks.power_budget_kw", "values": list(range(20, 420))}]}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
-    p = subprocess.Popen(CLI + ["sweep", "s.yaml", "-o", "out", "-j", "2"], cwd=tmp_path, env=_env(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        CLI + ["sweep", "s.yaml", "-o", "out", "-j", "2"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers: list[int] = []
     end = time.monotonic() + 120
     while len(workers) < 2 and time.monotonic() < end and p.poll() is None:

@@ -55,8 +55,14 @@ def test_ports_are_every_switch_port(fabric):
 
 
 def _rows(times, device, port, **cols):
-    return pa.table({"time_s": pa.array(times, pa.float64()), "device": device, "port": port,
-                     **{k: pa.array(v, pa.uint64() if k in COUNTERS else pa.float64()) for k, v in cols.items()}})
+    return pa.table(
+        {
+            "time_s": pa.array(times, pa.float64()),
+            "device": device,
+            "port": port,
+            **{k: pa.array(v, pa.uint64() if k in COUNTERS else pa.float64()) for k, v in cols.items()},
+        }
+    )
 
 
 def test_ingest_messy_rows_warns_and_corrects_rates(fabric):
@@ -100,8 +106,12 @@ def test_ingest_refuses_rows_without_identity(fabric):
 def test_detectors_survive_gaps_nan_and_tiny_inputs(scenario):
     tel = scenario.telemetry
     rng = np.random.default_rng(0)
-    holes = Telemetry(tel.ports, tel.t_s, {k: v.copy() for k, v in tel.values.items()},
-                      {k: rng.uniform(size=v.shape) > 0.2 for k, v in tel.values.items() if k in COUNTERS})
+    holes = Telemetry(
+        tel.ports,
+        tel.t_s,
+        {k: v.copy() for k, v in tel.values.items()},
+        {k: rng.uniform(size=v.shape) > 0.2 for k, v in tel.values.items() if k in COUNTERS},
+    )
     for g in GAUGES:
         holes.values[g][rng.uniform(size=holes.values[g].shape) < 0.2] = np.nan
     found = detect.detect_all(holes, scenario.job_links)
@@ -143,7 +153,9 @@ def test_every_injected_degradation_is_found(scenario):
 def test_same_seed_same_bytes(fabric, tmp_path):
     rng = np.random.default_rng(5)
     jobs = random_jobs(fabric, rng, 2)
-    ev = [Event("hot-spot", fabric.link(int(np.flatnonzero(np.asarray(fabric.links["kind"]) != "nic")[0])).id, 1800.0, end_s=5400.0)]
+    ev = [
+        Event("hot-spot", fabric.link(int(np.flatnonzero(np.asarray(fabric.links["kind"]) != "nic")[0])).id, 1800.0, end_s=5400.0)
+    ]
     a = generate(fabric, jobs, ev, hours=2, seed=5)
     b = generate(fabric, jobs, ev, hours=2, seed=5)
     a.telemetry.write_parquet(tmp_path / "a.parquet")
@@ -226,16 +238,23 @@ def test_demo_finding_priced_end_to_end():
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tokenfab.cli", "operate", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "operate", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def test_cli_simulate_detect_report_and_bad_input(tmp_path):
     out = tmp_path / "op"
     r = _cli("simulate", EX / "operate-demo.yaml", "-o", out)
     assert r.returncode == 0, r.stderr
-    assert {p.name for p in out.iterdir()} == {"fabric.json", "telemetry.parquet", "truth.json", "jobs.json", "source.json",
-                                               ".tokenfab-output"}
+    assert {p.name for p in out.iterdir()} == {
+        "fabric.json",
+        "telemetry.parquet",
+        "truth.json",
+        "jobs.json",
+        "source.json",
+        ".tokenfab-output",
+    }
     r = _cli("detect", out, "--json")
     assert r.returncode == 0 and r.stderr == "", r.stderr
     found = json.loads(r.stdout)
@@ -260,8 +279,18 @@ def test_cli_simulate_detect_report_and_bad_input(tmp_path):
 
 
 def test_cli_watch_replays_and_serves_metrics(tmp_path):
-    r = _cli("watch", EX / "operate-demo.yaml", "--samples", "600", "--every", "60", "--prometheus", "0",
-             "--history", tmp_path / "hist")
+    r = _cli(
+        "watch",
+        EX / "operate-demo.yaml",
+        "--samples",
+        "600",
+        "--every",
+        "60",
+        "--prometheus",
+        "0",
+        "--history",
+        tmp_path / "hist",
+    )
     assert r.returncode == 0, r.stderr
     from tokenfab.operate import store
 
@@ -278,10 +307,21 @@ def test_every_finding_kind_gets_priced_actions(scenario, fabric):
     from tokenfab.factory.spec import parse_factory
     from tokenfab.operate.advise import Pricer, advise
 
-    spec = parse_factory({"name": "ops", "fabric": "x", "window_h": 24, "tenants": [{"name": "a"}],
-                          "workloads": {"t": {"training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 128,
-                                                           "parallelism": {"tp": 1, "dp": 64}}}},
-                          "jobs": [{"name": "job-1", "tenant": "a", "workload": "t", "arrive_h": 0}]}, "test")
+    spec = parse_factory(
+        {
+            "name": "ops",
+            "fabric": "x",
+            "window_h": 24,
+            "tenants": [{"name": "a"}],
+            "workloads": {
+                "t": {
+                    "training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 128, "parallelism": {"tp": 1, "dp": 64}}
+                }
+            },
+            "jobs": [{"name": "job-1", "tenant": "a", "workload": "t", "arrive_h": 0}],
+        },
+        "test",
+    )
     found = detect.detect_all(scenario.telemetry, scenario.job_links)
     advice = advise(found, Pricer(spec, fabric, scenario.job_links, until_h=48))
     kinds = {a.finding.kind: a for a in advice}
@@ -305,18 +345,26 @@ def test_ingest_and_detectors_never_crash_on_random_rows(small_ports):
     from hypothesis import strategies as st
 
     names = [(str(d), str(p)) for d, p in zip(small_ports.device[:6], small_ports.port[:6])] + [("ghost-1", "Ethernet0")]
-    row = st.tuples(st.integers(0, 30), st.sampled_from(names), st.one_of(st.none(), st.integers(0, 2**64 - 1)),
-                    st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, width=64)))
+    row = st.tuples(
+        st.integers(0, 30),
+        st.sampled_from(names),
+        st.one_of(st.none(), st.integers(0, 2**64 - 1)),
+        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=False, width=64)),
+    )
 
     @settings(max_examples=40, deadline=None)
     @given(st.lists(row, min_size=0, max_size=60))
     def check(rows):
-        tbl = pa.table({"time_s": pa.array([60.0 * r[0] for r in rows], pa.float64()),
-                        "device": pa.array([r[1][0] for r in rows], pa.string()),
-                        "port": pa.array([r[1][1] for r in rows], pa.string()),
-                        "fec_corrected_codewords": pa.array([r[2] for r in rows], pa.uint64()),
-                        "pfc3_rx_pkts": pa.array([r[2] for r in rows], pa.uint64()),
-                        "pre_fec_ber": pa.array([r[3] for r in rows], pa.float64())})
+        tbl = pa.table(
+            {
+                "time_s": pa.array([60.0 * r[0] for r in rows], pa.float64()),
+                "device": pa.array([r[1][0] for r in rows], pa.string()),
+                "port": pa.array([r[1][1] for r in rows], pa.string()),
+                "fec_corrected_codewords": pa.array([r[2] for r in rows], pa.uint64()),
+                "pfc3_rx_pkts": pa.array([r[2] for r in rows], pa.uint64()),
+                "pre_fec_ber": pa.array([r[3] for r in rows], pa.float64()),
+            }
+        )
         tel = ingest(tbl, small_ports)
         assert len(tel.t_s) == len({r[0] for r in rows if r[1][0] != "ghost-1"})
         if any(r[1][0] == "ghost-1" for r in rows):
@@ -331,6 +379,10 @@ def test_cli_schema_prints_every_column_with_its_paths():
     r = _cli("schema", "--json")
     assert r.returncode == 0
     assert [x["name"] for x in json.loads(r.stdout)] == [m.name for m in METRICS]
-    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "operate", "schema"], capture_output=True, text=True,
-                       env={**__import__("os").environ, "COLUMNS": "250"})
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "operate", "schema"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "COLUMNS": "250"},
+    )
     assert "/interfaces/interface[name=<port>]/state/counters/in-octets" in r.stdout

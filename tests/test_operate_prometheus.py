@@ -44,12 +44,22 @@ def test_prometheus_scrapes_the_exporter(tmp_path):
         port = server.server_port
         web = _free_port()
         cfg = tmp_path / "prometheus.yml"
-        cfg.write_text("global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-                       "scrape_configs:\n"
-                       f"  - job_name: tokenfab\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n")
-        prom = subprocess.Popen([binary, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'data'}",
-                                 f"--web.listen-address=127.0.0.1:{web}", "--storage.tsdb.retention.time=1h"],
-                                stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
+        cfg.write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+            "scrape_configs:\n"
+            f"  - job_name: tokenfab\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+        )
+        prom = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={cfg}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{web}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "prometheus.log").open("w"),
+        )
         dev, prt = str(tel.ports.device[0]), str(tel.ports.port[0])
         q = urllib.parse.quote(f'tokenfab_port_in_octets_total{{device="{dev}",port="{prt}"}}')
         deadline = time.monotonic() + 60

@@ -36,14 +36,19 @@ def test_twin_counters_and_bgp_state(tmp_path):
         src = s.layout.nodes["srv-1"].ports["nic1"].addrs[0].split("/")[0]
         dst = s.layout.nodes["srv-2"].ports["nic1"].addrs[0].split("/")[0]
         # UDP datagrams from srv-1's first NIC to srv-2's, through their rail leaf, for up to a minute
-        blast = ("import socket, time\n"
-                 "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-                 f"s.bind(('{src}', 0))\n"
-                 "end = time.time() + 60\n"
-                 "while time.time() < end:\n"
-                 f"    s.sendto(b'x' * 1400, ('{dst}', 9)); time.sleep(0.001)\n")
-        traffic = subprocess.Popen(["ip", "netns", "exec", twin.netns("srv-1"), sys.executable, "-c", blast],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        blast = (
+            "import socket, time\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            f"s.bind(('{src}', 0))\n"
+            "end = time.time() + 60\n"
+            "while time.time() < end:\n"
+            f"    s.sendto(b'x' * 1400, ('{dst}', 9)); time.sleep(0.001)\n"
+        )
+        traffic = subprocess.Popen(
+            ["ip", "netns", "exec", twin.netns("srv-1"), sys.executable, "-c", blast],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.5)
         s.sample()
         time.sleep(2.0)
@@ -72,9 +77,30 @@ def test_twin_counters_and_bgp_state(tmp_path):
         assert tel.rate("carrier_transitions")[-1, p] > 0
         assert tel.warnings == [] or all("missing samples" in w for w in tel.warnings), tel.warnings
         # the CLI's live view of the same twin
-        r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "operate", "watch", "--twin", name, "--samples", "2",
-                            "--interval", "1", "--every", "1", "--history", tmp_path / "hist", "--prometheus", "0"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tokenfab.cli",
+                "operate",
+                "watch",
+                "--twin",
+                name,
+                "--samples",
+                "2",
+                "--interval",
+                "1",
+                "--every",
+                "1",
+                "--history",
+                tmp_path / "hist",
+                "--prometheus",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         n_fab = len(fab)
         assert f"sample 2: {n_fab} sessions established" in r.stdout, r.stdout

@@ -8,9 +8,13 @@ from tokenfab.design.invariants import check
 
 
 def test_rail_only_32x4_on_cx732q_vendor_addressing():
-    f = plan(make(cluster={"servers": 32, "gpus_per_server": 4},
-                  fabric={"architecture": "rail-only", "switch_model": "CX732Q-N"},
-                  addressing={"servers": "10.10.1.0/24", "vlan_base": 100}))
+    f = plan(
+        make(
+            cluster={"servers": 32, "gpus_per_server": 4},
+            fabric={"architecture": "rail-only", "switch_model": "CX732Q-N"},
+            addressing={"servers": "10.10.1.0/24", "vlan_base": 100},
+        )
+    )
     d = f.design
     assert (d["leaves"], d["spines"], d["tiers"]) == (4, 0, 1)
     S = f.subnets
@@ -20,8 +24,9 @@ def test_rail_only_32x4_on_cx732q_vendor_addressing():
 
 
 def test_rail_optimized_64x4_on_cx864e_non_blocking():
-    f = plan(make(cluster={"servers": 64, "gpus_per_server": 4},
-                  fabric={"architecture": "rail-optimized", "switch_model": "CX864E-N"}))
+    f = plan(
+        make(cluster={"servers": 64, "gpus_per_server": 4}, fabric={"architecture": "rail-optimized", "switch_model": "CX864E-N"})
+    )
     d = f.design
     assert (d["leaves"], d["spines"], d["tiers"]) == (4, 2, 2)
     assert d["tiers_detail"]["leaf"]["oversubscription"] == 1.0
@@ -33,8 +38,12 @@ def test_rail_optimized_64x4_on_cx864e_non_blocking():
 
 def test_8gpu_servers_on_64_port_400g_switches():
     for gpus, leaves, spines in ((512, 16, 8), (1024, 32, 16)):
-        f = plan(make(cluster={"servers": gpus // 8, "gpus_per_server": 8},
-                      fabric={"architecture": "rail-optimized", "switch_model": "TH4-64x400G"}))
+        f = plan(
+            make(
+                cluster={"servers": gpus // 8, "gpus_per_server": 8},
+                fabric={"architecture": "rail-optimized", "switch_model": "TH4-64x400G"},
+            )
+        )
         assert (f.design["leaves"], f.design["spines"]) == (leaves, spines), gpus
         assert check(f) == []
 
@@ -60,8 +69,9 @@ def test_small_cluster_gets_one_switch_that_joins_the_rails():
 
 
 def test_rail_only_two_tiers_keeps_rails_apart():
-    f = plan(make(cluster={"servers": 300, "gpus_per_server": 8},
-                  fabric={"architecture": "rail-only", "switch_model": "CX864E-N"}))
+    f = plan(
+        make(cluster={"servers": 300, "gpus_per_server": 8}, fabric={"architecture": "rail-only", "switch_model": "CX864E-N"})
+    )
     d = f.design
     assert (d["architecture"], d["tiers"]) == ("rail-only", 2)
     assert d["leaves"] == 8 * 5 and d["spines"] % 8 == 0
@@ -82,8 +92,9 @@ def test_three_tiers_pods_and_core():
 
 
 def test_p31_server_links_and_auto_choice_with_nvlink():
-    f = plan(make(cluster={"servers": 64, "gpus_per_server": 4}, addressing={"server_links": "p31"},
-                  fabric={"cross_rail": "nvlink"}))
+    f = plan(
+        make(cluster={"servers": 64, "gpus_per_server": 4}, addressing={"server_links": "p31"}, fabric={"cross_rail": "nvlink"})
+    )
     assert len(f.subnets) == 0
     assert set(f.links["prefix_len"][f.links["kind"] == "nic"].tolist()) == {31}
     # rail-only is cheaper when NVLink may carry cross-rail traffic, and the plan says why

@@ -45,8 +45,7 @@ def test_nvlink_and_nic_efficiencies_are_separate():
     assert r.busbw_GBps == pytest.approx(450, rel=0.01)
     s = sim.Simulator(nonblocking())
     multi = s.collective_time("all_reduce", s.gpus(), BIG, algorithm="ring", routing=SPRAY)
-    assert multi.busbw_GBps == pytest.approx(min(450 * s.net.params.nvlink_efficiency, 400 * s.net.params.efficiency),
-                                             rel=0.01)
+    assert multi.busbw_GBps == pytest.approx(min(450 * s.net.params.nvlink_efficiency, 400 * s.net.params.efficiency), rel=0.01)
 
 
 def pair_goodput(loss: float = 0.0, recovery: str = "go-back-n", scope: str = "path") -> float:

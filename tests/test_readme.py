@@ -67,8 +67,9 @@ def _serve(command: str, cwd: Path, timeout_s: float = 60) -> None:
     import urllib.request
 
     port = int(re.search(r"--port (\d+)", command).group(1)) if "--port" in command else 8800
-    proc = subprocess.Popen(["bash", "-c", "exec " + command], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", "exec " + command], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + timeout_s
         while True:

@@ -41,8 +41,7 @@ def inputs(tmp_path):
     return tmp_path
 
 
-LOADERS = {"intent": ("intent.yaml", load_intent), "factory": ("f.yaml", load_factory),
-           "sweep": ("s.yaml", load_sweep)}
+LOADERS = {"intent": ("intent.yaml", load_intent), "factory": ("f.yaml", load_factory), "sweep": ("s.yaml", load_sweep)}
 SPOILED = [
     (lambda t: t.replace("fz", "fé").encode("latin-1"), "not UTF-8 text (byte 0xe9 at line"),
     (lambda t: (t + "extra: " + "[" * 200 + "]" * 200 + "\n").encode(), "nest"),
@@ -71,9 +70,14 @@ def test_every_file_is_read_through_the_guarded_reader(inputs, kind, spoil, need
 
 def test_json_refuses_nan_duplicate_keys_huge_ints_and_depth(tmp_path):
     p = tmp_path / "x.json"
-    for text, needle in [('{"a": NaN}', "NaN is not a number"), ('{"a": Infinity}', "Infinity"),
-                         ('{"a": 1, "a": 2}', "duplicate key 'a'"), ('{"a": ' + "9" * 5000 + "}", "digits"),
-                         ("[" * 10_000 + "]" * 10_000, "nested"), ('{"a": [1, 2,]}', "line 1 column")]:
+    for text, needle in [
+        ('{"a": NaN}', "NaN is not a number"),
+        ('{"a": Infinity}', "Infinity"),
+        ('{"a": 1, "a": 2}', "duplicate key 'a'"),
+        ('{"a": ' + "9" * 5000 + "}", "digits"),
+        ("[" * 10_000 + "]" * 10_000, "nested"),
+        ('{"a": [1, 2,]}', "line 1 column"),
+    ]:
         p.write_text(text)
         with pytest.raises(InputError, match=needle):
             load_json(p)
@@ -87,12 +91,15 @@ def test_cli_errors_for_spoiled_files_are_one_line_exit_2(inputs):
     assert not (inputs / "out").exists()
 
 
-@pytest.mark.parametrize("section, value, needle", [
-    ({"cluster": {"servers": True}}, None, "cluster.servers: expected a number, got a boolean"),
-    ({"prices_usd": {"H100": True}}, None, "prices_usd: expected a number, got a boolean"),
-    ({"racks": {"power_budget_kw": float("nan")}}, None, "racks.power_budget_kw: Input should be a finite number"),
-    ({"racks": {"rack_units": float("inf")}}, None, "racks.rack_units"),
-])
+@pytest.mark.parametrize(
+    "section, value, needle",
+    [
+        ({"cluster": {"servers": True}}, None, "cluster.servers: expected a number, got a boolean"),
+        ({"prices_usd": {"H100": True}}, None, "prices_usd: expected a number, got a boolean"),
+        ({"racks": {"power_budget_kw": float("nan")}}, None, "racks.power_budget_kw: Input should be a finite number"),
+        ({"racks": {"rack_units": float("inf")}}, None, "racks.rack_units"),
+    ],
+)
 def test_numbers_in_intents_are_finite_and_never_booleans(section, value, needle):
     from tokenfab import parse_intent
 
@@ -114,17 +121,20 @@ def test_factory_and_sweep_refuse_booleans_for_numbers(inputs):
         load_sweep(inputs / "s.yaml")
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("--latency", "nan"), "--latency: expected an added latency, finite"),
-    (("--jitter", "inf"), "--jitter"),
-    (("-b", "1e300G"), "-b: '1e300G' is out of range"),
-    (("--qps", "100000"), "--qps: expected a number (accepted: [1, 256]), got 100000"),
-    (("--seeds", "1000000"), "--seeds"),
-    (("--channels", "100000"), "--channels"),
-    (("--efficiency", "nan"), "--efficiency"),
-    (("--degrade", "spine-1=nan"), "--degrade spine-1"),
-    (("-b", "1", "-e", "1G", "-f", "1", "-i", "1"), "more than 1,000 sizes"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--latency", "nan"), "--latency: expected an added latency, finite"),
+        (("--jitter", "inf"), "--jitter"),
+        (("-b", "1e300G"), "-b: '1e300G' is out of range"),
+        (("--qps", "100000"), "--qps: expected a number (accepted: [1, 256]), got 100000"),
+        (("--seeds", "1000000"), "--seeds"),
+        (("--channels", "100000"), "--channels"),
+        (("--efficiency", "nan"), "--efficiency"),
+        (("--degrade", "spine-1=nan"), "--degrade spine-1"),
+        (("-b", "1", "-e", "1G", "-f", "1", "-i", "1"), "more than 1,000 sizes"),
+    ],
+)
 def test_simulate_options_are_checked_where_they_enter(inputs, args, needle):
     t0 = time.perf_counter()
     r = cli("simulate", inputs / "intent.yaml", *args)
@@ -164,8 +174,13 @@ def test_work_is_bounded_before_it_starts(inputs):
         check_failures(spec.model_copy(update={"failures": spec.failures.model_copy(update={"scale": 1e300})}), 16)
     with pytest.raises(InputError, match=r"tick_min: .* at most 1,000,000 \(raise tick_min"):
         check_work(spec.model_copy(update={"tick_min": 1e-5}))
-    big = dict(SWEEP, axes=[{"path": "fabric.leaf.oversubscription", "values": [1, 2] * 200},
-                            {"path": "racks.power_budget_kw", "values": list(range(20, 420))}])
+    big = dict(
+        SWEEP,
+        axes=[
+            {"path": "fabric.leaf.oversubscription", "values": [1, 2] * 200},
+            {"path": "racks.power_budget_kw", "values": list(range(20, 420))},
+        ],
+    )
     (inputs / "s.yaml").write_text(yaml.safe_dump(big))
     t0 = time.perf_counter()
     r = cli("sweep", inputs / "s.yaml", "-o", inputs / "sout")
@@ -174,8 +189,9 @@ def test_work_is_bounded_before_it_starts(inputs):
 
 
 def test_late_checks_come_first(inputs):
-    (inputs / "s.yaml").write_text(yaml.safe_dump(dict(SWEEP, objectives=[{"metric": "speed", "goal": "max"},
-                                                                          {"metric": "cost_usd", "goal": "min"}])))
+    (inputs / "s.yaml").write_text(
+        yaml.safe_dump(dict(SWEEP, objectives=[{"metric": "speed", "goal": "max"}, {"metric": "cost_usd", "goal": "min"}]))
+    )
     r = cli("sweep", inputs / "s.yaml", "-o", inputs / "sout")
     assert r.exit_code == 2 and "objectives.0.metric: unknown metric 'speed'" in r.stderr and "known:" in r.stderr
     (inputs / "file").write_text("x")
@@ -201,9 +217,13 @@ def test_output_folders_refuse_what_they_must_not_touch(inputs, monkeypatch):
     foreign = inputs / "photos"
     foreign.mkdir()
     (foreign / "cat.jpg").write_text("meow")
-    for target, needle in [(foreign, "holds files tokenfab did not write"), (Path("."), "the current folder"),
-                           (inputs / "intent.yaml" / "x", "is a file, not a folder"),
-                           (Path("/proc/tokenfab-out"), "cannot write in /proc"), (out, "exists; pass --force")]:
+    for target, needle in [
+        (foreign, "holds files tokenfab did not write"),
+        (Path("."), "the current folder"),
+        (inputs / "intent.yaml" / "x", "is a file, not a folder"),
+        (Path("/proc/tokenfab-out"), "cannot write in /proc"),
+        (out, "exists; pass --force"),
+    ]:
         monkeypatch.chdir(inputs)
         r = cli("plan", inputs / "intent.yaml", "-o", target, *(["--force"] if target != out else []))
         assert r.exit_code == 2 and needle in r.stderr, (target, r.stderr)

@@ -9,8 +9,11 @@ import tokenfab.catalog as catalog
 from tokenfab import parse_intent, plan
 from tokenfab.errors import InfeasibleError, InputError
 
-NVL72 = {"name": "nvl72", "cluster": {"servers": 36, "gpus_per_server": 4, "gpu_model": "GB200"},
-         "racks": {"power_budget_kw": 140}}
+NVL72 = {
+    "name": "nvl72",
+    "cluster": {"servers": 36, "gpus_per_server": 4, "gpu_model": "GB200"},
+    "racks": {"power_budget_kw": 140},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -32,18 +35,24 @@ def test_design_keeps_each_domain_whole(nvl72):
     assert set(nvl72.devices["model"][srv]) == {"GB200-NVL72"}
     racks = nvl72.devices["rack"][srv]
     for d in range(2):  # the 18 trays of a domain stand in one rack, and no other domain's do
-        assert len(set(racks[18 * d:18 * (d + 1)])) == 1
+        assert len(set(racks[18 * d : 18 * (d + 1)])) == 1
     assert racks[0] != racks[18]
     assert any("18 servers (72 GPUs) share one scale-up domain" in r for r in nvl72.design["reasons"])
     assert "scaleup_domain_servers" not in plan(parse_intent({"cluster": {"servers": 4}})).design
 
 
 def test_partial_domains_and_small_racks_are_refused_with_numbers():
-    with pytest.raises(InputError, match=r"cluster.servers: 20 is not a whole number of GB200-NVL72 scale-up "
-                                         r"domains \(18 servers, 72 GPUs each\): use 18 or 36"):
+    with pytest.raises(
+        InputError,
+        match=r"cluster.servers: 20 is not a whole number of GB200-NVL72 scale-up "
+        r"domains \(18 servers, 72 GPUs each\): use 18 or 36",
+    ):
         parse_intent(dict(NVL72, cluster=dict(NVL72["cluster"], servers=20)))
-    with pytest.raises(InfeasibleError, match=r"131.4 kW and 36 U; the rack budget is 40 kW .*raise "
-                                              r"racks.power_budget_kw to 132"):
+    with pytest.raises(
+        InfeasibleError,
+        match=r"131.4 kW and 36 U; the rack budget is 40 kW .*raise "
+        r"racks.power_budget_kw to 132",
+    ):
         plan(parse_intent(dict(NVL72, racks={"power_budget_kw": 40})))
 
 
@@ -54,7 +63,7 @@ def test_intra_domain_collectives_stay_on_nvlink(nvl72):
     util = one.link_utilization()
     assert (one.n_ranks, one.n_servers) == (72, 1)
     assert util[: 2 * one.net.n_links].max() == 0  # not one byte on the scale-out fabric
-    assert util[one.net.nvl_base:].max() == pytest.approx(1.0)
+    assert util[one.net.nvl_base :].max() == pytest.approx(1.0)
     # bounded by NVLink (900 GB/s per direction x its protocol efficiency), far above the NICs' 50 GB/s per GPU
     assert 600 < one.busbw_GBps <= 900 * one.net.params.nvlink_efficiency
     # the whole domain is one NVLink SHARP island: auto takes NVLS on a large buffer
@@ -71,11 +80,24 @@ def test_intra_domain_collectives_stay_on_nvlink(nvl72):
 
 
 def _factory(fabric_name: str, tp: int) -> dict:
-    return {"name": "nvl", "fabric": fabric_name, "window_h": 1, "network": {"model": "analytical"},
-            "tenants": [{"name": "research"}],
-            "workloads": {"big": {"training": {"model": "llama3-70b", "seq_len": 4096, "global_batch": 144,
-                                               "parallelism": {"tp": tp, "pp": 2, "dp": 72 // tp}}}},
-            "jobs": [{"name": "pretrain", "tenant": "research", "workload": "big", "arrive_h": 0, "steps": 10}]}
+    return {
+        "name": "nvl",
+        "fabric": fabric_name,
+        "window_h": 1,
+        "network": {"model": "analytical"},
+        "tenants": [{"name": "research"}],
+        "workloads": {
+            "big": {
+                "training": {
+                    "model": "llama3-70b",
+                    "seq_len": 4096,
+                    "global_batch": 144,
+                    "parallelism": {"tp": tp, "pp": 2, "dp": 72 // tp},
+                }
+            }
+        },
+        "jobs": [{"name": "pretrain", "tenant": "research", "workload": "big", "arrive_h": 0, "steps": 10}],
+    }
 
 
 def test_factory_places_tensor_parallel_groups_inside_a_domain(nvl72):

@@ -90,8 +90,9 @@ def test_configure_validate_and_simulate_as_jobs(client):
     panel = client.get("/api/designs/small/devices/leaf-r1-1").json()
     assert json.loads(panel["files"]["config_db.json"])["DEVICE_METADATA"]["localhost"]["hostname"] == "leaf-r1-1"
     assert "router bgp 64800" in panel["files"]["frr.conf"]
-    started = client.post("/api/designs/small/simulate", json={"routings": ["ecmp", "spray"], "maxbytes": "64M",
-                                                                 "fail": ["spine-1"]}).json()
+    started = client.post(
+        "/api/designs/small/simulate", json={"routings": ["ecmp", "spray"], "maxbytes": "64M", "fail": ["spine-1"]}
+    ).json()
     assert wait(client, started["job"]["id"])["state"] == "done"
     run = client.get(f"/api/designs/small/runs/{started['run']}").json()
     ecmp, spray = run["result"]["series"]
@@ -99,8 +100,9 @@ def test_configure_validate_and_simulate_as_jobs(client):
     assert all(x > 0 for x in spray["busbw_GBps"])
     assert sum(link["failed"] for link in run["result"]["links"]) == 64  # spine-1's 64 uplinks
     topo = client.get(f"/api/designs/small/topology?run={started['run']}").json()
-    assert [e["data"]["failed"] for e in topo["edges"] if e["data"]["source"] == "spine-1"
-            or e["data"]["target"] == "spine-1"] == [64]
+    assert [
+        e["data"]["failed"] for e in topo["edges"] if e["data"]["source"] == "spine-1" or e["data"]["target"] == "spine-1"
+    ] == [64]
     # the archive holds the configs, the ZTP bundle and the run
     import io
     import zipfile
@@ -127,15 +129,19 @@ def test_a_bad_intent_is_kept_as_typed_and_marks_the_plan_stale(client):
 def test_one_error_shape_and_the_guards(tmp_path):
     app = create_app(tmp_path / "ws", max_body_bytes=20_000)
     with TestClient(app) as c:
-        for r in (c.get("/api/designs/nope"), c.post("/api/designs", json={"name": "BAD NAME", "intent_yaml": INTENT}),
-                  c.post("/api/designs", json={"name": "x", "intent_yaml": "cluster: [unclosed"}),
-                  c.post("/api/designs", content=b"\xff\xfe\x00binary", headers={"content-type": "application/json"})):
+        for r in (
+            c.get("/api/designs/nope"),
+            c.post("/api/designs", json={"name": "BAD NAME", "intent_yaml": INTENT}),
+            c.post("/api/designs", json={"name": "x", "intent_yaml": "cluster: [unclosed"}),
+            c.post("/api/designs", content=b"\xff\xfe\x00binary", headers={"content-type": "application/json"}),
+        ):
             assert 400 <= r.status_code < 500
             assert set(r.json()["error"]) == {"status", "field", "message", "accepted"}, r.text
         bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
             f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
             f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-            for i in range(8))
+            for i in range(8)
+        )
         r = c.post("/api/intent/check", json={"intent_yaml": bomb})
         assert r.status_code == 200 and not r.json()["ok"] and len(r.text) < 4000
         assert "more than" in r.json()["problems"][0]["message"]
@@ -220,8 +226,9 @@ def test_stateless_plan_matches_the_library(client):
 
     body = client.post("/api/plan", json=INTENT).json()
     fabric = plan(parse_intent(yaml.safe_load(INTENT)))
-    assert body["counts"] == fabric.counts() == {"leafs": 4, "servers": 64, "spines": 2, "leaf-spine links": 128,
-                                                 "nic links": 256}
+    assert (
+        body["counts"] == fabric.counts() == {"leafs": 4, "servers": 64, "spines": 2, "leaf-spine links": 128, "nic links": 256}
+    )
     assert body["totals"]["price_usd"] == pytest.approx(sum(b["total_price_usd"] for b in body["bom"]))
 
 
@@ -237,8 +244,15 @@ def test_links_a_twin_holds_down_are_marked_on_the_topology(client, tmp_path, mo
 
     f = Fabric.from_json_obj(fabric)
     rows = [i for i in range(len(f.links)) if f.link(i).kind == "leaf-spine"][:2]
-    (state / "lab" / "twin.json").write_text(json.dumps({"name": "lab", "source": str(plan.resolve()), "failures": [
-        {"target": "x", "devices": [], "links": rows, "hard": False}]}))
+    (state / "lab" / "twin.json").write_text(
+        json.dumps(
+            {
+                "name": "lab",
+                "source": str(plan.resolve()),
+                "failures": [{"target": "x", "devices": [], "links": rows, "hard": False}],
+            }
+        )
+    )
     monkeypatch.setenv("TOKENFAB_TWIN_STATE", str(state))
     topo = client.get("/api/designs/small/topology").json()
     assert topo["twins"] == ["lab"]

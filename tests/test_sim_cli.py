@@ -13,8 +13,12 @@ PLAN = EXAMPLES / "rail-optimized-256.yaml"
 
 def run(*args):
     # a wide console: rich wraps at 80 columns otherwise, and the output paths differ in length
-    return subprocess.run([sys.executable, "-m", "tokenfab.cli", "simulate", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "simulate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_prints_the_nccl_tests_table_deterministically(tmp_path):
@@ -24,7 +28,7 @@ def test_prints_the_nccl_tests_table_deterministically(tmp_path):
     assert a.stdout.replace("load.svg", "again.svg") == b.stdout
     lines = a.stdout.splitlines()
     head = next(i for i, ln in enumerate(lines) if ln.startswith("#") and "busbw" in ln)
-    rows = [ln.split() for ln in lines[head + 2: head + 5]]
+    rows = [ln.split() for ln in lines[head + 2 : head + 5]]
     assert [int(r[0]) for r in rows] == [2**20, 2**22, 2**24]
     assert [int(r[1]) for r in rows] == [2**18, 2**20, 2**22]  # float elements
     assert all(r[2] == "float" and r[3] == "sum" for r in rows)
@@ -37,24 +41,44 @@ def test_prints_the_nccl_tests_table_deterministically(tmp_path):
 
 
 def test_all_to_all_on_listed_servers_with_a_failure():
-    r = run(PLAN, "-c", "all_to_all", "-b", "64M", "-e", "64M", "--servers", "srv-1..srv-4,srv-33",
-            "--routing", "adaptive", "--fail", "spine-1", "--loss", "1e-6", "--jitter", "1")
+    r = run(
+        PLAN,
+        "-c",
+        "all_to_all",
+        "-b",
+        "64M",
+        "-e",
+        "64M",
+        "--servers",
+        "srv-1..srv-4,srv-33",
+        "--routing",
+        "adaptive",
+        "--fail",
+        "spine-1",
+        "--loss",
+        "1e-6",
+        "--jitter",
+        "1",
+    )
     assert r.returncode == 0, r.stderr
     assert "down: spine-1" in r.stdout and "20 ranks" in r.stdout
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("-c", "allreduce_typo"), "unknown collective"),
-    (("-b", "12Q"), "not a size"),
-    (("-b", "1G", "-e", "1M"), "below min size"),
-    (("--gpus", "100000"), "larger than the cluster"),
-    (("--fail", "leaf-r1-1--spine-99"), "no device"),
-    (("--fail", "leaf-r1-1:Ethernet999"), "no cabled port"),
-    (("--routing", "magic"), "unknown routing"),
-    (("--loss", "2"), "probability"),
-    (("--servers", "srv-1,srv-1"), "twice"),
-    (("--degrade", "leaf-r1-1--spine-1=fast"), "neither a fraction"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("-c", "allreduce_typo"), "unknown collective"),
+        (("-b", "12Q"), "not a size"),
+        (("-b", "1G", "-e", "1M"), "below min size"),
+        (("--gpus", "100000"), "larger than the cluster"),
+        (("--fail", "leaf-r1-1--spine-99"), "no device"),
+        (("--fail", "leaf-r1-1:Ethernet999"), "no cabled port"),
+        (("--routing", "magic"), "unknown routing"),
+        (("--loss", "2"), "probability"),
+        (("--servers", "srv-1,srv-1"), "twice"),
+        (("--degrade", "leaf-r1-1--spine-1=fast"), "neither a fraction"),
+    ],
+)
 def test_bad_input_exits_2_without_traceback(args, needle):
     from typer.testing import CliRunner
 

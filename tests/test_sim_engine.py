@@ -30,8 +30,7 @@ def test_rates_are_recomputed_when_flows_finish():
 
 def test_late_starts_and_stalls():
     A = sp.csr_matrix(np.array([[1.0], [1.0]]))
-    res = run(A, np.array([1.0]), np.array([1.0, 1.0]), start_s=np.array([0.0, 10.0]),
-              stall_per_byte=np.array([1.0, 0.0]))
+    res = run(A, np.array([1.0]), np.array([1.0, 1.0]), start_s=np.array([0.0, 10.0]), stall_per_byte=np.array([1.0, 0.0]))
     # the first alone: goodput 1 / (1/1 + 1) = 0.5 -> 2 s; the second starts at 10 and takes 1 s
     assert res.finish_s == pytest.approx([2.0, 11.0])
 
@@ -59,8 +58,9 @@ def test_link_load_over_time_adds_up_to_the_bytes_moved():
     from tokenfab import sim
 
     s = sim.Simulator(nonblocking())
-    r = s.sweep("all_to_all", s.gpus(servers="srv-1,srv-17,srv-2"), [2**26], record_links=True,
-                routing=sim.Routing("ecmp", seed=3))[0]
+    r = s.sweep(
+        "all_to_all", s.gpus(servers="srv-1,srv-17,srv-2"), [2**26], record_links=True, routing=sim.Routing("ecmp", seed=3)
+    )[0]
     times, loads, ids = r.timeline()
     assert len(loads) == len(times) - 1 and times[-1] == pytest.approx(r.bandwidth_s)
     moved = sum(ld.astype(np.float64) * dt for ld, dt in zip(loads, np.diff(times)))

@@ -10,8 +10,9 @@ SIZE = 2**30
 
 
 def ring(faults=None, size=SIZE, routing="spray", fabric=None):
-    return sim.collective_time(fabric or nonblocking(), "all_reduce", None, size, algorithm="ring",
-                               routing=routing, faults=faults)
+    return sim.collective_time(
+        fabric or nonblocking(), "all_reduce", None, size, algorithm="ring", routing=routing, faults=faults
+    )
 
 
 def test_loss_formulas():
@@ -34,8 +35,7 @@ def test_packet_loss_falls_off_a_cliff():
     assert all(s >= g for s, g in zip(sr, gbn))
     # without timeouts (a very short RTO) the gap is go-back-N's resent window
     fast = dict(loss=1e-3, rto_s=1e-9)
-    assert ring(sim.Faults(recovery="selective-repeat", **fast)).busbw_GBps > \
-        1.2 * ring(sim.Faults(**fast)).busbw_GBps
+    assert ring(sim.Faults(recovery="selective-repeat", **fast)).busbw_GBps > 1.2 * ring(sim.Faults(**fast)).busbw_GBps
 
 
 def test_jitter_adds_the_expected_maximum_per_network_step():
@@ -69,8 +69,7 @@ def test_jobs_alone_and_together():
     # efficiencies; together 20 flows share 21 x 200G: 210G each
     alone_GBps = min(450 * p.nvlink_efficiency, 400 / 8 * 8 * p.efficiency)
     for j in out.jobs:
-        assert (j.time_s - j.latency_s) / (j.alone_s - j.latency_s) == pytest.approx(alone_GBps / (210 * p.efficiency),
-                                                                                      rel=0.01)
+        assert (j.time_s - j.latency_s) / (j.alone_s - j.latency_s) == pytest.approx(alone_GBps / (210 * p.efficiency), rel=0.01)
         assert j.slowdown > 1.5
     # units apart: no shared link, no slowdown
     c = sim.Job("all_reduce", SIZE, servers="srv-1..srv-10", algorithm="ring")
@@ -79,8 +78,9 @@ def test_jobs_alone_and_together():
     with pytest.raises(InputError, match="more than one job"):
         sim.run_jobs(fabric, [c, c])
     # a later start: the second job alone until the first begins
-    late = sim.run_jobs(fabric, [a, sim.Job("all_reduce", SIZE, servers=interleaved(21, 11, 10), algorithm="ring",
-                                            start_s=1.0)], routing="spray")
+    late = sim.run_jobs(
+        fabric, [a, sim.Job("all_reduce", SIZE, servers=interleaved(21, 11, 10), algorithm="ring", start_s=1.0)], routing="spray"
+    )
     assert [j.slowdown for j in late.jobs] == pytest.approx([1.0, 1.0])
 
 

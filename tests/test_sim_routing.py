@@ -20,8 +20,9 @@ def s():
 
 
 def busbw(s, servers, mode, seed=0, qps=1):
-    return s.collective_time("all_reduce", s.gpus(servers=servers), SIZE, algorithm="ring",
-                             routing=sim.Routing(mode, qps=qps, seed=seed)).busbw_GBps
+    return s.collective_time(
+        "all_reduce", s.gpus(servers=servers), SIZE, algorithm="ring", routing=sim.Routing(mode, qps=qps, seed=seed)
+    ).busbw_GBps
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,13 @@ def test_one_hash_seed_on_every_switch_polarizes():
     up = 2 * np.flatnonzero(L["kind"] == "spine-core")
     used, bw = {}, {}
     for per_switch in (True, False):
-        r = s.collective_time("all_reduce", s.gpus(servers=order), SIZE, algorithm="ring",
-                              routing=sim.Routing("ecmp", seed=1, per_switch_seed=per_switch))
+        r = s.collective_time(
+            "all_reduce",
+            s.gpus(servers=order),
+            SIZE,
+            algorithm="ring",
+            routing=sim.Routing("ecmp", seed=1, per_switch_seed=per_switch),
+        )
         used[per_switch] = int((r.link_utilization()[up] > 0).sum())
         bw[per_switch] = r.busbw_GBps
     assert used[False] == fabric.design["spines"]  # one uplink per spine
@@ -79,6 +85,7 @@ def test_degraded_link_hurts_spraying_but_not_adaptive_routing():
     pairs = [(k, k + 16 * 8) for k in range(16 * 8)]
     healthy = sim.Simulator(nonblocking())
     s = sim.Simulator(nonblocking(), faults=sim.Faults(degrade={"leaf-r1-1--spine-1": 0.5}))
+
     def get(sm, mode):
         return sm.collective_time("send_recv", None, SIZE, pairs=pairs, routing=sim.Routing(mode)).busbw_GBps
 

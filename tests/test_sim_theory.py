@@ -81,8 +81,7 @@ def test_default_efficiency_lands_where_connectx7_clusters_measure():
     assert 46 <= r.busbw_GBps / 8 <= 49
 
 
-@pytest.mark.parametrize("collective, factor", [("all_gather", 1), ("reduce_scatter", 1), ("broadcast", 1),
-                                                ("reduce", 1)])
+@pytest.mark.parametrize("collective, factor", [("all_gather", 1), ("reduce_scatter", 1), ("broadcast", 1), ("reduce", 1)])
 def test_other_ring_collectives_reach_the_nic_bound(collective, factor):
     s = sim.Simulator(nonblocking(), EXACT)
     r = s.collective_time(collective, s.gpus(servers="srv-1..srv-4"), BIG, routing=SPRAY)

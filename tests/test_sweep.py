@@ -29,15 +29,29 @@ axes:
 
 # a small factory (a few hours, 32 GPUs) on a small fabric: fast enough to run many times
 FACTORY = {
-    "name": "mini", "fabric": "unused", "window_h": 6,
+    "name": "mini",
+    "fabric": "unused",
+    "window_h": 6,
     "network": {"model": "analytical"},
     "tenants": [{"name": "lab"}],
-    "workloads": {"train": {"training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 32,
-                                          "parallelism": {"tp": 4, "pp": 1, "dp": 4}}},
-                  "chat": {"inference": {"model": "llama3-8b", "decode": {"tp": 2, "replicas": 4}, "batch": 16,
-                                         "input_tokens": 1000, "output_tokens": 200}}},
-    "jobs": [{"name": "pre", "tenant": "lab", "workload": "train", "arrive_h": 0, "steps": 100000},
-             {"name": "serve", "tenant": "lab", "workload": "chat", "arrive_h": 1}],
+    "workloads": {
+        "train": {
+            "training": {"model": "llama3-8b", "seq_len": 4096, "global_batch": 32, "parallelism": {"tp": 4, "pp": 1, "dp": 4}}
+        },
+        "chat": {
+            "inference": {
+                "model": "llama3-8b",
+                "decode": {"tp": 2, "replicas": 4},
+                "batch": 16,
+                "input_tokens": 1000,
+                "output_tokens": 200,
+            }
+        },
+    },
+    "jobs": [
+        {"name": "pre", "tenant": "lab", "workload": "train", "arrive_h": 0, "steps": 100000},
+        {"name": "serve", "tenant": "lab", "workload": "chat", "arrive_h": 1},
+    ],
 }
 MINI = {"cluster": {"servers": 8, "gpus_per_server": 4}}
 
@@ -64,9 +78,12 @@ def test_grid_front_and_infeasible_points(rows):
     ok = [r for r in results if r["status"] == "ok"]
     for r in ok:  # nothing on the front is beaten on both objectives by another design
         if r["point"] in best:
-            assert not any(o["network_cost_usd"] <= r["network_cost_usd"] and o["uplink_gbps_per_gpu"] >= r["uplink_gbps_per_gpu"]
-                           and (o["network_cost_usd"], o["uplink_gbps_per_gpu"]) != (r["network_cost_usd"], r["uplink_gbps_per_gpu"])
-                           for o in ok)
+            assert not any(
+                o["network_cost_usd"] <= r["network_cost_usd"]
+                and o["uplink_gbps_per_gpu"] >= r["uplink_gbps_per_gpu"]
+                and (o["network_cost_usd"], o["uplink_gbps_per_gpu"]) != (r["network_cost_usd"], r["uplink_gbps_per_gpu"])
+                for o in ok
+            )
     # more oversubscription never costs more for the same switch
     cx = sorted((r for r in ok if r["fabric.switch_model"] == "CX864E-N"), key=lambda r: r["fabric.leaf.oversubscription"])
     assert [r["network_cost_usd"] for r in cx] == sorted((r["network_cost_usd"] for r in cx), reverse=True)
@@ -76,8 +93,11 @@ def test_cli_writes_results_duckdb_plots_and_best_intents_deterministically(tmp_
     spec = write_spec(tmp_path, SPEC)
     outs = []
     for name in ("a", "b"):
-        r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "sweep", str(spec), "-o", str(tmp_path / name), "-j", "1"],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "tokenfab.cli", "sweep", str(spec), "-o", str(tmp_path / name), "-j", "1"],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         outs.append(tmp_path / name)
     svg = "pareto-network_cost_usd--uplink_gbps_per_gpu.svg"
@@ -94,7 +114,9 @@ def test_cli_writes_results_duckdb_plots_and_best_intents_deterministically(tmp_
     best = sorted((outs[0] / "best").glob("*.yaml"))
     assert best and all(parse_intent(yaml.safe_load(p.read_text())) for p in best)
     # an existing folder is refused without --resume or --force
-    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "sweep", str(spec), "-o", str(outs[0])], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "sweep", str(spec), "-o", str(outs[0])], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -109,10 +131,15 @@ def test_misspelt_axis_and_unknown_metric_are_refused_before_running(tmp_path):
     with pytest.raises(InputError, match="swich_model"):
         load_sweep(write_spec(tmp_path, SPEC.replace("fabric.switch_model", "fabric.swich_model")))
     bad = SPEC + "objectives:\n  - {metric: tokens_per_kwh, goal: max}\n"
-    with pytest.raises(InputError, match=r"objectives.0.metric: unknown metric 'tokens_per_kwh' for this sweep \(plan\); known: "):
+    with pytest.raises(
+        InputError, match=r"objectives.0.metric: unknown metric 'tokens_per_kwh' for this sweep \(plan\); known: "
+    ):
         load_sweep(write_spec(tmp_path, bad))
-    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "sweep", str(write_spec(tmp_path, bad)), "-o", str(tmp_path / "o")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "sweep", str(write_spec(tmp_path, bad)), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "unknown metric" in r.stderr and not (tmp_path / "o").exists()
     sim_axis = SPEC + "  - {path: simulate.qps, values: [1, 2]}\n"
     with pytest.raises(InputError, match="no simulate scenario"):
@@ -123,10 +150,15 @@ def test_misspelt_axis_and_unknown_metric_are_refused_before_running(tmp_path):
 
 
 def test_random_and_latin_hypercube_sampling(tmp_path):
-    data = {"name": "s", "base": {"cluster": {"servers": 64, "gpus_per_server": 8}},
-            "axes": [{"path": "fabric.leaf.oversubscription", "range": [1, 4]},
-                     {"path": "fabric.switch_model", "values": ["CX864E-N", "TH5-64x800G", "SN5600", "TH4-64x400G"]}],
-            "sampling": {"method": "lhs", "points": 8, "seed": 3}}
+    data = {
+        "name": "s",
+        "base": {"cluster": {"servers": 64, "gpus_per_server": 8}},
+        "axes": [
+            {"path": "fabric.leaf.oversubscription", "range": [1, 4]},
+            {"path": "fabric.switch_model", "values": ["CX864E-N", "TH5-64x800G", "SN5600", "TH4-64x400G"]},
+        ],
+        "sampling": {"method": "lhs", "points": 8, "seed": 3},
+    }
     spec, base, _ = load_sweep(write_spec(tmp_path, data))
     pts = points(spec, base)
     over = np.array([p.axes["fabric.leaf.oversubscription"] for p in pts])
@@ -145,21 +177,32 @@ def test_random_and_latin_hypercube_sampling(tmp_path):
 
 
 def test_simulate_and_factory_points_share_a_plan_and_constraints_prune(tmp_path):
-    data = {"name": "sf", "base": MINI, "factory": FACTORY,
-            "simulate": {"collectives": ["all_reduce"], "routing": ["ecmp", "spray"], "size": "64M", "gpus": 16},
-            "axes": [{"path": "fabric.switch_model", "values": ["CX864E-N", "CX732Q-N"]},
-                     {"path": "simulate.qps", "values": [1, 4]},
-                     {"path": "factory.scheduler.policy", "values": ["topology-aware", "first-fit"]}],
-            "constraints": [{"metric": "network_cost_usd", "max": 100000}],
-            "objectives": [{"metric": "usd_per_mtoken", "goal": "min"}, {"metric": "all_reduce_ecmp_busbw_gbytes_per_s", "goal": "max"},
-                           {"metric": "network_cost_usd", "goal": "min"}]}
+    data = {
+        "name": "sf",
+        "base": MINI,
+        "factory": FACTORY,
+        "simulate": {"collectives": ["all_reduce"], "routing": ["ecmp", "spray"], "size": "64M", "gpus": 16},
+        "axes": [
+            {"path": "fabric.switch_model", "values": ["CX864E-N", "CX732Q-N"]},
+            {"path": "simulate.qps", "values": [1, 4]},
+            {"path": "factory.scheduler.policy", "values": ["topology-aware", "first-fit"]},
+        ],
+        "constraints": [{"metric": "network_cost_usd", "max": 100000}],
+        "objectives": [
+            {"metric": "usd_per_mtoken", "goal": "min"},
+            {"metric": "all_reduce_ecmp_busbw_gbytes_per_s", "goal": "max"},
+            {"metric": "network_cost_usd", "goal": "min"},
+        ],
+    }
     spec, base, factory = load_sweep(write_spec(tmp_path, data))
     rows, best = run_to_folder(spec, base, factory, tmp_path / "out", jobs=1, show_progress=False)
     assert len(rows) == 8 and len({p.design for p in points(spec, base, factory)}) == 2
     ok = [r for r in rows if r["status"] == "ok"]
     pruned = [r for r in rows if r["status"] == "pruned"]
     assert ok and pruned and {r["fabric.switch_model"] for r in pruned} == {"CX864E-N"}
-    assert all(r["reason"].startswith("constraint: network_cost_usd") and "all_reduce_ecmp_busbw_gbytes_per_s" not in r for r in pruned)
+    assert all(
+        r["reason"].startswith("constraint: network_cost_usd") and "all_reduce_ecmp_busbw_gbytes_per_s" not in r for r in pruned
+    )
     for r in ok:
         assert r["all_reduce_ecmp_busbw_gbytes_per_s"] > 0 and r["all_reduce_spray_busbw_gbytes_per_s"] > 0
         assert 0 < r["all_reduce_ecmp_worst_link_load_pct"] <= 100.0001 and 0 < r["all_reduce_ecmp_gpu_idle_pct"] < 100
@@ -178,9 +221,13 @@ def test_axes_reach_into_lists_of_the_factory_file():
 
 
 def test_a_failing_point_records_its_error_and_the_sweep_goes_on(tmp_path):
-    data = {"name": "ff", "base": MINI, "simulate": {"gpus": 8, "size": "16M"},
-            "axes": [{"path": "simulate.fail", "values": [[], ["spine-99"]]}],
-            "objectives": [{"metric": "all_reduce_ecmp_busbw_gbytes_per_s", "goal": "max"}]}
+    data = {
+        "name": "ff",
+        "base": MINI,
+        "simulate": {"gpus": 8, "size": "16M"},
+        "axes": [{"path": "simulate.fail", "values": [[], ["spine-99"]]}],
+        "objectives": [{"metric": "all_reduce_ecmp_busbw_gbytes_per_s", "goal": "max"}],
+    }
     spec, base, factory = load_sweep(write_spec(tmp_path, data))
     rows, _ = run_to_folder(spec, base, factory, tmp_path / "o", jobs=2, show_progress=False)
     assert [r["status"] for r in rows] == ["ok", "failed"]
@@ -188,9 +235,14 @@ def test_a_failing_point_records_its_error_and_the_sweep_goes_on(tmp_path):
     assert (tmp_path / "o" / "objective-all_reduce_ecmp_busbw_gbytes_per_s.svg").exists()
 
 
-KILL_SPEC = {"name": "k", "base": {"cluster": {"servers": 64, "gpus_per_server": 8}},
-             "axes": [{"path": "cluster.servers", "values": list(range(40, 160, 8))},
-                      {"path": "fabric.leaf.oversubscription", "values": [1, 2]}]}
+KILL_SPEC = {
+    "name": "k",
+    "base": {"cluster": {"servers": 64, "gpus_per_server": 8}},
+    "axes": [
+        {"path": "cluster.servers", "values": list(range(40, 160, 8))},
+        {"path": "fabric.leaf.oversubscription", "values": [1, 2]},
+    ],
+}
 
 
 def _sweep(spec, out, *extra):

@@ -23,18 +23,29 @@ def cluster():
 
 
 def test_factory_sweep_on_ray_runs_on_the_worker_and_matches_the_local_pool(cluster, tmp_path):
-    data = {"name": "ray", "base": MINI, "factory": FACTORY,
-            "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]},
-                     {"path": "factory.scheduler.policy", "values": ["topology-aware", "first-fit"]},
-                     {"path": "factory.window_h", "values": [4, 6]}],
-            "objectives": [{"metric": "usd_per_mtoken", "goal": "min"}, {"metric": "tokens", "goal": "max"}]}
+    data = {
+        "name": "ray",
+        "base": MINI,
+        "factory": FACTORY,
+        "axes": [
+            {"path": "fabric.leaf.oversubscription", "values": [1, 2]},
+            {"path": "factory.scheduler.policy", "values": ["topology-aware", "first-fit"]},
+            {"path": "factory.window_h", "values": [4, 6]},
+        ],
+        "objectives": [{"metric": "usd_per_mtoken", "goal": "min"}, {"metric": "tokens", "goal": "max"}],
+    }
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
     spec, base, factory = load_sweep(path)
     local, _ = run_to_folder(spec, base, factory, tmp_path / "local", jobs=2, show_progress=False)
     # the driver as people run it: `tokenfab sweep --ray ADDRESS`, in a process that holds the cluster's token
-    r = subprocess.run([sys.executable, "-m", "tokenfab.cli", "sweep", str(path), "-o", str(tmp_path / "ray"),
-                        "--ray", cluster.address], env=cluster.driver_env(), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "sweep", str(path), "-o", str(tmp_path / "ray"), "--ray", cluster.address],
+        env=cluster.driver_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert [row["status"] for row in local] == ["ok"] * 8
     assert (tmp_path / "ray" / "results.csv").read_bytes() == (tmp_path / "local" / "results.csv").read_bytes()

@@ -29,8 +29,9 @@ EXAMPLE = EXAMPLES / "rail-optimized-256.yaml"  # 4 leaves + 2 spines, 16 parall
 
 def _require_root_and_frr():
     assert os.geteuid() == 0, "twin tests need root (network namespaces)"
-    assert Path("/usr/lib/frr/zebra").exists() and Path("/usr/lib/frr/bgpd").exists(), \
+    assert Path("/usr/lib/frr/zebra").exists() and Path("/usr/lib/frr/bgpd").exists(), (
         "twin tests need Debian's FRR: apt-get install -y frr (apt-packages.txt)"
+    )
     r = subprocess.run(["ip", "netns", "list"], capture_output=True)
     assert r.returncode == 0, "twin tests need `ip netns`"
 
@@ -74,12 +75,18 @@ def names(request):
 
 
 def host_links() -> set[str]:
-    return {line.split(":")[1].strip().split("@")[0] for line in
-            subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()}
+    return {
+        line.split(":")[1].strip().split("@")[0]
+        for line in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
+    }
 
 
 def netns_list() -> set[str]:
-    return {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines() if line}
+    return {
+        line.split()[0]
+        for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines()
+        if line
+    }
 
 
 def frr_pids(state_dir: Path) -> list[int]:
@@ -129,8 +136,9 @@ def test_boot_check_fail_link_restore_down(example_out, names):
     assert result(rep, "leaf loopback pings")["ok"] and result(rep, "servers across rails")["ok"]
     assert rep["last_event"]["converged_s"] == ev["converged_s"]
     # the kernel of leaf-r1-1 has the 31-way nexthop group as well
-    kernel = subprocess.run(["ip", "-n", f"tf-{name}-leaf-r1-1", "-j", "route", "show", "10.0.0.2/32"],
-                            capture_output=True, text=True, check=True)
+    kernel = subprocess.run(
+        ["ip", "-n", f"tf-{name}-leaf-r1-1", "-j", "route", "show", "10.0.0.2/32"], capture_output=True, text=True, check=True
+    )
     assert len(json.loads(kernel.stdout)[0]["nexthops"]) == 31
 
     cli("restore", "leaf-r1-1:Ethernet256", "--name", name, check=0)
@@ -160,8 +168,11 @@ def test_kill9_then_down_cleans_only_its_own_twin(example_out, names):
     out = example_out
     keep, crash = names("keep"), names("crash")
     cli("up", out, "--name", keep, "--no-wait", check=0)
-    proc = subprocess.Popen([sys.executable, "-m", "tokenfab.cli", "twin", "up", out, "--name", crash],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenfab.cli", "twin", "up", out, "--name", crash],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     crash_state = DEFAULT_ROOT / crash
     deadline = time.monotonic() + 60
     while not list(crash_state.glob("nodes/*/bgpd.pid")) and time.monotonic() < deadline:
@@ -193,8 +204,9 @@ def test_wrong_peer_address_is_named(example_out, tmp_path, names):
     shutil.copytree(example_out, out)
     leaf = out / "configs" / "leaf-r2-1"
     db = json.loads((leaf / "config_db.json").read_text())
-    good = min((ip for ip, nb in db["BGP_NEIGHBOR"].items() if nb["name"] == "spine-1"),
-               key=lambda ip: tuple(map(int, ip.split("."))))  # spine-1's end of one leaf-spine /31
+    good = min(
+        (ip for ip, nb in db["BGP_NEIGHBOR"].items() if nb["name"] == "spine-1"), key=lambda ip: tuple(map(int, ip.split(".")))
+    )  # spine-1's end of one leaf-spine /31
     bad = good.rsplit(".", 1)[0] + ".250"
     db["BGP_NEIGHBOR"][bad] = db["BGP_NEIGHBOR"].pop(good)
     (leaf / "config_db.json").write_text(json.dumps(db))
@@ -226,8 +238,10 @@ def test_rail_only_reaches_its_rail_and_nothing_else(tmp_path, names):
     and nothing crosses rails, as the plan says (cross-rail traffic uses NVLink)."""
     _require_root_and_frr()
     intent = tmp_path / "rail-only.yaml"
-    intent.write_text("name: ro2\ncluster: {servers: 8, gpus_per_server: 2}\n"
-                      "fabric: {architecture: rail-only, tiers: 2, servers_per_su: 4, leaf: {oversubscription: 15}}\n")
+    intent.write_text(
+        "name: ro2\ncluster: {servers: 8, gpus_per_server: 2}\n"
+        "fabric: {architecture: rail-only, tiers: 2, servers_per_su: 4, leaf: {oversubscription: 15}}\n"
+    )
     out = configured(tmp_path, intent)
     name = names("railonly")
     cli("up", out, "--name", name, "--servers", "2", check=0)
@@ -251,8 +265,22 @@ def test_bad_requests_are_explained(example_out, tmp_path, names):
     assert r.returncode == 2 and "--name" in r.stderr
     r = cli("status", "--name", names("nothere"))
     assert r.returncode == 2 and "no twin" in r.stderr
-    nobody = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-                             "tokenfab.cli", "twin", "up", str(example_out)], capture_output=True, text=True)
+    nobody = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "tokenfab.cli",
+            "twin",
+            "up",
+            str(example_out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert nobody.returncode == 1 and "needs root" in nobody.stderr and "Traceback" not in nobody.stderr
 
     out = tmp_path / "out"
@@ -267,9 +295,11 @@ def test_expected_widths_follow_the_plan_and_the_failures(example_out, tmp_path)
     exactly the paths a failure removes (pure: no namespaces)."""
 
     three_tier = tmp_path / "three-tier.yaml"
-    three_tier.write_text("name: three-tier\ncluster: {servers: 16, gpus_per_server: 2}\n"
-                          "fabric: {architecture: rail-optimized, tiers: 3, servers_per_su: 2,"
-                          " leaf: {oversubscription: 7}, spine: {count: 2}}\n")
+    three_tier.write_text(
+        "name: three-tier\ncluster: {servers: 16, gpus_per_server: 2}\n"
+        "fabric: {architecture: rail-optimized, tiers: 3, servers_per_su: 2,"
+        " leaf: {oversubscription: 7}, spine: {count: 2}}\n"
+    )
     for out in (example_out, configured(tmp_path, three_tier)):
         layout = lay.load(out)
         fab = layout.fabric
@@ -285,5 +315,4 @@ def test_expected_widths_follow_the_plan_and_the_failures(example_out, tmp_path)
         # a spine down: every leaf of its group loses that spine's links
         spine = next(n.host for n in layout.switches if n.role == "spine")
         w2 = expect.widths(layout, set(), {spine})
-        assert all(v < planned[s] for s, d in w2.items() for v in d.values() if s in
-                   {x.a for x in layout.wires if x.b == spine})
+        assert all(v < planned[s] for s, d in w2.items() for v in d.values() if s in {x.a for x in layout.wires if x.b == spine})

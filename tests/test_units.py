@@ -17,13 +17,19 @@ RULES = [
 # Fields of the factory, being split by layer on another branch; rename them there. Shrink, never grow.
 KNOWN = {
     # keys of the factory file users write today: renaming them needs a deprecation path for their files
-    "factory/spec/data.py:BatchDrop.size_gb", "factory/spec/data.py:PipelineOutput.version_every_gb",
-    "factory/spec/data.py:Pipeline.buffer_gb", "factory/spec/data.py:Dataset.size_gb",
-    "factory/spec/storage.py:Tier.capacity_tb", "factory/spec/storage.py:Tier.usd_per_tb_month",
-    "factory/spec/lifecycle.py:LifecycleTrain.min_dataset_gb", "factory/spec/lifecycle.py:Retrain.new_data_gb",
-    "factory/services.py:Frontend.per_server_Bps", "factory/services.py:Frontend.capacity_Bps",
+    "factory/spec/data.py:BatchDrop.size_gb",
+    "factory/spec/data.py:PipelineOutput.version_every_gb",
+    "factory/spec/data.py:Pipeline.buffer_gb",
+    "factory/spec/data.py:Dataset.size_gb",
+    "factory/spec/storage.py:Tier.capacity_tb",
+    "factory/spec/storage.py:Tier.usd_per_tb_month",
+    "factory/spec/lifecycle.py:LifecycleTrain.min_dataset_gb",
+    "factory/spec/lifecycle.py:Retrain.new_data_gb",
+    "factory/services.py:Frontend.per_server_Bps",
+    "factory/services.py:Frontend.capacity_Bps",
     "factory/services.py:Frontend.used_Bps",
-    "factory/data.py:DatasetState.growth_Bps", "factory/data.py:PipelineState.write_Bps",
+    "factory/data.py:DatasetState.growth_Bps",
+    "factory/data.py:PipelineState.write_Bps",
 }
 
 
@@ -33,8 +39,11 @@ def _fields() -> list[str]:
         rel = path.relative_to(SRC).as_posix()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ClassDef):
-                out += [f"{rel}:{node.name}.{b.target.id}" for b in node.body
-                        if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
+                out += [
+                    f"{rel}:{node.name}.{b.target.id}"
+                    for b in node.body
+                    if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
+                ]
     return out
 
 
@@ -43,12 +52,35 @@ def _why(name: str) -> str | None:
 
 
 def test_rules_refuse_ambiguous_suffixes_and_accept_the_convention():
-    for bad in ("hbm_tbps", "size_gb", "buffer_mb", "link_mbps", "read_Bps", "write_GBps", "rate", "arrival_rate",
-                "disk_gbs", "mem_gib", "usd_per_tb_month"):
+    for bad in (
+        "hbm_tbps",
+        "size_gb",
+        "buffer_mb",
+        "link_mbps",
+        "read_Bps",
+        "write_GBps",
+        "rate",
+        "arrival_rate",
+        "disk_gbs",
+        "mem_gib",
+        "usd_per_tb_month",
+    ):
         assert _why(bad), bad
-    for good in ("speed_gbps", "hbm_tbytes_per_s", "size_bytes", "hbm_gbytes", "buffer_mbytes", "latency_s",
-                 "power_w", "price_usd", "nvlink_gbytes_per_s_per_direction", "requests_per_s", "ecn_min_bytes",
-                 "count_per_microbatch", "bisection_gbps"):
+    for good in (
+        "speed_gbps",
+        "hbm_tbytes_per_s",
+        "size_bytes",
+        "hbm_gbytes",
+        "buffer_mbytes",
+        "latency_s",
+        "power_w",
+        "price_usd",
+        "nvlink_gbytes_per_s_per_direction",
+        "requests_per_s",
+        "ecn_min_bytes",
+        "count_per_microbatch",
+        "bisection_gbps",
+    ):
         assert _why(good) is None, good
 
 

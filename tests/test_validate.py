@@ -74,8 +74,10 @@ def test_duplicate_ip(b):
 def test_pfc_priority_on_one_hop_only(b):
     b.configs["spine-2"]["PORT_QOS_MAP"]["Ethernet8"]["pfc_enable"] = "3,4"
     hits = _one(_run(b), "lossless", "spine-2")
-    assert any((v.key, v.field) == ("Ethernet8", "pfc_enable") and "PFC on priorities 3,4, but 3 on the other hops" in v.message
-               for v in hits)
+    assert any(
+        (v.key, v.field) == ("Ethernet8", "pfc_enable") and "PFC on priorities 3,4, but 3 on the other hops" in v.message
+        for v in hits
+    )
 
 
 def test_bad_dscp_on_a_switch(b):
@@ -105,9 +107,14 @@ def test_yang_reports_every_fault_with_table_key_field(b):
     cfg["BGP_NEIGHBOR"]["10.4.0.0"]["asn"] = "0"
     cfg["DEVICE_NEIGHBOR"]["Ethernet0"]["hwsku"] = "x"
     found = {(e.table, e.key, e.field) for e in validator().validate(cfg)}
-    assert found == {("PORT", "Ethernet0", "mtu"), ("PORT", "Ethernet4", "fec"), ("DEVICE_METADATA", "localhost", "type"),
-                     ("QUEUE", "Ethernet0|3", "scheduler"), ("BGP_NEIGHBOR", "10.4.0.0", "asn"),
-                     ("DEVICE_NEIGHBOR", "Ethernet0", "hwsku")}
+    assert found == {
+        ("PORT", "Ethernet0", "mtu"),
+        ("PORT", "Ethernet4", "fec"),
+        ("DEVICE_METADATA", "localhost", "type"),
+        ("QUEUE", "Ethernet0|3", "scheduler"),
+        ("BGP_NEIGHBOR", "10.4.0.0", "asn"),
+        ("DEVICE_NEIGHBOR", "Ethernet0", "hwsku"),
+    }
 
 
 def test_link_ends_disagree(b):
@@ -160,9 +167,16 @@ def test_cli_lists_violations_and_exits_1(folder, tmp_path):
     cfg["PORT"]["Ethernet0"]["mtu"] = "9300"
     path.write_text(json.dumps(cfg))
     (broken / "configs/leaf-r2-1/frr.conf").write_text("router bgp 1\n bogus command\n")
+
     def run(*a):
-        return subprocess.run([sys.executable, "-m", "tokenfab.cli", "validate", str(broken), *a], capture_output=True,
-                              text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "tokenfab.cli", "validate", str(broken), *a],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+            timeout=300,
+        )
 
     r = run()
     assert r.returncode == 1, r.stderr
@@ -172,7 +186,9 @@ def test_cli_lists_violations_and_exits_1(folder, tmp_path):
     assert r.returncode == 1 and data["ok"] is False
     kinds = {(v["check"], v["device"]) for v in data["violations"]}
     assert {("yang", "spine-1"), ("bgp", "leaf-r1-1"), ("frr", "leaf-r2-1")} <= kinds
-    assert any(v["check"] == "frr" and "FRR rejects" in v["message"] and "bogus command" in v["message"] for v in data["violations"])
+    assert any(
+        v["check"] == "frr" and "FRR rejects" in v["message"] and "bogus command" in v["message"] for v in data["violations"]
+    )
 
 
 def test_worker_processes_find_the_same_violations_as_one_process(folder, tmp_path, monkeypatch):

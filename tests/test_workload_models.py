@@ -25,7 +25,7 @@ def test_flops_per_token_is_6n_plus_attention():
     s = 8192
     assert m.train_flops_per_token(s) == 6 * m.active_params + 6 * m.layers * m.hidden * s  # causal: half of 12 L h s
     # causal prefill: 2 N S + 2 L h S^2 for standard attention
-    assert m.prefill_flops(1000) == 2 * m.active_params * 1000 + 2 * m.layers * m.hidden * 1000 ** 2
+    assert m.prefill_flops(1000) == 2 * m.active_params * 1000 + 2 * m.layers * m.hidden * 1000**2
 
 
 def test_moe_active_parameters_are_a_fraction():

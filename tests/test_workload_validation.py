@@ -38,7 +38,7 @@ def estimate(name: str, network: str | None = None, **training):
             raw["network"] = {"model": network}
         spec = parse_factory(raw)
     fabric = _fabric(spec.fabric)
-    (_, _, est, head), = estimate_alone(spec, fabric)
+    ((_, _, est, head),) = estimate_alone(spec, fabric)
     print(f"\n{name}: {head}")
     for line in est.assumptions():
         print("  -", line)
@@ -54,8 +54,15 @@ def test_llama3_405b_mfu_on_16k_h100():
     assert b["bubble_s"] > b["dp_exposed_s"] and b["tp_exposed_s"] > b["pp_exposed_s"]
     # the assumptions name the inputs a reader needs to check the figure
     text = "\n".join(est.assumptions())
-    for needle in ("6N", "tp 8 pp 16 dp 128", "compute efficiency 0.60", "bubble", "dp reduce_scatter over 128 GPUs",
-                   "protocol efficiency NIC 0.95", "NVLink 0.822 (nccl-tests issue #212"):
+    for needle in (
+        "6N",
+        "tp 8 pp 16 dp 128",
+        "compute efficiency 0.60",
+        "bubble",
+        "dp reduce_scatter over 128 GPUs",
+        "protocol efficiency NIC 0.95",
+        "NVLink 0.822 (nccl-tests issue #212",
+    ):
         assert needle in text
 
 
@@ -95,11 +102,16 @@ def test_full_recompute_charges_a_second_forward_pass():
     assert no_sp.memory.activations_gbytes > full.memory.activations_gbytes
 
 
-@pytest.mark.parametrize("training, words", [
-    ({"recompute": "none"}, ["does not fit the H100's 80 GB", "recompute none; none needs 92.3 GB, selective needs"]),
-    ({"parallelism": {"tp": 8, "pp": 2, "dp": 1024, "zero": 1, "order": "tp-cp-pp-dp"}},
-     ["does not fit the H100's 80 GB", "model state 1", "even full recompute is too much", "raise pp"]),
-])
+@pytest.mark.parametrize(
+    "training, words",
+    [
+        ({"recompute": "none"}, ["does not fit the H100's 80 GB", "recompute none; none needs 92.3 GB, selective needs"]),
+        (
+            {"parallelism": {"tp": 8, "pp": 2, "dp": 1024, "zero": 1, "order": "tp-cp-pp-dp"}},
+            ["does not fit the H100's 80 GB", "model state 1", "even full recompute is too much", "raise pp"],
+        ),
+    ],
+)
 def test_a_configuration_that_does_not_fit_is_refused_with_its_numbers(training, words):
     with pytest.raises(InputError) as exc:
         estimate("llama3-405b-16k.yaml", network="analytical", **training)
@@ -126,6 +138,7 @@ def test_llama3_405b_at_131k_context_with_cp16():
     assert long.gpus == 16_384
     assert long.model_tflops_per_gpu == pytest.approx(380, rel=0.07)
     assert long.model_tflops_per_gpu < short.model_tflops_per_gpu  # the published direction
+
     # attention is ~40% of the FLOPs at 131K (causal), ~4% at 8K
     def att(e):
         return e.model.attn_train_flops_per_token(e.spec.seq_len) / e.flops_per_token

@@ -26,8 +26,13 @@ def running_server(workspace: Path, *extra: str, token: str | None = None) -> It
     if token:
         env["TOKENFAB_TOKEN"] = token
     log = open(workspace.parent / f"serve-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tokenfab.cli", "serve", str(workspace), "--port", str(port), *extra],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenfab.cli", "serve", str(workspace), "--port", str(port), *extra],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -24,9 +24,23 @@ _HOME = {
     **dict.fromkeys(("InputError", "InfeasibleError"), "tokenfab.errors"),
     **dict.fromkeys(("Intent", "load_intent", "parse_intent"), "tokenfab.intent"),
 }
-__all__ = ["plan", "configure", "validate", "simulate", "run_factory", "sweep",  # VERBS, spelled out for linters
-           "load_fabric", "Simulation", "Fabric", "Intent", "load_intent", "parse_intent", "InputError",
-           "InfeasibleError", "__version__"]
+__all__ = [
+    "plan",
+    "configure",
+    "validate",
+    "simulate",
+    "run_factory",
+    "sweep",  # VERBS, spelled out for linters
+    "load_fabric",
+    "Simulation",
+    "Fabric",
+    "Intent",
+    "load_intent",
+    "parse_intent",
+    "InputError",
+    "InfeasibleError",
+    "__version__",
+]
 
 
 def __getattr__(name: str):

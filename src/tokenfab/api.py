@@ -51,8 +51,14 @@ def load_fabric(source: Fabric | Intent | dict | str | Path) -> Fabric:
     return plan(path)
 
 
-def plan(intent: Intent | dict | str | Path, catalog: Catalog | None = None, *, out: str | Path | None = None,
-         force: bool = False, old: Fabric | None = None) -> Fabric:
+def plan(
+    intent: Intent | dict | str | Path,
+    catalog: Catalog | None = None,
+    *,
+    out: str | Path | None = None,
+    force: bool = False,
+    old: Fabric | None = None,
+) -> Fabric:
     """`tokenfab plan`: design the fabric. With `out`, also write the plan folder (fabric.json, BOM,
     cabling, IP plan, diagram; `old` adds a diff against an earlier plan)."""
     from tokenfab.design import design
@@ -73,9 +79,15 @@ def plan_dir_of(source: Any) -> Path | None:
     return p if p.is_dir() else (p.parent if p.suffix == ".json" else None)
 
 
-def configure(source: Fabric | Intent | dict | str | Path, out: str | Path | None = None, *, force: bool = False,
-              ztp_url: str | None = None, add_to_plan: bool | None = None,
-              progress: Callable[[str], None] | None = None) -> list[str]:
+def configure(
+    source: Fabric | Intent | dict | str | Path,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    ztp_url: str | None = None,
+    add_to_plan: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
     """`tokenfab configure`: write every switch's config_db.json and frr.conf, host settings, ZTP and
     exports; returns the files written. `out` defaults to the plan folder itself or ./out for an
     intent; the files join the plan's own when `out` is the plan folder (`add_to_plan`, decided
@@ -97,8 +109,13 @@ def configure_count(source: Fabric) -> int:
     return bundle.count(source)
 
 
-def validate(folder: str | Path, *, check_frr: bool = True, workers: int | None = None,
-             progress: Callable[[int, int, str], None] | None = None) -> Report:
+def validate(
+    folder: str | Path,
+    *,
+    check_frr: bool = True,
+    workers: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Report:
     """`tokenfab validate`: check a configure output folder (SONiC YANG, checks across devices,
     frr.conf) in `workers` processes (default: one per core). `report.ok` is True when clean;
     `report.violations` lists what is not."""
@@ -118,11 +135,23 @@ class Simulation:
     lines: list[Line]
 
 
-def simulate(source: Fabric | Intent | dict | str | Path, collective: str = "all_reduce",
-             sizes: Sequence[int] = (1 << 20, 1 << 30), *, gpus: int | None = None, servers: str | None = None,
-             algorithm: str = "auto", routing: str = "ecmp", qps: int = 1, seeds: int = 1, seed: int = 0,
-             faults: Faults | None = None, params: SimParams | None = None, dtype: str = "float",
-             progress: Callable[[], None] | None = None) -> Simulation:
+def simulate(
+    source: Fabric | Intent | dict | str | Path,
+    collective: str = "all_reduce",
+    sizes: Sequence[int] = (1 << 20, 1 << 30),
+    *,
+    gpus: int | None = None,
+    servers: str | None = None,
+    algorithm: str = "auto",
+    routing: str = "ecmp",
+    qps: int = 1,
+    seeds: int = 1,
+    seed: int = 0,
+    faults: Faults | None = None,
+    params: SimParams | None = None,
+    dtype: str = "float",
+    progress: Callable[[], None] | None = None,
+) -> Simulation:
     """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed."""
     from tokenfab.errors import InputError
     from tokenfab.sim import Routing, Simulator
@@ -138,16 +167,21 @@ def simulate(source: Fabric | Intent | dict | str | Path, collective: str = "all
     per_seed = []
     for k in range(seeds):
         rt = Routing(routing, qps=qps, seed=seed + k)
-        per_seed.append(sim.sweep(coll, ids, list(sizes), algorithm=algorithm, routing=rt, dtype=dtype,
-                                  record_links=False))
+        per_seed.append(sim.sweep(coll, ids, list(sizes), algorithm=algorithm, routing=rt, dtype=dtype, record_links=False))
         if progress:
             progress()
     lines = [Line([runs[i] for runs in per_seed]) for i in range(len(sizes))]
     return Simulation(fabric, coll, list(ids), list(sizes), lines)
 
 
-def run_factory(factory: str | Path, *, fabric: Fabric | str | Path | None = None, out: str | Path | None = None,
-                force: bool = False, progress: Callable[[str], None] | None = None) -> list[tuple[Any, dict]]:
+def run_factory(
+    factory: str | Path,
+    *,
+    fabric: Fabric | str | Path | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> list[tuple[Any, dict]]:
     """`tokenfab factory run`: simulate a factory description (and each of its `compare:` variants)
     over its window; returns (run, summary) per variant. With `out`, also write the report folder.
     `fabric` replaces the description's own fabric (a plan folder, an intent or a Fabric)."""
@@ -179,8 +213,15 @@ def run_factory(factory: str | Path, *, fabric: Fabric | str | Path | None = Non
     return runs
 
 
-def sweep(spec: str | Path, *, out: str | Path | None = None, jobs: int = 2, ray: str | None = None,
-          force: bool = False, resume: bool = False) -> list[dict]:
+def sweep(
+    spec: str | Path,
+    *,
+    out: str | Path | None = None,
+    jobs: int = 2,
+    ray: str | None = None,
+    force: bool = False,
+    resume: bool = False,
+) -> list[dict]:
     """`tokenfab sweep`: evaluate every point of a sweep file (plans, and simulate/factory metrics when it
     asks for them); rows carry the axes, status, metrics and `pareto`. With `out`, the folder the CLI
     writes (results.csv/.parquet, sweep.duckdb, Pareto plots, best intents); without it, a scratch one."""
@@ -190,10 +231,10 @@ def sweep(spec: str | Path, *, out: str | Path | None = None, jobs: int = 2, ray
 
     sp, base, factory = load_sweep(spec)
     if out is not None:
-        rows, _ = run_to_folder(sp, base, factory, Path(out), jobs=jobs, ray_address=ray, resume=resume, force=force,
-                                show_progress=False)
+        rows, _ = run_to_folder(
+            sp, base, factory, Path(out), jobs=jobs, ray_address=ray, resume=resume, force=force, show_progress=False
+        )
         return rows
     with tempfile.TemporaryDirectory(prefix="tokenfab-sweep-") as tmp:
-        rows, _ = run_to_folder(sp, base, factory, Path(tmp) / "sweep", jobs=jobs, ray_address=ray,
-                                show_progress=False)
+        rows, _ = run_to_folder(sp, base, factory, Path(tmp) / "sweep", jobs=jobs, ray_address=ray, show_progress=False)
     return rows

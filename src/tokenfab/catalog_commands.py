@@ -14,8 +14,12 @@ from rich.table import Table
 from tokenfab.clikit import console, fail
 from tokenfab.errors import InputError
 
-catalog_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                          help="What the catalog knows (shipped entries and your own files), and checks of your files.")
+catalog_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="What the catalog knows (shipped entries and your own files), and checks of your files.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,16 +35,21 @@ def figures(kind: str, item) -> str:
     """The few numbers a person compares entries by."""
     if kind == "gpus":
         fp8 = f", FP8 {_gb(item.fp8_dense_tflops)}" if item.fp8_dense_tflops else ""
-        return (f"BF16 {_gb(item.bf16_dense_tflops)}{fp8} TFLOPS, {_gb(item.hbm_gbytes)} GB @ {_gb(item.hbm_tbytes_per_s)} TB/s, "
-                f"scale-up {_gb(item.nvlink_gbytes_per_s_per_direction)} GB/s/dir, {_gb(item.tdp_w)} W")
+        return (
+            f"BF16 {_gb(item.bf16_dense_tflops)}{fp8} TFLOPS, {_gb(item.hbm_gbytes)} GB @ {_gb(item.hbm_tbytes_per_s)} TB/s, "
+            f"scale-up {_gb(item.nvlink_gbytes_per_s_per_direction)} GB/s/dir, {_gb(item.tdp_w)} W"
+        )
     if kind == "nics":
         return f"{item.speed_gbps}G, {item.ports} port(s), {item.pcie or 'PCIe ?'}"
     if kind == "switches":
         sonic = item.sonic.platform if item.sonic else "no SONiC platform data"
         return f"{item.asic or '?'}, {item.ports} x {item.port_speed_gbps}G, {sonic}"
     if kind == "servers":
-        dom = (f", scale-up domain {item.scaleup_domain_gpus} GPUs over {item.scaleup_domain_servers} servers"
-               if item.scaleup_domain_servers > 1 else "")
+        dom = (
+            f", scale-up domain {item.scaleup_domain_gpus} GPUs over {item.scaleup_domain_servers} servers"
+            if item.scaleup_domain_servers > 1
+            else ""
+        )
         return f"{item.gpus} x {item.gpu_model}{dom}, {item.power_w / 1000:g} kW, {item.rack_units}U"
     if kind == "optics":
         return f"{item.kind}, {item.speed_gbps}G, reach {_gb(item.reach_m)} m"
@@ -97,8 +106,12 @@ def show_cmd(name: str = typer.Argument(..., help="an entry's name, e.g. H100 or
             if field == "sources":
                 continue
             if field == "sonic" and isinstance(value, dict):
-                value = {"platform": value.get("platform"), "hwsku": value.get("hwsku"),
-                         "ports": len(value.get("port_map", [])), "source": value.get("source", "")}
+                value = {
+                    "platform": value.get("platform"),
+                    "hwsku": value.get("hwsku"),
+                    "ports": len(value.get("port_map", [])),
+                    "source": value.get("source", ""),
+                }
             text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
             src = sources.get(field, "")
             if not src and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -128,8 +141,9 @@ def check_cmd(files: list[Path] = typer.Argument(..., help="your catalog file(s)
 
                 name = entry_name(kind, row)
                 over = " (overrides the shipped entry)" if name in _shipped(kind) else ""
-                console.print(f"  {layer.source}: {SINGULAR[kind]} {name}: {figures(kind, getattr(cat, kind)[name])}{over}",
-                              highlight=False)
+                console.print(
+                    f"  {layer.source}: {SINGULAR[kind]} {name}: {figures(kind, getattr(cat, kind)[name])}{over}", highlight=False
+                )
                 n += 1
     console.print(f"ok: {n} entr{'y' if n == 1 else 'ies'} in {len(layers)} file(s)")
 

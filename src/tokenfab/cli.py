@@ -13,8 +13,12 @@ from rich.table import Table as RichTable
 from tokenfab.clikit import console, err, fail, show
 from tokenfab.errors import InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="tokenfab: plan, configure, prove and simulate AI-factory fabrics on open Ethernet.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="tokenfab: plan, configure, prove and simulate AI-factory fabrics on open Ethernet.",
+)
 
 
 @app.command("plan")
@@ -44,6 +48,7 @@ def plan_cmd(
     console.print(f"wrote {len(written)} files to [bold]{out}[/]: {', '.join(written)}")
     if old is not None:
         from tokenfab.report.diff import diff_fabrics, render_diff
+
         render_diff(console, diff_fabrics(old, fabric))
 
 
@@ -53,13 +58,25 @@ def _print_candidates(intent) -> None:
 
     result = search(intent, load_catalog())
     t = RichTable(title=f"design search: {len(result.candidates)} candidates, best by {result.objective} first")
-    for c, just in (("#", "right"), ("design", "left"), ("switches", "right"), ("cost", "right"), ("power", "right"),
-                    ("verdict", "left")):
+    for c, just in (
+        ("#", "right"),
+        ("design", "left"),
+        ("switches", "right"),
+        ("cost", "right"),
+        ("power", "right"),
+        ("verdict", "left"),
+    ):
         t.add_column(c, justify=just, overflow="fold")
     for i, (c, row) in enumerate(zip(result.candidates, result.rows()), start=1):
         ok = row["switches"] != ""
-        t.add_row(str(i), c.choice.short(), f"{row['switches']:,}" if ok else "", f"${row['cost_usd']:,.0f}" if ok else "",
-                  f"{row['power_w'] / 1000:,.1f} kW" if ok else "", row["verdict"])
+        t.add_row(
+            str(i),
+            c.choice.short(),
+            f"{row['switches']:,}" if ok else "",
+            f"${row['cost_usd']:,.0f}" if ok else "",
+            f"{row['power_w'] / 1000:,.1f} kW" if ok else "",
+            row["verdict"],
+        )
     console.print(t, highlight=False)
 
 
@@ -70,17 +87,27 @@ def _print_summary(fabric) -> None:
     t = RichTable(title=f"{fabric.intent.name}: {d.gpus:,} x {d.gpu_model}, {d.architecture}, {d.tiers} tier(s)")
     t.add_column("item")
     t.add_column("value", justify="right")
-    rows = [("servers", d.servers), ("rails x planes", f"{d.rails} x {d.planes}"),
-            ("NIC link", f"{d.link_speed_gbps}G"), ("servers per scalable unit", d.servers_per_su),
-            ("scalable units", d.scalable_units), ("pods", d.pods or "-"),
-            ("leaves", d.leaves), ("spines", d.spines), ("cores", d.cores)]
+    rows = [
+        ("servers", d.servers),
+        ("rails x planes", f"{d.rails} x {d.planes}"),
+        ("NIC link", f"{d.link_speed_gbps}G"),
+        ("servers per scalable unit", d.servers_per_su),
+        ("scalable units", d.scalable_units),
+        ("pods", d.pods or "-"),
+        ("leaves", d.leaves),
+        ("spines", d.spines),
+        ("cores", d.cores),
+    ]
     for name, tier in d.tiers_detail.items():
-        up = (f", {tier.up_ports} x {tier.up_speed_gbps}G up, {tier.oversubscription}:1"
-              if tier.up_ports else "")
+        up = f", {tier.up_ports} x {tier.up_speed_gbps}G up, {tier.oversubscription}:1" if tier.up_ports else ""
         rows.append((f"{name} ({tier.model})", f"{tier.down_ports} x {tier.down_speed_gbps}G down{up}"))
     tot = totals(fabric)
-    rows += [("links", f"{len(fabric.links):,}"), ("BGP sessions", f"{fabric.expectations.bgp_sessions:,}"),
-             ("cost (estimate)", f"${tot['price_usd']:,.0f}"), ("power", f"{tot['power_w'] / 1000:,.1f} kW")]
+    rows += [
+        ("links", f"{len(fabric.links):,}"),
+        ("BGP sessions", f"{fabric.expectations.bgp_sessions:,}"),
+        ("cost (estimate)", f"${tot['price_usd']:,.0f}"),
+        ("power", f"{tot['power_w'] / 1000:,.1f} kW"),
+    ]
     for name, value in rows:
         t.add_row(name, str(value))
     show(t)
@@ -104,8 +131,10 @@ for _register in (_catalog, _configure, _twin, _sim, _factory, _sweep, _operate,
     _register(app)
 
 
-CATALOG_HELP = ("your own catalog file or folder (GPUs, NICs, switches, servers, optics, models); "
-                "repeat for several; overrides shipped entries of the same name")
+CATALOG_HELP = (
+    "your own catalog file or folder (GPUs, NICs, switches, servers, optics, models); "
+    "repeat for several; overrides shipped entries of the same name"
+)
 
 
 def _with_catalog(fn):
@@ -130,8 +159,12 @@ def _with_catalog(fn):
         with use_catalog(layers):
             return fn(*args, **kwargs)
 
-    option = inspect.Parameter("catalog", inspect.Parameter.KEYWORD_ONLY, annotation=list[Path] | None,
-                               default=typer.Option(None, "--catalog", metavar="FILE|DIR", help=CATALOG_HELP))
+    option = inspect.Parameter(
+        "catalog",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=list[Path] | None,
+        default=typer.Option(None, "--catalog", metavar="FILE|DIR", help=CATALOG_HELP),
+    )
     verb.__signature__ = sig.replace(parameters=[*sig.parameters.values(), option])
     verb.__annotations__ = {**{k: v.annotation for k, v in sig.parameters.items()}, "catalog": list[Path] | None}
     return verb

@@ -25,8 +25,10 @@ def whole(table: Table, *names: str, width: int | None = None) -> Table:
     texts = [[Text.from_markup(c).plain if isinstance(c, str) else "" for c in col.cells] for col in columns]
     headers = [str(col.header) for col in columns]
     natural = [max(len(line) for t in [h, *ts] for line in t.splitlines() or [""]) for h, ts in zip(headers, texts)]
-    need = [max((len(t) if h in names else max((len(w) for w in t.split()), default=1)) for t in ts or [""])
-            for h, ts in zip(headers, texts)]
+    need = [
+        max((len(t) if h in names else max((len(w) for w in t.split()), default=1)) for t in ts or [""])
+        for h, ts in zip(headers, texts)
+    ]
     for col in columns:
         col.overflow = "fold"
     room = width - (3 * len(columns) + 1)  # borders and one space of padding each side

@@ -41,8 +41,9 @@ def read_text(path: str | Path, what: str = "file", max_bytes: int = MAX_YAML_BY
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}: {what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); "
-                         "save it as UTF-8") from None
+        raise InputError(
+            f"{path}: {what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); save it as UTF-8"
+        ) from None
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -61,8 +62,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
             continue
         if first is not None:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {excerpt(key)} (first at line {first.start_mark.line + 1})",
-                key_node.start_mark)
+                None, None, f"duplicate key {excerpt(key)} (first at line {first.start_mark.line + 1})", key_node.start_mark
+            )
         seen[key] = key_node
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -71,7 +72,8 @@ def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
     digits = sum(c.isdigit() for c in str(node.value))
     if digits > MAX_INT_DIGITS:
         raise yaml.constructor.ConstructorError(
-            None, None, f"an integer of {digits} digits (at most {MAX_INT_DIGITS} are accepted)", node.start_mark)
+            None, None, f"an integer of {digits} digits (at most {MAX_INT_DIGITS} are accepted)", node.start_mark
+        )
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
@@ -88,8 +90,7 @@ def check_shape(data: Any, source: str) -> Any:
         node, depth = stack.pop()
         budget -= 1
         if budget < 0:
-            raise InputError(f"{source}: more than {MAX_NODES:,} values once YAML aliases are expanded "
-                             "(an alias bomb?)")
+            raise InputError(f"{source}: more than {MAX_NODES:,} values once YAML aliases are expanded (an alias bomb?)")
         if depth > MAX_DEPTH:
             raise InputError(f"{source}: nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, dict):

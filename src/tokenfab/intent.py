@@ -19,8 +19,10 @@ from tokenfab.strict import StrictModel, validation_message  # noqa: F401 (valid
 M = TypeVar("M", bound=BaseModel)
 
 
-NAME_RULE = ("1 to 32 lowercase letters, digits and '-', starting and ending with a letter or digit "
-             "(it becomes Kubernetes, Slurm and SONiC names)")
+NAME_RULE = (
+    "1 to 32 lowercase letters, digits and '-', starting and ending with a letter or digit "
+    "(it becomes Kubernetes, Slurm and SONiC names)"
+)
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
 
 
@@ -31,13 +33,16 @@ class Cluster(StrictModel):
     gpus_per_server: int = Field(8, ge=1, le=72, description="GPUs in each server")
     gpu_model: str = Field("H100", description="catalog GPU model")
     server_model: str | None = Field(None, description="catalog server model; default: the catalog's server for gpu_model")
-    nics_per_server: int | None = Field(None, ge=1, le=32, description="backend NICs per server (one rail each); "
-                                                                       "default: one per GPU")
+    nics_per_server: int | None = Field(
+        None, ge=1, le=32, description="backend NICs per server (one rail each); default: one per GPU"
+    )
     nic_model: str = Field("ConnectX-7", description="catalog NIC model of the backend NICs")
     nic_speed_gbps: int | None = Field(None, gt=0, description="NIC port speed; default: the NIC's catalog speed")
     planes: int | Literal["auto"] = Field(
-        1, description="a NIC's ports split over this many parallel, separate fabrics (1-8), or auto: the design search "
-                       "tries every split the NIC and leaf run")
+        1,
+        description="a NIC's ports split over this many parallel, separate fabrics (1-8), or auto: the design search "
+        "tries every split the NIC and leaf run",
+    )
 
 
 class Tier(StrictModel):
@@ -45,10 +50,13 @@ class Tier(StrictModel):
 
     switch_model: str | None = Field(None, description="catalog switch model; default: fabric.switch_model")
     oversubscription: float = Field(1.0, ge=1.0, le=16.0, description="downlink : uplink bandwidth at most")
-    downlink_breakout: str | None = Field(None, description="SONiC breakout mode of the downlink cages, e.g. '2x400G'; "
-                                                           "default: the mode that matches the link speed")
-    uplink_breakout: str | None = Field(None, description="SONiC breakout mode of the uplink cages; default: the "
-                                                         "highest speed both tiers support")
+    downlink_breakout: str | None = Field(
+        None,
+        description="SONiC breakout mode of the downlink cages, e.g. '2x400G'; default: the mode that matches the link speed",
+    )
+    uplink_breakout: str | None = Field(
+        None, description="SONiC breakout mode of the uplink cages; default: the highest speed both tiers support"
+    )
     count: int | None = Field(None, ge=1, description="override the computed switch count (per group); not for leaves")
 
 
@@ -64,26 +72,34 @@ class FabricSpec(StrictModel):
     """The backend (GPU) fabric: architecture, tiers and switches."""
 
     architecture: Literal["auto", "rail-only", "rail-optimized"] = Field(
-        "auto", description="rail-optimized (rails join at the spines), rail-only (each rail its own fabric), "
-                            "or auto (the cheaper that meets cross_rail)")
+        "auto",
+        description="rail-optimized (rails join at the spines), rail-only (each rail its own fabric), "
+        "or auto (the cheaper that meets cross_rail)",
+    )
     tiers: Literal["auto", 1, 2, 3] = Field("auto", description="switch tiers; auto takes the fewest that fit")
     cross_rail: Literal["network", "nvlink"] = Field(
-        "network", description="must GPUs on different rails reach each other through the network (network), "
-                               "or may they use the servers' NVLink (nvlink, which allows rail-only)?")
+        "network",
+        description="must GPUs on different rails reach each other through the network (network), "
+        "or may they use the servers' NVLink (nvlink, which allows rail-only)?",
+    )
     switch_model: str | list[str] = Field(
-        "CX864E-N", description="catalog switch model of every tier that names none; a list lets the design search "
-                                "pick per tier")
+        "CX864E-N", description="catalog switch model of every tier that names none; a list lets the design search pick per tier"
+    )
     objective: Literal["cost", "switches", "optics", "power"] = Field(
-        "cost", description="what the design search minimises among the designs that meet the intent: cost (switches, "
-                            "cables and optics), switches (count), optics (cables and optics cost) or power (switches "
-                            "and optics)")
+        "cost",
+        description="what the design search minimises among the designs that meet the intent: cost (switches, "
+        "cables and optics), switches (count), optics (cables and optics cost) or power (switches "
+        "and optics)",
+    )
     leaf: Tier = Field(Tier(), description="the leaf tier")
     spine: Tier = Field(Tier(), description="the spine tier")
     core: Tier = Field(Tier(), description="the core tier (three tiers only; it has no uplinks)")
-    servers_per_su: int | None = Field(None, ge=1, description="override: servers per scalable unit "
-                                                               "(under one leaf of each rail)")
-    max_servers: int | None = Field(None, ge=1, description="size spines, cores and address blocks for growth "
-                                                            "to this many servers")
+    servers_per_su: int | None = Field(
+        None, ge=1, description="override: servers per scalable unit (under one leaf of each rail)"
+    )
+    max_servers: int | None = Field(
+        None, ge=1, description="size spines, cores and address blocks for growth to this many servers"
+    )
     cable_lengths: CableLengths = Field(CableLengths(), description="fixed cable runs; unset: from the rack layout")
 
     @model_validator(mode="after")
@@ -108,11 +124,14 @@ class Asn(StrictModel):
     """How BGP AS numbers are given out (RFC 7938)."""
 
     scheme: Literal["auto", "16bit", "32bit"] = Field(
-        "auto", description="private ASN range: 16bit (64512-65534), 32bit (4200000000 up), or auto "
-                            "(16-bit while it holds every leaf)")
+        "auto",
+        description="private ASN range: 16bit (64512-65534), 32bit (4200000000 up), or auto (16-bit while it holds every leaf)",
+    )
     spine: Literal["per-group", "unique"] = Field(
-        "per-group", description="per-group: one ASN per spine group of a pod (RFC 7938: no BGP path "
-                                 "hunting through other spines); unique: one per spine")
+        "per-group",
+        description="per-group: one ASN per spine group of a pod (RFC 7938: no BGP path "
+        "hunting through other spines); unique: one per spine",
+    )
 
 
 class Addressing(StrictModel):
@@ -123,7 +142,8 @@ class Addressing(StrictModel):
     p2p: str = Field("10.4.0.0/14", description="switch-to-switch /31 links")
     servers: str = Field("10.64.0.0/10", description="server NIC addresses")
     server_links: Literal["vlan", "p31"] = Field(
-        "vlan", description="vlan: one subnet per leaf (VLAN + SVI); p31: a /31 per NIC link")
+        "vlan", description="vlan: one subnet per leaf (VLAN + SVI); p31: a /31 per NIC link"
+    )
     vlan_base: int = Field(100, ge=1, le=3000, description="the VLAN of rail k (1-based) is vlan_base + k")
     asn: Asn = Field(Asn(), description="AS numbering")
 
@@ -183,8 +203,7 @@ class Roce(StrictModel):
 class Intent(StrictModel):
     """What the operator wants built: the cluster, its fabric, addresses, side networks and racks."""
 
-    name: str = Field("fabric", json_schema_extra={"pattern": NAME_PATTERN},
-                      description=f"the fabric's name: {NAME_RULE}")
+    name: str = Field("fabric", json_schema_extra={"pattern": NAME_PATTERN}, description=f"the fabric's name: {NAME_RULE}")
     description: str = Field("", description="free text for people")
     cluster: Cluster = Field(description="the GPU servers and their NICs")
     fabric: FabricSpec = Field(FabricSpec(), description="the backend (GPU) fabric")
@@ -195,9 +214,13 @@ class Intent(StrictModel):
     roce: Roce = Field(Roce(), description="RoCEv2 QoS")
     prices_usd: dict[str, float] = Field(default_factory=dict, description="price override per catalog model")
     power_w: dict[str, float] = Field(default_factory=dict, description="power override per catalog model")
-    catalog: list[str] = Field(default_factory=list, description=(
-        "your own catalog files or folders (GPUs, NICs, switches, servers, optics, models), relative to "
-        "this file; an entry with a shipped name overrides it. See `tokenfab schema catalog`."))
+    catalog: list[str] = Field(
+        default_factory=list,
+        description=(
+            "your own catalog files or folders (GPUs, NICs, switches, servers, optics, models), relative to "
+            "this file; an entry with a shipped name overrides it. See `tokenfab schema catalog`."
+        ),
+    )
     # The user catalog layers this intent was checked against (user-wide folder, --catalog, its own files).
     _catalog_layers: tuple = PrivateAttr(default=())
 
@@ -228,8 +251,7 @@ def validated(model: type[M], data: object, source: str, keys: str) -> M:
         raise InputError(f"{source}: {validation_message(exc)}") from None
 
 
-def parse_intent(data: object, source: str = "intent", base: Path | None = None,
-                 layers: tuple | None = None) -> Intent:
+def parse_intent(data: object, source: str = "intent", base: Path | None = None, layers: tuple | None = None) -> Intent:
     """`data` as an Intent checked against its catalog. The catalog is the active one (user-wide
     folder, --catalog) plus the intent's own `catalog:` files read relative to `base` (the intent's
     folder; default the working folder), unless `layers` gives the full set (a fabric's record)."""
@@ -270,18 +292,23 @@ def check_catalog_refs(intent: Intent, source: str = "intent") -> None:
     server = ref("servers", c.server_model, "cluster.server_model") if c.server_model else None
     if server is not None:
         if server.gpu_model != c.gpu_model:
-            problems.append(f"cluster.server_model: {server.model} holds {server.gpu_model} GPUs, not "
-                            f"cluster.gpu_model {c.gpu_model}")
+            problems.append(
+                f"cluster.server_model: {server.model} holds {server.gpu_model} GPUs, not cluster.gpu_model {c.gpu_model}"
+            )
         if server.gpus != c.gpus_per_server:
-            problems.append(f"cluster.gpus_per_server: {c.gpus_per_server}, but server {server.model} holds "
-                            f"{server.gpus} GPUs (set gpus_per_server: {server.gpus})")
+            problems.append(
+                f"cluster.gpus_per_server: {c.gpus_per_server}, but server {server.model} holds "
+                f"{server.gpus} GPUs (set gpus_per_server: {server.gpus})"
+            )
     if c.gpu_model in cat.gpus and (server is not None or not c.server_model):
         srv = server or default_server(cat, c.gpu_model, c.gpus_per_server)
         ds = srv.scaleup_domain_servers
         if ds > 1 and c.servers % ds:
-            problems.append(f"cluster.servers: {c.servers} is not a whole number of {srv.model} scale-up domains "
-                            f"({ds} servers, {ds * srv.gpus} GPUs each): use {ds * max(1, c.servers // ds)} or "
-                            f"{ds * (c.servers // ds + 1)}")
+            problems.append(
+                f"cluster.servers: {c.servers} is not a whole number of {srv.model} scale-up domains "
+                f"({ds} servers, {ds * srv.gpus} GPUs each): use {ds * max(1, c.servers // ds)} or "
+                f"{ds * (c.servers // ds + 1)}"
+            )
     if nic is not None:
         speed = c.nic_speed_gbps or nic.speed_gbps
         if speed > nic.speed_gbps:

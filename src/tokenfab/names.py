@@ -1,9 +1,9 @@
 """One syntax names devices and links on every command line:
 
-    leaf-r1-1                       a device
-    leaf-r1-1:Ethernet0             a port, and the link cabled to it
-    leaf-r1-1--spine-3              every link between two devices (parallel links included)
-    leaf-r1-1:Ethernet256--spine-3:Ethernet0   one link, both ends named
+leaf-r1-1                       a device
+leaf-r1-1:Ethernet0             a port, and the link cabled to it
+leaf-r1-1--spine-3              every link between two devices (parallel links included)
+leaf-r1-1:Ethernet256--spine-3:Ethernet0   one link, both ends named
 """
 
 from __future__ import annotations

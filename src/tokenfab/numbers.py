@@ -22,8 +22,16 @@ MAX_WAIT_S = 86_400.0  # twin --timeout: a day
 MAX_GRID_POINTS = 10_000  # points of one sweep grid (each is a whole plan; every intent is held in memory)
 
 
-def check(value: float | int, what: str, lo: float | None = None, hi: float | None = None,
-          lo_open: bool = False, hi_open: bool = False, unit: str = "", desc: str = "a number") -> float | int:
+def check(
+    value: float | int,
+    what: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    unit: str = "",
+    desc: str = "a number",
+) -> float | int:
     """`value` if it is a finite number (not a boolean) within [lo, hi]; InputError naming `what`."""
     accepted = _range_text(lo, hi, lo_open, hi_open, unit)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -33,8 +41,12 @@ def check(value: float | int, what: str, lo: float | None = None, hi: float | No
     low_bad = lo is not None and (value <= lo if lo_open else value < lo)
     high_bad = hi is not None and (value >= hi if hi_open else value > hi)
     if low_bad or high_bad:
-        raise InputError(f"expected {desc}{accepted}, got {value:g}" if isinstance(value, float)
-                         else f"expected {desc}{accepted}, got {value}", what)
+        raise InputError(
+            f"expected {desc}{accepted}, got {value:g}"
+            if isinstance(value, float)
+            else f"expected {desc}{accepted}, got {value}",
+            what,
+        )
     return value
 
 

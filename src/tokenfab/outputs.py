@@ -108,8 +108,10 @@ def check_target(path: str | Path, force: bool = False, keep: bool = False) -> P
     except (OSError, RuntimeError) as exc:
         raise InputError(f"output folder {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if resolved == cwd or resolved in cwd.parents or resolved.parent == resolved:
-        raise InputError(f"output folder {path}: it is {'the current folder' if resolved == cwd else 'above the current folder'}; "
-                         "name a folder of its own (e.g. -o out)")
+        raise InputError(
+            f"output folder {path}: it is {'the current folder' if resolved == cwd else 'above the current folder'}; "
+            "name a folder of its own (e.g. -o out)"
+        )
     if path.exists() or path.is_symlink():
         if not path.is_dir():
             raise InputError(f"output folder {path} exists and is not a folder")
@@ -117,8 +119,10 @@ def check_target(path: str | Path, force: bool = False, keep: bool = False) -> P
         if not (force or keep or empty):
             raise InputError(f"output folder {path} exists; pass --force to replace it")
         if force and not keep and not empty and not (path / MARKER).is_file():
-            raise InputError(f"output folder {path} holds files tokenfab did not write (no {MARKER} marker); "
-                             "--force replaces only tokenfab's own folders: remove it yourself or choose another")
+            raise InputError(
+                f"output folder {path} holds files tokenfab did not write (no {MARKER} marker); "
+                "--force replaces only tokenfab's own folders: remove it yourself or choose another"
+            )
     parent = resolved.parent
     probe = parent
     while not probe.exists():

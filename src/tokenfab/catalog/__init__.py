@@ -32,8 +32,10 @@ class _Item(StrictModel):
     vendor: str = Field("", description="maker")
     price_usd: NonNegativeFloat = Field(0.0, description="purchase price of one unit, USD")
     power_w: NonNegativeFloat = Field(0.0, description="typical or maximum power of one unit, W")
-    sources: dict[str, str] = Field(default_factory=dict, description=(
-        "where each figure comes from, by field name; a figure not from a datasheet says 'estimate'"))
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description=("where each figure comes from, by field name; a figure not from a datasheet says 'estimate'"),
+    )
 
 
 class BreakoutMode(StrictModel):
@@ -57,9 +59,12 @@ class SonicPlatform(StrictModel):
     source: str = Field("", description="upstream file(s) the port map was read from")
     model: str = Field("", description="the real box a generic catalog entry stands for")
     port_map: list[PortMapEntry] = Field(description="one entry per front-panel cage, in order")
-    breakout_children: dict[str, list[int]] = Field(default_factory=dict, description=(
-        "per breakout mode, each child's offset from its parent's Ethernet number"))
-    extra_ports: list[PortMapEntry] = Field(default_factory=list, description="ports besides the cages (e.g. a 10G management-side port)")
+    breakout_children: dict[str, list[int]] = Field(
+        default_factory=dict, description=("per breakout mode, each child's offset from its parent's Ethernet number")
+    )
+    extra_ports: list[PortMapEntry] = Field(
+        default_factory=list, description="ports besides the cages (e.g. a 10G management-side port)"
+    )
     fec_by_speed_gbps: dict[int, str] = Field(default_factory=dict, description="FEC mode per port speed")
     mtu: PositiveInt = Field(9100, description="port MTU, bytes")
     lossless_headroom: dict | None = Field(None, description="pg_profile_lookup.ini rows for the lossless PG headroom")
@@ -76,7 +81,9 @@ class Switch(_Item):
     rack_units: PositiveInt = Field(1, description="height, U")
     latency_ns: PositiveFloat | None = Field(None, description="port-to-port latency, ns")
     buffer_mbytes: PositiveFloat | None = Field(None, description="packet buffer, MB (1e6 bytes)")
-    sonic: SonicPlatform | None = Field(None, description="SONiC platform facts (port map, breakouts, buffers); configure needs them")
+    sonic: SonicPlatform | None = Field(
+        None, description="SONiC platform facts (port map, breakouts, buffers); configure needs them"
+    )
 
     @property
     def buffer_mb(self) -> float | None:  # the field's earlier name, for readers not yet renamed
@@ -113,8 +120,9 @@ class Gpu(_Item):
     fp8_dense_tflops: PositiveFloat | None = Field(None, description="dense FP8 tensor TFLOPS")
     hbm_gbytes: PositiveFloat = Field(description="HBM capacity, GB (1e9 bytes)")
     hbm_tbytes_per_s: PositiveFloat = Field(description="HBM bandwidth, TB/s")
-    nvlink_gbytes_per_s_per_direction: PositiveFloat = Field(description=(
-        "scale-up (NVLink / Infinity Fabric / Gaudi RoCE) bandwidth per GPU in one direction, GB/s"))
+    nvlink_gbytes_per_s_per_direction: PositiveFloat = Field(
+        description=("scale-up (NVLink / Infinity Fabric / Gaudi RoCE) bandwidth per GPU in one direction, GB/s")
+    )
     tdp_w: PositiveFloat = Field(description="board power, W")
     price_usd_per_hour: NonNegativeFloat | None = Field(None, description="rental price per GPU-hour, USD")
     nvls: bool = Field(False, description="NVLink SHARP (in-switch all-reduce) inside the NVLink domain")
@@ -128,9 +136,13 @@ class Server(_Item):
     gpus: PositiveInt = Field(description="GPUs in one server (or one compute tray)")
     gpu_model: str = Field(description="catalog GPU in the server")
     rack_units: PositiveInt = Field(8, description="height, U")
-    scaleup_domain_servers: PositiveInt = Field(1, description=(
-        "servers (compute trays) whose GPUs share one scale-up (NVLink) domain: 1 for an HGX box, "
-        "18 for a GB200 NVL72 rack. Tensor-parallel traffic never leaves the domain."))
+    scaleup_domain_servers: PositiveInt = Field(
+        1,
+        description=(
+            "servers (compute trays) whose GPUs share one scale-up (NVLink) domain: 1 for an HGX box, "
+            "18 for a GB200 NVL72 rack. Tensor-parallel traffic never leaves the domain."
+        ),
+    )
 
     @property
     def scaleup_domain_gpus(self) -> int:
@@ -148,18 +160,25 @@ class Optic(_Item):
     far_end: str | None = Field(None, description="for a splitter transceiver, the transceiver at each far end")
 
 
-
 # kind -> entry schema. `models` stay rows in the Catalog: tokenfab.workload.models types them as
 # ModelSpec (ModelArch + the arithmetic on it).
 KINDS: dict[str, type[StrictModel]] = {
-    "switches": Switch, "nics": Nic, "gpus": Gpu, "servers": Server, "optics": Optic, "models": ModelArch}
+    "switches": Switch,
+    "nics": Nic,
+    "gpus": Gpu,
+    "servers": Server,
+    "optics": Optic,
+    "models": ModelArch,
+}
 SINGULAR = {"switches": "switch", "nics": "NIC", "gpus": "GPU", "servers": "server", "optics": "optic", "models": "model"}
 
 
 class CatalogFile(StrictModel):
     """A catalog file: any of the kinds, each a list of entries (the shipped files' schema)."""
 
-    switches: list[Switch] = Field(default_factory=list, description="Ethernet/InfiniBand switches with their SONiC platform facts")
+    switches: list[Switch] = Field(
+        default_factory=list, description="Ethernet/InfiniBand switches with their SONiC platform facts"
+    )
     nics: list[Nic] = Field(default_factory=list, description="scale-out network adapters")
     gpus: list[Gpu] = Field(default_factory=list, description="accelerators")
     servers: list[Server] = Field(default_factory=list, description="GPU servers (or compute trays of a rack-scale domain)")
@@ -172,14 +191,18 @@ def reference_problems(cat: Catalog) -> list[str]:
     out = []
     for s in cat.servers.values():
         if s.gpu_model not in cat.gpus:
-            out.append(f"server {s.model!r} ({cat.source_of('servers', s.model)}): gpu_model: "
-                       f"{unknown_message('gpus', s.gpu_model, cat.gpus)}")
+            out.append(
+                f"server {s.model!r} ({cat.source_of('servers', s.model)}): gpu_model: "
+                f"{unknown_message('gpus', s.gpu_model, cat.gpus)}"
+            )
     for o in cat.optics.values():
         for field in ("fiber", "far_end"):
             ref = getattr(o, field)
             if ref and ref not in cat.optics:
-                out.append(f"optic {o.model!r} ({cat.source_of('optics', o.model)}): {field}: "
-                           f"{unknown_message('optics', ref, cat.optics)}")
+                out.append(
+                    f"optic {o.model!r} ({cat.source_of('optics', o.model)}): {field}: "
+                    f"{unknown_message('optics', ref, cat.optics)}"
+                )
     return out
 
 
@@ -201,15 +224,15 @@ class Layer:
         return f"{self.source}\0{self.sha256}"
 
     def to_json_obj(self) -> dict:
-        return {"source": self.source, "sha256": self.sha256,
-                "entries": {k: list(v) for k, v in self.entries.items() if v}}
+        return {"source": self.source, "sha256": self.sha256, "entries": {k: list(v) for k, v in self.entries.items() if v}}
 
 
 class Catalog:
     """The catalog in force: shipped entries overlaid with the user layers, in order."""
 
-    def __init__(self, items: dict[str, dict[str, Any]], origin: dict[tuple[str, str], str],
-                 notes: list[str], layers: tuple[Layer, ...]):
+    def __init__(
+        self, items: dict[str, dict[str, Any]], origin: dict[tuple[str, str], str], notes: list[str], layers: tuple[Layer, ...]
+    ):
         self.switches: dict[str, Switch] = items["switches"]
         self.nics: dict[str, Nic] = items["nics"]
         self.gpus: dict[str, Gpu] = items["gpus"]
@@ -242,8 +265,10 @@ def default_server(cat: Catalog, gpu_model: str, gpus: int) -> Server:
 
 
 def unknown_message(kind: str, name: str, known) -> str:
-    return (f"unknown {SINGULAR[kind]} model {name!r}; the catalog has: {', '.join(sorted(known))} "
-            "(add your own in a catalog file: the intent's catalog list or --catalog)")
+    return (
+        f"unknown {SINGULAR[kind]} model {name!r}; the catalog has: {', '.join(sorted(known))} "
+        "(add your own in a catalog file: the intent's catalog list or --catalog)"
+    )
 
 
 @cache
@@ -258,8 +283,10 @@ def shipped_rows() -> dict[str, tuple[dict, ...]]:
 
 @cache
 def _shipped_items() -> dict[str, dict[str, Any]]:
-    return {kind: {entry_name(kind, r): (r if kind == "models" else KINDS[kind].model_validate(r)) for r in rows}
-            for kind, rows in shipped_rows().items()}
+    return {
+        kind: {entry_name(kind, r): (r if kind == "models" else KINDS[kind].model_validate(r)) for r in rows}
+        for kind, rows in shipped_rows().items()
+    }
 
 
 _CACHE: dict[tuple[str, ...], Catalog] = {}

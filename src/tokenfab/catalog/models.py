@@ -13,7 +13,9 @@ from tokenfab.strict import StrictModel
 
 
 class Attention(StrictModel):
-    kind: Literal["gqa", "mla"] = Field("gqa", description="grouped-query (MHA when kv_heads == heads) or multi-head latent (DeepSeek)")
+    kind: Literal["gqa", "mla"] = Field(
+        "gqa", description="grouped-query (MHA when kv_heads == heads) or multi-head latent (DeepSeek)"
+    )
     heads: PositiveInt = Field(description="query heads")
     kv_heads: PositiveInt | None = Field(None, description="gqa: key/value heads; default: heads")
     head_dim: PositiveInt | None = Field(None, description="gqa: per-head width; default: hidden / heads")
@@ -51,7 +53,8 @@ class ModelArch(StrictModel):
     tied_embeddings: bool = Field(False, description="input embedding and output head share one matrix")
     attention: Attention = Field(description="attention shape")
     moe: Moe | None = Field(None, description="mixture of experts; absent for a dense model")
-    published_params_b: float | None = Field(None, gt=0, description="total parameters as published, billions (checked against the shapes)")
+    published_params_b: float | None = Field(
+        None, gt=0, description="total parameters as published, billions (checked against the shapes)"
+    )
     published_active_params_b: float | None = Field(None, gt=0, description="active parameters per token as published, billions")
     sources: dict[str, str] = Field(default_factory=dict, description="where the shapes come from")
-

@@ -26,8 +26,9 @@ class Scheduler(StrictModel):
 
 class Wred(StrictModel):
     name: str = Field(pattern=r"^[a-zA-Z0-9][-a-zA-Z0-9_]{0,31}$")
-    ecn: Literal["ecn_none", "ecn_green", "ecn_yellow", "ecn_red", "ecn_green_yellow", "ecn_green_red",
-                 "ecn_yellow_red", "ecn_all"]
+    ecn: Literal[
+        "ecn_none", "ecn_green", "ecn_yellow", "ecn_red", "ecn_green_yellow", "ecn_green_red", "ecn_yellow_red", "ecn_all"
+    ]
     min_bytes: int = Field(gt=0)
     max_bytes: int = Field(gt=0)
     mark_probability_percent: int = Field(ge=0, le=100)
@@ -114,12 +115,18 @@ def resolve(spec) -> Profile:
         raise InputError(f"unknown RoCE profile {spec.profile!r}; known: {', '.join(sorted(raw))}", "roce.profile")
     data = dict(raw[spec.profile], name=spec.profile)
     wred = dict(data["wred"])
-    for key, field in (("min_bytes", "ecn_min_bytes"), ("max_bytes", "ecn_max_bytes"),
-                       ("mark_probability_percent", "ecn_mark_probability_percent")):
+    for key, field in (
+        ("min_bytes", "ecn_min_bytes"),
+        ("max_bytes", "ecn_max_bytes"),
+        ("mark_probability_percent", "ecn_mark_probability_percent"),
+    ):
         if getattr(spec, field) is not None:
             wred[key] = getattr(spec, field)
     if wred["min_bytes"] >= wred["max_bytes"]:
-        raise InputError(f"ECN min {wred['min_bytes']} B must be below max {wred['max_bytes']} B "
-                         f"(profile {spec.profile} with the intent's overrides)", "roce")
+        raise InputError(
+            f"ECN min {wred['min_bytes']} B must be below max {wred['max_bytes']} B "
+            f"(profile {spec.profile} with the intent's overrides)",
+            "roce",
+        )
     data["wred"] = wred
     return Profile.model_validate(data)

@@ -60,8 +60,9 @@ def estimate(speed_gbps: int, cable_m: int) -> Headroom:
     rate = speed_gbps * 1e9 / 8
     xoff = math.ceil(2 * cable_m * PROPAGATION_S_PER_M * rate + 2 * MTU_BYTES + PFC_RESPONSE_S * rate)
     xon = 2 * MTU_BYTES
-    return Headroom(speed_gbps, cable_m, xon + xoff, xon, xoff, 0, None,
-                    "estimate: PFC headroom formula (tokenfab.configure.buffers)", True)
+    return Headroom(
+        speed_gbps, cable_m, xon + xoff, xon, xoff, 0, None, "estimate: PFC headroom formula (tokenfab.configure.buffers)", True
+    )
 
 
 @per_catalog
@@ -70,9 +71,17 @@ def headroom(model: str, speed_gbps: int, length_m: float) -> Headroom:
     for cable, row in _rows(model).get(speed_gbps, []):
         if cable >= length_m:
             assert sw.sonic is not None and sw.sonic.lossless_headroom is not None  # the rows came from it
-            return Headroom(speed_gbps, cable, int(row["size"]), int(row["xon"]), int(row["xoff"]),
-                            int(row.get("threshold", 0)), row.get("xon_offset"),
-                            sw.sonic.lossless_headroom.get("source", "catalog"), False)
+            return Headroom(
+                speed_gbps,
+                cable,
+                int(row["size"]),
+                int(row["xon"]),
+                int(row["xoff"]),
+                int(row.get("threshold", 0)),
+                row.get("xon_offset"),
+                sw.sonic.lossless_headroom.get("source", "catalog"),
+                False,
+            )
     return estimate(speed_gbps, max(1, math.ceil(length_m)))
 
 
@@ -98,22 +107,34 @@ def pools(model: str) -> Pools:
     else:
         # No platform buffer template: split the catalog's buffer size (an estimate itself).
         total = int((sw.buffer_mbytes or 64) * 1e6)
-        rows = {"ingress_lossless_pool": {"type": "ingress", "mode": "dynamic", "size": str(total * 6 // 10)},
-                "egress_lossless_pool": {"type": "egress", "mode": "dynamic", "size": str(total)},
-                "egress_lossy_pool": {"type": "egress", "mode": "dynamic", "size": str(total * 4 // 10)}}
-        source, estimate_ = f"estimate: split of buffer_mbytes {sw.buffer_mbytes} ({sw.sources.get('buffer_mbytes', 'catalog')})", True
+        rows = {
+            "ingress_lossless_pool": {"type": "ingress", "mode": "dynamic", "size": str(total * 6 // 10)},
+            "egress_lossless_pool": {"type": "egress", "mode": "dynamic", "size": str(total)},
+            "egress_lossy_pool": {"type": "egress", "mode": "dynamic", "size": str(total * 4 // 10)},
+        }
+        source, estimate_ = (
+            f"estimate: split of buffer_mbytes {sw.buffer_mbytes} ({sw.sources.get('buffer_mbytes', 'catalog')})",
+            True,
+        )
 
     def first(*names: str) -> str:
         return next(n for n in names if n in rows)
 
     ing_ll = first("ingress_lossless_pool")
-    return Pools(rows, ing_ll, first("ingress_lossy_pool", "lossy_pool", ing_ll),
-                 first("egress_lossless_pool", ing_ll), first("egress_lossy_pool", "lossy_pool", "egress_lossless_pool"),
-                 source, estimate_)
+    return Pools(
+        rows,
+        ing_ll,
+        first("ingress_lossy_pool", "lossy_pool", ing_ll),
+        first("egress_lossless_pool", ing_ll),
+        first("egress_lossy_pool", "lossy_pool", "egress_lossless_pool"),
+        source,
+        estimate_,
+    )
 
 
 def profiles(p: Pools, used: list[Headroom]) -> dict[str, dict[str, str]]:
     """BUFFER_PROFILE rows: the four base profiles plus one lossless PG profile per (speed, cable) in use."""
+
     def egress_lossless() -> dict[str, str]:
         pool = p.pools[p.egress_lossless]
         if pool.get("mode") == "static":
@@ -126,8 +147,13 @@ def profiles(p: Pools, used: list[Headroom]) -> dict[str, dict[str, str]]:
         "egress_lossy_profile": {"pool": p.egress_lossy, "size": "1518", "dynamic_th": "3"},
     }
     for h in used:
-        row = {"pool": p.ingress_lossless, "size": str(h.size), "xon": str(h.xon), "xoff": str(h.xoff),
-               "dynamic_th": str(h.dynamic_th)}
+        row = {
+            "pool": p.ingress_lossless,
+            "size": str(h.size),
+            "xon": str(h.xon),
+            "xoff": str(h.xoff),
+            "dynamic_th": str(h.dynamic_th),
+        }
         if h.xon_offset is not None:
             row["xon_offset"] = str(h.xon_offset)
         out[h.profile] = row

@@ -31,8 +31,9 @@ def dump_config(cfg: dict) -> bytes:
     return (json.dumps(cfg, indent=4, sort_keys=True) + "\n").encode()
 
 
-def generate(fabric: Fabric, ztp_url: str | None = None,
-             progress: Callable[[str], None] | None = None) -> Iterator[tuple[str, bytes]]:
+def generate(
+    fabric: Fabric, ztp_url: str | None = None, progress: Callable[[str], None] | None = None
+) -> Iterator[tuple[str, bytes]]:
     ctx = Context(fabric)
     tick = progress or (lambda _: None)
     yield "fabric.json", fabric.dumps().encode()
@@ -73,8 +74,15 @@ def count(fabric: Fabric) -> int:
     return len(fabric.devices)
 
 
-def write(fabric: Fabric, out, *, force: bool = False, add_to_plan: bool = False, ztp_url: str | None = None,
-          progress: Callable[[str], None] | None = None) -> list[str]:
+def write(
+    fabric: Fabric,
+    out,
+    *,
+    force: bool = False,
+    add_to_plan: bool = False,
+    ztp_url: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[str]:
     """Write the bundle into `out` atomically (nothing half-written on failure).
 
     add_to_plan: `out` is the plan folder the fabric came from; its plan files stay and earlier

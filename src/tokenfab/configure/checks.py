@@ -86,29 +86,65 @@ def platform(name: str, model: str, cfg: dict) -> list[Violation]:
         return [Violation("platform", name, "DEVICE_METADATA", "localhost", "hwsku", f"model {model} has no SONiC platform data")]
     meta = cfg.get("DEVICE_METADATA", {}).get("localhost", {})
     if meta.get("platform") != sw.sonic.platform:
-        out.append(Violation("platform", name, "DEVICE_METADATA", "localhost", "platform",
-                             f"{meta.get('platform')!r} but the plan's {model} is {sw.sonic.platform!r}"))
+        out.append(
+            Violation(
+                "platform",
+                name,
+                "DEVICE_METADATA",
+                "localhost",
+                "platform",
+                f"{meta.get('platform')!r} but the plan's {model} is {sw.sonic.platform!r}",
+            )
+        )
     brk = {k: v.get("brkout_mode", "") for k, v in cfg.get("BREAKOUT_CFG", {}).items()}
     known = {m.mode for m in sw.breakout_modes}
     for parent, mode in sorted(brk.items()):
         if mode not in known:
-            out.append(Violation("platform", name, "BREAKOUT_CFG", parent, "brkout_mode",
-                                 f"{mode!r} is not a breakout mode of {model} ({', '.join(sorted(known))})"))
+            out.append(
+                Violation(
+                    "platform",
+                    name,
+                    "BREAKOUT_CFG",
+                    parent,
+                    "brkout_mode",
+                    f"{mode!r} is not a breakout mode of {model} ({', '.join(sorted(known))})",
+                )
+            )
     expected = portmod.expected_ports(sw, brk)
     lanes_seen: dict[str, str] = {}
     for pname, p in cfg.get("PORT", {}).items():
         exp = expected.get(pname)
         if exp is None:
-            out.append(Violation("platform", name, "PORT", pname, "", f"not a port of {model} ({sw.sonic.platform}) "
-                                 f"under its BREAKOUT_CFG"))
+            out.append(
+                Violation(
+                    "platform", name, "PORT", pname, "", f"not a port of {model} ({sw.sonic.platform}) under its BREAKOUT_CFG"
+                )
+            )
             continue
         if p.get("lanes") != exp.lanes:
-            out.append(Violation("platform", name, "PORT", pname, "lanes", f"{p.get('lanes')!r}, but the platform's port "
-                                 f"map gives {exp.lanes!r} in mode {exp.mode or 'fixed'}"))
+            out.append(
+                Violation(
+                    "platform",
+                    name,
+                    "PORT",
+                    pname,
+                    "lanes",
+                    f"{p.get('lanes')!r}, but the platform's port map gives {exp.lanes!r} in mode {exp.mode or 'fixed'}",
+                )
+            )
         allowed = _speeds(exp.mode) if exp.mode else {exp.speed_gbps * 1000}
         if str(p.get("speed", "")).isdigit() and int(p["speed"]) not in allowed:
-            out.append(Violation("platform", name, "PORT", pname, "speed", f"{p['speed']} Mb/s is not allowed in mode "
-                                 f"{exp.mode} (allowed: {', '.join(str(s) for s in sorted(allowed))})"))
+            out.append(
+                Violation(
+                    "platform",
+                    name,
+                    "PORT",
+                    pname,
+                    "speed",
+                    f"{p['speed']} Mb/s is not allowed in mode "
+                    f"{exp.mode} (allowed: {', '.join(str(s) for s in sorted(allowed))})",
+                )
+            )
         for lane in str(p.get("lanes", "")).split(","):
             if lane in lanes_seen and lanes_seen[lane] != pname:
                 out.append(Violation("platform", name, "PORT", pname, "lanes", f"lane {lane} is also used by {lanes_seen[lane]}"))
@@ -127,37 +163,73 @@ def links(fabric: Fabric, configs: dict[str, dict], hosts: dict[str, Host]) -> l
             if peer in configs:
                 back = configs[peer].get("DEVICE_NEIGHBOR", {}).get(peer_port, {})
                 if back.get("name") != name or back.get("port") != port:
-                    out.append(Violation("link", name, "DEVICE_NEIGHBOR", port, "", f"says {peer}:{peer_port}, but "
-                                         f"{peer}:{peer_port} says {back.get('name', '-')}:{back.get('port', '-')}"))
+                    out.append(
+                        Violation(
+                            "link",
+                            name,
+                            "DEVICE_NEIGHBOR",
+                            port,
+                            "",
+                            f"says {peer}:{peer_port}, but "
+                            f"{peer}:{peer_port} says {back.get('name', '-')}:{back.get('port', '-')}",
+                        )
+                    )
                     continue
                 if name > peer:
                     continue  # each switch-switch link once
                 theirs = configs[peer].get("PORT", {}).get(peer_port, {})
                 for f in ("speed", "fec", "mtu", "admin_status"):
                     if mine.get(f) != theirs.get(f):
-                        out.append(Violation("link", name, "PORT", port, f, f"{mine.get(f)!r} here, {theirs.get(f)!r} on "
-                                             f"{peer}:{peer_port}"))
+                        out.append(
+                            Violation(
+                                "link", name, "PORT", port, f, f"{mine.get(f)!r} here, {theirs.get(f)!r} on {peer}:{peer_port}"
+                            )
+                        )
             elif peer in hosts:
                 h = hosts[peer]
                 if peer_port not in h.addresses:
-                    out.append(Violation("link", name, "DEVICE_NEIGHBOR", port, "port", f"{peer} has no NIC {peer_port} in its netplan"))
+                    out.append(
+                        Violation("link", name, "DEVICE_NEIGHBOR", port, "port", f"{peer} has no NIC {peer_port} in its netplan")
+                    )
                 elif str(mine.get("mtu", "")).isdigit() and h.mtu.get(peer_port, 0) > int(mine["mtu"]):
-                    out.append(Violation("link", peer, "netplan", peer_port, "mtu", f"{h.mtu[peer_port]} exceeds the "
-                                         f"MTU {mine['mtu']} of {name}:{port}"))
+                    out.append(
+                        Violation(
+                            "link",
+                            peer,
+                            "netplan",
+                            peer_port,
+                            "mtu",
+                            f"{h.mtu[peer_port]} exceeds the MTU {mine['mtu']} of {name}:{port}",
+                        )
+                    )
     # every planned link is configured, at the planned speed
     for link in fabric.iter_links():
-        for dev, port, peer, peer_port in ((link.a, link.a_port, link.b, link.b_port), (link.b, link.b_port, link.a, link.a_port)):
+        for dev, port, peer, peer_port in (
+            (link.a, link.a_port, link.b, link.b_port),
+            (link.b, link.b_port, link.a, link.a_port),
+        ):
             dev_cfg = configs.get(dev)
             if dev_cfg is None:
                 continue
             n = dev_cfg.get("DEVICE_NEIGHBOR", {}).get(port)
             if n is None or n.get("name") != peer or n.get("port") != peer_port:
-                out.append(Violation("link", dev, "DEVICE_NEIGHBOR", port, "", f"the plan cables {dev}:{port} to "
-                                     f"{peer}:{peer_port}; the config says {n.get('name') if n else 'nothing'}"))
+                out.append(
+                    Violation(
+                        "link",
+                        dev,
+                        "DEVICE_NEIGHBOR",
+                        port,
+                        "",
+                        f"the plan cables {dev}:{port} to "
+                        f"{peer}:{peer_port}; the config says {n.get('name') if n else 'nothing'}",
+                    )
+                )
                 continue
             speed = dev_cfg.get("PORT", {}).get(port, {}).get("speed")
             if speed != str(link.speed_gbps * 1000):
-                out.append(Violation("link", dev, "PORT", port, "speed", f"{speed!r}, the plan's link runs at {link.speed_gbps}G"))
+                out.append(
+                    Violation("link", dev, "PORT", port, "speed", f"{speed!r}, the plan's link runs at {link.speed_gbps}G")
+                )
     return out
 
 
@@ -186,7 +258,9 @@ def addresses(configs: dict[str, dict], hosts: dict[str, Host]) -> list[Violatio
         if len(who) > 1:
             first = who[0]
             for dev, table, key in who[1:]:
-                out.append(Violation("address", dev, table, key, "", f"{ip} is also configured on {first[0]} {first[1]}|{first[2]}"))
+                out.append(
+                    Violation("address", dev, table, key, "", f"{ip} is also configured on {first[0]} {first[1]}|{first[2]}")
+                )
     return out
 
 
@@ -215,8 +289,11 @@ def bgp(configs: dict[str, dict]) -> list[Violation]:
             except ValueError:
                 same = False
             if not same:
-                out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "", f"peer {peer_ip} is not on the subnet of "
-                                     f"local_addr {mine[1]}"))
+                out.append(
+                    Violation(
+                        "bgp", name, "BGP_NEIGHBOR", key, "", f"peer {peer_ip} is not on the subnet of local_addr {mine[1]}"
+                    )
+                )
             theirs = owner.get(peer_ip)
             if theirs is None:
                 out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "", f"no switch has address {peer_ip}"))
@@ -226,19 +303,33 @@ def bgp(configs: dict[str, dict]) -> list[Violation]:
                 out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "name", f"{n['name']!r}, but {peer_ip} is on {peer}"))
             peer_asn = configs[peer].get("DEVICE_METADATA", {}).get("localhost", {}).get("bgp_asn")
             if n.get("asn") != peer_asn:
-                out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "asn", f"{n.get('asn')}, but {peer} has bgp_asn {peer_asn}"))
+                out.append(
+                    Violation("bgp", name, "BGP_NEIGHBOR", key, "asn", f"{n.get('asn')}, but {peer} has bgp_asn {peer_asn}")
+                )
             back = configs[peer].get("BGP_NEIGHBOR", {})
             rev = back.get(local) or back.get(f"default|{local}")
             if rev is None:
-                out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "", f"no reverse session: {peer} has no "
-                                     f"BGP_NEIGHBOR {local} (ASN {asn})"))
+                out.append(
+                    Violation(
+                        "bgp",
+                        name,
+                        "BGP_NEIGHBOR",
+                        key,
+                        "",
+                        f"no reverse session: {peer} has no BGP_NEIGHBOR {local} (ASN {asn})",
+                    )
+                )
                 continue
             if rev.get("asn") != asn:
-                out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "", f"{peer} peers back with ASN {rev.get('asn')}, "
-                                     f"not {name}'s {asn}"))
+                out.append(
+                    Violation(
+                        "bgp", name, "BGP_NEIGHBOR", key, "", f"{peer} peers back with ASN {rev.get('asn')}, not {name}'s {asn}"
+                    )
+                )
             if rev.get("local_addr") and rev["local_addr"] != peer_ip:
-                out.append(Violation("bgp", name, "BGP_NEIGHBOR", key, "", f"{peer} peers back from {rev['local_addr']}, "
-                                     f"not {peer_ip}"))
+                out.append(
+                    Violation("bgp", name, "BGP_NEIGHBOR", key, "", f"{peer} peers back from {rev['local_addr']}, not {peer_ip}")
+                )
     return out
 
 
@@ -291,9 +382,12 @@ def port_qos(view: QosView, port: str) -> PortQos | None:
         return None
     glob = cfg.get("PORT_QOS_MAP", {}).get("global", {})
     dscp = view.map("DSCP_TO_TC_MAP", q.get("dscp_to_tc_map") or glob.get("dscp_to_tc_map"))
-    return PortQos(tuple(sorted(dscp.items())), tuple(sorted(view.map("TC_TO_PRIORITY_GROUP_MAP", q.get("tc_to_pg_map")).items())),
-                   tuple(sorted(view.map("TC_TO_QUEUE_MAP", q.get("tc_to_queue_map")).items())),
-                   tuple(sorted(set(_ints(q.get("pfc_enable", ""))))))
+    return PortQos(
+        tuple(sorted(dscp.items())),
+        tuple(sorted(view.map("TC_TO_PRIORITY_GROUP_MAP", q.get("tc_to_pg_map")).items())),
+        tuple(sorted(view.map("TC_TO_QUEUE_MAP", q.get("tc_to_queue_map")).items())),
+        tuple(sorted(set(_ints(q.get("pfc_enable", ""))))),
+    )
 
 
 def _diff(a: tuple, b: tuple, label: str) -> str:
@@ -321,8 +415,16 @@ def switch_qos(name: str, cfg: dict) -> tuple[dict[str, PortQos], list[Violation
             pg = pg_of.get(p)
             prof = view.pg_profile(port, pg) if pg is not None else None
             if prof is None or "xoff" not in cfg.get("BUFFER_PROFILE", {}).get(prof, {}):
-                out.append(Violation("lossless", name, "BUFFER_PG", f"{port}|{pg}", "profile",
-                                     f"PFC priority {p} has no lossless buffer (a profile with xoff headroom) on its PG {pg}"))
+                out.append(
+                    Violation(
+                        "lossless",
+                        name,
+                        "BUFFER_PG",
+                        f"{port}|{pg}",
+                        "profile",
+                        f"PFC priority {p} has no lossless buffer (a profile with xoff headroom) on its PG {pg}",
+                    )
+                )
     return qos, out
 
 
@@ -332,26 +434,55 @@ def lossless_fabric(qos: dict[tuple[str, str], PortQos], configs: dict[str, dict
     out: list[Violation] = []
     if not qos:
         return out
-    common = {f: Counter(getattr(q, f) for q in qos.values()).most_common(1)[0][0]
-              for f in ("dscp_to_tc", "tc_to_pg", "tc_to_queue", "pfc")}
-    labels = {"dscp_to_tc": ("DSCP_TO_TC_MAP", "dscp_to_tc_map", "DSCP"), "tc_to_pg": ("TC_TO_PRIORITY_GROUP_MAP", "tc_to_pg_map", "TC"),
-              "tc_to_queue": ("TC_TO_QUEUE_MAP", "tc_to_queue_map", "TC")}
+    common = {
+        f: Counter(getattr(q, f) for q in qos.values()).most_common(1)[0][0]
+        for f in ("dscp_to_tc", "tc_to_pg", "tc_to_queue", "pfc")
+    }
+    labels = {
+        "dscp_to_tc": ("DSCP_TO_TC_MAP", "dscp_to_tc_map", "DSCP"),
+        "tc_to_pg": ("TC_TO_PRIORITY_GROUP_MAP", "tc_to_pg_map", "TC"),
+        "tc_to_queue": ("TC_TO_QUEUE_MAP", "tc_to_queue_map", "TC"),
+    }
     for (name, port), q in sorted(qos.items()):
         for f, (table, field, label) in labels.items():
             if getattr(q, f) != common[f]:
-                out.append(Violation("lossless", name, "PORT_QOS_MAP", port, field,
-                                     f"{table} differs from the rest of the fabric: {_diff(getattr(q, f), common[f], label)}"))
+                out.append(
+                    Violation(
+                        "lossless",
+                        name,
+                        "PORT_QOS_MAP",
+                        port,
+                        field,
+                        f"{table} differs from the rest of the fabric: {_diff(getattr(q, f), common[f], label)}",
+                    )
+                )
         if q.pfc != common["pfc"]:
-            out.append(Violation("lossless", name, "PORT_QOS_MAP", port, "pfc_enable",
-                                 f"PFC on priorities {','.join(map(str, q.pfc)) or 'none'}, but "
-                                 f"{','.join(map(str, common['pfc']))} on the other hops"))
+            out.append(
+                Violation(
+                    "lossless",
+                    name,
+                    "PORT_QOS_MAP",
+                    port,
+                    "pfc_enable",
+                    f"PFC on priorities {','.join(map(str, q.pfc)) or 'none'}, but "
+                    f"{','.join(map(str, common['pfc']))} on the other hops",
+                )
+            )
     # both ends of each switch-switch link pause on the same priorities
     for (name, port), q in sorted(qos.items()):
         n = configs[name]["DEVICE_NEIGHBOR"][port]
         other = qos.get((n.get("name"), n.get("port")))
         if other is not None and name < n.get("name", "") and other.pfc != q.pfc:
-            out.append(Violation("lossless", name, "PORT_QOS_MAP", port, "pfc_enable",
-                                 f"PFC {','.join(map(str, q.pfc))} here, {','.join(map(str, other.pfc))} on {n['name']}:{n['port']}"))
+            out.append(
+                Violation(
+                    "lossless",
+                    name,
+                    "PORT_QOS_MAP",
+                    port,
+                    "pfc_enable",
+                    f"PFC {','.join(map(str, q.pfc))} here, {','.join(map(str, other.pfc))} on {n['name']}:{n['port']}",
+                )
+            )
     # hosts against their leaf ports
     for name, cfg in sorted(configs.items()):
         for port, n in sorted(cfg.get("DEVICE_NEIGHBOR", {}).items()):
@@ -389,20 +520,61 @@ def _host_vs_port(host: str, h: Host, switch: str, port: str, q: PortQos) -> lis
             out.append(Violation("lossless", host, "roce.sh", "", label, f"DSCP {d} is outside 0..63"))
     tc = dict(q.dscp_to_tc)
     if tc.get(dscp) not in q.pfc:
-        out.append(Violation("lossless", host, "roce.sh", "", "ROCE_DSCP", f"RoCE marked DSCP {dscp} is TC {tc.get(dscp, '-')} "
-                             f"on {switch}:{port}, not one of its lossless priorities {','.join(map(str, q.pfc))}"))
+        out.append(
+            Violation(
+                "lossless",
+                host,
+                "roce.sh",
+                "",
+                "ROCE_DSCP",
+                f"RoCE marked DSCP {dscp} is TC {tc.get(dscp, '-')} "
+                f"on {switch}:{port}, not one of its lossless priorities {','.join(map(str, q.pfc))}",
+            )
+        )
     elif tc.get(dscp) != prio:
-        out.append(Violation("lossless", host, "roce.sh", "", "ROCE_PRIORITY", f"the NIC sends DSCP {dscp} on priority {prio}, "
-                             f"{switch}:{port} classifies it as TC {tc.get(dscp)}"))
+        out.append(
+            Violation(
+                "lossless",
+                host,
+                "roce.sh",
+                "",
+                "ROCE_PRIORITY",
+                f"the NIC sends DSCP {dscp} on priority {prio}, {switch}:{port} classifies it as TC {tc.get(dscp)}",
+            )
+        )
     if pfc != q.pfc:
-        out.append(Violation("lossless", host, "roce.sh", "", "PFC_PRIORITIES", f"PFC on {','.join(map(str, pfc))} at the host, "
-                             f"{','.join(map(str, q.pfc))} on {switch}:{port}"))
+        out.append(
+            Violation(
+                "lossless",
+                host,
+                "roce.sh",
+                "",
+                "PFC_PRIORITIES",
+                f"PFC on {','.join(map(str, pfc))} at the host, {','.join(map(str, q.pfc))} on {switch}:{port}",
+            )
+        )
     if tc.get(cnp) != cnp_prio:
-        out.append(Violation("lossless", host, "roce.sh", "", "CNP_PRIORITY", f"CNP DSCP {cnp} on priority {cnp_prio} at the host, "
-                             f"TC {tc.get(cnp, '-')} on {switch}:{port}"))
+        out.append(
+            Violation(
+                "lossless",
+                host,
+                "roce.sh",
+                "",
+                "CNP_PRIORITY",
+                f"CNP DSCP {cnp} on priority {cnp_prio} at the host, TC {tc.get(cnp, '-')} on {switch}:{port}",
+            )
+        )
     if not set(pfc) <= ecn:
-        out.append(Violation("ecn", host, "roce.sh", "", "ECN_PRIORITIES", f"ECN is off on lossless priorities "
-                             f"{','.join(map(str, sorted(set(pfc) - ecn)))}"))
+        out.append(
+            Violation(
+                "ecn",
+                host,
+                "roce.sh",
+                "",
+                "ECN_PRIORITIES",
+                f"ECN is off on lossless priorities {','.join(map(str, sorted(set(pfc) - ecn)))}",
+            )
+        )
     return out
 
 
@@ -429,8 +601,16 @@ def ecn(configs: dict[str, dict]) -> list[Violation]:
                 row = cfg.get("QUEUE", {}).get(f"{port}|{queue}", {})
                 prof = wred.get(row.get("wred_profile", ""), {})
                 if not row.get("wred_profile") or prof.get("ecn", "ecn_none") == "ecn_none":
-                    out.append(Violation("ecn", name, "QUEUE", f"{port}|{queue}", "wred_profile",
-                                         f"lossless queue {queue} does not mark ECN (no WRED profile with ECN)"))
+                    out.append(
+                        Violation(
+                            "ecn",
+                            name,
+                            "QUEUE",
+                            f"{port}|{queue}",
+                            "wred_profile",
+                            f"lossless queue {queue} does not mark ECN (no WRED profile with ECN)",
+                        )
+                    )
                     continue
                 kmin = _num(prof, "green_min_threshold")
                 pg_prof = view.pg_profile(port, pg_of.get(p, p))
@@ -439,9 +619,17 @@ def ecn(configs: dict[str, dict]) -> list[Violation]:
                 if kmin is None or pause is None:
                     continue
                 if kmin >= pause:
-                    out.append(Violation("ecn", name, "WRED_PROFILE", row["wred_profile"], "green_min_threshold",
-                                         f"ECN starts at {kmin} B of queue, after PFC would pause ({how} = {pause} B for "
-                                         f"{port} PG {pg_of.get(p, p)}, profile {pg_prof})"))
+                    out.append(
+                        Violation(
+                            "ecn",
+                            name,
+                            "WRED_PROFILE",
+                            row["wred_profile"],
+                            "green_min_threshold",
+                            f"ECN starts at {kmin} B of queue, after PFC would pause ({how} = {pause} B for "
+                            f"{port} PG {pg_of.get(p, p)}, profile {pg_prof})",
+                        )
+                    )
     return out
 
 
@@ -455,7 +643,7 @@ def _pause_bytes(profile: dict, pool: dict) -> tuple[int | None, str]:
         return None, ""
     shared = pool_size - (_num(pool, "xoff") or 0)
     reserved = max(0, (size or 0) - (_num(profile, "xoff") or 0))
-    a = 2.0 ** dyn
+    a = 2.0**dyn
     return int(reserved + a * shared / (1 + a)), f"reserved + a*B/(1+a) with a=2^{dyn}, B={shared}"
 
 
@@ -487,14 +675,32 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
                 l3 += [k.partition("|")[2] for k in cfg.get("VLAN_INTERFACE", {}) if k.startswith(f"{vlan}|")]
         serving = [x for x in l3 if nic_if.ip in ipaddress.ip_interface(x).network]
         if not serving:
-            out.append(Violation("reach", leaf, "VLAN_MEMBER" if fabric.intent.addressing.server_links == "vlan" else "INTERFACE",
-                                 port, "", f"no VLAN interface or /31 on {port} covers {server}:{nic} {ip}"))
+            out.append(
+                Violation(
+                    "reach",
+                    leaf,
+                    "VLAN_MEMBER" if fabric.intent.addressing.server_links == "vlan" else "INTERFACE",
+                    port,
+                    "",
+                    f"no VLAN interface or /31 on {port} covers {server}:{nic} {ip}",
+                )
+            )
             continue
         if gw and gw not in {x.split("/")[0] for x in serving}:
-            out.append(Violation("reach", server, "netplan", nic, "routes", f"routes via {gw}, but {leaf}:{port} "
-                                 f"answers on {', '.join(x.split('/')[0] for x in serving)}"))
+            out.append(
+                Violation(
+                    "reach",
+                    server,
+                    "netplan",
+                    nic,
+                    "routes",
+                    f"routes via {gw}, but {leaf}:{port} answers on {', '.join(x.split('/')[0] for x in serving)}",
+                )
+            )
         if not any(nic_if.ip in ipaddress.ip_network(p) for p in advertised.get(leaf, [])):
-            out.append(Violation("reach", leaf, "frr.conf", "", "network", f"{ip} ({server}:{nic}) is in no prefix {leaf} advertises"))
+            out.append(
+                Violation("reach", leaf, "frr.conf", "", "network", f"{ip} ({server}:{nic}) is in no prefix {leaf} advertises")
+            )
     # 2. BGP propagation over mirrored sessions, AS loop check
     asn = {n: c.get("DEVICE_METADATA", {}).get("localhost", {}).get("bgp_asn") for n, c in configs.items()}
     owner = {}
@@ -521,9 +727,18 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
             missing = [m for m in members if m != origin and m not in got]
             if missing:
                 pfx = ", ".join(advertised.get(origin, [])[:3])
-                out.append(Violation("reach", origin, "BGP_NEIGHBOR", "", "", f"{len(missing)} leaves of {group.name} "
-                                     f"get no BGP path to {origin}'s prefixes ({pfx}): {', '.join(missing[:5])}"
-                                     + (" ..." if len(missing) > 5 else "")))
+                out.append(
+                    Violation(
+                        "reach",
+                        origin,
+                        "BGP_NEIGHBOR",
+                        "",
+                        "",
+                        f"{len(missing)} leaves of {group.name} "
+                        f"get no BGP path to {origin}'s prefixes ({pfx}): {', '.join(missing[:5])}"
+                        + (" ..." if len(missing) > 5 else ""),
+                    )
+                )
     return out
 
 

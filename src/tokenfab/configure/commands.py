@@ -17,11 +17,13 @@ def register(app: typer.Typer) -> None:
 
 def configure_cmd(
     plan: Path = typer.Argument(..., help="plan folder (or its fabric.json) or intent YAML"),
-    out: Path | None = typer.Option(None, "-o", "--out",
-                                       help="output folder (default: the plan folder itself, or ./out for an intent)"),
+    out: Path | None = typer.Option(
+        None, "-o", "--out", help="output folder (default: the plan folder itself, or ./out for an intent)"
+    ),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-    ztp_url: str | None = typer.Option(None, "--ztp-url",
-                                          help="URL the output folder is served at for ZTP (default http://<mgmt .2>/<fabric name>)"),
+    ztp_url: str | None = typer.Option(
+        None, "--ztp-url", help="URL the output folder is served at for ZTP (default http://<mgmt .2>/<fabric name>)"
+    ),
 ) -> None:
     """Write SONiC config_db.json + FRR config per switch, host NIC/RoCE settings, a ZTP bundle and exports."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -35,18 +37,31 @@ def configure_cmd(
             fabric = tokenfab.load_fabric(plan)
         plan_dir = plan_dir_of(plan)
         out = out or plan_dir or Path("out")
-        with Progress(TextColumn("configure"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("configure"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("", total=configure_count(fabric))
-            written = tokenfab.configure(fabric, out, force=force, ztp_url=ztp_url,
-                                         add_to_plan=plan_dir is not None and out.resolve() == plan_dir.resolve(),
-                                         progress=lambda name: bar.update(task, advance=1, description=name))
+            written = tokenfab.configure(
+                fabric,
+                out,
+                force=force,
+                ztp_url=ztp_url,
+                add_to_plan=plan_dir is not None and out.resolve() == plan_dir.resolve(),
+                progress=lambda name: bar.update(task, advance=1, description=name),
+            )
     except InputError as exc:
         fail(str(exc))
     switches = sum(1 for w in written if w.endswith("config_db.json"))
     servers = sum(1 for w in written if w.endswith("netplan.yaml"))
-    console.print(f"wrote {len(written)} files to [bold]{out}[/]: {switches} switch configs (config_db.json + frr.conf), "
-                  f"{servers} host configs, ZTP bundle, exports. Check them with: tokenfab validate {out}")
+    console.print(
+        f"wrote {len(written)} files to [bold]{out}[/]: {switches} switch configs (config_db.json + frr.conf), "
+        f"{servers} host configs, ZTP bundle, exports. Check them with: tokenfab validate {out}"
+    )
 
 
 def validate_cmd(
@@ -63,8 +78,15 @@ def validate_cmd(
     from tokenfab.errors import InputError
 
     try:
-        with Progress(TextColumn("validate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      console=console, transient=True, disable=as_json) as bar:
+        with Progress(
+            TextColumn("validate"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as bar:
             task = bar.add_task("", total=None)
 
             def tick(done: int, total: int, name: str) -> None:

@@ -83,11 +83,35 @@ class Context:
         lc = self.lcol
         out = []
         for i in self._by_a[row]:
-            out.append(End(lc["a_port"][i], lc["b"][i], lc["b_port"][i], lc["speed_gbps"][i], lc["a_ip"][i],
-                           lc["b_ip"][i], lc["prefix_len"][i], lc["length_m"][i], lc["kind"][i], False))
+            out.append(
+                End(
+                    lc["a_port"][i],
+                    lc["b"][i],
+                    lc["b_port"][i],
+                    lc["speed_gbps"][i],
+                    lc["a_ip"][i],
+                    lc["b_ip"][i],
+                    lc["prefix_len"][i],
+                    lc["length_m"][i],
+                    lc["kind"][i],
+                    False,
+                )
+            )
         for i in self._by_b[row]:
-            out.append(End(lc["b_port"][i], lc["a"][i], lc["a_port"][i], lc["speed_gbps"][i], lc["b_ip"][i],
-                           lc["a_ip"][i], lc["prefix_len"][i], lc["length_m"][i], lc["kind"][i], True))
+            out.append(
+                End(
+                    lc["b_port"][i],
+                    lc["a"][i],
+                    lc["a_port"][i],
+                    lc["speed_gbps"][i],
+                    lc["b_ip"][i],
+                    lc["a_ip"][i],
+                    lc["prefix_len"][i],
+                    lc["length_m"][i],
+                    lc["kind"][i],
+                    True,
+                )
+            )
         return out
 
 
@@ -95,7 +119,7 @@ def _group(keys: np.ndarray, n: int) -> list[list[int]]:
     order = np.argsort(keys, kind="stable")
     bounds = np.searchsorted(keys[order], np.arange(n + 1))
     o = order.tolist()
-    return [o[bounds[i]:bounds[i + 1]] for i in range(n)]
+    return [o[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
 def _port_sort_key(name: str) -> tuple:
@@ -117,22 +141,39 @@ def switch_config(ctx: Context, row: int) -> dict:
     p31 = ctx.server_links == "p31"
 
     cfg: dict[str, dict] = {}
-    cfg["DEVICE_METADATA"] = {"localhost": {
-        "hostname": name, "hwsku": c["hwsku"][row], "platform": c["platform"][row], "mac": c["mac"][row],
-        "bgp_asn": str(c["asn"][row]), "bgp_router_id": c["loopback"][row], "type": SONIC_TYPE[role],
-        "resource_type": "ComputeAI", "cluster": ctx.fabric.intent.name,
-        "buffer_model": "traditional", "default_bgp_status": "up", "default_pfcwd_status": "enable",
-        "synchronous_mode": "enable", "yang_config_validation": "enable",
-        # p31: bgpcfgd would not advertise the NIC /31s, so the operator-owned frr.conf is used.
-        "docker_routing_config_mode": "split-unified" if p31 else "separated",
-    }}
+    cfg["DEVICE_METADATA"] = {
+        "localhost": {
+            "hostname": name,
+            "hwsku": c["hwsku"][row],
+            "platform": c["platform"][row],
+            "mac": c["mac"][row],
+            "bgp_asn": str(c["asn"][row]),
+            "bgp_router_id": c["loopback"][row],
+            "type": SONIC_TYPE[role],
+            "resource_type": "ComputeAI",
+            "cluster": ctx.fabric.intent.name,
+            "buffer_model": "traditional",
+            "default_bgp_status": "up",
+            "default_pfcwd_status": "enable",
+            "synchronous_mode": "enable",
+            "yang_config_validation": "enable",
+            # p31: bgpcfgd would not advertise the NIC /31s, so the operator-owned frr.conf is used.
+            "docker_routing_config_mode": "split-unified" if p31 else "separated",
+        }
+    }
 
     port_tbl = {}
     for p in port_specs:
         e = by_port.get(p.name)
         speed = e.speed_gbps if e else p.speed_gbps
-        entry = {"alias": p.alias, "index": str(p.index), "lanes": p.lanes, "speed": str(speed * 1000),
-                 "mtu": str(sonic.mtu), "admin_status": "up" if e else "down"}
+        entry = {
+            "alias": p.alias,
+            "index": str(p.index),
+            "lanes": p.lanes,
+            "speed": str(speed * 1000),
+            "mtu": str(sonic.mtu),
+            "admin_status": "up" if e else "down",
+        }
         fec = sonic.fec_by_speed_gbps.get(speed)
         if fec:
             entry["fec"] = fec
@@ -155,8 +196,14 @@ def switch_config(ctx: Context, row: int) -> dict:
         if e.kind != "nic":
             intf[e.port] = {}
             intf[f"{e.port}|{e.ip}/{e.prefix_len}"] = {}
-            bgp[e.peer_ip] = {"asn": str(c["asn"][e.peer]), "name": ctx.name(e.peer), "local_addr": e.ip,
-                              "keepalive": str(BGP_KEEPALIVE_S), "holdtime": str(BGP_HOLDTIME_S), "admin_status": "up"}
+            bgp[e.peer_ip] = {
+                "asn": str(c["asn"][e.peer]),
+                "name": ctx.name(e.peer),
+                "local_addr": e.ip,
+                "keepalive": str(BGP_KEEPALIVE_S),
+                "holdtime": str(BGP_HOLDTIME_S),
+                "admin_status": "up",
+            }
         elif p31:
             intf[e.port] = {}
             intf[f"{e.port}|{e.ip}/{e.prefix_len}"] = {}
@@ -213,8 +260,14 @@ def qos_tables(ctx: Context, model: str, ends: list[End]) -> dict:
     t["MAP_PFC_PRIORITY_TO_QUEUE"] = {mp: {str(k): str(v) for k, v in sorted(prof.pfc_to_queue.items())}}
     qos = {"global": {"dscp_to_tc_map": mp}}
     for p in active:
-        qos[p] = {"dscp_to_tc_map": mp, "tc_to_queue_map": mp, "tc_to_pg_map": mp, "pfc_to_queue_map": mp,
-                  "pfc_enable": prof.pfc_enable, "pfcwd_sw_enable": prof.pfc_enable}
+        qos[p] = {
+            "dscp_to_tc_map": mp,
+            "tc_to_queue_map": mp,
+            "tc_to_pg_map": mp,
+            "pfc_to_queue_map": mp,
+            "pfc_enable": prof.pfc_enable,
+            "pfcwd_sw_enable": prof.pfc_enable,
+        }
     t["PORT_QOS_MAP"] = qos
 
     sched: dict[str, dict[str, str]] = {}
@@ -224,8 +277,14 @@ def qos_tables(ctx: Context, model: str, ends: list[End]) -> dict:
     w = prof.wred
     wred: dict[str, str] = {"ecn": w.ecn}
     for color in ("green", "yellow", "red"):
-        wred.update({f"wred_{color}_enable": "true", f"{color}_min_threshold": str(w.min_bytes),
-                     f"{color}_max_threshold": str(w.max_bytes), f"{color}_drop_probability": str(w.mark_probability_percent)})
+        wred.update(
+            {
+                f"wred_{color}_enable": "true",
+                f"{color}_min_threshold": str(w.min_bytes),
+                f"{color}_max_threshold": str(w.max_bytes),
+                f"{color}_drop_probability": str(w.mark_probability_percent),
+            }
+        )
     t["WRED_PROFILE"] = {w.name: wred}
     lossless_q = {prof.tc_to_queue[p] for p in prof.lossless_priorities}
     queue = {}
@@ -265,8 +324,11 @@ def qos_tables(ctx: Context, model: str, ends: list[End]) -> dict:
     mult = max(1, (len(active) - 1) // 32 + 1)
     wdt = {"GLOBAL": {"POLL_INTERVAL": str(min(1000, wd.poll_interval_ms * mult))}}
     for p in active:
-        wdt[p] = {"action": wd.action, "detection_time": str(wd.detection_time_ms * mult),
-                  "restoration_time": str(wd.restoration_time_ms * mult)}
+        wdt[p] = {
+            "action": wd.action,
+            "detection_time": str(wd.detection_time_ms * mult),
+            "restoration_time": str(wd.restoration_time_ms * mult),
+        }
     t["PFC_WD"] = wdt
     return t
 
@@ -278,8 +340,21 @@ def headroom_rows(ctx: Context, row: int) -> list[dict]:
     out = []
     for e in sorted(ctx.ends(row), key=lambda e: _port_sort_key(e.port)):
         h = buffers.headroom(model, e.speed_gbps, float(e.length_m))
-        out.append({"device": ctx.name(row), "port": e.port, "speed_gbps": e.speed_gbps, "length_m": e.length_m,
-                    "cable_m": h.cable_m, "profile": h.profile, "size": h.size, "xon": h.xon, "xoff": h.xoff,
-                    "dynamic_th": h.dynamic_th, "headroom_source": h.source, "pools_source": pools.source,
-                    "estimate": "yes" if (h.estimate or pools.estimate) else "no"})
+        out.append(
+            {
+                "device": ctx.name(row),
+                "port": e.port,
+                "speed_gbps": e.speed_gbps,
+                "length_m": e.length_m,
+                "cable_m": h.cable_m,
+                "profile": h.profile,
+                "size": h.size,
+                "xon": h.xon,
+                "xoff": h.xoff,
+                "dynamic_th": h.dynamic_th,
+                "headroom_source": h.source,
+                "pools_source": pools.source,
+                "estimate": "yes" if (h.estimate or pools.estimate) else "no",
+            }
+        )
     return out

@@ -26,8 +26,12 @@ ALLOW_LIST_DROP_COMMUNITY = "5060:12345"
 def _template():
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("tokenfab.configure", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tokenfab.configure", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     return env.get_template("frr.conf.j2")
 
 
@@ -47,32 +51,55 @@ def _net(ip_with_len: str) -> str:
 
 def render_frr(config_db: dict) -> str:
     meta = config_db["DEVICE_METADATA"]["localhost"]
-    loopbacks = [ip for name, ip in _prefixes(config_db.get("LOOPBACK_INTERFACE", {}), "Loopback0")
-                 if ipaddress.ip_interface(ip).version == 4]
+    loopbacks = [
+        ip
+        for name, ip in _prefixes(config_db.get("LOOPBACK_INTERFACE", {}), "Loopback0")
+        if ipaddress.ip_interface(ip).version == 4
+    ]
     loopback = str(ipaddress.IPv4Interface(loopbacks[0]).ip) if loopbacks else ""
     router_id = meta.get("bgp_router_id") or loopback
-    vlan = sorted({_net(ip) for _, ip in _prefixes(config_db.get("VLAN_INTERFACE", {}), "")},
-                  key=lambda p: ipaddress.IPv4Network(p))
+    vlan = sorted(
+        {_net(ip) for _, ip in _prefixes(config_db.get("VLAN_INTERFACE", {}), "")}, key=lambda p: ipaddress.IPv4Network(p)
+    )
     intf = config_db.get("INTERFACE", {})
     neigh = config_db.get("DEVICE_NEIGHBOR", {})
     kinds = {name: m.get("type", "") for name, m in config_db.get("DEVICE_NEIGHBOR_METADATA", {}).items()}
     advertise_nics = meta.get("docker_routing_config_mode") in ("split", "split-unified")
     nic = []
     if advertise_nics:
-        nic = sorted({_net(ip) for port, ip in _prefixes(intf, "")
-                      if kinds.get(neigh.get(port, {}).get("name", "")) == "Server"},
-                     key=lambda p: ipaddress.IPv4Network(p))
+        nic = sorted(
+            {_net(ip) for port, ip in _prefixes(intf, "") if kinds.get(neigh.get(port, {}).get("name", "")) == "Server"},
+            key=lambda p: ipaddress.IPv4Network(p),
+        )
     neighbors = []
     for ip, n in sorted(config_db.get("BGP_NEIGHBOR", {}).items(), key=lambda kv: ipaddress.ip_address(kv[0].split("|")[-1])):
         ka, hold = int(n.get("keepalive", 60)), int(n.get("holdtime", 180))
         down = n.get("admin_status") == "down" or ("admin_status" not in n and meta.get("default_bgp_status") == "down")
-        neighbors.append({"ip": ip.split("|")[-1], "asn": n["asn"], "name": n.get("name", ip), "timers": (ka, hold) != (60, 180),
-                          "keepalive": ka, "holdtime": hold, "shutdown": down})
+        neighbors.append(
+            {
+                "ip": ip.split("|")[-1],
+                "asn": n["asn"],
+                "name": n.get("name", ip),
+                "timers": (ka, hold) != (60, 180),
+                "keepalive": ka,
+                "holdtime": hold,
+                "shutdown": down,
+            }
+        )
     ports = sorted({k.split("|")[0] for k in intf}, key=lambda p: (len(p), p))
-    return _template().render(hostname=meta["hostname"], asn=meta["bgp_asn"], router_id=router_id, loopback=loopback,
-                              vlan_prefixes=vlan, nic_prefixes=nic, neighbors=neighbors, interfaces=ports,
-                              maximum_paths=MAXIMUM_PATHS, drop_community=ALLOW_LIST_DROP_COMMUNITY,
-                              advertise_nics=advertise_nics)
+    return _template().render(
+        hostname=meta["hostname"],
+        asn=meta["bgp_asn"],
+        router_id=router_id,
+        loopback=loopback,
+        vlan_prefixes=vlan,
+        nic_prefixes=nic,
+        neighbors=neighbors,
+        interfaces=ports,
+        maximum_paths=MAXIMUM_PATHS,
+        drop_community=ALLOW_LIST_DROP_COMMUNITY,
+        advertise_nics=advertise_nics,
+    )
 
 
 def advertised(frr_text: str) -> list[str]:

@@ -55,8 +55,19 @@ def _cage_ports(model: str, cage: int, mode_name: str) -> tuple[PortSpec, ...]:
     out = []
     for c, off in enumerate(offsets):
         alias = parent.alias if len(offsets) == 1 else f"{parent.alias}/{c + 1}"
-        out.append(PortSpec(f"Ethernet{base + off}", parent.name, cage, c, ",".join(lanes[off:off + width]), alias,
-                            parent.index, mode.speed_gbps, mode.mode))
+        out.append(
+            PortSpec(
+                f"Ethernet{base + off}",
+                parent.name,
+                cage,
+                c,
+                ",".join(lanes[off : off + width]),
+                alias,
+                parent.index,
+                mode.speed_gbps,
+                mode.mode,
+            )
+        )
     return tuple(out)
 
 
@@ -75,12 +86,16 @@ def layout(sw: Switch, cabled: dict[str, int], preferred: list[str], device: str
     for name, speed in sorted(cabled.items()):
         hit = where.get((name, speed))
         if hit is None:
-            raise InputError(f"{device}: port {name} at {speed}G is not a port of a {sw.model} in any breakout mode "
-                             f"({', '.join(m.mode for m in sw.breakout_modes)})")
+            raise InputError(
+                f"{device}: port {name} at {speed}G is not a port of a {sw.model} in any breakout mode "
+                f"({', '.join(m.mode for m in sw.breakout_modes)})"
+            )
         cage, mode = hit
         if cage_mode.setdefault(cage, mode) != mode:
-            raise InputError(f"{device}: cage {sonic.port_map[cage].name} would need two breakout modes "
-                             f"({cage_mode[cage].mode} and {mode.mode}) for its cabled ports")
+            raise InputError(
+                f"{device}: cage {sonic.port_map[cage].name} would need two breakout modes "
+                f"({cage_mode[cage].mode} and {mode.mode}) for its cabled ports"
+            )
     ports: list[PortSpec] = []
     breakout: dict[str, str] = {}
     for cage, parent in enumerate(sonic.port_map):

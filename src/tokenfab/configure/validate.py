@@ -44,9 +44,15 @@ class Report:
         return out
 
     def to_json(self) -> dict:
-        return {"folder": self.folder, "ok": self.ok, "switches": self.switches, "hosts": self.hosts,
-                "frr_parsed_with_vtysh": self.frr_parsed, "counts": self.counts(),
-                "violations": [asdict(v) for v in self.violations]}
+        return {
+            "folder": self.folder,
+            "ok": self.ok,
+            "switches": self.switches,
+            "hosts": self.hosts,
+            "frr_parsed_with_vtysh": self.frr_parsed,
+            "counts": self.counts(),
+            "violations": [asdict(v) for v in self.violations],
+        }
 
 
 @dataclass
@@ -129,8 +135,16 @@ def _load_host(path: Path, name: str, problems: list[Violation]) -> Host | None:
 
 # The tables the checks across devices read (links, bgp, addresses, lossless, reach); the rest of a
 # config is checked where it is read, so validate never holds a whole fabric's configs at once.
-SHARED_TABLES = ("DEVICE_METADATA", "DEVICE_NEIGHBOR", "INTERFACE", "LOOPBACK_INTERFACE", "VLAN_INTERFACE",
-                 "MGMT_INTERFACE", "VLAN_MEMBER", "BGP_NEIGHBOR")
+SHARED_TABLES = (
+    "DEVICE_METADATA",
+    "DEVICE_NEIGHBOR",
+    "INTERFACE",
+    "LOOPBACK_INTERFACE",
+    "VLAN_INTERFACE",
+    "MGMT_INTERFACE",
+    "VLAN_MEMBER",
+    "BGP_NEIGHBOR",
+)
 SHARED_PORT_FIELDS = ("speed", "fec", "mtu", "admin_status")
 VTYSH_THREADS = 8  # vtysh --dryrun waits more than it computes: overlap several per worker
 SWITCHES_PER_TASK = 16
@@ -148,8 +162,9 @@ class SwitchResult:
     advertised: list[str]  # prefixes its frr.conf originates
 
 
-def switch_checks(name: str, model: str, cfg: dict, frr_text: str | None, yang_validator=None,
-                  frr_complaints: list[str] | None = None) -> SwitchResult:
+def switch_checks(
+    name: str, model: str, cfg: dict, frr_text: str | None, yang_validator=None, frr_complaints: list[str] | None = None
+) -> SwitchResult:
     """Every check that needs one switch's files only: SONiC YANG, frr.conf against what its
     config_db.json renders (and FRR's own complaints, parsed beforehand), platform, lossless
     buffers and ECN."""
@@ -165,16 +180,25 @@ def switch_checks(name: str, model: str, cfg: dict, frr_text: str | None, yang_v
             expected = None
             found.append(Violation("frr", name, "frr.conf", "", "", f"cannot render FRR from config_db.json: {exc!r}"))
         if expected is not None and expected != frr_text:
-            found.append(Violation("frr", name, "frr.conf", "", "", "differs from what its config_db.json renders "
-                                   "(bgpcfgd semantics); re-run tokenfab configure"))
+            found.append(
+                Violation(
+                    "frr",
+                    name,
+                    "frr.conf",
+                    "",
+                    "",
+                    "differs from what its config_db.json renders (bgpcfgd semantics); re-run tokenfab configure",
+                )
+            )
         for line in (frr_complaints or [])[:5]:
             found.append(Violation("frr", name, "frr.conf", "", "", f"FRR rejects: {line}"))
     found += checks.platform(name, model, cfg)
     qos, lossless = checks.switch_qos(name, cfg)
     found += lossless + checks.ecn({name: cfg})
     shared = {t: cfg[t] for t in SHARED_TABLES if t in cfg}
-    shared["PORT"] = {p: {f: row[f] for f in SHARED_PORT_FIELDS if f in row}
-                      for p, row in cfg.get("PORT", {}).items() if isinstance(row, dict)}
+    shared["PORT"] = {
+        p: {f: row[f] for f in SHARED_PORT_FIELDS if f in row} for p, row in cfg.get("PORT", {}).items() if isinstance(row, dict)
+    }
     return SwitchResult(name, found, shared, qos, advertised)
 
 
@@ -202,8 +226,9 @@ def _in_check_order(violations: list[Violation]) -> list[Violation]:
     return sorted(violations, key=lambda v: order.get(v.check, len(order)))  # stable: per device within a check
 
 
-def check(bundle: Bundle, progress: Callable[[int, int, str], None] | None = None, check_frr: bool = True,
-          yang: bool = True) -> tuple[list[Violation], bool]:
+def check(
+    bundle: Bundle, progress: Callable[[int, int, str], None] | None = None, check_frr: bool = True, yang: bool = True
+) -> tuple[list[Violation], bool]:
     """All checks on loaded files; returns (violations, whether vtysh parsed the frr.conf files)."""
     from tokenfab.configure.yang import validator
 
@@ -250,8 +275,9 @@ def _read_switch(folder: Path, name: str, problems: list[Violation]) -> tuple[di
     return cfg, text
 
 
-def _switch_task(folder: Path, switches: list[tuple[str, str]], use_vtysh: bool,
-                 layers: tuple = ()) -> tuple[list[SwitchResult], list[Violation]]:
+def _switch_task(
+    folder: Path, switches: list[tuple[str, str]], use_vtysh: bool, layers: tuple = ()
+) -> tuple[list[SwitchResult], list[Violation]]:
     """Read and check a few switches (in a worker, under the catalog the fabric was planned with):
     only their shared tables travel back."""
     from tokenfab.catalog import use_catalog
@@ -266,8 +292,11 @@ def _check_switches(folder: Path, switches: list[tuple[str, str]], use_vtysh: bo
     problems: list[Violation] = []
     files = {name: _read_switch(folder, name, problems) for name, _ in switches}
     complaints = _frr_complaints({n: t for n, (c, t) in files.items() if t is not None}) if use_vtysh else {}
-    results = [switch_checks(name, model, cfg, files[name][1], validator(), complaints.get(name))
-               for name, model in switches if (cfg := files[name][0]) is not None]
+    results = [
+        switch_checks(name, model, cfg, files[name][1], validator(), complaints.get(name))
+        for name, model in switches
+        if (cfg := files[name][0]) is not None
+    ]
     return results, problems
 
 
@@ -281,8 +310,12 @@ def _host_task(folder: Path, names: list[str]) -> tuple[dict[str, Host], list[Vi
     return hosts, problems
 
 
-def validate_folder(folder: str | Path, progress: Callable[[int, int, str], None] | None = None,
-                    check_frr: bool = True, workers: int | None = None) -> Report:
+def validate_folder(
+    folder: str | Path,
+    progress: Callable[[int, int, str], None] | None = None,
+    check_frr: bool = True,
+    workers: int | None = None,
+) -> Report:
     """Validate a configure output folder, reading and checking switches in `workers` processes
     (default: one per core), each holding a few configs at a time."""
     folder = Path(folder)
@@ -297,15 +330,19 @@ def validate_folder(folder: str | Path, progress: Callable[[int, int, str], None
     switches = [(n, m) for n, r, m in zip(names, roles, models) if r != "server"]
     servers = [n for n, r in zip(names, roles) if r == "server"]
     known = set(names)
-    stray = [Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan")
-             for d in sorted((folder / "configs").iterdir()) if d.is_dir() and d.name not in known]
+    stray = [
+        Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan")
+        for d in sorted((folder / "configs").iterdir())
+        if d.is_dir() and d.name not in known
+    ]
     use_vtysh = check_frr and frr.vtysh() is not None
     from tokenfab.catalog import active_layers
 
     layers = active_layers()  # the fabric's own catalog (Fabric.load made it the one in force): workers get it too
-    tasks = ([(_switch_task, (folder, switches[i:i + SWITCHES_PER_TASK], use_vtysh, layers), SWITCHES_PER_TASK)
-              for i in range(0, len(switches), SWITCHES_PER_TASK)]
-             + [(_host_task, (folder, servers[i:i + HOSTS_PER_TASK]), 0) for i in range(0, len(servers), HOSTS_PER_TASK)])
+    tasks = [
+        (_switch_task, (folder, switches[i : i + SWITCHES_PER_TASK], use_vtysh, layers), SWITCHES_PER_TASK)
+        for i in range(0, len(switches), SWITCHES_PER_TASK)
+    ] + [(_host_task, (folder, servers[i : i + HOSTS_PER_TASK]), 0) for i in range(0, len(servers), HOSTS_PER_TASK)]
     total = len(switches) + 1
     tick = progress or (lambda *_: None)
     workers = max(1, workers or os.cpu_count() or 1)

@@ -48,8 +48,9 @@ class Validator:
         try:
             import libyang
         except ImportError as exc:  # pragma: no cover - depends on the machine
-            raise InputError(f"validate needs the libyang Python binding (pip install libyang==2.8.0 with "
-                             f"Debian's libyang2-dev): {exc}") from None
+            raise InputError(
+                f"validate needs the libyang Python binding (pip install libyang==2.8.0 with Debian's libyang2-dev): {exc}"
+            ) from None
         self.ly = libyang
         # With logging on, libyang puts the data path ("Data location ...") into each error.
         import logging
@@ -59,8 +60,9 @@ class Validator:
         path = str(resources.files("tokenfab.configure").joinpath("yang"))
         self.ctx = libyang.Context(path)
         self.tables: dict[str, _Table] = {}
-        names = sorted(p.name[:-5] for p in resources.files("tokenfab.configure").joinpath("yang").iterdir()
-                       if p.name.endswith(".yang"))
+        names = sorted(
+            p.name[:-5] for p in resources.files("tokenfab.configure").joinpath("yang").iterdir() if p.name.endswith(".yang")
+        )
         # Load everything before touching schema nodes: loading a module can recompile (and so
         # free) the nodes of those loaded before it.
         mods = [self.ctx.load_module(name) for name in names]
@@ -159,8 +161,15 @@ class Validator:
                     continue
                 parts = key.split("|")
                 if len(parts) not in t.lists:
-                    errors.append(YangError(table, key, "", f"key has {len(parts)} part(s); the model's lists take "
-                                            f"{' or '.join(str(n) for n in sorted(t.lists)) or 'none'}"))
+                    errors.append(
+                        YangError(
+                            table,
+                            key,
+                            "",
+                            f"key has {len(parts)} part(s); the model's lists take "
+                            f"{' or '.join(str(n) for n in sorted(t.lists)) or 'none'}",
+                        )
+                    )
                     continue
                 lname, keys, node = t.lists[len(parts)]
                 kinds = self._leaf_kinds(node)

@@ -20,8 +20,9 @@ def base_url(ctx: Context, override: str | None) -> str:
 def ztp_json(ctx: Context, row: int, url: str) -> str:
     name = ctx.name(row)
     sections: dict[str, dict] = {
-        "01-configdb-json": {"url": {"source": f"{url}/configs/{name}/config_db.json",
-                                     "destination": "/etc/sonic/config_db.json"}},
+        "01-configdb-json": {
+            "url": {"source": f"{url}/configs/{name}/config_db.json", "destination": "/etc/sonic/config_db.json"}
+        },
     }
     if ctx.server_links == "p31":
         # The switch runs docker_routing_config_mode split-unified: it loads frr.conf as given.
@@ -59,8 +60,8 @@ def dhcpd_conf(ctx: Context, url: str) -> str:
             f"host {name} {{",
             f"    hardware ethernet {c['mac'][row]};",
             f"    fixed-address {c['mgmt'][row].split('/')[0]};",
-            f"    option host-name \"{name}\";",
-            f"    option bootfile-name \"{url}/ztp/{name}/ztp.json\";",
+            f'    option host-name "{name}";',
+            f'    option bootfile-name "{url}/ztp/{name}/ztp.json";',
             "}",
         ]
     return "\n".join(lines) + "\n"

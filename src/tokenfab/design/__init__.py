@@ -37,7 +37,9 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
     sz = best.sizing
     reasons = list(result.notes)
     if f.architecture == "auto" and f.cross_rail == "network":
-        reasons.append(f"{sz.architecture}: GPUs on different rails must reach each other through the network (fabric.cross_rail: network)")
+        reasons.append(
+            f"{sz.architecture}: GPUs on different rails must reach each other through the network (fabric.cross_rail: network)"
+        )
     elif sz.architecture == "rail-only":
         reasons.append("rail-only: cross-rail traffic may use NVLink (fabric.cross_rail: nvlink)")
     reasons += sz.notes
@@ -64,62 +66,110 @@ def design(intent: Intent, catalog: Catalog | None = None) -> Fabric:
         sonic = catalog.switches[m].sonic
         if sonic:
             hwsku[model == m], platform[model == m] = sonic.hwsku, sonic.platform
-    devices = Table(dict(name=dev["name"], role=dev["role"], model=model, hwsku=hwsku, platform=platform,
-                         plane=dev["plane"], pod=dev["pod"], su=dev["su"], rail=dev["rail"], group=dev["group"],
-                         asn=dcols["asn"], loopback=dcols["loopback"], mgmt=dcols["mgmt"], mac=dcols["mac"], rack=rack))
+    devices = Table(
+        dict(
+            name=dev["name"],
+            role=dev["role"],
+            model=model,
+            hwsku=hwsku,
+            platform=platform,
+            plane=dev["plane"],
+            pod=dev["pod"],
+            su=dev["su"],
+            rail=dev["rail"],
+            group=dev["group"],
+            asn=dcols["asn"],
+            loopback=dcols["loopback"],
+            mgmt=dcols["mgmt"],
+            mac=dcols["mac"],
+            rack=rack,
+        )
+    )
     L = sk.links
-    links = Table(dict(kind=L["kind"], a=L["a"], a_port=L["a_port"], b=L["b"], b_port=L["b_port"],
-                       speed_gbps=L["speed_gbps"], plane=L["plane"], a_ip=lcols["a_ip"], b_ip=lcols["b_ip"],
-                       prefix_len=lcols["prefix_len"], length_m=length, medium=medium))
+    links = Table(
+        dict(
+            kind=L["kind"],
+            a=L["a"],
+            a_port=L["a_port"],
+            b=L["b"],
+            b_port=L["b_port"],
+            speed_gbps=L["speed_gbps"],
+            plane=L["plane"],
+            a_ip=lcols["a_ip"],
+            b_ip=lcols["b_ip"],
+            prefix_len=lcols["prefix_len"],
+            length_m=length,
+            medium=medium,
+        )
+    )
     ds = racks.domain_servers(intent, catalog)
     if ds > 1:
-        reasons.append(f"{srv_model}: {ds} servers ({ds * intent.cluster.gpus_per_server} GPUs) share one scale-up "
-                       f"domain; {sz.servers // ds} domains, each in one rack; tensor-parallel traffic stays on NVLink")
+        reasons.append(
+            f"{srv_model}: {ds} servers ({ds * intent.cluster.gpus_per_server} GPUs) share one scale-up "
+            f"domain; {sz.servers // ds} domains, each in one rack; tensor-parallel traffic stays on NVLink"
+        )
         if sz.servers_per_su % ds:
-            reasons.append(f"scale-up domains of {ds} servers straddle scalable units of {sz.servers_per_su} servers "
-                           f"(a domain's trays reach two units' leaves); fabric.servers_per_su: a multiple of {ds} aligns them")
+            reasons.append(
+                f"scale-up domains of {ds} servers straddle scalable units of {sz.servers_per_su} servers "
+                f"(a domain's trays reach two units' leaves); fabric.servers_per_su: a multiple of {ds} aligns them"
+            )
     summary = _summary(intent, sz, catalog, reasons)
     if ds > 1:  # absent for one-server domains, so earlier plans stay byte-identical
         summary = summary.model_copy(update={"scaleup_domain_servers": ds})
-    return Fabric(intent, summary, devices, links, Table(subnets), _expectations(sz, devices, links),
-                  catalog_layers=catalog.layers)
+    return Fabric(
+        intent, summary, devices, links, Table(subnets), _expectations(sz, devices, links), catalog_layers=catalog.layers
+    )
 
 
 def _summary(intent: Intent, sz: Sizing, catalog: Catalog, reasons: list[str]) -> DesignSummary:
     c = intent.cluster
     tiers = {"leaf": sz.leaf, "spine": sz.spine, "core": sz.core}
-    return DesignSummary.model_validate({
-        "architecture": sz.architecture,
-        "tiers": sz.tiers,
-        "planes": sz.planes,
-        "rails": sz.rails,
-        "servers": sz.servers,
-        "gpus": sz.servers * c.gpus_per_server,
-        "gpu_model": c.gpu_model,
-        "nic_model": c.nic_model,
-        "link_speed_gbps": sz.link_speed_gbps,
-        "servers_per_su": sz.servers_per_su,
-        "scalable_units": sz.scalable_units,
-        "scalable_units_max": sz.scalable_units_max,
-        "sus_per_pod": sz.sus_per_pod,
-        "pods": sz.pods,
-        "pods_max": sz.pods_max,
-        "leaves": sz.leaves * sz.planes,
-        "spines": sz.spines * sz.planes,
-        "cores": sz.cores * sz.planes,
-        "spines_per_group": sz.spines_per_group,
-        "leaf_spine_links": sz.leaf_spine_links,
-        "cores_per_group": sz.cores_per_group,
-        "spine_core_links": sz.spine_core_links,
-        "tiers_detail": {
-            name: {"model": t.model, "down_ports": t.down_ports, "down_speed_gbps": t.down_speed_gbps,
-                   "down_breakout": t.down_mode.mode, "up_ports": t.up_ports, "up_speed_gbps": t.up_speed_gbps,
-                   "up_breakout": t.up_mode.mode if t.up_mode else "", "oversubscription": round(t.oversubscription, 3)}
-            for name, t in tiers.items() if t is not None},
-        "networks": {name: size_side(name, net, sz.servers, catalog)
-                     for name in ("frontend", "storage") if (net := getattr(intent, name)) is not None},
-        "reasons": reasons,
-    })
+    return DesignSummary.model_validate(
+        {
+            "architecture": sz.architecture,
+            "tiers": sz.tiers,
+            "planes": sz.planes,
+            "rails": sz.rails,
+            "servers": sz.servers,
+            "gpus": sz.servers * c.gpus_per_server,
+            "gpu_model": c.gpu_model,
+            "nic_model": c.nic_model,
+            "link_speed_gbps": sz.link_speed_gbps,
+            "servers_per_su": sz.servers_per_su,
+            "scalable_units": sz.scalable_units,
+            "scalable_units_max": sz.scalable_units_max,
+            "sus_per_pod": sz.sus_per_pod,
+            "pods": sz.pods,
+            "pods_max": sz.pods_max,
+            "leaves": sz.leaves * sz.planes,
+            "spines": sz.spines * sz.planes,
+            "cores": sz.cores * sz.planes,
+            "spines_per_group": sz.spines_per_group,
+            "leaf_spine_links": sz.leaf_spine_links,
+            "cores_per_group": sz.cores_per_group,
+            "spine_core_links": sz.spine_core_links,
+            "tiers_detail": {
+                name: {
+                    "model": t.model,
+                    "down_ports": t.down_ports,
+                    "down_speed_gbps": t.down_speed_gbps,
+                    "down_breakout": t.down_mode.mode,
+                    "up_ports": t.up_ports,
+                    "up_speed_gbps": t.up_speed_gbps,
+                    "up_breakout": t.up_mode.mode if t.up_mode else "",
+                    "oversubscription": round(t.oversubscription, 3),
+                }
+                for name, t in tiers.items()
+                if t is not None
+            },
+            "networks": {
+                name: size_side(name, net, sz.servers, catalog)
+                for name in ("frontend", "storage")
+                if (net := getattr(intent, name)) is not None
+            },
+            "reasons": reasons,
+        }
+    )
 
 
 def _expectations(sz: Sizing, devices: Table, links: Table) -> Expectations:
@@ -143,10 +193,12 @@ def _expectations(sz: Sizing, devices: Table, links: Table) -> Expectations:
         unreachable.append("leaves of different rails (or planes): by design, cross-rail traffic goes over the servers' NVLink")
     elif sz.planes > 1:
         unreachable.append("leaves of different planes: each plane is a separate fabric")
-    return Expectations.model_validate({
-        "bgp_sessions": int((links["kind"] != "nic").sum()),
-        "leaf_ecmp_links": {names[i]: int(up[i]) for i in leaves} if sz.tiers >= 2 else {},
-        "spine_to_leaf_links": sz.leaf_spine_links,
-        "reach_groups": groups,
-        "unreachable_by_design": unreachable,
-    })
+    return Expectations.model_validate(
+        {
+            "bgp_sessions": int((links["kind"] != "nic").sum()),
+            "leaf_ecmp_links": {names[i]: int(up[i]) for i in leaves} if sz.tiers >= 2 else {},
+            "spine_to_leaf_links": sz.leaf_spine_links,
+            "reach_groups": groups,
+            "unreachable_by_design": unreachable,
+        }
+    )

@@ -50,11 +50,17 @@ def needs(intent: Intent, sz: Sizing) -> dict[str, int]:
     per = sz.subnets_per_leaf
     d = sz.servers_per_su
     slots = max(mx["leaf"] * sz.leaf.up_ports, mx["spine"] * (sz.spine.up_ports if sz.tiers == 3 and sz.spine else 0))
-    servers = ((mx["leaf"] * per) << math.ceil(math.log2(d + 3)) if intent.addressing.server_links == "vlan"
-               else 2 * mx["leaf"] * per * d)
-    return {"loopbacks": max(2 * (mx["leaf"] + 1), 4 * mx["spine"], 4 * (mx["core"] + 1)),
-            "management": 3 * max(mx["leaf"], mx["spine"], mx["core"]) + 16,
-            "p2p": 4 * slots if slots else 0, "servers": servers}
+    servers = (
+        (mx["leaf"] * per) << math.ceil(math.log2(d + 3))
+        if intent.addressing.server_links == "vlan"
+        else 2 * mx["leaf"] * per * d
+    )
+    return {
+        "loopbacks": max(2 * (mx["leaf"] + 1), 4 * mx["spine"], 4 * (mx["core"] + 1)),
+        "management": 3 * max(mx["leaf"], mx["spine"], mx["core"]) + 16,
+        "p2p": 4 * slots if slots else 0,
+        "servers": servers,
+    }
 
 
 # Where pools the intent leaves unset may move when their defaults are too small (RFC 1918, then shared space).
@@ -66,8 +72,11 @@ def resolve_pools(intent: Intent, sz: Sizing) -> tuple[Intent, list[str]]:
     A pool the intent sets is left alone: assign() reports it with the size it needs."""
     a = intent.addressing
     need = needs(intent, sz)
-    small = [k for k in ("loopbacks", "management", "p2p", "servers")
-             if k not in a.model_fields_set and ipaddress.IPv4Network(getattr(a, k)).num_addresses < need[k]]
+    small = [
+        k
+        for k in ("loopbacks", "management", "p2p", "servers")
+        if k not in a.model_fields_set and ipaddress.IPv4Network(getattr(a, k)).num_addresses < need[k]
+    ]
     if not small:
         return intent, []
     taken = [ipaddress.IPv4Network(getattr(a, k)) for k in ("loopbacks", "management", "p2p", "servers") if k not in small]
@@ -76,12 +85,15 @@ def resolve_pools(intent: Intent, sz: Sizing) -> tuple[Intent, list[str]]:
         prefix = prefix_for(need[k])
         net = _free_block(prefix, taken)
         if net is None:
-            raise InfeasibleError(f"needs a /{prefix} ({need[k]:,} addresses) and none is free in {', '.join(_SPACES)}",
-                                  f"addressing.{k}")
+            raise InfeasibleError(
+                f"needs a /{prefix} ({need[k]:,} addresses) and none is free in {', '.join(_SPACES)}", f"addressing.{k}"
+            )
         taken.append(net)
         update[k] = str(net)
-        notes.append(f"addressing.{k}: {net} chosen (the default {getattr(a, k)} holds "
-                     f"{ipaddress.IPv4Network(getattr(a, k)).num_addresses:,} addresses; this design needs {need[k]:,})")
+        notes.append(
+            f"addressing.{k}: {net} chosen (the default {getattr(a, k)} holds "
+            f"{ipaddress.IPv4Network(getattr(a, k)).num_addresses:,} addresses; this design needs {need[k]:,})"
+        )
     new = a.model_copy(update=update)
     return intent.model_copy(update={"addressing": new}), notes
 
@@ -158,19 +170,29 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
         code[is_[r]] = i
     mac = np.full(n, "", dtype=object)
     sw = ~is_["server"]
-    mac[sw] = [f"02:7f:{c:02x}:{(x >> 16) & 255:02x}:{(x >> 8) & 255:02x}:{x & 255:02x}"
-               for c, x in zip(code[sw].tolist(), ridx[sw].tolist())]
+    mac[sw] = [
+        f"02:7f:{c:02x}:{(x >> 16) & 255:02x}:{(x >> 8) & 255:02x}:{x & 255:02x}"
+        for c, x in zip(code[sw].tolist(), ridx[sw].tolist())
+    ]
 
     # ---- ASNs
-    need16 = mx["leaf"] <= ASN16["last"] - ASN16["leaf"] + 1 and mx["group"] <= ASN16["leaf"] - ASN16["spine"] and (
-        a.asn.spine == "per-group" or mx["spine"] <= ASN16["leaf"] - ASN16["spine"])
+    need16 = (
+        mx["leaf"] <= ASN16["last"] - ASN16["leaf"] + 1
+        and mx["group"] <= ASN16["leaf"] - ASN16["spine"]
+        and (a.asn.spine == "per-group" or mx["spine"] <= ASN16["leaf"] - ASN16["spine"])
+    )
     scheme = a.asn.scheme
     if scheme == "auto":
         scheme = "16bit" if need16 else "32bit"
-        notes.append(f"ASNs: {scheme} private range ({mx['leaf']} leaves" + (", 16-bit range too small)" if scheme == "32bit" else ")"))
+        notes.append(
+            f"ASNs: {scheme} private range ({mx['leaf']} leaves" + (", 16-bit range too small)" if scheme == "32bit" else ")")
+        )
     elif scheme == "16bit" and not need16:
-        raise InfeasibleError(f"{mx['leaf']} leaves and {mx['group']} spine groups do not fit the 16-bit private ASNs "
-                              f"({ASN16['last'] - ASN16['leaf'] + 1} for leaves); use scheme 32bit or auto", "addressing.asn.scheme")
+        raise InfeasibleError(
+            f"{mx['leaf']} leaves and {mx['group']} spine groups do not fit the 16-bit private ASNs "
+            f"({ASN16['last'] - ASN16['leaf'] + 1} for leaves); use scheme 32bit or auto",
+            "addressing.asn.scheme",
+        )
     A = ASN16 if scheme == "16bit" else ASN32
     asn = np.zeros(n, dtype=np.int64)
     asn[is_["core"]] = A["core"]
@@ -185,8 +207,12 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
     plen = np.zeros(len(kind), dtype=np.int64)
     base, size = _pool(a.p2p)
     half = size // 2
-    for i, (k, slots) in enumerate((("leaf-spine", mx["leaf"] * sz.leaf.up_ports),
-                                    ("spine-core", mx["spine"] * (sz.spine.up_ports if sz.tiers == 3 and sz.spine else 0)))):
+    for i, (k, slots) in enumerate(
+        (
+            ("leaf-spine", mx["leaf"] * sz.leaf.up_ports),
+            ("spine-core", mx["spine"] * (sz.spine.up_ports if sz.tiers == 3 and sz.spine else 0)),
+        )
+    ):
         m = kind == k
         if not m.any():
             continue
@@ -206,9 +232,13 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
         leaves = np.repeat(np.flatnonzero(is_["leaf"]), per)
         rail = np.tile(np.arange(1, per + 1), len(leaves) // per) if sz.shared_leaf else dev["rail"][leaves]
         net = base + ((ridx[leaves] * per + rail - 1 if sz.shared_leaf else ridx[leaves]) << host_bits)
-        subnet = {"leaf": leaves, "rail": rail, "vlan": a.vlan_base + rail,
-                  "prefix": np.char.add(ip_text(net).astype(str), f"/{32 - host_bits}").astype(object),
-                  "gateway": ip_text(net + 1)}
+        subnet = {
+            "leaf": leaves,
+            "rail": rail,
+            "vlan": a.vlan_base + rail,
+            "prefix": np.char.add(ip_text(net).astype(str), f"/{32 - host_bits}").astype(object),
+            "gateway": ip_text(net + 1),
+        }
         if a.vlan_base + sz.rails > 4094:
             raise InfeasibleError(f"VLANs {a.vlan_base + 1}..{a.vlan_base + sz.rails} pass 4094", "addressing.vlan_base")
         net_of = base + ((links["slot"][m] // d) << host_bits)
@@ -216,7 +246,9 @@ def assign(intent: Intent, sz: Sizing, sk: Skeleton) -> tuple[dict, dict, dict, 
         b_ip[m] = net_of + 1
         plen[m] = 32 - host_bits
     else:
-        _need("addressing.servers", a.servers, size, 2 * mx["leaf"] * sz.subnets_per_leaf * d, "server /31s", pool_need["servers"])
+        _need(
+            "addressing.servers", a.servers, size, 2 * mx["leaf"] * sz.subnets_per_leaf * d, "server /31s", pool_need["servers"]
+        )
         even = base + 2 * links["slot"][m]
         b_ip[m], a_ip[m], plen[m] = even, even + 1, 31
 

@@ -55,10 +55,17 @@ class BomRow:
 
     def as_dict(self) -> dict:
         """The row as bom.csv and the web app show it."""
-        return {"network": self.network, "category": self.category.value, "model": self.model, "count": self.count,
-                "unit_price_usd": self.unit_price_usd, "total_price_usd": self.total_price_usd,
-                "unit_power_w": self.unit_power_w, "total_power_w": self.total_power_w,
-                "price_source": self.price_source}
+        return {
+            "network": self.network,
+            "category": self.category.value,
+            "model": self.model,
+            "count": self.count,
+            "unit_price_usd": self.unit_price_usd,
+            "total_price_usd": self.total_price_usd,
+            "unit_power_w": self.unit_power_w,
+            "total_power_w": self.total_power_w,
+            "price_source": self.price_source,
+        }
 
 
 def bom(f: Fabric) -> list[BomRow]:
@@ -90,14 +97,16 @@ def bom(f: Fabric) -> list[BomRow]:
             items[(c, model, side)] += n
     rows = []
     # sorted as the plan always listed them: compute first, then network, catalog table, model
-    for (c, model, net), n in sorted(items.items(), key=lambda kv: (kv[0][2] != "compute", kv[0][2],
-                                                                    kv[0][0].catalog_kind, kv[0][1])):
+    for (c, model, net), n in sorted(
+        items.items(), key=lambda kv: (kv[0][2] != "compute", kv[0][2], kv[0][0].catalog_kind, kv[0][1])
+    ):
         item = cat.get(c.catalog_kind, model)
         p = it.prices_usd.get(model, item.price_usd)
         w = it.power_w.get(model, item.power_w)
         estimate = model not in it.prices_usd and "estimate" in item.sources.get("price_usd", "estimate")
-        rows.append(BomRow(net, c, model, n, p, w,
-                           "intent" if model in it.prices_usd else ("estimate" if estimate else "published")))
+        rows.append(
+            BomRow(net, c, model, n, p, w, "intent" if model in it.prices_usd else ("estimate" if estimate else "published"))
+        )
     return rows
 
 
@@ -142,5 +151,8 @@ def rack_power(f: Fabric) -> list[tuple[str, float]]:
 
 def totals(f: Fabric) -> dict[str, float]:
     rows = bom(f)
-    return {"price_usd": price_usd(rows), "power_w": power_w(rows),
-            "servers_per_rack": servers_per_rack(f.intent, load_catalog(f.catalog_layers))}
+    return {
+        "price_usd": price_usd(rows),
+        "power_w": power_w(rows),
+        "servers_per_rack": servers_per_rack(f.intent, load_catalog(f.catalog_layers)),
+    }

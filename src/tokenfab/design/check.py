@@ -22,8 +22,14 @@ _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IP = re.compile(rf"({_OCTET}\.){{3}}{_OCTET}|")
 _IP_LEN = re.compile(rf"({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])|")
 # text columns that later stages parse as addresses ("" where a device has none)
-IP_COLUMNS = (("devices", "loopback", _IP), ("devices", "mgmt", _IP_LEN), ("links", "a_ip", _IP), ("links", "b_ip", _IP),
-              ("subnets", "prefix", _IP_LEN), ("subnets", "gateway", _IP))
+IP_COLUMNS = (
+    ("devices", "loopback", _IP),
+    ("devices", "mgmt", _IP_LEN),
+    ("links", "a_ip", _IP),
+    ("links", "b_ip", _IP),
+    ("subnets", "prefix", _IP_LEN),
+    ("subnets", "gateway", _IP),
+)
 
 
 @lru_cache(maxsize=1)
@@ -82,17 +88,21 @@ def check_fabric_obj(obj: dict, source: str) -> None:
                 what = "an integer from 0 to 4294967295"
             if bad:
                 i = bad[0]
-                raise InputError(f"{source}: {name}.rows.{i}.{col}: expected {what}, got {excerpt(values[i])}"
-                                 + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else ""))
+                raise InputError(
+                    f"{source}: {name}.rows.{i}.{col}: expected {what}, got {excerpt(values[i])}"
+                    + (f" (and {len(bad) - 1} more rows)" if len(bad) > 1 else "")
+                )
     for name, col, pattern in IP_COLUMNS:
         columns = obj[name]["columns"]
         k = columns.index(col)
         values = [r[k] for r in obj[name]["rows"]]
         if not all(map(pattern.fullmatch, values)):  # at C speed; the row only when something is wrong
             i = next(i for i, v in enumerate(values) if not pattern.fullmatch(v))
-            raise InputError(f"{source}: {name}.rows.{i}.{col}: expected "
-                             f"{'an IPv4 address/prefix length' if '/' in pattern.pattern else 'an IPv4 address'} "
-                             f"or empty, got {excerpt(values[i])}")
+            raise InputError(
+                f"{source}: {name}.rows.{i}.{col}: expected "
+                f"{'an IPv4 address/prefix length' if '/' in pattern.pattern else 'an IPv4 address'} "
+                f"or empty, got {excerpt(values[i])}"
+            )
     names = [r[0] for r in obj["devices"]["rows"]]
     uniq: Any
     counts: Any

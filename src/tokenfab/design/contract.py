@@ -41,8 +41,11 @@ class TierSummary(ContractModel):
     up_ports: int = Field(ge=0, description="logical ports facing up, per switch (0 on the top tier)")
     up_speed_gbps: int = Field(ge=0, description="speed of each uplink port (0 on the top tier)")
     up_breakout: str = Field(description="SONiC breakout mode of the uplink cages ('' on the top tier)")
-    oversubscription: float = Field(gt=0, description="downlink : uplink bandwidth as built (below 1 when spreading the "
-                                                     "uplinks evenly over the spines takes more; 1.0 on the top tier)")
+    oversubscription: float = Field(
+        gt=0,
+        description="downlink : uplink bandwidth as built (below 1 when spreading the "
+        "uplinks evenly over the spines takes more; 1.0 on the top tier)",
+    )
 
 
 class SideFabric(ContractModel):
@@ -61,8 +64,9 @@ class SideFabric(ContractModel):
     endpoint_optic: str = Field(description="catalog optic or cable for endpoint links ('' if none fits)")
     uplink_optic: str = Field(description="catalog optic or cable for leaf-spine links ('' if none fits)")
     oversubscription: float = Field(gt=0, description="leaf downlink : uplink bandwidth")
-    bisection_gbps: float = Field(ge=0, description="what crosses the spines when every endpoint sends: "
-                                                   "the bottleneck for storage traffic")
+    bisection_gbps: float = Field(
+        ge=0, description="what crosses the spines when every endpoint sends: the bottleneck for storage traffic"
+    )
     storage_gbps: float = Field(ge=0, description="the storage nodes' own ports, summed")
 
 
@@ -91,13 +95,18 @@ class DesignSummary(ContractModel):
     leaf_spine_links: int = Field(ge=0, description="parallel links between a leaf and each spine of its group")
     cores_per_group: int = Field(ge=0, description="cores per core group (core group j joins spine j of every pod)")
     spine_core_links: int = Field(ge=0, description="parallel links between a spine and each core of its group")
-    tiers_detail: dict[Literal["leaf", "spine", "core"], TierSummary] = Field(
-        description="port split of each tier present")
+    tiers_detail: dict[Literal["leaf", "spine", "core"], TierSummary] = Field(description="port split of each tier present")
     networks: dict[Literal["frontend", "storage"], SideFabric] = Field(
-        description="the frontend and storage networks the intent asks for")
+        description="the frontend and storage networks the intent asks for"
+    )
     reasons: list[str] = Field(description="why the design is what it is, for people")
-    scaleup_domain_servers: int | None = Field(None, ge=2, description=(
-        "servers (trays) sharing one NVLink domain, e.g. 18 for an NVL72 rack; absent when a server is its own domain"))
+    scaleup_domain_servers: int | None = Field(
+        None,
+        ge=2,
+        description=(
+            "servers (trays) sharing one NVLink domain, e.g. 18 for an NVL72 rack; absent when a server is its own domain"
+        ),
+    )
 
 
 class ReachGroup(ContractModel):

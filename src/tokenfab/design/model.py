@@ -24,10 +24,24 @@ from tokenfab.intent import Intent, parse_intent, validated
 
 SCHEMA_ID = "tokenfab.fabric/1"
 
-DEVICE_COLUMNS = ("name", "role", "model", "hwsku", "platform", "plane", "pod", "su", "rail", "group",
-                  "asn", "loopback", "mgmt", "mac", "rack")
-LINK_COLUMNS = ("kind", "a", "a_port", "b", "b_port", "speed_gbps", "plane", "a_ip", "b_ip", "prefix_len",
-                "length_m", "medium")
+DEVICE_COLUMNS = (
+    "name",
+    "role",
+    "model",
+    "hwsku",
+    "platform",
+    "plane",
+    "pod",
+    "su",
+    "rail",
+    "group",
+    "asn",
+    "loopback",
+    "mgmt",
+    "mac",
+    "rack",
+)
+LINK_COLUMNS = ("kind", "a", "a_port", "b", "b_port", "speed_gbps", "plane", "a_ip", "b_ip", "prefix_len", "length_m", "medium")
 SUBNET_COLUMNS = ("leaf", "rail", "vlan", "prefix", "gateway")
 # Integer columns; every other column is text. IPs are text ("" when none).
 INT_COLUMNS = {"plane", "pod", "su", "rail", "group", "asn", "speed_gbps", "prefix_len", "vlan", "a", "b", "leaf"}
@@ -42,8 +56,9 @@ class Table:
         lengths = {len(v) for v in columns.values()}
         if len(lengths) > 1:
             raise ValueError(f"columns of unequal length: { {k: len(v) for k, v in columns.items()} }")
-        self.columns = {k: (np.asarray(v) if k in INT_COLUMNS | FLOAT_COLUMNS else np.asarray(v, dtype=object))
-                        for k, v in columns.items()}
+        self.columns = {
+            k: (np.asarray(v) if k in INT_COLUMNS | FLOAT_COLUMNS else np.asarray(v, dtype=object)) for k, v in columns.items()
+        }
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -110,16 +125,23 @@ class Link:
 class Fabric:
     """The planned fabric. Build it with `tokenfab.plan(intent)`; read it with `Fabric.load()`."""
 
-    def __init__(self, intent: Intent, design: DesignSummary | dict, devices: Table, links: Table, subnets: Table,
-                 expectations: Expectations | dict, catalog_layers: tuple = ()):
+    def __init__(
+        self,
+        intent: Intent,
+        design: DesignSummary | dict,
+        devices: Table,
+        links: Table,
+        subnets: Table,
+        expectations: Expectations | dict,
+        catalog_layers: tuple = (),
+    ):
         self.intent = intent
         self.catalog_layers = tuple(catalog_layers)  # the user catalog files it was planned with
         self.design = design if isinstance(design, DesignSummary) else DesignSummary.model_validate(design)
         self.devices = devices
         self.links = links  # a/b are row numbers into devices
         self.subnets = subnets  # leaf is a row number into devices
-        self.expectations = (expectations if isinstance(expectations, Expectations)
-                             else Expectations.model_validate(expectations))
+        self.expectations = expectations if isinstance(expectations, Expectations) else Expectations.model_validate(expectations)
 
     # -- typed views ---------------------------------------------------------------------
     @cached_property
@@ -216,8 +238,9 @@ class Fabric:
                     except KeyError as exc:
                         raise InputError(f"{source}: {c} names unknown device {exc.args[0]!r}") from None
             design = validated(DesignSummary, obj["design"], f"{source}: design", "architecture, tiers, ...")
-            expectations = validated(Expectations, obj["expectations"], f"{source}: expectations",
-                                     "bgp_sessions, leaf_ecmp_links, ...")
+            expectations = validated(
+                Expectations, obj["expectations"], f"{source}: expectations", "bgp_sessions, leaf_ecmp_links, ..."
+            )
             return cls(intent, design, devices, links, subnets, expectations, catalog_layers=layers)
         except KeyError as exc:
             raise InputError(f"{source}: missing key {exc.args[0]!r}") from None
@@ -234,18 +257,34 @@ class Fabric:
 
 def json_schema() -> dict:
     """JSON Schema of fabric.json (tables as columns + rows)."""
+
     def table(columns: tuple[str, ...]) -> dict:
-        item = {"type": "array", "prefixItems": [
-            {"type": "integer"} if c in INT_COLUMNS - NAME_COLUMNS else {"type": "number"} if c in FLOAT_COLUMNS else {"type": "string"}
-            for c in columns], "minItems": len(columns), "maxItems": len(columns)}
-        return {"type": "object", "required": ["columns", "rows"], "additionalProperties": False,
-                "properties": {"columns": {"const": list(columns)}, "rows": {"type": "array", "items": item}}}
+        item = {
+            "type": "array",
+            "prefixItems": [
+                {"type": "integer"}
+                if c in INT_COLUMNS - NAME_COLUMNS
+                else {"type": "number"}
+                if c in FLOAT_COLUMNS
+                else {"type": "string"}
+                for c in columns
+            ],
+            "minItems": len(columns),
+            "maxItems": len(columns),
+        }
+        return {
+            "type": "object",
+            "required": ["columns", "rows"],
+            "additionalProperties": False,
+            "properties": {"columns": {"const": list(columns)}, "rows": {"type": "array", "items": item}},
+        }
 
     # pydantic's refs are '#/$defs/...': one generation for the three models keeps them at the root
     from pydantic.json_schema import models_json_schema
 
-    keys, top = models_json_schema([(m, "validation") for m in (Intent, DesignSummary, Expectations)],
-                                   ref_template="#/$defs/{model}")
+    keys, top = models_json_schema(
+        [(m, "validation") for m in (Intent, DesignSummary, Expectations)], ref_template="#/$defs/{model}"
+    )
     defs = top.get("$defs", {})
     intent, design, expectations = (keys[(m, "validation")] for m in (Intent, DesignSummary, Expectations))
     return {
@@ -263,10 +302,20 @@ def json_schema() -> dict:
             "devices": table(DEVICE_COLUMNS),
             "links": table(LINK_COLUMNS),
             "subnets": table(SUBNET_COLUMNS),
-            "catalog": {"type": "array", "description": "the user catalog files the fabric was planned with", "items": {
-                "type": "object", "required": ["source", "sha256", "entries"], "additionalProperties": False,
-                "properties": {"source": {"type": "string"}, "sha256": {"type": "string"},
-                               "entries": {"type": "object", "description": "entries by kind, as in a catalog file"}}}},
+            "catalog": {
+                "type": "array",
+                "description": "the user catalog files the fabric was planned with",
+                "items": {
+                    "type": "object",
+                    "required": ["source", "sha256", "entries"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "source": {"type": "string"},
+                        "sha256": {"type": "string"},
+                        "entries": {"type": "object", "description": "entries by kind, as in a catalog file"},
+                    },
+                },
+            },
             "expectations": expectations,
         },
     }

@@ -44,10 +44,14 @@ def servers_per_rack(intent: Intent, catalog: Catalog) -> int:
         raise InfeasibleError(
             f"one {srv.model} scale-up domain is {ds} servers: {ds * power / 1000:.1f} kW and {ds * srv.rack_units} U; "
             f"the rack budget is {intent.racks.power_budget_kw:g} kW and {intent.racks.rack_units - 2} U for servers "
-            f"(raise racks.power_budget_kw to {math.ceil(ds * power / 1000)} or more)", "racks.power_budget_kw")
+            f"(raise racks.power_budget_kw to {math.ceil(ds * power / 1000)} or more)",
+            "racks.power_budget_kw",
+        )
     if n < 1:
-        raise InfeasibleError(f"one {srv.model} draws {power:.0f} W; the rack budget is {intent.racks.power_budget_kw * 1000:.0f} W",
-                              "racks.power_budget_kw")
+        raise InfeasibleError(
+            f"one {srv.model} draws {power:.0f} W; the rack budget is {intent.racks.power_budget_kw * 1000:.0f} W",
+            "racks.power_budget_kw",
+        )
     return n // ds * ds
 
 
@@ -62,11 +66,15 @@ def _split_switch_racks(intent: Intent, catalog: Catalog, dev: dict, rack: np.nd
         rows = sw[inverse == k]
         model = catalog.switches[dev["model"][rows[0]]]
         power = intent.power_w.get(model.model, model.power_w)
-        per_rack = min((intent.racks.rack_units - 2) // model.rack_units,
-                       int(intent.racks.power_budget_kw * 1000 // power) if power else 1 << 30)
+        per_rack = min(
+            (intent.racks.rack_units - 2) // model.rack_units,
+            int(intent.racks.power_budget_kw * 1000 // power) if power else 1 << 30,
+        )
         if per_rack < 1:
-            raise InfeasibleError(f"one {model.model} draws {power:.0f} W; the rack budget is "
-                                  f"{intent.racks.power_budget_kw * 1000:.0f} W", "racks.power_budget_kw")
+            raise InfeasibleError(
+                f"one {model.model} draws {power:.0f} W; the rack budget is {intent.racks.power_budget_kw * 1000:.0f} W",
+                "racks.power_budget_kw",
+            )
         if len(rows) > per_rack:
             rack[rows] = np.char.add(f"{keys[k]}-", (np.arange(len(rows)) // per_rack + 1).astype(str))
 

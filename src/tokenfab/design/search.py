@@ -55,18 +55,27 @@ class Choice:
     def label(self) -> str:
         models = [m for m in (self.leaf_model, self.spine_model, self.core_model) if m]
         same = len(set(models)) == 1
-        parts = [self.architecture, f"{self.tiers} tier{'s' if self.tiers > 1 else ''}",
-                 f"{self.planes} plane{'s' if self.planes > 1 else ''}", models[0] if same else "/".join(models)]
-        modes = [f"leaf down {self.leaf_down}"] + ([f"leaf up {self.leaf_up}"] if self.leaf_up else []) + (
-            [f"spine up {self.spine_up}"] if self.spine_up else [])
+        parts = [
+            self.architecture,
+            f"{self.tiers} tier{'s' if self.tiers > 1 else ''}",
+            f"{self.planes} plane{'s' if self.planes > 1 else ''}",
+            models[0] if same else "/".join(models),
+        ]
+        modes = (
+            [f"leaf down {self.leaf_down}"]
+            + ([f"leaf up {self.leaf_up}"] if self.leaf_up else [])
+            + ([f"spine up {self.spine_up}"] if self.spine_up else [])
+        )
         return ", ".join(parts + modes)
 
     def short(self) -> str:
         """`rail-optimized 3T 2P CX864E-N 4x200G/2x400G/1x800G` (tiers, planes, models, breakouts bottom-up)."""
         models = [m for m in (self.leaf_model, self.spine_model, self.core_model) if m]
         modes = [m.split("[")[0] for m in (self.leaf_down, self.leaf_up, self.spine_up) if m]
-        return (f"{self.architecture} {self.tiers}T {self.planes}P "
-                f"{models[0] if len(set(models)) == 1 else '/'.join(models)} {'/'.join(modes)}")
+        return (
+            f"{self.architecture} {self.tiers}T {self.planes}P "
+            f"{models[0] if len(set(models)) == 1 else '/'.join(models)} {'/'.join(modes)}"
+        )
 
 
 @dataclass
@@ -103,16 +112,30 @@ class Search:
         out = []
         for c in self.candidates:
             ch = c.choice
-            out.append({"candidate": ch.label(), "architecture": ch.architecture, "tiers": ch.tiers, "planes": ch.planes,
-                        "leaf": ch.leaf_model, "spine": ch.spine_model or "", "core": ch.core_model or "",
-                        "leaf_down": ch.leaf_down or "", "leaf_up": ch.leaf_up or "", "spine_up": ch.spine_up or "",
-                        "switches": c.switches if c.feasible else "", "cost_usd": round(c.cost_usd, 2) if c.feasible else "",
-                        "optics_usd": round(c.optics_usd, 2) if c.feasible else "",
-                        "power_w": round(c.power_w, 1) if c.feasible else "", "verdict": c.verdict})
+            out.append(
+                {
+                    "candidate": ch.label(),
+                    "architecture": ch.architecture,
+                    "tiers": ch.tiers,
+                    "planes": ch.planes,
+                    "leaf": ch.leaf_model,
+                    "spine": ch.spine_model or "",
+                    "core": ch.core_model or "",
+                    "leaf_down": ch.leaf_down or "",
+                    "leaf_up": ch.leaf_up or "",
+                    "spine_up": ch.spine_up or "",
+                    "switches": c.switches if c.feasible else "",
+                    "cost_usd": round(c.cost_usd, 2) if c.feasible else "",
+                    "optics_usd": round(c.optics_usd, 2) if c.feasible else "",
+                    "power_w": round(c.power_w, 1) if c.feasible else "",
+                    "verdict": c.verdict,
+                }
+            )
         return out
 
 
 # ---------------------------------------------------------------- the space
+
 
 def plane_options(intent: Intent, catalog: Catalog) -> list[int]:
     """Planes the intent allows: its own number, or for `auto` every split of the NIC's speed that the
@@ -152,15 +175,18 @@ def choices(intent: Intent, catalog: Catalog) -> list[Choice]:
     nic = catalog.nics[c.nic_model]
     speed = c.nic_speed_gbps or nic.speed_gbps
     out: list[Choice] = []
-    for tiers in ([1, 2, 3] if f.tiers == "auto" else [int(f.tiers)]):
+    for tiers in [1, 2, 3] if f.tiers == "auto" else [int(f.tiers)]:
         for arch in archs:
             if arch == "rail-only" and tiers == 3:
                 continue
             for planes in plane_options(intent, catalog):
                 for lm in _models(intent, "leaf"):
                     leaf = catalog.switches[lm]
-                    downs: list[str | None] = ([f.leaf.downlink_breakout] if f.leaf.downlink_breakout else
-                                               [m.mode for m in leaf.breakout_modes if m.speed_gbps == speed // planes])
+                    downs: list[str | None] = (
+                        [f.leaf.downlink_breakout]
+                        if f.leaf.downlink_breakout
+                        else [m.mode for m in leaf.breakout_modes if m.speed_gbps == speed // planes]
+                    )
                     downs = downs or [None]
                     for down in downs:
                         if tiers == 1:
@@ -180,18 +206,36 @@ def choices(intent: Intent, catalog: Catalog) -> list[Choice]:
 def explicit(intent: Intent, ch: Choice) -> Intent:
     """The intent with the choice written in, as a user would have written it."""
     f = intent.fabric
-    leaf = f.leaf.model_copy(update={"switch_model": ch.leaf_model, "downlink_breakout": ch.leaf_down,
-                                     "uplink_breakout": ch.leaf_up if ch.tiers > 1 else f.leaf.uplink_breakout})
-    spine = f.spine.model_copy(update={"switch_model": ch.spine_model or f.spine.switch_model,
-                                       "uplink_breakout": ch.spine_up if ch.tiers > 2 else f.spine.uplink_breakout})
+    leaf = f.leaf.model_copy(
+        update={
+            "switch_model": ch.leaf_model,
+            "downlink_breakout": ch.leaf_down,
+            "uplink_breakout": ch.leaf_up if ch.tiers > 1 else f.leaf.uplink_breakout,
+        }
+    )
+    spine = f.spine.model_copy(
+        update={
+            "switch_model": ch.spine_model or f.spine.switch_model,
+            "uplink_breakout": ch.spine_up if ch.tiers > 2 else f.spine.uplink_breakout,
+        }
+    )
     core = f.core.model_copy(update={"switch_model": ch.core_model or f.core.switch_model})
-    fab = f.model_copy(update={"architecture": ch.architecture, "tiers": ch.tiers, "switch_model": ch.leaf_model,
-                               "leaf": leaf, "spine": spine, "core": core})
+    fab = f.model_copy(
+        update={
+            "architecture": ch.architecture,
+            "tiers": ch.tiers,
+            "switch_model": ch.leaf_model,
+            "leaf": leaf,
+            "spine": spine,
+            "core": core,
+        }
+    )
     cluster = intent.cluster.model_copy(update={"planes": ch.planes})
     return intent.model_copy(update={"fabric": fab, "cluster": cluster})
 
 
 # ---------------------------------------------------------------- pricing by counting
+
 
 def link_lengths(intent: Intent, catalog: Catalog, sz: Sizing) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(length in m, number of links) per link kind, from the floor layout racks.place uses."""
@@ -227,6 +271,7 @@ def link_lengths(intent: Intent, catalog: Catalog, sz: Sizing) -> dict[str, tupl
 
 def price(intent: Intent, catalog: Catalog, sz: Sizing, cand: Candidate) -> None:
     """Fill the candidate's cost, optics cost, power and switch count from the sizing alone."""
+
     def usd(kind: str, model: str) -> float:
         return intent.prices_usd.get(model, catalog.get(kind, model).price_usd)
 
@@ -236,8 +281,10 @@ def price(intent: Intent, catalog: Catalog, sz: Sizing, cand: Candidate) -> None
     budget_w = intent.racks.power_budget_kw * 1000
     for model in {sz.leaf.model, *(t.model for t in (sz.spine, sz.core) if t)}:
         if watts("switches", model) > budget_w:  # racks.place would refuse it: a switch must fit a rack
-            raise InfeasibleError(f"one {model} draws {watts('switches', model):.0f} W; the rack budget is {budget_w:.0f} W",
-                                  "racks.power_budget_kw")
+            raise InfeasibleError(
+                f"one {model} draws {watts('switches', model):.0f} W; the rack budget is {budget_w:.0f} W",
+                "racks.power_budget_kw",
+            )
     counts = [(sz.leaf.model, sz.leaves * sz.planes)]
     if sz.spine:
         counts.append((sz.spine.model, sz.spines * sz.planes))
@@ -245,8 +292,11 @@ def price(intent: Intent, catalog: Catalog, sz: Sizing, cand: Candidate) -> None
         counts.append((sz.core.model, sz.cores * sz.planes))
     switch_usd = sum(usd("switches", m) * n for m, n in counts)
     power = sum(watts("switches", m) * n for m, n in counts)
-    speeds = {"nic": sz.link_speed_gbps, "leaf-spine": sz.leaf.up_speed_gbps,
-              "spine-core": sz.spine.up_speed_gbps if sz.spine else 0}
+    speeds = {
+        "nic": sz.link_speed_gbps,
+        "leaf-spine": sz.leaf.up_speed_gbps,
+        "spine-core": sz.spine.up_speed_gbps if sz.spine else 0,
+    }
     optics = 0.0
     for kind, (lengths, n) in link_lengths(intent, catalog, sz).items():
         for length in np.unique(lengths[n > 0]).tolist():
@@ -323,8 +373,10 @@ def _notes(intent: Intent, ranked: list[Candidate], best: Candidate, objective: 
         return []
     grown = intent.fabric.max_servers or 0
     at = f" (priced at max_servers {grown:,})" if grown > intent.cluster.servers else ""
-    lines = [f"auto chose {best.choice.label()}: ${best.cost_usd:,.0f} in switches and optics, {_n(best.switches, 'switch')}; "
-             f"best by {objective} of {len(ranked)} candidates ({n_ok} feasible){at}"]
+    lines = [
+        f"auto chose {best.choice.label()}: ${best.cost_usd:,.0f} in switches and optics, {_n(best.switches, 'switch')}; "
+        f"best by {objective} of {len(ranked)} candidates ({n_ok} feasible){at}"
+    ]
     for c in ranked[1:shown]:
         if c.feasible:
             lines.append(f"  not {c.choice.label()}: ${c.cost_usd:,.0f}, {_n(c.switches, 'switch')} ({c.verdict})")

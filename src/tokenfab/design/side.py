@@ -31,12 +31,26 @@ def size_side(name: str, net: SideNetwork, servers: int, catalog: Catalog) -> Si
         leaves = -(-endpoints // down)
         spines = -(-leaves * up // radix)
         if leaves > radix:
-            raise InfeasibleError(f"{endpoints} endpoints need {leaves} leaves; a two-tier {sw.model} network holds {radix}", name)
+            raise InfeasibleError(
+                f"{endpoints} endpoints need {leaves} leaves; a two-tier {sw.model} network holds {radix}", name
+            )
     end = media.choose(catalog, net.speed_gbps, 5.0)
     upl = media.choose(catalog, net.speed_gbps, 30.0)
     bisection = (leaves * up * net.speed_gbps) if spines else endpoints * net.speed_gbps
-    return SideFabric(name=name, switch_model=sw.model, speed_gbps=net.speed_gbps, endpoints=endpoints,
-                      server_ports=server_ports, storage_ports=storage_ports, leaves=leaves, spines=spines,
-                      down_per_leaf=down, up_per_leaf=up, endpoint_optic=end.model if end else "",
-                      uplink_optic=upl.model if upl else "", oversubscription=net.oversubscription,
-                      bisection_gbps=float(bisection), storage_gbps=float(storage_ports * net.speed_gbps))
+    return SideFabric(
+        name=name,
+        switch_model=sw.model,
+        speed_gbps=net.speed_gbps,
+        endpoints=endpoints,
+        server_ports=server_ports,
+        storage_ports=storage_ports,
+        leaves=leaves,
+        spines=spines,
+        down_per_leaf=down,
+        up_per_leaf=up,
+        endpoint_optic=end.model if end else "",
+        uplink_optic=upl.model if upl else "",
+        oversubscription=net.oversubscription,
+        bisection_gbps=float(bisection),
+        storage_gbps=float(storage_ports * net.speed_gbps),
+    )

@@ -156,7 +156,9 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     c, f = intent.cluster, intent.fabric
     nic = catalog.nics[c.nic_model]
     if c.planes == "auto":
-        raise InputError("planes: auto is resolved by the design search (tokenfab.design.search), not by one sizing", "cluster.planes")
+        raise InputError(
+            "planes: auto is resolved by the design search (tokenfab.design.search), not by one sizing", "cluster.planes"
+        )
     link_speed = (c.nic_speed_gbps or nic.speed_gbps) // c.planes
     rails = intent.nics_per_server
     servers_max = max(f.max_servers or c.servers, c.servers)
@@ -164,54 +166,100 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     def switch_of(tier: Tier, name: str) -> Switch:
         model = tier.switch_model or f.switch_model
         if isinstance(model, list):
-            raise InputError("a list of switch models is searched by tokenfab.design.search, not by one sizing",
-                             f"fabric.{name}.switch_model")
+            raise InputError(
+                "a list of switch models is searched by tokenfab.design.search, not by one sizing", f"fabric.{name}.switch_model"
+            )
         return catalog.get("switches", model, f"fabric.{name}.switch_model")
 
     leaf_sw = switch_of(f.leaf, "leaf")
     down = _mode(leaf_sw, link_speed, f.leaf.downlink_breakout, "fabric.leaf.downlink_breakout")
     if down.speed_gbps != link_speed:
-        raise InfeasibleError(f"leaf downlinks at {down.speed_gbps}G ({down.mode}) do not match the NICs' {link_speed}G",
-                              "fabric.leaf.downlink_breakout")
+        raise InfeasibleError(
+            f"leaf downlinks at {down.speed_gbps}G ({down.mode}) do not match the NICs' {link_speed}G",
+            "fabric.leaf.downlink_breakout",
+        )
     leaf_one_tier = split_ports(leaf_sw, down, None, 1.0)
     notes: list[str] = []
 
     if architecture == "rail-only":
         # Each rail (and plane) is its own fabric: one leaf if it fits, else a leaf-spine of its own.
         if tiers in (None, 1) and servers_max <= leaf_one_tier.down_ports and f.servers_per_su is None:
-            return Sizing("rail-only", 1, c.planes, rails, c.servers, servers_max, link_speed, leaf_one_tier, None, None,
-                          servers_per_su=leaf_one_tier.down_ports, scalable_units=1, scalable_units_max=1,
-                          notes=[f"each rail fits one {leaf_sw.model} ({servers_max} of {leaf_one_tier.down_ports} ports)"])
+            return Sizing(
+                "rail-only",
+                1,
+                c.planes,
+                rails,
+                c.servers,
+                servers_max,
+                link_speed,
+                leaf_one_tier,
+                None,
+                None,
+                servers_per_su=leaf_one_tier.down_ports,
+                scalable_units=1,
+                scalable_units_max=1,
+                notes=[f"each rail fits one {leaf_sw.model} ({servers_max} of {leaf_one_tier.down_ports} ports)"],
+            )
         if tiers == 1:
             raise InfeasibleError(
                 f"rail-only in one tier needs {servers_max} ports per rail leaf, a {leaf_sw.model} has {leaf_one_tier.down_ports} "
                 f"at {link_speed}G",
-                "fabric.tiers")
+                "fabric.tiers",
+            )
         if tiers == 3:
-            raise InfeasibleError("rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers",
-                                  "fabric.tiers")
+            raise InfeasibleError(
+                "rail-only designs have one or two tiers per rail; ask for rail-optimized for three tiers", "fabric.tiers"
+            )
         tiers = 2
 
-    if (architecture == "rail-optimized" and tiers in (None, 1) and f.servers_per_su is None
-            and servers_max * rails <= leaf_one_tier.down_ports):
+    if (
+        architecture == "rail-optimized"
+        and tiers in (None, 1)
+        and f.servers_per_su is None
+        and servers_max * rails <= leaf_one_tier.down_ports
+    ):
         # Every rail fits one switch: it joins the rails by itself, no spine layer needed.
-        return Sizing("rail-optimized", 1, c.planes, rails, c.servers, servers_max, link_speed, leaf_one_tier, None, None,
-                      servers_per_su=servers_max, scalable_units=1, scalable_units_max=1, shared_leaf=True,
-                      notes=[f"all {servers_max * rails} NIC ports fit one {leaf_sw.model} per plane "
-                             f"({leaf_one_tier.down_ports} x {link_speed}G): a single switch joins the rails"])
+        return Sizing(
+            "rail-optimized",
+            1,
+            c.planes,
+            rails,
+            c.servers,
+            servers_max,
+            link_speed,
+            leaf_one_tier,
+            None,
+            None,
+            servers_per_su=servers_max,
+            scalable_units=1,
+            scalable_units_max=1,
+            shared_leaf=True,
+            notes=[
+                f"all {servers_max * rails} NIC ports fit one {leaf_sw.model} per plane "
+                f"({leaf_one_tier.down_ports} x {link_speed}G): a single switch joins the rails"
+            ],
+        )
     if architecture == "rail-optimized" and tiers == 1:
-        raise InfeasibleError(f"one tier needs {servers_max * rails} ports ({servers_max} servers x {rails} rails); "
-                              f"a {leaf_sw.model} has {leaf_one_tier.down_ports} at {link_speed}G", "fabric.tiers")
+        raise InfeasibleError(
+            f"one tier needs {servers_max * rails} ports ({servers_max} servers x {rails} rails); "
+            f"a {leaf_sw.model} has {leaf_one_tier.down_ports} at {link_speed}G",
+            "fabric.tiers",
+        )
 
     up_sw = switch_of(f.spine, "spine")
-    up_mode = (_mode(leaf_sw, 0, f.leaf.uplink_breakout, "fabric.leaf.uplink_breakout")
-               if f.leaf.uplink_breakout else _native(leaf_sw, up_sw))
+    up_mode = (
+        _mode(leaf_sw, 0, f.leaf.uplink_breakout, "fabric.leaf.uplink_breakout")
+        if f.leaf.uplink_breakout
+        else _native(leaf_sw, up_sw)
+    )
     leaf = split_ports(leaf_sw, down, up_mode, f.leaf.oversubscription)
     d = f.servers_per_su or leaf.down_ports
     if d > leaf.down_ports:
-        raise InfeasibleError(f"{d} servers per scalable unit need {d} leaf downlinks; "
-                              f"a {leaf_sw.model} at {f.leaf.oversubscription}:1 has {leaf.down_ports}",
-                              "fabric.servers_per_su")
+        raise InfeasibleError(
+            f"{d} servers per scalable unit need {d} leaf downlinks; "
+            f"a {leaf_sw.model} at {f.leaf.oversubscription}:1 has {leaf.down_ports}",
+            "fabric.servers_per_su",
+        )
     sus = _ceil(c.servers, d)
     sus_max = _ceil(servers_max, d)
     spine_down_mode = _mode(up_sw, leaf.up_speed_gbps, f.spine.downlink_breakout, "fabric.spine.downlink_breakout")
@@ -219,59 +267,119 @@ def size(intent: Intent, catalog: Catalog, architecture: str, tiers: int | None)
     members = sus_max if architecture == "rail-only" else sus_max * rails  # leaves under one spine group
 
     if tiers in (None, 2):
-        best = _best_two_tier(intent, catalog, leaf_sw, up_sw, leaf, spine_flat, servers_max, rails,
-                              architecture == "rail-only", f.servers_per_su)
+        best = _best_two_tier(
+            intent, catalog, leaf_sw, up_sw, leaf, spine_flat, servers_max, rails, architecture == "rail-only", f.servers_per_su
+        )
         if best is not None:
             leaf2, d2, n = best
             sus2, sus2_max = _ceil(c.servers, d2), _ceil(servers_max, d2)
             members2 = sus2_max if architecture == "rail-only" else sus2_max * rails
-            notes.append(f"{members2} leaves per spine group fit {spine_flat.down_ports}-port spines in two tiers; "
-                         f"{d2} servers per scalable unit and {leaf2.up_ports} uplinks per leaf give the fewest switches and optics")
+            notes.append(
+                f"{members2} leaves per spine group fit {spine_flat.down_ports}-port spines in two tiers; "
+                f"{d2} servers per scalable unit and {leaf2.up_ports} uplinks per leaf give the fewest switches and optics"
+            )
             if f.spine.oversubscription != 1.0 or f.spine.uplink_breakout:
                 notes.append("spine oversubscription and uplink breakout apply only with three tiers: ignored")
-            return Sizing(architecture, 2, c.planes, rails, c.servers, servers_max, link_speed, leaf2, spine_flat, None,
-                          servers_per_su=d2, scalable_units=sus2, scalable_units_max=sus2_max,
-                          spines_per_group=n, leaf_spine_links=leaf2.up_ports // n, notes=notes)
+            return Sizing(
+                architecture,
+                2,
+                c.planes,
+                rails,
+                c.servers,
+                servers_max,
+                link_speed,
+                leaf2,
+                spine_flat,
+                None,
+                servers_per_su=d2,
+                scalable_units=sus2,
+                scalable_units_max=sus2_max,
+                spines_per_group=n,
+                leaf_spine_links=leaf2.up_ports // n,
+                notes=notes,
+            )
         if tiers == 2 or architecture == "rail-only":
-            why = (f"{f.spine.count} spines cannot take {leaf.up_ports} uplinks from each of {members} leaves"
-                   if f.spine.count else
-                   f"a two-tier Clos of {up_sw.model} spines holds at most {spine_flat.down_ports} leaves "
-                   f"({spine_flat.down_ports} ports at {leaf.up_speed_gbps}G, one link per leaf); this design needs {members}")
+            why = (
+                f"{f.spine.count} spines cannot take {leaf.up_ports} uplinks from each of {members} leaves"
+                if f.spine.count
+                else f"a two-tier Clos of {up_sw.model} spines holds at most {spine_flat.down_ports} leaves "
+                f"({spine_flat.down_ports} ports at {leaf.up_speed_gbps}G, one link per leaf); this design needs {members}"
+            )
             raise InfeasibleError(why, "fabric.tiers")
 
     # Three tiers: pods of scalable units under a core layer.
     core_sw = switch_of(f.core, "core")
-    spine_up_mode = (_mode(up_sw, 0, f.spine.uplink_breakout, "fabric.spine.uplink_breakout")
-                     if f.spine.uplink_breakout else _native(up_sw, core_sw))
+    spine_up_mode = (
+        _mode(up_sw, 0, f.spine.uplink_breakout, "fabric.spine.uplink_breakout")
+        if f.spine.uplink_breakout
+        else _native(up_sw, core_sw)
+    )
     spine = split_ports(up_sw, spine_down_mode, spine_up_mode, f.spine.oversubscription)
     spines_per_pod = f.spine.count or leaf.up_ports  # one link from each leaf to each spine of its pod
     if leaf.up_ports % spines_per_pod:
-        raise InfeasibleError(f"{spines_per_pod} spines per pod do not divide a leaf's {leaf.up_ports} uplinks", "fabric.spine.count")
+        raise InfeasibleError(
+            f"{spines_per_pod} spines per pod do not divide a leaf's {leaf.up_ports} uplinks", "fabric.spine.count"
+        )
     k_ls = leaf.up_ports // spines_per_pod
     sus_per_pod = spine.down_ports // (k_ls * rails)
     if sus_per_pod < 1:
-        raise InfeasibleError(f"a pod spine has {spine.down_ports} downlinks; "
-                              f"one scalable unit needs {k_ls * rails} ({rails} rail leaves x {k_ls} links)")
+        raise InfeasibleError(
+            f"a pod spine has {spine.down_ports} downlinks; "
+            f"one scalable unit needs {k_ls * rails} ({rails} rail leaves x {k_ls} links)"
+        )
     pods = _ceil(sus, sus_per_pod)
     pods_max = _ceil(sus_max, sus_per_pod)
-    core_ports = split_ports(core_sw, _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout"),
-                             None, 1.0)
+    core_ports = split_ports(
+        core_sw, _mode(core_sw, spine.up_speed_gbps, f.core.downlink_breakout, "fabric.core.downlink_breakout"), None, 1.0
+    )
     c_per = _spread(pods_max, spine.up_ports, core_ports.down_ports, f.core.count)
     if c_per is None:
         raise InfeasibleError(
             f"{pods_max:,} pods x {spine.up_ports} uplinks per spine exceed a core group of {core_sw.model} "
-            f"({core_ports.down_ports} ports at {spine.up_speed_gbps}G); at most {core_ports.down_ports} pods fit", "fabric.tiers")
-    notes.append(f"{members} leaves exceed a two-tier Clos ({spine_flat.down_ports} per spine group): "
-                 f"{pods} pods of {sus_per_pod} scalable units under {spines_per_pod * c_per} core switches")
-    return Sizing(architecture, 3, c.planes, rails, c.servers, servers_max, link_speed, leaf, spine, core_ports,
-                  servers_per_su=d, scalable_units=sus, scalable_units_max=sus_max, sus_per_pod=sus_per_pod,
-                  pods=pods, pods_max=pods_max, spines_per_group=spines_per_pod, leaf_spine_links=k_ls,
-                  cores_per_group=c_per, spine_core_links=spine.up_ports // c_per, notes=notes)
+            f"({core_ports.down_ports} ports at {spine.up_speed_gbps}G); at most {core_ports.down_ports} pods fit",
+            "fabric.tiers",
+        )
+    notes.append(
+        f"{members} leaves exceed a two-tier Clos ({spine_flat.down_ports} per spine group): "
+        f"{pods} pods of {sus_per_pod} scalable units under {spines_per_pod * c_per} core switches"
+    )
+    return Sizing(
+        architecture,
+        3,
+        c.planes,
+        rails,
+        c.servers,
+        servers_max,
+        link_speed,
+        leaf,
+        spine,
+        core_ports,
+        servers_per_su=d,
+        scalable_units=sus,
+        scalable_units_max=sus_max,
+        sus_per_pod=sus_per_pod,
+        pods=pods,
+        pods_max=pods_max,
+        spines_per_group=spines_per_pod,
+        leaf_spine_links=k_ls,
+        cores_per_group=c_per,
+        spine_core_links=spine.up_ports // c_per,
+        notes=notes,
+    )
 
 
-def _best_two_tier(intent: Intent, catalog: Catalog, leaf_sw: Switch, spine_sw: Switch, leaf: TierPorts,
-                   spine: TierPorts, servers_max: int, rails: int, rail_only: bool,
-                   fixed_d: int | None) -> tuple[TierPorts, int, int] | None:
+def _best_two_tier(
+    intent: Intent,
+    catalog: Catalog,
+    leaf_sw: Switch,
+    spine_sw: Switch,
+    leaf: TierPorts,
+    spine: TierPorts,
+    servers_max: int,
+    rails: int,
+    rail_only: bool,
+    fixed_d: int | None,
+) -> tuple[TierPorts, int, int] | None:
     """Servers per scalable unit and uplinks per leaf for the cheapest two-tier design.
 
     Filling every leaf is not always cheapest: an odd uplink count spreads badly over spines, and

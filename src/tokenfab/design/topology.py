@@ -57,8 +57,10 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
     if sz.shared_leaf:
         leaf_name = np.char.add(np.char.add("leaf", tag.astype(str)), "-1")
     else:
-        leaf_name = np.char.add(np.char.add(np.char.add(np.char.add("leaf", tag.astype(str)), "-r"), (rail_l + 1).astype(str)),
-                                np.char.add("-", (su_l + 1).astype(str)))
+        leaf_name = np.char.add(
+            np.char.add(np.char.add(np.char.add("leaf", tag.astype(str)), "-r"), (rail_l + 1).astype(str)),
+            np.char.add("-", (su_l + 1).astype(str)),
+        )
 
     names = [leaf_name.astype(object)]
     roles = [np.full(len(leaf_name), "leaf", dtype=object)]
@@ -111,9 +113,18 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
         j = np.tile(np.arange(u), len(leaf_rows))
         spine_row = len(leaf_name) + (plane_l[lr] * n_groups + group_of_leaf[lr]) * ns + j // k
         spine_port = pos_in_group[lr] * k + j % k
-        link_parts.append(dict(kind=np.full(len(lr), "leaf-spine", dtype=object), a=lr, a_port=up_names[j],
-                               b=spine_row, b_port=sp_down[spine_port], speed_gbps=np.full(len(lr), sz.leaf.up_speed_gbps),
-                               plane=plane_l[lr] + 1, slot=leaf_idx[lr] * u + j))
+        link_parts.append(
+            dict(
+                kind=np.full(len(lr), "leaf-spine", dtype=object),
+                a=lr,
+                a_port=up_names[j],
+                b=spine_row,
+                b_port=sp_down[spine_port],
+                speed_gbps=np.full(len(lr), sz.leaf.up_speed_gbps),
+                plane=plane_l[lr] + 1,
+                slot=leaf_idx[lr] * u + j,
+            )
+        )
 
     if sz.tiers == 3:
         assert sz.spine is not None and sz.core is not None
@@ -142,10 +153,18 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
         t = np.tile(np.arange(us), n_spine * P)
         pod_s, j_of_s = g_s[sr], j_s[sr]
         core_row = spine_first + n_spine * P + plane_s[sr] * n_core + j_of_s * c + t // kc
-        link_parts.append(dict(kind=np.full(len(sr), "spine-core", dtype=object), a=spine_first + sr, a_port=sp_up[t],
-                               b=core_row, b_port=core_down[pod_s * kc + t % kc],
-                               speed_gbps=np.full(len(sr), sz.spine.up_speed_gbps), plane=plane_s[sr] + 1,
-                               slot=role_idx[1][sr] * us + t))
+        link_parts.append(
+            dict(
+                kind=np.full(len(sr), "spine-core", dtype=object),
+                a=spine_first + sr,
+                a_port=sp_up[t],
+                b=core_row,
+                b_port=core_down[pod_s * kc + t % kc],
+                speed_gbps=np.full(len(sr), sz.spine.up_speed_gbps),
+                plane=plane_s[sr] + 1,
+                slot=role_idx[1][sr] * us + t,
+            )
+        )
 
     # ---- servers and NIC links
     first_server = sum(len(n) for n in names)
@@ -179,12 +198,30 @@ def build(sz: Sizing, catalog: Catalog) -> Skeleton:
     nic_name = np.char.add("nic", (k_nic + 1).astype(str))
     if P > 1:
         nic_name = np.char.add(np.char.add(nic_name, "p"), (p_nic + 1).astype(str))
-    link_parts.insert(0, dict(kind=np.full(len(si), "nic", dtype=object), a=first_server + si, a_port=nic_name.astype(object),
-                              b=leaf_row, b_port=leaf_down[h], speed_gbps=np.full(len(si), sz.link_speed_gbps),
-                              plane=p_nic + 1, slot=subnet * d + host))
+    link_parts.insert(
+        0,
+        dict(
+            kind=np.full(len(si), "nic", dtype=object),
+            a=first_server + si,
+            a_port=nic_name.astype(object),
+            b=leaf_row,
+            b_port=leaf_down[h],
+            speed_gbps=np.full(len(si), sz.link_speed_gbps),
+            plane=p_nic + 1,
+            slot=subnet * d + host,
+        ),
+    )
 
-    dev = dict(name=np.concatenate(names), role=np.concatenate(roles), model=np.concatenate(models),
-               plane=np.concatenate(planes), pod=np.concatenate(pods), su=np.concatenate(su_col),
-               rail=np.concatenate(rails), group=np.concatenate(groups), role_index=np.concatenate(role_idx))
+    dev = dict(
+        name=np.concatenate(names),
+        role=np.concatenate(roles),
+        model=np.concatenate(models),
+        plane=np.concatenate(planes),
+        pod=np.concatenate(pods),
+        su=np.concatenate(su_col),
+        rail=np.concatenate(rails),
+        group=np.concatenate(groups),
+        role_index=np.concatenate(role_idx),
+    )
     links = {key: np.concatenate([p[key] for p in link_parts]) for key in link_parts[0]}
     return Skeleton(dev, links)

@@ -38,8 +38,11 @@ def _size(path: Path) -> int:
 
 
 def _output_finding(s: Stale, action: str = "") -> Finding:
-    what = (f"previous version of {s.target.name}, set aside by a run that died before the new one was in place"
-            if s.kind == "old" else f"unfinished output of {s.target.name} from a run that was killed")
+    what = (
+        f"previous version of {s.target.name}, set aside by a run that died before the new one was in place"
+        if s.kind == "old"
+        else f"unfinished output of {s.target.name} from a run that was killed"
+    )
     return Finding("output", s.path, what, _size(s.path) if s.path.exists() else 0, action)
 
 
@@ -50,8 +53,9 @@ def stale_outputs(folders: list[Path], clean: bool = False) -> list[Finding]:
         if clean:
             for s, action in clean_stale(folder):
                 f = found[s.path]
-                out.append(Finding(f.kind, f.path, f.what, f.size_bytes,
-                                   f"restored as {s.target}" if action == "restored" else action))
+                out.append(
+                    Finding(f.kind, f.path, f.what, f.size_bytes, f"restored as {s.target}" if action == "restored" else action)
+                )
         else:
             out.extend(found.values())
     return sorted(out, key=lambda f: str(f.path))
@@ -90,11 +94,9 @@ def orphaned_twins(root: Path, clean: bool = False) -> list[Finding]:
                 if str(twin.dir) in holders:  # it raised the host's neighbour limits: give them back
                     hostlimits.release(twin.dir)
                 shutil.rmtree(twin.dir)
-            out.append(Finding("twin", twin.dir, f"state of twin {name!r}: no namespace or FRR daemon left", size,
-                               "removed"))
+            out.append(Finding("twin", twin.dir, f"state of twin {name!r}: no namespace or FRR daemon left", size, "removed"))
             continue
-        out.append(Finding("twin", twin.dir, f"state of twin {name!r}: no namespace or FRR daemon left",
-                           _size(twin.dir), action))
+        out.append(Finding("twin", twin.dir, f"state of twin {name!r}: no namespace or FRR daemon left", _size(twin.dir), action))
     return out
 
 

@@ -14,8 +14,9 @@ def register(app: typer.Typer) -> None:
 def doctor_cmd(
     folders: list[Path] = typer.Argument(None, help="folders that hold output folders (default: the current folder)"),
     clean: bool = typer.Option(False, "--clean", help="remove what is stale (a set-aside previous version is put back)"),
-    state_dir: Path | None = typer.Option(None, "--state-dir", help="twin state root (default /run/tokenfab/twins "
-                                             "or $TOKENFAB_TWIN_STATE)"),
+    state_dir: Path | None = typer.Option(
+        None, "--state-dir", help="twin state root (default /run/tokenfab/twins or $TOKENFAB_TWIN_STATE)"
+    ),
 ) -> None:
     """Report temporary folders of killed runs and orphaned twin state; --clean removes them.
     Exit 0 when nothing is left over (or all was cleaned), 1 when leftovers are reported."""
@@ -38,7 +39,9 @@ def doctor_cmd(
     console.print(f"left over by interrupted runs ({len(found)}):")
     for f in found:  # one line each: paths stay whole, whatever the terminal's width
         action = f"[{f.action}] " if f.action else ""
-        console.print(f"  {action}{f.path} ({f.size_bytes / 2**20:,.1f} MB): {f.what}", highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"  {action}{f.path} ({f.size_bytes / 2**20:,.1f} MB): {f.what}", highlight=False, markup=False, soft_wrap=True
+        )
     if not clean:
         console.print("run `tokenfab doctor --clean` to remove them")
         raise typer.Exit(1)

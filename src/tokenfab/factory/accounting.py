@@ -44,9 +44,16 @@ N_CAUSES = len(Cause)
 
 # one colour per cause, for every plot of GPU time
 COLOURS: dict[Cause, str] = {
-    Cause.COMPUTING: "#2b8a3e", Cause.NETWORK: "#e8590c", Cause.STORAGE: "#7048e8",
-    Cause.PIPELINE_STARVATION: "#f59f00", Cause.FAILURES: "#c92a2a", Cause.QUEUEING: "#1971c2",
-    Cause.LOW_DEMAND: "#94d82d", Cause.OTHER_OVERHEAD: "#adb5bd", Cause.UNALLOCATED: "#f1f3f5"}
+    Cause.COMPUTING: "#2b8a3e",
+    Cause.NETWORK: "#e8590c",
+    Cause.STORAGE: "#7048e8",
+    Cause.PIPELINE_STARVATION: "#f59f00",
+    Cause.FAILURES: "#c92a2a",
+    Cause.QUEUEING: "#1971c2",
+    Cause.LOW_DEMAND: "#94d82d",
+    Cause.OTHER_OVERHEAD: "#adb5bd",
+    Cause.UNALLOCATED: "#f1f3f5",
+}
 
 # how a job's productive time splits when its work since the last checkpoint is lost (see rollback)
 _WORK_CAUSES = (Cause.COMPUTING, Cause.NETWORK, Cause.OTHER_OVERHEAD, Cause.STORAGE)

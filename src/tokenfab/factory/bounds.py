@@ -20,13 +20,18 @@ def check_work(spec) -> None:
     window_s = spec.window_h * 3600.0
     bins = window_s / spec.request_bin_s
     if spec.services and bins > MAX_REQUEST_BINS:
-        raise InputError(f"a {spec.window_h:g} h window in {spec.request_bin_s:g} s bins is {bins:,.0f} bins per service; "
-                         f"at most {MAX_REQUEST_BINS:,} (raise request_bin_s to >= {window_s / MAX_REQUEST_BINS:.3g} s)",
-                         "request_bin_s")
+        raise InputError(
+            f"a {spec.window_h:g} h window in {spec.request_bin_s:g} s bins is {bins:,.0f} bins per service; "
+            f"at most {MAX_REQUEST_BINS:,} (raise request_bin_s to >= {window_s / MAX_REQUEST_BINS:.3g} s)",
+            "request_bin_s",
+        )
     ticks = window_s / (spec.tick_min * 60.0)
     if ticks > MAX_TICKS:
-        raise InputError(f"a {spec.window_h:g} h window in {spec.tick_min:g} min ticks is {ticks:,.0f} ticks; "
-                         f"at most {MAX_TICKS:,} (raise tick_min to >= {window_s / 60.0 / MAX_TICKS:.3g} min)", "tick_min")
+        raise InputError(
+            f"a {spec.window_h:g} h window in {spec.tick_min:g} min ticks is {ticks:,.0f} ticks; "
+            f"at most {MAX_TICKS:,} (raise tick_min to >= {window_s / 60.0 / MAX_TICKS:.3g} min)",
+            "tick_min",
+        )
 
 
 def check_job_counts(data: object) -> None:
@@ -40,8 +45,10 @@ def check_job_counts(data: object) -> None:
         if isinstance(count, int) and not isinstance(count, bool):
             total += max(count, 0)
             if total > MAX_JOBS:
-                raise InputError(f"{count:,} copies bring the description to more than {MAX_JOBS:,} jobs "
-                                 f"(at most {MAX_JOBS:,})", f"jobs.{i}.count")
+                raise InputError(
+                    f"{count:,} copies bring the description to more than {MAX_JOBS:,} jobs (at most {MAX_JOBS:,})",
+                    f"jobs.{i}.count",
+                )
 
 
 def check_failures(spec, n_gpus: int) -> None:
@@ -51,6 +58,9 @@ def check_failures(spec, n_gpus: int) -> None:
         return
     expected = f.per_gpu_s * n_gpus * spec.window_h * 3600.0
     if not expected <= MAX_FAILURES:  # also refuses an overflow to inf
-        raise InputError(f"{f.interruptions:g} interruptions per {f.days:g} days on {f.gpus:,} GPUs x scale {f.scale:g} "
-                         f"is {expected:,.3g} interruptions over the {spec.window_h:g} h window on {n_gpus:,} GPUs; "
-                         f"at most {MAX_FAILURES:,}", "failures")
+        raise InputError(
+            f"{f.interruptions:g} interruptions per {f.days:g} days on {f.gpus:,} GPUs x scale {f.scale:g} "
+            f"is {expected:,.3g} interruptions over the {spec.window_h:g} h window on {n_gpus:,} GPUs; "
+            f"at most {MAX_FAILURES:,}",
+            "failures",
+        )

@@ -143,8 +143,11 @@ def first_start(e: Engine, j: JobRun, servers: int) -> None:
     keep = e.spec.checkpoint.keep if e.spec.checkpoint else 2
     tier = e.storage.tiers[ck.tier]
     if tier.free_bytes < keep * ck.bytes:
-        e.log("storage", f"{j.name}: tier {ck.tier} has no room for {keep} checkpoints of "
-                         f"{ck.bytes / 1e9:,.0f} GB: it runs without checkpoints")
+        e.log(
+            "storage",
+            f"{j.name}: tier {ck.tier} has no room for {keep} checkpoints of "
+            f"{ck.bytes / 1e9:,.0f} GB: it runs without checkpoints",
+        )
         ck.setting = None
         return
     ck.reserved_bytes = keep * ck.bytes

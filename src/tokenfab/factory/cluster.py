@@ -73,10 +73,13 @@ class Cluster:
         self._server_of_row = np.full(len(D), -1, dtype=np.int64)
         self._server_of_row[tray_rows] = np.arange(len(tray_rows)) // ds
         names = D["name"][tray_rows]
-        self.server_names = names[::ds] if ds == 1 else np.array(
-            [f"{names[k]}..{names[k + ds - 1]}" for k in range(0, len(names), ds)], dtype=object)
+        self.server_names = (
+            names[::ds]
+            if ds == 1
+            else np.array([f"{names[k]}..{names[k + ds - 1]}" for k in range(0, len(names), ds)], dtype=object)
+        )
         self.server_index = {n: int(i) for n, i in zip(names.tolist(), self._server_of_row[tray_rows].tolist())}
-        self.tray_names = [names[k:k + ds].tolist() for k in range(0, len(names), ds)]  # the machines of each
+        self.tray_names = [names[k : k + ds].tolist() for k in range(0, len(names), ds)]  # the machines of each
         self.n_servers = len(self.server_rows)
         self.n_gpus = self.n_servers * self.gpus_per_server
         self.su = D["su"][self.server_rows].astype(np.int64)  # 1-based

@@ -133,8 +133,10 @@ class DataLayer:
         s = p.source
         rate = 0.0
         if s.stream is not None:
-            rate = max(float(diurnal_rate(s.stream.bytes_per_s, s.stream.diurnal, now)),
-                       float(diurnal_rate(s.stream.bytes_per_s, s.stream.diurnal, now + horizon_s)))
+            rate = max(
+                float(diurnal_rate(s.stream.bytes_per_s, s.stream.diurnal, now)),
+                float(diurnal_rate(s.stream.bytes_per_s, s.stream.diurnal, now + horizon_s)),
+            )
         want = min(rate + p.pending / horizon_s, cap)
         return want * p.spec.keep
 
@@ -238,6 +240,11 @@ class DataLayer:
         filtered = sum(sum(p.filtered.values()) for p in self.pipelines)
         dropped = sum(sum(p.dropped.values()) for p in self.pipelines) + sum(self.orphan_bytes.values())
         pending = sum(p.pending for p in self.pipelines)
-        return {"ingested_bytes": ingested, "stored_bytes": stored, "filtered_bytes": filtered,
-                "dropped_bytes": dropped, "pending_bytes": pending,
-                "unaccounted_bytes": ingested - stored - filtered - dropped - pending}
+        return {
+            "ingested_bytes": ingested,
+            "stored_bytes": stored,
+            "filtered_bytes": filtered,
+            "dropped_bytes": dropped,
+            "pending_bytes": pending,
+            "unaccounted_bytes": ingested - stored - filtered - dropped - pending,
+        }

@@ -131,8 +131,12 @@ class Engine:
         self._heap: list[tuple[float, int, str, Any]] = []
         self._seq = 0
         self.handlers: dict[str, Callable[[Any], Any]] = {
-            "arrive": self._arrive, "fault": self._fault, "restore": self._restore,
-            "impair": self._impair_event, "tick": self._tick}
+            "arrive": self._arrive,
+            "fault": self._fault,
+            "restore": self._restore,
+            "impair": self._impair_event,
+            "tick": self._tick,
+        }
         self.observers: list[Callable[[float, float, Engine], None]] = []
         self.running: list[JobRun] = []
         self.queue: list[JobRun] = []
@@ -221,8 +225,9 @@ class Engine:
                 rates.refresh(self)
                 dirty = False
             self._plan_storage()
-            t_next = min([self.end, *(t for t, *_ in self._heap[:1]),
-                          *(self.now + self._time_to_finish(j) for j in self.running)])
+            t_next = min(
+                [self.end, *(t for t, *_ in self._heap[:1]), *(self.now + self._time_to_finish(j) for j in self.running)]
+            )
             epoch.advance(self, t_next)  # progress, GPU time by cause, power
             if self.now >= self.end:
                 break
@@ -267,8 +272,15 @@ class Engine:
             srv = np.full(len(L), -1, dtype=np.int64)
             nic = kinds == "nic"
             srv[nic] = self.cluster.server_of_row(L["a"][nic])
-            for ev in failures.draw(fs, self.cluster.n_gpus, self.cluster.gpus_per_server, kinds, srv, self.end,
-                                    np.random.default_rng([self.spec.seed, 1])):
+            for ev in failures.draw(
+                fs,
+                self.cluster.n_gpus,
+                self.cluster.gpus_per_server,
+                kinds,
+                srv,
+                self.end,
+                np.random.default_rng([self.spec.seed, 1]),
+            ):
                 self.push(ev.t_s, "fail", ev)
 
     def _finish_completed(self) -> bool:
@@ -312,8 +324,7 @@ class Engine:
                 if rate <= 0:
                     return max(t, 0.0)
         work = left / rate
-        wall = j.recover_s + j.load_s + (time_for_work(ck.phase_s, ck.interval_s, ck.write_s, work)
-                                         if ck.interval_s else work)
+        wall = j.recover_s + j.load_s + (time_for_work(ck.phase_s, ck.interval_s, ck.write_s, work) if ck.interval_s else work)
         return max(min(t, wall), 0.0)
 
     def _quota_ok(self, j: JobRun) -> bool:
@@ -373,7 +384,7 @@ class Engine:
             return
         offset = 0
         for u in j.req.units:
-            self.inv.give_back(j.placement[offset:offset + u], j.tenant)
+            self.inv.give_back(j.placement[offset : offset + u], j.tenant)
             offset += u
         if j.history and j.history[-1][1] is None:
             j.history[-1] = (j.history[-1][0], self.now, j.history[-1][2])
@@ -438,12 +449,19 @@ class Engine:
                 j.read_bytes_per_s = j.rates.tokens_per_s * ds.bytes_per_token
                 flows.append(Flow(("read", j.name), ds.tier, False, j.read_bytes_per_s, client))
             if j.ckpt.interval_s:
-                flows.append(Flow(("ckpt", j.name), j.ckpt.tier, True,
-                                  j.ckpt.bytes / (j.ckpt.interval_s + j.ckpt.write_s), client))
+                flows.append(
+                    Flow(("ckpt", j.name), j.ckpt.tier, True, j.ckpt.bytes / (j.ckpt.interval_s + j.ckpt.write_s), client)
+                )
         if self.data is not None:
             for p in self.data.pipelines:
-                flows.append(Flow(("pipe", p.spec.name), p.spec.output.tier, True,
-                                  self.data.write_demand_Bps(p, self.now, self.spec.tick_min * 60.0)))
+                flows.append(
+                    Flow(
+                        ("pipe", p.spec.name),
+                        p.spec.output.tier,
+                        True,
+                        self.data.write_demand_Bps(p, self.now, self.spec.tick_min * 60.0),
+                    )
+                )
         alloc = self.storage.allocate(flows)
         if self.data is not None:
             for p in self.data.pipelines:
@@ -457,10 +475,25 @@ class Engine:
                 j.ckpt.write_s = checkpoint.write_s(self, j, len(np.unique(j.placement // G)))
 
     def _result(self) -> FactoryRun:
-        return FactoryRun(self.spec, self.fabric, self.cluster, self.comm.name, self.jobs, self.epochs,
-                          dict(sorted(self.link_peak.items())), self.power, assumptions(self),
-                          storage=self.storage, data=self.data, services=self.services, lifecycles=self.lifecycles,
-                          tenancy=self.tenancy, frontend=self.frontend, events=self.events, idle_gpu_s=self.idle_gpu_s)
+        return FactoryRun(
+            self.spec,
+            self.fabric,
+            self.cluster,
+            self.comm.name,
+            self.jobs,
+            self.epochs,
+            dict(sorted(self.link_peak.items())),
+            self.power,
+            assumptions(self),
+            storage=self.storage,
+            data=self.data,
+            services=self.services,
+            lifecycles=self.lifecycles,
+            tenancy=self.tenancy,
+            frontend=self.frontend,
+            events=self.events,
+            idle_gpu_s=self.idle_gpu_s,
+        )
 
 
 def _model(w: Workload):

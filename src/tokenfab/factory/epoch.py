@@ -80,8 +80,7 @@ def advance(e: Engine, t: float) -> None:
     if e.data is not None:  # data arrives and flows through the pipelines into storage
         e.data.advance(t0, t)
     for s in e.services:  # services serve their requests with the replicas' capacity
-        s.advance(t0, t, e.spec.request_bin_s, {j: v.work for j, v in splits.items() if j.stage == "replica"},
-                  e.frontend)
+        s.advance(t0, t, e.spec.request_bin_s, {j: v.work for j, v in splits.items() if j.stage == "replica"}, e.frontend)
     pw = e.power
     by_cause = zeros()  # GPU-equivalents
     alloc = tok = gpu_w = 0.0
@@ -114,8 +113,23 @@ def advance(e: Engine, t: float) -> None:
     gpu_w += (n_all - alloc) * pw.gpu_idle_w
     server_w = pw.servers_w(alloc / n_all if n_all else 0.0)
     it_w = pw.it_w(gpu_w, server_w)
-    e.epochs.append(Epoch(e.now, t, int(alloc), by_cause, it_w * e.spec.power.pue, it_w, gpu_w, server_w, pw.cpu_w,
-                          len(e.running), len(e.queue), tok, down))
+    e.epochs.append(
+        Epoch(
+            e.now,
+            t,
+            int(alloc),
+            by_cause,
+            it_w * e.spec.power.pue,
+            it_w,
+            gpu_w,
+            server_w,
+            pw.cpu_w,
+            len(e.running),
+            len(e.queue),
+            tok,
+            down,
+        )
+    )
     if e.storage is not None:
         pipe = sum(s[3] for pp in e.data.pipelines for s in pp.series[-1:]) / dt if e.data else 0.0
         e.storage.record(t0, t, io_Bps[0] + io_Bps[1] + pipe)

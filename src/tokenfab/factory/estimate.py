@@ -22,8 +22,10 @@ def comm_lines(comm) -> list[str]:
         nic, nvl = comm.params.efficiency, comm.params.nvlink_efficiency
     else:  # the alpha-beta model
         nic, nvl = comm.config.nic_efficiency, comm.config.nvlink_efficiency
-    return [f"network model {comm.name}: protocol efficiency NIC {nic:g} ({p.nic.source}); NVLink {nvl:g} "
-            f"({p.nvlink.source}); collectives run as NCCL rings (NVLS all-reduce is `tokenfab simulate --algo nvls`)"]
+    return [
+        f"network model {comm.name}: protocol efficiency NIC {nic:g} ({p.nic.source}); NVLink {nvl:g} "
+        f"({p.nvlink.source}); collectives run as NCCL rings (NVLS all-reduce is `tokenfab simulate --algo nvls`)"
+    ]
 
 
 def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
@@ -44,15 +46,21 @@ def estimate_alone(spec: FactorySpec, fabric: Fabric, only: str | None = None):
         G = cl.gpus_per_server
         if j.kind == "training":
             e = training_step(j.workload.training, cl.gpu, comm, gpus, G, j.req.field)
-            head = (f"step {e.step_s:.3f} s, MFU {e.mfu:.1%} ({e.model_tflops_per_gpu:.0f} TFLOPS/GPU), "
-                    f"{e.tokens_per_s:,.0f} tokens/s, network idle {e.network_idle_s / e.step_s:.2%} of the step")
+            head = (
+                f"step {e.step_s:.3f} s, MFU {e.mfu:.1%} ({e.model_tflops_per_gpu:.0f} TFLOPS/GPU), "
+                f"{e.tokens_per_s:,.0f} tokens/s, network idle {e.network_idle_s / e.step_s:.2%} of the step"
+            )
         else:
             e = inference_estimate(j.workload.inference, cl.gpu, comm, gpus, G, j.req.field)
-            head = (f"TPOT {e.tpot_s * 1e3:.2f} ms, TTFT {e.ttft_s:.3f} s, {e.output_tokens_per_s:,.0f} output tokens/s "
-                    f"({e.tokens_per_s_per_gpu:,.0f} per GPU; decode GPUs alone {e.decode_tokens_per_s_per_gpu:,.0f})")
+            head = (
+                f"TPOT {e.tpot_s * 1e3:.2f} ms, TTFT {e.ttft_s:.3f} s, {e.output_tokens_per_s:,.0f} output tokens/s "
+                f"({e.tokens_per_s_per_gpu:,.0f} per GPU; decode GPUs alone {e.decode_tokens_per_s_per_gpu:,.0f})"
+            )
             if e.spec.prefill is not None:
-                head += (f"; prefill {e.prefill_tokens_per_s_per_node:,.0f} input tokens/s per node "
-                         f"(capacity {e.prefill_capacity_per_node:,.0f})")
+                head += (
+                    f"; prefill {e.prefill_tokens_per_s_per_node:,.0f} input tokens/s per node "
+                    f"(capacity {e.prefill_capacity_per_node:,.0f})"
+                )
         e.comm_notes = comm_lines(comm)
         out.append((j.name, j.kind, e, head))
     return out

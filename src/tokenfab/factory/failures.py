@@ -32,15 +32,21 @@ class FailureEvent:
     link_row: int  # the link (link failures), else -1
 
 
-def draw(f: Failures, n_gpus: int, gpus_per_server: int, link_kinds: np.ndarray, link_server: np.ndarray,
-         window_s: float, rng: np.random.Generator) -> list[FailureEvent]:
+def draw(
+    f: Failures,
+    n_gpus: int,
+    gpus_per_server: int,
+    link_kinds: np.ndarray,
+    link_server: np.ndarray,
+    window_s: float,
+    rng: np.random.Generator,
+) -> list[FailureEvent]:
     """link_server: for each link row, the server index of a NIC link, else -1."""
     from tokenfab.factory.bounds import MAX_FAILURES
 
     rate = f.per_gpu_s * n_gpus
     if not rate * window_s <= MAX_FAILURES:  # checked up front by bounds.check_failures; never a huge draw
-        raise InputError(f"{rate * window_s:,.3g} interruptions expected over the window; at most {MAX_FAILURES:,}",
-                         "failures")
+        raise InputError(f"{rate * window_s:,.3g} interruptions expected over the window; at most {MAX_FAILURES:,}", "failures")
     n = int(rng.poisson(rate * window_s)) if rate > 0 else 0
     if not n:
         return []
@@ -78,13 +84,21 @@ class FailureHandler:
                 e.log("failure", f"link {ln.a}--{ln.b} down (rerouted)", cause="link")
                 return
             hit = self.take_server_down(ev.server, self.spec.link_repair_h)
-            e.log("failure", f"NIC link of {cl.server_names[ev.server]} down: {', '.join(hit) or 'no job hit'}",
-                  cause="nic-link", server=str(cl.server_names[ev.server]))
+            e.log(
+                "failure",
+                f"NIC link of {cl.server_names[ev.server]} down: {', '.join(hit) or 'no job hit'}",
+                cause="nic-link",
+                server=str(cl.server_names[ev.server]),
+            )
             return
         hit = self.take_server_down(ev.server, self.spec.repair_h)
         e.push(e.now + self.spec.repair_h * 3600.0, "repair", ("server", ev.server, ev.server))
-        e.log("failure", f"{cl.server_names[ev.server]} failed: {', '.join(hit) or 'no job hit'}", cause="server",
-              server=str(cl.server_names[ev.server]))
+        e.log(
+            "failure",
+            f"{cl.server_names[ev.server]} failed: {', '.join(hit) or 'no job hit'}",
+            cause="server",
+            server=str(cl.server_names[ev.server]),
+        )
 
     def take_server_down(self, server: int, hours: float) -> list[str]:
         e = self.e

@@ -17,16 +17,22 @@ if TYPE_CHECKING:
 def describe(f: Fault) -> str:
     if f.kind == "storage":
         return f"{f.storage} slowed to {f.slowdown:.0%}"
-    return (f"{f.network} network: loss {f.loss:g}, jitter {f.jitter_us:g} us, latency {f.latency_us:g} us"
-            + (f", {f.degrade:.0%} capacity" if f.degrade < 1 else "") + (f" on {f.where}" if f.where else ""))
+    return (
+        f"{f.network} network: loss {f.loss:g}, jitter {f.jitter_us:g} us, latency {f.latency_us:g} us"
+        + (f", {f.degrade:.0%} capacity" if f.degrade < 1 else "")
+        + (f" on {f.where}" if f.where else "")
+    )
 
 
 def apply(e: Engine, active: list[Fault]) -> None:
     """Set the fabric, the frontend and the storage to the impairments in `active` (all of them at once)."""
     back = [f for f in active if f.kind == "impairment" and f.network == "backend"]
-    imp = Impairment(loss=tuple((f.where, f.loss) for f in back if f.loss),
-                     degrade=tuple((f.where, f.degrade) for f in back if f.degrade < 1),
-                     jitter_s=sum(f.jitter_us for f in back) * 1e-6, latency_s=sum(f.latency_us for f in back) * 1e-6)
+    imp = Impairment(
+        loss=tuple((f.where, f.loss) for f in back if f.loss),
+        degrade=tuple((f.where, f.degrade) for f in back if f.degrade < 1),
+        jitter_s=sum(f.jitter_us for f in back) * 1e-6,
+        latency_s=sum(f.latency_us for f in back) * 1e-6,
+    )
     before = e.cluster.version
     e.cluster.impair(imp)
     if e.cluster.version != before:
@@ -44,8 +50,7 @@ def apply(e: Engine, active: list[Fault]) -> None:
         lat = sum(f.latency_us + f.jitter_us for f in st) * 1e-6
         # a TCP/RoCE window of one bandwidth-delay product at 100 us RTT plus added delay
         rtt = 100e-6 + 2 * lat
-        win = np.ceil(e.storage.client_per_server_Bps * rtt / 4096) if np.isfinite(
-            e.storage.client_per_server_Bps) else 64
+        win = np.ceil(e.storage.client_per_server_Bps * rtt / 4096) if np.isfinite(e.storage.client_per_server_Bps) else 64
         e.storage.goodput = deg * float(goodput_efficiency(np.array([p]), np.array([win]), "go-back-n")[0])
         slow = {f.storage: f.slowdown for f in active if f.kind == "storage"}
         for name, t in e.storage.tiers.items():

@@ -196,18 +196,34 @@ def units_of(w: Workload, gpus_per_server: int, wf: str) -> list[int]:
     return replica_units(w.inference)
 
 
-def make_run(cluster: Cluster, name: str, tenant: str, w: Workload, wf: str, arrive: float, priority: int,
-             order: int, ckpt_setting: float | str | None = None, version: int = 0, **request) -> JobRun:
+def make_run(
+    cluster: Cluster,
+    name: str,
+    tenant: str,
+    w: Workload,
+    wf: str,
+    arrive: float,
+    priority: int,
+    order: int,
+    ckpt_setting: float | str | None = None,
+    version: int = 0,
+    **request,
+) -> JobRun:
     """A job of the description, checked against the fabric (bad input raises InputError)."""
     G = cluster.gpus_per_server
     units = units_of(w, G, wf)
     for u in units:
         if u > G and u % G:
-            raise InputError(f"a unit of {u} GPUs spans servers but is not a multiple of the {G} GPUs of a server "
-                             f"(whole servers only across servers)", f"{wf}.parallelism" if w.training else wf)
+            raise InputError(
+                f"a unit of {u} GPUs spans servers but is not a multiple of the {G} GPUs of a server "
+                f"(whole servers only across servers)",
+                f"{wf}.parallelism" if w.training else wf,
+            )
     if sum(units) > cluster.n_gpus:
-        raise InputError(f"job {name!r} needs {sum(units):,} GPUs; the fabric {cluster.fabric.intent.name!r} has "
-                         f"{cluster.n_gpus:,}", wf.rsplit(".", 1)[0] if wf.startswith("jobs.") else wf)
+        raise InputError(
+            f"job {name!r} needs {sum(units):,} GPUs; the fabric {cluster.fabric.intent.name!r} has {cluster.n_gpus:,}",
+            wf.rsplit(".", 1)[0] if wf.startswith("jobs.") else wf,
+        )
     req = JobRequest(name, tenant, w.kind, w, wf, arrive, priority, order, tuple(units), **request)
     return JobRun(req, CheckpointState(setting=ckpt_setting), version=version)
 
@@ -226,15 +242,30 @@ def expand_jobs(spec: FactorySpec, cluster: Cluster, problems: Problems | None =
             if w.training:
                 check_training(w.training, cluster.gpus_per_server, wf)
             if w.gpus > cluster.n_gpus:
-                raise InputError(f"job {j.name!r} needs {w.gpus:,} GPUs; the fabric {cluster.fabric.intent.name!r} "
-                                 f"has {cluster.n_gpus:,}", f"jobs.{i}")
+                raise InputError(
+                    f"job {j.name!r} needs {w.gpus:,} GPUs; the fabric {cluster.fabric.intent.name!r} has {cluster.n_gpus:,}",
+                    f"jobs.{i}",
+                )
             for k, name in enumerate(job_names(j)):
                 arrive = (j.arrive_h + k * j.every_h) * 3600.0
-                out.append(make_run(cluster, name, j.tenant, w, wf, arrive, j.priority, order,
-                                    ckpt_setting=j.checkpoint_min,
-                                    target_steps=float(j.steps) if j.steps else None, target_tokens=j.tokens,
-                                    duration_s=j.duration_h * 3600.0 if j.duration_h else None,
-                                    dataset=j.dataset, max_epochs=j.max_epochs))
+                out.append(
+                    make_run(
+                        cluster,
+                        name,
+                        j.tenant,
+                        w,
+                        wf,
+                        arrive,
+                        j.priority,
+                        order,
+                        ckpt_setting=j.checkpoint_min,
+                        target_steps=float(j.steps) if j.steps else None,
+                        target_tokens=j.tokens,
+                        duration_s=j.duration_h * 3600.0 if j.duration_h else None,
+                        dataset=j.dataset,
+                        max_epochs=j.max_epochs,
+                    )
+                )
                 order += 1
         except InputError as exc:
             p.add_error(exc)

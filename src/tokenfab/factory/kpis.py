@@ -39,18 +39,27 @@ def job_row(j: JobRun, cluster, gpu_hour_usd: float, window_s: float) -> dict:
     gpu_h = a.gpu_s / 3600.0
     cost = gpu_h * gpu_hour_usd
     row = {
-        "name": j.name, "tenant": j.tenant, "kind": j.kind, "stage": j.stage,
+        "name": j.name,
+        "tenant": j.tenant,
+        "kind": j.kind,
+        "stage": j.stage,
         "service": j.service or j.lifecycle or "",
         "model": (j.workload.training or j.workload.inference).model,
-        "gpus": j.gpus, "status": j.status,
+        "gpus": j.gpus,
+        "status": j.status,
         "arrive_h": _r(j.req.arrive_s / 3600, 3),
         "start_h": _r(j.start_s / 3600, 3) if j.start_s is not None else None,
         "end_h": _r(j.end_s / 3600, 3) if j.end_s is not None else None,
-        "wait_h": (_r(((j.start_s if j.start_s is not None else window_s) - j.req.arrive_s) / 3600, 3)
-                   if j.status != "pending" else None),
+        "wait_h": (
+            _r(((j.start_s if j.start_s is not None else window_s) - j.req.arrive_s) / 3600, 3) if j.status != "pending" else None
+        ),
         "run_h": _r(run / 3600, 3),
-        "servers": len(servers), "scalable_units": len(sus), "pods": len(pods),
-        "steps": _r(a.steps, 2), "tokens": _r(a.tokens, 0), "input_tokens": _r(a.input_tokens, 0),
+        "servers": len(servers),
+        "scalable_units": len(sus),
+        "pods": len(pods),
+        "steps": _r(a.steps, 2),
+        "tokens": _r(a.tokens, 0),
+        "input_tokens": _r(a.input_tokens, 0),
         "step_s": _r(a.w_step_s / run, 5) if run else None,
         "step_alone_s": _r(a.w_alone_step_s / run, 5) if run else None,
         "slowdown": _r(a.w_step_s / a.w_alone_step_s, 4) if a.w_alone_step_s else None,
@@ -83,11 +92,13 @@ def summarize(run: FactoryRun) -> dict:
     n = cl.n_gpus
     E = run.epochs
     dt = np.array([e.t1_s - e.t0_s for e in E]) if E else np.zeros(0)
+
     def integ(attr: str) -> float:
         return float(np.dot(dt, [getattr(e, attr) for e in E])) if E else 0.0
 
     def integ_cause(c: Cause) -> float:
         return float(np.dot(dt, [e.gpus(c) for e in E])) if E else 0.0
+
     alloc_gs, busy_gs, net_gs = integ("allocated_gpus"), integ_cause(Cause.COMPUTING), integ_cause(Cause.NETWORK)
     facility_j, it_j = integ("power_w"), integ("it_power_w")
     gpu_j, server_j = integ("gpu_w"), integ("server_w")
@@ -103,8 +114,10 @@ def summarize(run: FactoryRun) -> dict:
         energy_cost = facility_kwh * c.electricity_usd_per_kwh
         total_cost = capex_part + energy_cost
         gpu_hour = total_cost / (n * window_s / 3600)
-        cost_model = (f"TCO: capex ${pw.capex_usd:,.0f} over {c.amortization_years:g} years + {c.opex_percent_of_capex:g}%/year "
-                      f"opex + energy at ${c.electricity_usd_per_kwh}/kWh")
+        cost_model = (
+            f"TCO: capex ${pw.capex_usd:,.0f} over {c.amortization_years:g} years + {c.opex_percent_of_capex:g}%/year "
+            f"opex + energy at ${c.electricity_usd_per_kwh}/kWh"
+        )
     jobs = [job_row(j, cl, gpu_hour, window_s) for j in run.jobs]
     train_tokens = sum(j.acc.tokens for j in run.jobs if j.kind == "training")
     out_tokens = sum(j.acc.tokens for j in run.jobs if j.kind == "inference")
@@ -113,11 +126,26 @@ def summarize(run: FactoryRun) -> dict:
     mean_mw = facility_j / window_s / 1e6
     tenants: dict[str, dict] = {}
     for j, _row in zip(run.jobs, jobs):
-        t = tenants.setdefault(j.tenant, {"tenant": j.tenant, "jobs": 0, "gpu_h": 0.0, "training_tokens": 0.0,
-                                          "output_tokens": 0.0, "input_tokens": 0.0, "busy_gpu_h": 0.0,
-                                          "network_idle_gpu_h": 0.0, "contention_gpu_h": 0.0, "storage_idle_gpu_h": 0.0,
-                                          "starved_gpu_h": 0.0, "failure_gpu_h": 0.0, "low_demand_gpu_h": 0.0,
-                                          "cost_usd": 0.0, "energy_kwh": 0.0})
+        t = tenants.setdefault(
+            j.tenant,
+            {
+                "tenant": j.tenant,
+                "jobs": 0,
+                "gpu_h": 0.0,
+                "training_tokens": 0.0,
+                "output_tokens": 0.0,
+                "input_tokens": 0.0,
+                "busy_gpu_h": 0.0,
+                "network_idle_gpu_h": 0.0,
+                "contention_gpu_h": 0.0,
+                "storage_idle_gpu_h": 0.0,
+                "starved_gpu_h": 0.0,
+                "failure_gpu_h": 0.0,
+                "low_demand_gpu_h": 0.0,
+                "cost_usd": 0.0,
+                "energy_kwh": 0.0,
+            },
+        )
         t["jobs"] += 1
         t["gpu_h"] += j.acc.gpu_s / 3600
         t["training_tokens" if j.kind == "training" else "output_tokens"] += j.acc.tokens
@@ -143,30 +171,54 @@ def summarize(run: FactoryRun) -> dict:
             continue
         m = j.alone.model
         mfu = j.acc.w_mfu / j.acc.run_s
-        D = j.req.target_tokens or (j.req.target_steps * j.workload.training.tokens_per_step if j.req.target_steps else j.acc.tokens)
+        D = j.req.target_tokens or (
+            j.req.target_steps * j.workload.training.tokens_per_step if j.req.target_steps else j.acc.tokens
+        )
         gpu_s = 6 * m.active_params * D / (j.alone.peak_flops * mfu * c.goodput)
-        training.append({"job": j.name, "model": m.name, "tokens_D": _r(D, 0), "params_N": m.active_params,
-                         "mfu": _r(mfu, 4), "goodput": c.goodput, "peak_tflops": _r(j.alone.peak_flops / 1e12, 1),
-                         "gpu_hours": _r(gpu_s / 3600, 1), "cost_usd": _r(gpu_s / 3600 * gpu_hour, 2),
-                         "formula": "6 N D / (peak x MFU x goodput) / 3600 x $/GPU-hour"})
+        training.append(
+            {
+                "job": j.name,
+                "model": m.name,
+                "tokens_D": _r(D, 0),
+                "params_N": m.active_params,
+                "mfu": _r(mfu, 4),
+                "goodput": c.goodput,
+                "peak_tflops": _r(j.alone.peak_flops / 1e12, 1),
+                "gpu_hours": _r(gpu_s / 3600, 1),
+                "cost_usd": _r(gpu_s / 3600 * gpu_hour, 2),
+                "formula": "6 N D / (peak x MFU x goodput) / 3600 x $/GPU-hour",
+            }
+        )
     power = {
-        "gpus_w": _r(gpu_j / window_s, 1), "servers_overhead_w": _r(server_j / window_s, 1),
-        "switches_w": _r(pw.switch_w, 1), "optics_w": _r(pw.optics_w, 1), "nics_w": _r(pw.nic_w, 1),
-        "it_w": _r(it_j / window_s, 1), "pue": spec.power.pue, "facility_w": _r(facility_j / window_s, 1),
+        "gpus_w": _r(gpu_j / window_s, 1),
+        "servers_overhead_w": _r(server_j / window_s, 1),
+        "switches_w": _r(pw.switch_w, 1),
+        "optics_w": _r(pw.optics_w, 1),
+        "nics_w": _r(pw.nic_w, 1),
+        "it_w": _r(it_j / window_s, 1),
+        "pue": spec.power.pue,
+        "facility_w": _r(facility_j / window_s, 1),
     }
     totals = {
-        "window_h": spec.window_h, "gpus": n, "jobs": len(run.jobs),
+        "window_h": spec.window_h,
+        "gpus": n,
+        "jobs": len(run.jobs),
         "jobs_done": sum(j.status == "done" for j in run.jobs),
         "jobs_running_at_end": sum(j.status == "running" for j in run.jobs),
         "jobs_queued_at_end": sum(j.status == "queued" for j in run.jobs),
-        "tokens": _r(tokens, 0), "training_tokens": _r(train_tokens, 0), "output_tokens": _r(out_tokens, 0),
-        "input_tokens": _r(in_tokens, 0), "tokens_per_s": _r(tokens / window_s, 2),
+        "tokens": _r(tokens, 0),
+        "training_tokens": _r(train_tokens, 0),
+        "output_tokens": _r(out_tokens, 0),
+        "input_tokens": _r(in_tokens, 0),
+        "tokens_per_s": _r(tokens / window_s, 2),
         "gpu_allocation_pct": _r(100 * alloc_gs / (n * window_s), 3),
         "gpu_utilization_pct": _r(100 * busy_gs / (n * window_s), 3),
         "network_idle_pct_of_allocated": _r(100 * net_gs / alloc_gs, 3) if alloc_gs else None,
         "network_idle_gpu_h": _r(net_gs / 3600, 3),
-        "energy_facility_kwh": _r(facility_kwh, 2), "energy_it_kwh": _r(it_j / 3.6e6, 2),
-        "usd_per_gpu_hour": _r(gpu_hour, 4), "cost_usd": _r(total_cost, 2),
+        "energy_facility_kwh": _r(facility_kwh, 2),
+        "energy_it_kwh": _r(it_j / 3.6e6, 2),
+        "usd_per_gpu_hour": _r(gpu_hour, 4),
+        "cost_usd": _r(total_cost, 2),
         "cost_capex_usd": _r(capex_part, 2) if capex_part is not None else None,
         "cost_energy_usd": _r(energy_cost, 2) if energy_cost is not None else None,
         "usd_per_mtoken": _r(total_cost / tokens * 1e6, 4) if tokens else None,
@@ -193,7 +245,17 @@ def summarize(run: FactoryRun) -> dict:
         totals["bytes_dropped"] = _r(b["dropped_bytes"], 0)
     totals["models_deployed"] = sum(len(s.deployed_at_s) for s in run.services)
     totals["interruptions"] = sum(1 for e in run.events if e["kind"] == "failure")
-    return {"factory": spec.name, "fabric": run.fabric.intent.name, "comm_model": run.comm_name,
-            "scheduler": spec.scheduler.policy, "totals": totals, "power": power, "jobs": jobs,
-            "tenants": tenant_rows, "training_cost": training, "link_load_peak": run.link_load,
-            "assumptions": run.assumptions, "ledger": led}
+    return {
+        "factory": spec.name,
+        "fabric": run.fabric.intent.name,
+        "comm_model": run.comm_name,
+        "scheduler": spec.scheduler.policy,
+        "totals": totals,
+        "power": power,
+        "jobs": jobs,
+        "tenants": tenant_rows,
+        "training_cost": training,
+        "link_load_peak": run.link_load,
+        "assumptions": run.assumptions,
+        "ledger": led,
+    }

@@ -38,16 +38,18 @@ def setup(e: Engine) -> None:
         requests.setdefault(j.tenant, []).append((f"jobs.{i}", units_of(w, G, f"jobs.{i}.{w.kind}")))
     for k, s in enumerate(spec.services):
         wf = f"workloads.{s.workload}.inference" if s.workload else f"services.{k}.inference"
-        requests.setdefault(s.tenant, []).append(
-            (f"services.{k}", units_of(Workload(inference=spec.service_workload(s)), G, wf)))
+        requests.setdefault(s.tenant, []).append((f"services.{k}", units_of(Workload(inference=spec.service_workload(s)), G, wf)))
     for k, lc in enumerate(spec.lifecycles):
         requests.setdefault(lc.tenant, []).append(
-            (f"lifecycles.{k}.train", units_of(spec.workloads[lc.train.workload], G,
-                                               f"workloads.{lc.train.workload}.training")))
+            (f"lifecycles.{k}.train", units_of(spec.workloads[lc.train.workload], G, f"workloads.{lc.train.workload}.training"))
+        )
         if lc.evaluate:
             requests.setdefault(lc.tenant, []).append(
-                (f"lifecycles.{k}.evaluate", units_of(spec.workloads[lc.evaluate.workload], G,
-                                                      f"workloads.{lc.evaluate.workload}.inference")))
+                (
+                    f"lifecycles.{k}.evaluate",
+                    units_of(spec.workloads[lc.evaluate.workload], G, f"workloads.{lc.evaluate.workload}.inference"),
+                )
+            )
     e.tenancy = build_tenancy(spec, cl, requests)
     e.inv.allowed.update(e.tenancy.allowed)
     for j in e.jobs:
@@ -64,8 +66,7 @@ def setup(e: Engine) -> None:
     e.orchestrator = Orchestrator(e)
     e.lifecycles = e.orchestrator.lifecycles
     e.failures = FailureHandler(e, e.failure_spec)
-    e.handlers.update({"fail": e.failures.on_fail, "repair": e.failures.on_repair,
-                       "register": e.orchestrator.on_registered})
+    e.handlers.update({"fail": e.failures.on_fail, "repair": e.failures.on_repair, "register": e.orchestrator.on_registered})
     e.frontend = _frontend(e)
 
 

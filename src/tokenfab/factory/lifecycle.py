@@ -79,14 +79,28 @@ class Orchestrator:
         ds = e.data.datasets[s.dataset]
         lc.data_at_train_bytes = ds.stored_bytes
         w = e.spec.workloads[s.train.workload]
-        j = e.new_job(f"{s.name}/train-{lc.runs}", s.tenant, w, f"workloads.{s.train.workload}.training", s.priority,
-                      stage="train", lifecycle=s.name, version=lc.runs, dataset=s.dataset,
-                      max_epochs=s.train.max_epochs, ckpt_setting=s.train.checkpoint_min,
-                      target_steps=float(s.train.steps) if s.train.steps else None, target_tokens=s.train.tokens)
+        j = e.new_job(
+            f"{s.name}/train-{lc.runs}",
+            s.tenant,
+            w,
+            f"workloads.{s.train.workload}.training",
+            s.priority,
+            stage="train",
+            lifecycle=s.name,
+            version=lc.runs,
+            dataset=s.dataset,
+            max_epochs=s.train.max_epochs,
+            ckpt_setting=s.train.checkpoint_min,
+            target_steps=float(s.train.steps) if s.train.steps else None,
+            target_tokens=s.train.tokens,
+        )
         e.job_storage_setup(j)
         lc.stages.append({"stage": "train", "job": j.name, "version": lc.runs, "start_h": e.now / 3600, "end_h": None})
-        e.log("lifecycle", f"{s.name}: training v{lc.runs} submitted ({ds.stored_bytes / 1e9:,.1f} GB of {s.dataset})",
-              lifecycle=s.name)
+        e.log(
+            "lifecycle",
+            f"{s.name}: training v{lc.runs} submitted ({ds.stored_bytes / 1e9:,.1f} GB of {s.dataset})",
+            lifecycle=s.name,
+        )
 
     def on_finish(self, j) -> None:
         """A stage's job ended: start the next stage."""
@@ -99,11 +113,18 @@ class Orchestrator:
         if j.stage == "train" and s.evaluate:
             lc.state = "evaluating"
             w = e.spec.workloads[s.evaluate.workload]
-            ev = e.new_job(f"{s.name}/eval-{lc.runs}", s.tenant, w, f"workloads.{s.evaluate.workload}.inference",
-                           s.priority, stage="evaluate", lifecycle=s.name, version=lc.runs,
-                           duration_s=s.evaluate.duration_h * 3600.0)
-            lc.stages.append({"stage": "evaluate", "job": ev.name, "version": lc.runs, "start_h": e.now / 3600,
-                              "end_h": None})
+            ev = e.new_job(
+                f"{s.name}/eval-{lc.runs}",
+                s.tenant,
+                w,
+                f"workloads.{s.evaluate.workload}.inference",
+                s.priority,
+                stage="evaluate",
+                lifecycle=s.name,
+                version=lc.runs,
+                duration_s=s.evaluate.duration_h * 3600.0,
+            )
+            lc.stages.append({"stage": "evaluate", "job": ev.name, "version": lc.runs, "start_h": e.now / 3600, "end_h": None})
             return
         # register: write the weights to the registry tier
         lc.state = "registering"
@@ -115,22 +136,25 @@ class Orchestrator:
             t = e.storage.tiers[tier]
             if t.free_bytes < nbytes:
                 lc.state = "idle"
-                e.log("lifecycle", f"{s.name}: registry tier {tier} is full: model v{lc.runs} "
-                                   f"({nbytes / 1e9:,.1f} GB) not registered", lifecycle=s.name)
+                e.log(
+                    "lifecycle",
+                    f"{s.name}: registry tier {tier} is full: model v{lc.runs} ({nbytes / 1e9:,.1f} GB) not registered",
+                    lifecycle=s.name,
+                )
                 return
             bw = e.storage.burst_Bps(tier, True, e.storage.client_per_server_Bps)
             delay = nbytes / bw
             t.write("models", nbytes)
             t.occupy(nbytes)
-        lc.registered.append({"version": lc.runs, "registered_h": (e.now + delay) / 3600, "deployed_h": None,
-                              "bytes": nbytes, "service": s.deploy})
+        lc.registered.append(
+            {"version": lc.runs, "registered_h": (e.now + delay) / 3600, "deployed_h": None, "bytes": nbytes, "service": s.deploy}
+        )
         e.push(e.now + delay, "register", lc)
 
     def on_registered(self, lc: LifecycleRun) -> None:
         e = self.e
         s = lc.spec
-        lc.stages.append({"stage": "register", "job": "", "version": lc.runs, "start_h": e.now / 3600,
-                          "end_h": e.now / 3600})
+        lc.stages.append({"stage": "register", "job": "", "version": lc.runs, "start_h": e.now / 3600, "end_h": e.now / 3600})
         e.log("lifecycle", f"{s.name}: model v{lc.runs} registered", lifecycle=s.name)
         if s.deploy is None:
             lc.state = "idle"
@@ -147,8 +171,7 @@ class Orchestrator:
         lc.registered[-1]["deployed_h"] = e.now / 3600
         lc.version = lc.runs
         lc.state = "idle"
-        lc.stages.append({"stage": "deploy", "job": s.deploy, "version": lc.runs, "start_h": e.now / 3600,
-                          "end_h": e.now / 3600})
+        lc.stages.append({"stage": "deploy", "job": s.deploy, "version": lc.runs, "start_h": e.now / 3600, "end_h": e.now / 3600})
         e.log("lifecycle", f"{s.name}: v{lc.runs} deployed to {s.deploy}", lifecycle=s.name)
         G = e.cluster.gpus_per_server
         for r in svc.replicas:  # rolling update: every running replica loads the new weights

@@ -46,16 +46,32 @@ class AnalyticalConfig(BaseModel):
     """Efficiencies and latencies of the alpha-beta model (assumptions, printed with results)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    nvlink_efficiency: float = Field(default_factory=lambda: load_protocols().nvlink.efficiency, gt=0, le=1, description=(
-        "Share of NVLink bandwidth collectives reach (catalog/data/protocols.yaml, with its source: NCCL rings reach "
-        "~370 of H100's 450 GB/s)."))
-    nic_efficiency: float = Field(default_factory=lambda: load_protocols().nic.efficiency, gt=0, le=1, description=(
-        "Share of NIC line rate reached (catalog/data/protocols.yaml: 46-49 GB/s per 400G ConnectX-7)."))
-    launch_nvlink_s: float = Field(10e-6, ge=0, description=(
-        "Fixed cost per NVLink collective: kernel launch and synchronisation, seconds."))
-    launch_network_s: float = Field(25e-6, ge=0, description=(
-        "Fixed cost per collective over the network, seconds (DeepEP low-latency dispatch/combine at EP16-256 imply "
-        "~25-50 us beyond the bytes)."))
+    nvlink_efficiency: float = Field(
+        default_factory=lambda: load_protocols().nvlink.efficiency,
+        gt=0,
+        le=1,
+        description=(
+            "Share of NVLink bandwidth collectives reach (catalog/data/protocols.yaml, with its source: NCCL rings reach "
+            "~370 of H100's 450 GB/s)."
+        ),
+    )
+    nic_efficiency: float = Field(
+        default_factory=lambda: load_protocols().nic.efficiency,
+        gt=0,
+        le=1,
+        description=("Share of NIC line rate reached (catalog/data/protocols.yaml: 46-49 GB/s per 400G ConnectX-7)."),
+    )
+    launch_nvlink_s: float = Field(
+        10e-6, ge=0, description=("Fixed cost per NVLink collective: kernel launch and synchronisation, seconds.")
+    )
+    launch_network_s: float = Field(
+        25e-6,
+        ge=0,
+        description=(
+            "Fixed cost per collective over the network, seconds (DeepEP low-latency dispatch/combine at EP16-256 imply "
+            "~25-50 us beyond the bytes)."
+        ),
+    )
     nvlink_hop_s: float = Field(1e-6, ge=0, description="Latency of an NVLink hop, seconds.")
     nic_hop_s: float = Field(2e-6, ge=0, description="Latency of the RDMA NIC and PCIe at both ends, seconds.")
 
@@ -113,8 +129,12 @@ class AnalyticalComm:
         if self._names is None:
             leaf = self.cluster.leaf_key_names
             pods = [f"pod-{p}" for p in range(self.n_pod)]
-            self._names = ([f"{n} uplinks" for n in leaf] + [f"{n} downlinks" for n in leaf]
-                           + [f"{p} spine-core up" for p in pods] + [f"{p} spine-core down" for p in pods])
+            self._names = (
+                [f"{n} uplinks" for n in leaf]
+                + [f"{n} downlinks" for n in leaf]
+                + [f"{p} spine-core up" for p in pods]
+                + [f"{p} spine-core down" for p in pods]
+            )
         return self._names
 
     # -- the protocol ----------------------------------------------------------------------------
@@ -183,8 +203,7 @@ class AnalyticalComm:
         demand = bytes_per_step / eff_step[:, None]
         total = demand.sum(axis=0)
         names = self.shared_names()
-        load = {names[r]: round(float(total[r] / cap[r]), 4) if cap[r] > 0 else float("inf")
-                for r in np.flatnonzero(total > 0)}
+        load = {names[r]: round(float(total[r] / cap[r]), 4) if cap[r] > 0 else float("inf") for r in np.flatnonzero(total > 0)}
         return Contention({j.key: float(s) for j, s in zip(jobs, stretch)}, contended, load)
 
     # -- internals ------------------------------------------------------------------------------
@@ -203,8 +222,14 @@ class AnalyticalComm:
     def _alpha(self, c: Collective, ld: _Loads) -> float:
         cfg = self.config
         n = c.group_size
-        steps = {"all_reduce": 2 * (n - 1), "reduce_scatter": n - 1, "all_gather": n - 1,
-                 "all_to_all": 1, "send_recv": 1, "send": 1}[c.kind]
+        steps = {
+            "all_reduce": 2 * (n - 1),
+            "reduce_scatter": n - 1,
+            "all_gather": n - 1,
+            "all_to_all": 1,
+            "send_recv": 1,
+            "send": 1,
+        }[c.kind]
         if ld.network:
             hop = cfg.nic_hop_s + ld.switch_hops * (self.cluster.switch_latency_s + self.extra_latency_s)
             if self.jitter_s:
@@ -229,8 +254,10 @@ class AnalyticalComm:
             cands.append((float(per[k]), self.shared_names()[int(ld.shared_idx[k])]))
         t_bw, what = max(cands, key=lambda x: x[0])
         if ld.network and (self.p_nic or self.p_fab):
-            t_bw = t_bw / self._eta(ld) + ld.nic * float(timeouts_per_packet(
-                self._p_path(ld), self._window(ld), "go-back-n")) * RTO_DEFAULT_S / MTU_BYTES
+            t_bw = (
+                t_bw / self._eta(ld)
+                + ld.nic * float(timeouts_per_packet(self._p_path(ld), self._window(ld), "go-back-n")) * RTO_DEFAULT_S / MTU_BYTES
+            )
         out = (CommTime(t_bw + self._alpha(c, ld), ld.network, what), ld)
         self._cache[key] = out
         return out

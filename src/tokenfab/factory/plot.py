@@ -20,11 +20,13 @@ def utilization_svg(run, title: str | None = None) -> str:
     n = run.cluster.n_gpus
     E = run.epochs
     t = np.array([e.t0_s for e in E] + [E[-1].t1_s if E else 0.0]) / 3600.0
+
     def series(attr):
         return np.array([getattr(e, attr) for e in E], dtype=float)
 
     def cause(c: Cause):
         return np.array([e.gpus(c) for e in E], dtype=float)
+
     alloc = series("allocated_gpus") / n * 100
     busy = cause(Cause.COMPUTING) / n * 100
     net = cause(Cause.NETWORK) / n * 100
@@ -33,12 +35,15 @@ def utilization_svg(run, title: str | None = None) -> str:
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=100)
     steps = dict(step="post")
     x = t
+
     def ext(y):
         return np.append(y, y[-1] if len(y) else 0)
+
     ax.fill_between(x, 0, ext(busy), color=COLOURS[Cause.COMPUTING], label="computing", **steps)
     ax.fill_between(x, ext(busy), ext(busy + net), color=COLOURS[Cause.NETWORK], label="waiting on the network", **steps)
-    ax.fill_between(x, ext(busy + net), ext(busy + net + other), color="#ced4da",
-                    label="allocated, other idle (bubble, NVLink comm)", **steps)
+    ax.fill_between(
+        x, ext(busy + net), ext(busy + net + other), color="#ced4da", label="allocated, other idle (bubble, NVLink comm)", **steps
+    )
     ax.set_xlim(0, run.spec.window_h)
     ax.set_ylim(0, 100)
     ax.set_xlabel("hours")
@@ -50,8 +55,9 @@ def utilization_svg(run, title: str | None = None) -> str:
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=7, framealpha=0.85)
-    ax.set_title(title or f"{run.spec.name}: GPU utilisation ({run.comm_name} network model, {run.spec.scheduler.policy})",
-                 fontsize=9)
+    ax.set_title(
+        title or f"{run.spec.name}: GPU utilisation ({run.comm_name} network model, {run.spec.scheduler.policy})", fontsize=9
+    )
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
@@ -60,8 +66,7 @@ def utilization_svg(run, title: str | None = None) -> str:
 
 
 # -- the seven layers ------------------------------------------------------------------------------
-TENANT_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d", "#495057",
-                 "#6741d9"]
+TENANT_COLORS = ["#1c7ed6", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d", "#495057", "#6741d9"]
 
 
 def _svg(fig) -> str:
@@ -102,8 +107,7 @@ def gpu_time_svg(run) -> str:
     for c, y in parts.items():
         if not y.any():
             continue
-        ax.fill_between(t, ext(base), ext(base + y), step="post", color=COLOURS[c], label=c.label.replace("_", " "),
-                        linewidth=0)
+        ax.fill_between(t, ext(base), ext(base + y), step="post", color=COLOURS[c], label=c.label.replace("_", " "), linewidth=0)
         base = base + y
     ax.set_xlim(0, run.spec.window_h)
     ax.set_ylim(0, 100)
@@ -143,8 +147,9 @@ def data_flow_svg(run) -> str:
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=7, framealpha=0.85)
-        ax.set_title(f"pipeline {p.spec.name} ({p.spec.tenant}) -> dataset {p.spec.output.dataset} on {p.spec.output.tier}",
-                     fontsize=9)
+        ax.set_title(
+            f"pipeline {p.spec.name} ({p.spec.tenant}) -> dataset {p.spec.output.dataset} on {p.spec.output.tier}", fontsize=9
+        )
     axes[-1, 0].set_xlabel("hours")
     fig.tight_layout()
     return _svg(fig)
@@ -177,15 +182,24 @@ def services_svg(run) -> str:
         ax2 = ax.twinx()
         ax2.step(t, ext(att), where="post", color="#e8590c", label="SLO attainment %")
         reps = np.array([r["replicas"] for r in rows], dtype=float)
-        ax2.step(t, ext(reps * 100 / max(s.spec.replicas.max, 1)), where="post", color="#868e96", linestyle=":",
-                 label=f"replicas (100% = {s.spec.replicas.max})")
+        ax2.step(
+            t,
+            ext(reps * 100 / max(s.spec.replicas.max, 1)),
+            where="post",
+            color="#868e96",
+            linestyle=":",
+            label=f"replicas (100% = {s.spec.replicas.max})",
+        )
         ax2.set_ylim(0, 105)
         ax2.set_ylabel("%")
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=7, framealpha=0.85)
-        ax.set_title(f"service {s.name} ({s.spec.tenant}, {s.infer.model}): SLO TTFT {s.spec.slo.ttft_s:g} s, "
-                     f"TPOT {s.spec.slo.tpot_s * 1e3:g} ms", fontsize=9)
+        ax.set_title(
+            f"service {s.name} ({s.spec.tenant}, {s.infer.model}): SLO TTFT {s.spec.slo.ttft_s:g} s, "
+            f"TPOT {s.spec.slo.tpot_s * 1e3:g} ms",
+            fontsize=9,
+        )
     axes[-1, 0].set_xlabel("hours")
     fig.tight_layout()
     return _svg(fig)
@@ -234,8 +248,9 @@ def timeline_svg(run) -> str:
         kind, spans = merged[key]
         color = TENANT_COLORS[tenants.index(key[0]) % len(TENANT_COLORS)]
         alpha = 0.35 if kind == "replica" else 0.85
-        ax.broken_barh([(a, max(b - a, W / 2000)) for a, b in spans], (y - 0.35, 0.7), facecolors=color, alpha=alpha,
-                       edgecolor="none")
+        ax.broken_barh(
+            [(a, max(b - a, W / 2000)) for a, b in spans], (y - 0.35, 0.7), facecolors=color, alpha=alpha, edgecolor="none"
+        )
     for e in run.events:
         if e["kind"] == "failure":
             ax.axvline(e["t_h"], color="#c92a2a", linewidth=0.8, linestyle="--")
@@ -260,8 +275,12 @@ def comparison_svg(summaries: list[dict]) -> str:
     plt = _plt()
     names = [s["factory"] for s in summaries]
     T = [s["totals"] for s in summaries]
-    metrics = [("tokens", "tokens (training + output)"), ("inference_output_tokens", "inference output tokens"),
-               ("slo_attainment_pct", "SLO attainment %"), ("gpu_h_network", "GPU-h waiting on the network")]
+    metrics = [
+        ("tokens", "tokens (training + output)"),
+        ("inference_output_tokens", "inference output tokens"),
+        ("slo_attainment_pct", "SLO attainment %"),
+        ("gpu_h_network", "GPU-h waiting on the network"),
+    ]
     fig, axes = plt.subplots(1, len(metrics), figsize=(10, 2.8), dpi=100)
     x = np.arange(len(names))
     for ax, (k, title) in zip(axes, metrics):

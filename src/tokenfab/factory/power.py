@@ -42,13 +42,20 @@ class PowerModel:
         rows = bom.bom(fabric)
         server_w = bom.power_w(rows, {Category.SERVER})
         p = spec.power
-        return cls(gpu_tdp_w=tdp, gpu_idle_w=tdp * p.gpu_idle_fraction,
-                   server_overhead_w=max(server_w - cluster.n_gpus * tdp, 0.0),
-                   server_idle_fraction=p.server_overhead_idle_fraction,
-                   network_w=bom.power_w(rows, bom.NETWORK_CATEGORIES), switch_w=bom.power_w(rows, {Category.SWITCH}),
-                   optics_w=bom.power_w(rows, {Category.OPTIC}), nic_w=bom.power_w(rows, {Category.NIC}),
-                   cpu_w=sum(c.nodes * c.power_w for c in spec.cpu_pools), pue=p.pue,
-                   capex_usd=bom.price_usd(rows), gpu_price_usd_per_hour=gpu.price_usd_per_hour or 0.0)
+        return cls(
+            gpu_tdp_w=tdp,
+            gpu_idle_w=tdp * p.gpu_idle_fraction,
+            server_overhead_w=max(server_w - cluster.n_gpus * tdp, 0.0),
+            server_idle_fraction=p.server_overhead_idle_fraction,
+            network_w=bom.power_w(rows, bom.NETWORK_CATEGORIES),
+            switch_w=bom.power_w(rows, {Category.SWITCH}),
+            optics_w=bom.power_w(rows, {Category.OPTIC}),
+            nic_w=bom.power_w(rows, {Category.NIC}),
+            cpu_w=sum(c.nodes * c.power_w for c in spec.cpu_pools),
+            pue=p.pue,
+            capex_usd=bom.price_usd(rows),
+            gpu_price_usd_per_hour=gpu.price_usd_per_hour or 0.0,
+        )
 
     def gpus_w(self, gpus: int, busy_fraction: float) -> float:
         """Draw of `gpus` GPUs computing `busy_fraction` of the time."""

@@ -45,8 +45,11 @@ def traffic(j: JobRun) -> JobTraffic:
     for it in est.items:
         c = it.collective
         if it.stage == "prefill":
-            per = spec.batch / spec.output_tokens if spec.mode == "colocated" else min(
-                1.0, est.output_tokens_per_s / max(est.decode_tokens_per_s, 1e-12)) * it_s / est.prefill_iteration_s
+            per = (
+                spec.batch / spec.output_tokens
+                if spec.mode == "colocated"
+                else min(1.0, est.output_tokens_per_s / max(est.decode_tokens_per_s, 1e-12)) * it_s / est.prefill_iteration_s
+            )
             c = type(c)(c.kind, c.groups, c.size_bytes, c.parallelism, c.count * per, c.overlap)
         cols.append(c)
     return JobTraffic(j.name, cols, it_s)

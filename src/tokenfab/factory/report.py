@@ -1,25 +1,25 @@
 """Files `tokenfab factory run` writes, and the comparison of variants.
 
-    out/summary.json        every KPI of the base run and of each variant (sorted keys)
-    out/comparison.csv      the headline KPIs side by side, one row per variant, with deltas
-    out/jobs.csv            per job: placement size, steps, tokens, step time alone and shared,
-                            slowdown, MFU / TTFT / TPOT, GPU-hours, network idle, cost, contended links
-    out/tenants.csv         per tenant: GPU-hours, tokens, network idle, cost, $/M tokens
-    out/timeline.csv        per epoch: allocated / computing / network-idle GPUs, power, tokens/s
-    out/utilization.svg     the timeline plotted
-    out/placement.csv       each job's nodes, the smallest domain holding them, the Kueue annotation
-    out/assumptions.txt     model and cost assumptions
-    out/ledger.json         the data-to-tokens ledger (ledger.py): data, storage, training, models,
-                            inference, tokens per tenant and service, GPU time by cause, cost
-    out/gpu-time.csv        GPU-hours by cause; gpu-time.svg over time
-    out/services.csv, pipelines.csv, datasets.csv, storage.csv, training.csv, events.csv
-    out/timeline.svg        jobs, lifecycle stages and replicas per tenant; failures, faults, deployments
-    out/data-flow.svg, services.svg   per pipeline and per service over the window
-    out/report.html         all of it on one page, plots inline (matplotlib SVG)
-    out/network-cost.csv    each variant against the base (or the variant it names in `against`): tokens, SLOs, dollars
-    out/topology.conf       Slurm tree topology of the fabric
-    out/kubernetes/label-nodes.sh, out/kubernetes/kueue-topology.yaml
-    out/compare/<variant>/  the same per-run files for each `compare` variant
+out/summary.json        every KPI of the base run and of each variant (sorted keys)
+out/comparison.csv      the headline KPIs side by side, one row per variant, with deltas
+out/jobs.csv            per job: placement size, steps, tokens, step time alone and shared,
+                        slowdown, MFU / TTFT / TPOT, GPU-hours, network idle, cost, contended links
+out/tenants.csv         per tenant: GPU-hours, tokens, network idle, cost, $/M tokens
+out/timeline.csv        per epoch: allocated / computing / network-idle GPUs, power, tokens/s
+out/utilization.svg     the timeline plotted
+out/placement.csv       each job's nodes, the smallest domain holding them, the Kueue annotation
+out/assumptions.txt     model and cost assumptions
+out/ledger.json         the data-to-tokens ledger (ledger.py): data, storage, training, models,
+                        inference, tokens per tenant and service, GPU time by cause, cost
+out/gpu-time.csv        GPU-hours by cause; gpu-time.svg over time
+out/services.csv, pipelines.csv, datasets.csv, storage.csv, training.csv, events.csv
+out/timeline.svg        jobs, lifecycle stages and replicas per tenant; failures, faults, deployments
+out/data-flow.svg, services.svg   per pipeline and per service over the window
+out/report.html         all of it on one page, plots inline (matplotlib SVG)
+out/network-cost.csv    each variant against the base (or the variant it names in `against`): tokens, SLOs, dollars
+out/topology.conf       Slurm tree topology of the fabric
+out/kubernetes/label-nodes.sh, out/kubernetes/kueue-topology.yaml
+out/compare/<variant>/  the same per-run files for each `compare` variant
 """
 
 from __future__ import annotations
@@ -35,12 +35,36 @@ from tokenfab.factory.accounting import Cause
 from tokenfab.factory.engine import FactoryRun
 from tokenfab.factory.plot import utilization_svg
 
-HEADLINE = ("tokens", "training_tokens", "output_tokens", "tokens_per_s", "gpu_allocation_pct", "gpu_utilization_pct",
-            "network_idle_pct_of_allocated", "network_idle_gpu_h", "jobs_done", "energy_facility_kwh",
-            "usd_per_gpu_hour", "cost_usd", "usd_per_mtoken", "tokens_per_kwh", "tokens_per_s_per_mw",
-            "inference_output_tokens", "requests_served", "requests_abandoned", "slo_attainment_pct",
-            "gpu_h_computing", "gpu_h_network", "gpu_h_storage", "gpu_h_pipeline_starvation", "gpu_h_failures",
-            "gpu_h_queueing", "gpu_h_low_demand", "cost_total_usd", "usd_per_mtoken_total")
+HEADLINE = (
+    "tokens",
+    "training_tokens",
+    "output_tokens",
+    "tokens_per_s",
+    "gpu_allocation_pct",
+    "gpu_utilization_pct",
+    "network_idle_pct_of_allocated",
+    "network_idle_gpu_h",
+    "jobs_done",
+    "energy_facility_kwh",
+    "usd_per_gpu_hour",
+    "cost_usd",
+    "usd_per_mtoken",
+    "tokens_per_kwh",
+    "tokens_per_s_per_mw",
+    "inference_output_tokens",
+    "requests_served",
+    "requests_abandoned",
+    "slo_attainment_pct",
+    "gpu_h_computing",
+    "gpu_h_network",
+    "gpu_h_storage",
+    "gpu_h_pipeline_starvation",
+    "gpu_h_failures",
+    "gpu_h_queueing",
+    "gpu_h_low_demand",
+    "cost_total_usd",
+    "usd_per_mtoken_total",
+)
 
 
 def _csv(rows: list[dict], header: list[str] | None = None) -> str:
@@ -60,16 +84,28 @@ def slug(name: str) -> str:
 def isolation(summary: dict) -> dict:
     """Performance isolation: how much sharing the fabric slowed jobs (1.0 = as if alone)."""
     s = [j["slowdown"] for j in summary["jobs"] if j["slowdown"] is not None]
-    return {"mean_slowdown": round(sum(s) / len(s), 5) if s else None, "worst_slowdown": max(s) if s else None,
-            "jobs_slowed_over_1pct": sum(x > 1.01 for x in s)}
+    return {
+        "mean_slowdown": round(sum(s) / len(s), 5) if s else None,
+        "worst_slowdown": max(s) if s else None,
+        "jobs_slowed_over_1pct": sum(x > 1.01 for x in s),
+    }
 
 
 def run_files(run: FactoryRun, summary: dict) -> dict[str, str]:
     # GPU-equivalents by cause, in the ledger's names (computing_gpus, network_gpus, ...)
-    ep = [{"t0_h": round(e.t0_s / 3600, 5), "t1_h": round(e.t1_s / 3600, 5), "allocated_gpus": e.allocated_gpus,
-           "facility_power_w": round(e.power_w, 1), "running_jobs": e.running, "queued_jobs": e.queued,
-           "tokens_per_s": round(e.tokens_per_s, 2), **{f"{c.label}_gpus": round(e.gpus(c), 3) for c in Cause}}
-          for e in run.epochs]
+    ep = [
+        {
+            "t0_h": round(e.t0_s / 3600, 5),
+            "t1_h": round(e.t1_s / 3600, 5),
+            "allocated_gpus": e.allocated_gpus,
+            "facility_power_w": round(e.power_w, 1),
+            "running_jobs": e.running,
+            "queued_jobs": e.queued,
+            "tokens_per_s": round(e.tokens_per_s, 2),
+            **{f"{c.label}_gpus": round(e.gpus(c), 3) for c in Cause},
+        }
+        for e in run.epochs
+    ]
     files = {
         "jobs.csv": _csv(summary["jobs"]),
         "tenants.csv": _csv(summary["tenants"]),
@@ -86,18 +122,25 @@ def _flat(rows: list[dict]) -> list[dict]:
     """Nested dicts (bytes by reason, ...) as 'key: value; ...' text for CSV."""
     out = []
     for r in rows:
-        out.append({k: ("; ".join(f"{a}: {b}" for a, b in v.items()) if isinstance(v, dict) else
-                        (None if isinstance(v, list) else v)) for k, v in r.items()})
+        out.append(
+            {
+                k: ("; ".join(f"{a}: {b}" for a, b in v.items()) if isinstance(v, dict) else (None if isinstance(v, list) else v))
+                for k, v in r.items()
+            }
+        )
     return out
 
 
 def layer_files(run: FactoryRun, summary: dict) -> dict[str, str]:
     led = summary["ledger"]
-    files = {"ledger.json": json.dumps(led, indent=1, sort_keys=True, allow_nan=False) + "\n",
-             "gpu-time.csv": _csv([{"cause": k, **v} for k, v in led["gpu_time"].items()]),
-             "training.csv": _csv(_flat(led["training"])) if led["training"] else "",
-             "events.csv": _csv(led["events"], ["t_h", "kind", "text"]),
-             "gpu-time.svg": plot.gpu_time_svg(run), "timeline.svg": plot.timeline_svg(run)}
+    files = {
+        "ledger.json": json.dumps(led, indent=1, sort_keys=True, allow_nan=False) + "\n",
+        "gpu-time.csv": _csv([{"cause": k, **v} for k, v in led["gpu_time"].items()]),
+        "training.csv": _csv(_flat(led["training"])) if led["training"] else "",
+        "events.csv": _csv(led["events"], ["t_h", "kind", "text"]),
+        "gpu-time.svg": plot.gpu_time_svg(run),
+        "timeline.svg": plot.timeline_svg(run),
+    }
     plots = {"gpu_time": files["gpu-time.svg"], "timeline": files["timeline.svg"]}
     if "data" in led:
         files["pipelines.csv"] = _csv(_flat(led["data"]["pipelines"]))
@@ -154,39 +197,63 @@ def network_cost(summaries: list[dict]) -> list[dict]:
                 continue
             ch = (v["output_tokens"] or 0) - (b["output_tokens"] or 0)
             lost_usd += max(-ch, 0.0) * (b.get("usd_per_moutput_token") or 0.0) / 1e6
-            svcs.append({"service": v["service"], "output_tokens_change": ch,
-                         "output_tokens_change_pct": round(100 * ch / b["output_tokens"], 4) if b["output_tokens"] else None,
-                         "base_attainment_pct": b["slo_attainment_pct"], "attainment_pct": v["slo_attainment_pct"],
-                         "base_ttft_s": b["mean_ttft_s"], "ttft_s": v["mean_ttft_s"],
-                         "base_tpot_ms": round(b["mean_tpot_s"] * 1e3, 3) if b["mean_tpot_s"] is not None else None,
-                         "tpot_ms": round(v["mean_tpot_s"] * 1e3, 3) if v["mean_tpot_s"] is not None else None})
+            svcs.append(
+                {
+                    "service": v["service"],
+                    "output_tokens_change": ch,
+                    "output_tokens_change_pct": round(100 * ch / b["output_tokens"], 4) if b["output_tokens"] else None,
+                    "base_attainment_pct": b["slo_attainment_pct"],
+                    "attainment_pct": v["slo_attainment_pct"],
+                    "base_ttft_s": b["mean_ttft_s"],
+                    "ttft_s": v["mean_ttft_s"],
+                    "base_tpot_ms": round(b["mean_tpot_s"] * 1e3, 3) if b["mean_tpot_s"] is not None else None,
+                    "tpot_ms": round(v["mean_tpot_s"] * 1e3, 3) if v["mean_tpot_s"] is not None else None,
+                }
+            )
         net_h = d("gpu_h_network")
-        rows.append({
-            "variant": s["factory"], "against": base["factory"], "tokens_change": round(d("tokens"), 0), "tokens_change_pct": pct("tokens"),
-            "training_tokens_change": round(d("training_tokens"), 0),
-            "inference_output_tokens_change": round(d("output_tokens"), 0),
-            "inference_output_tokens_change_pct": pct("output_tokens"),
-            "slo_attainment_pct": t.get("slo_attainment_pct"),
-            "slo_points_change": round(d("slo_attainment_pct"), 4) if t.get("slo_attainment_pct") is not None else None,
-            "requests_abandoned_change": round(d("requests_abandoned"), 1),
-            "network_gpu_h_change": round(net_h, 3),
-            "network_idle_usd": _usd(net_h * bt["usd_per_gpu_hour"]),
-            "lost_tokens_usd": _usd(lost_usd),
-            "usd_per_mtoken": t.get("usd_per_mtoken_total"), "services": svcs})
+        rows.append(
+            {
+                "variant": s["factory"],
+                "against": base["factory"],
+                "tokens_change": round(d("tokens"), 0),
+                "tokens_change_pct": pct("tokens"),
+                "training_tokens_change": round(d("training_tokens"), 0),
+                "inference_output_tokens_change": round(d("output_tokens"), 0),
+                "inference_output_tokens_change_pct": pct("output_tokens"),
+                "slo_attainment_pct": t.get("slo_attainment_pct"),
+                "slo_points_change": round(d("slo_attainment_pct"), 4) if t.get("slo_attainment_pct") is not None else None,
+                "requests_abandoned_change": round(d("requests_abandoned"), 1),
+                "network_gpu_h_change": round(net_h, 3),
+                "network_idle_usd": _usd(net_h * bt["usd_per_gpu_hour"]),
+                "lost_tokens_usd": _usd(lost_usd),
+                "usd_per_mtoken": t.get("usd_per_mtoken_total"),
+                "services": svcs,
+            }
+        )
     return rows
 
 
 def html_report(run: FactoryRun, summary: dict, summaries: list[dict] | None = None) -> str:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("tokenfab.factory", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=_num, bytes=_bytes, pct=lambda x: "-" if x is None else f"{x:.2f}%",
-                       spct=lambda x: "-" if x is None else f"{x:+.2f}%", spts=lambda x: "-" if x is None else f"{x:+.2f} pts",
-                       signed=lambda x: "-" if x is None else ("+" if x > 0 else "") + _num(x),
-                       f1=lambda x: "-" if x is None else f"{x:,.1f}", f2=lambda x: "-" if x is None else f"{x:,.2f}",
-                       f3=lambda x: "-" if x is None else f"{x:,.3f}",
-                       ms=lambda x: "-" if x is None else f"{x * 1e3:,.1f}")
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tokenfab.factory", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        num=_num,
+        bytes=_bytes,
+        pct=lambda x: "-" if x is None else f"{x:.2f}%",
+        spct=lambda x: "-" if x is None else f"{x:+.2f}%",
+        spts=lambda x: "-" if x is None else f"{x:+.2f} pts",
+        signed=lambda x: "-" if x is None else ("+" if x > 0 else "") + _num(x),
+        f1=lambda x: "-" if x is None else f"{x:,.1f}",
+        f2=lambda x: "-" if x is None else f"{x:,.2f}",
+        f3=lambda x: "-" if x is None else f"{x:,.3f}",
+        ms=lambda x: "-" if x is None else f"{x * 1e3:,.1f}",
+    )
     plots = {k: _inline(v) for k, v in run.plots.items()}
     cost_rows = network_cost(summaries) if summaries and len(summaries) > 1 else []
     if cost_rows:
@@ -194,8 +261,9 @@ def html_report(run: FactoryRun, summary: dict, summaries: list[dict] | None = N
     from markupsafe import Markup
 
     plots = {k: Markup(v) for k, v in plots.items()}
-    return env.get_template("report.html.j2").render(s=summary, t=summary["totals"], L=summary["ledger"], p=summary["power"],
-                                                     spec=run.spec, plots=plots, cost_rows=cost_rows)
+    return env.get_template("report.html.j2").render(
+        s=summary, t=summary["totals"], L=summary["ledger"], p=summary["power"], spec=run.spec, plots=plots, cost_rows=cost_rows
+    )
 
 
 def _inline(svg: str) -> str:
@@ -245,8 +313,12 @@ def comparison(summaries: list[dict]) -> list[dict]:
         t = s["totals"]
         ref = reference(summaries, s)
         base = ref["totals"]
-        row = {"variant": s["factory"], "against": "" if s is summaries[0] else ref["factory"],
-               "scheduler": s["scheduler"], "comm_model": s["comm_model"]}
+        row = {
+            "variant": s["factory"],
+            "against": "" if s is summaries[0] else ref["factory"],
+            "scheduler": s["scheduler"],
+            "comm_model": s["comm_model"],
+        }
         row.update({k: t[k] for k in HEADLINE})
         row.update(isolation(s))
         if s is not summaries[0] and base["tokens"]:
@@ -277,8 +349,7 @@ def factory_files(runs: list[tuple[FactoryRun, dict]]) -> dict[str, str]:
     files["report.html"] = html_report(base_run, base, summaries)
     for run, s in runs[1:]:
         files[f"compare/{slug(s['factory'])}/report.html"] = html_report(run, s)
-    doc = {"base": base["factory"], "runs": {s["factory"]: s for _, s in runs}, "comparison": comp,
-           "network_cost": cost}
+    doc = {"base": base["factory"], "runs": {s["factory"]: s for _, s in runs}, "comparison": comp, "network_cost": cost}
     files["summary.json"] = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
     return files
 

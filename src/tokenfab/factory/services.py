@@ -131,8 +131,9 @@ class ServiceRun:
     def rate_at(self, t: np.ndarray | float):
         s = self.spec
         a = s.arrivals
-        lam = a.rate_per_s * (1.0 + a.diurnal.amplitude * np.cos(2 * np.pi * (np.asarray(t, dtype=float) / 3600.0
-                                                                               - a.diurnal.peak_h) / 24.0))
+        lam = a.rate_per_s * (
+            1.0 + a.diurnal.amplitude * np.cos(2 * np.pi * (np.asarray(t, dtype=float) / 3600.0 - a.diurnal.peak_h) / 24.0)
+        )
         on = np.asarray(t, dtype=float) >= s.start_h * 3600.0
         if s.until_h is not None:
             on &= np.asarray(t, dtype=float) < s.until_h * 3600.0
@@ -179,9 +180,19 @@ class ServiceRun:
         mu_r = np.array([r.rates.tokens_per_s / sp.output_tokens if r.rates.ok else 0.0 for r, _ in reps])
         frac = np.array([wk / dt if dt > 0 else 0.0 for _, wk in reps])
         mu = float((mu_r * frac).sum()) if len(reps) else 0.0
-        row = {"t0_h": t0 / 3600, "t1_h": t1 / 3600, "arrived": n_arr, "replicas": len(self.live()),
-               "served": 0.0, "abandoned": 0.0, "rejected": 0.0, "attained": 0.0, "ttft_s": None, "tpot_s": None,
-               "backlog": self.backlog}
+        row = {
+            "t0_h": t0 / 3600,
+            "t1_h": t1 / 3600,
+            "arrived": n_arr,
+            "replicas": len(self.live()),
+            "served": 0.0,
+            "abandoned": 0.0,
+            "rejected": 0.0,
+            "attained": 0.0,
+            "ttft_s": None,
+            "tpot_s": None,
+            "backlog": self.backlog,
+        }
         for r, _ in reps:
             r.epoch_tokens = r.epoch_input = 0.0
             r.load = 0.0
@@ -223,10 +234,12 @@ class ServiceRun:
             p_in = 1.0 - (1.0 - fe.loss) ** seg_in
             p_out = 1.0 - (1.0 - fe.loss) ** seg_out
             head = slo.ttft_s - wait - fe_s
-            p_ttft = ((1 - p_in) * gamma_cdf(head / ttft_c, PROMPT_SHAPE)
-                      + p_in * gamma_cdf((head - TCP_RTO_S) / ttft_c, PROMPT_SHAPE))
-            p_tpot = ((1 - p_out) * gamma_cdf(slo.tpot_s / tpot, TPOT_SHAPE)
-                      + p_out * gamma_cdf((slo.tpot_s - TCP_RTO_S / sp.output_tokens) / tpot, TPOT_SHAPE))
+            p_ttft = (1 - p_in) * gamma_cdf(head / ttft_c, PROMPT_SHAPE) + p_in * gamma_cdf(
+                (head - TCP_RTO_S) / ttft_c, PROMPT_SHAPE
+            )
+            p_tpot = (1 - p_out) * gamma_cdf(slo.tpot_s / tpot, TPOT_SHAPE) + p_out * gamma_cdf(
+                (slo.tpot_s - TCP_RTO_S / sp.output_tokens) / tpot, TPOT_SHAPE
+            )
             ok = served * p_ttft * p_tpot
             self.attained += float(ok.sum())
             self.attained_ttft += float((served * p_ttft).sum())
@@ -239,8 +252,18 @@ class ServiceRun:
             row["ttft_s"] = float((served * ttft_mean).sum() / n_served)
             row["tpot_s"] = float((served * tpot_mean).sum() / n_served)
             # frontend bytes
-            fe.used_Bps.append((t0, t1, n_served * (sp.input_tokens * self.spec.request_bytes_per_token
-                                                    + sp.output_tokens * self.spec.response_bytes_per_token) / dt))
+            fe.used_Bps.append(
+                (
+                    t0,
+                    t1,
+                    n_served
+                    * (
+                        sp.input_tokens * self.spec.request_bytes_per_token
+                        + sp.output_tokens * self.spec.response_bytes_per_token
+                    )
+                    / dt,
+                )
+            )
         out_tok = n_served * sp.output_tokens
         in_tok = n_served * sp.input_tokens
         self.output_tokens += out_tok
@@ -270,8 +293,16 @@ def autoscale(e, s: ServiceRun) -> None:
         for _ in range(want - len(live)):
             name = f"{s.name}/r{s.next_id}"
             s.next_id += 1
-            j = e.new_job(name, s.spec.tenant, Workload(inference=s.infer), s.field, s.spec.priority,
-                          stage="replica", service=s.name, version=s.version)
+            j = e.new_job(
+                name,
+                s.spec.tenant,
+                Workload(inference=s.infer),
+                s.field,
+                s.spec.priority,
+                stage="replica",
+                service=s.name,
+                version=s.version,
+            )
             s.replicas.append(j)
         e.changed = True
     elif want < len(live):

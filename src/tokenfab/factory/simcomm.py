@@ -46,13 +46,27 @@ def _plan_of(net: Network, c: Collective, row: np.ndarray) -> FlowPlan:
 def combine(plans: list[FlowPlan], scale: list[float]) -> tuple[FlowPlan, np.ndarray]:
     """Several flow plans as one (groups offset), each plan's bytes multiplied by its scale."""
     offs = np.cumsum([0] + [p.n_groups for p in plans])
-    tr = Transfers.concat([Transfers(p.net.grp + o, p.net.w, p.net.src_srv, p.net.src_rail, p.net.dst_srv,
-                                     p.net.dst_rail) for p, o in zip(plans, offs)])
-    combo = FlowPlan("combined", "mixed", 0, 0, np.concatenate([p.group_bytes * s for p, s in zip(plans, scale)]),
-                     sum((p.group_label for p in plans), []), tr,
-                     np.concatenate([p.nvl_grp + o for p, o in zip(plans, offs)]),
-                     np.concatenate([p.nvl_src for p in plans]), np.concatenate([p.nvl_dst for p in plans]),
-                     np.concatenate([p.nvl_w for p in plans]), 0, 0)
+    tr = Transfers.concat(
+        [
+            Transfers(p.net.grp + o, p.net.w, p.net.src_srv, p.net.src_rail, p.net.dst_srv, p.net.dst_rail)
+            for p, o in zip(plans, offs)
+        ]
+    )
+    combo = FlowPlan(
+        "combined",
+        "mixed",
+        0,
+        0,
+        np.concatenate([p.group_bytes * s for p, s in zip(plans, scale)]),
+        sum((p.group_label for p in plans), []),
+        tr,
+        np.concatenate([p.nvl_grp + o for p, o in zip(plans, offs)]),
+        np.concatenate([p.nvl_src for p in plans]),
+        np.concatenate([p.nvl_dst for p in plans]),
+        np.concatenate([p.nvl_w for p in plans]),
+        0,
+        0,
+    )
     owner = np.repeat(np.arange(len(plans)), [p.n_groups for p in plans])
     return combo, owner
 
@@ -78,8 +92,7 @@ def _per_link(fab, entries, per_row: np.ndarray, neutral: float):
 class SimulatorComm:
     name = "simulator"
 
-    def __init__(self, cluster: Cluster, routing: str = "ecmp", seed: int = 0, qps: int = 1,
-                 params: SimParams | None = None):
+    def __init__(self, cluster: Cluster, routing: str = "ecmp", seed: int = 0, qps: int = 1, params: SimParams | None = None):
         from tokenfab.factory.network import AnalyticalComm
 
         self.cluster = cluster
@@ -102,17 +115,27 @@ class SimulatorComm:
             fab = cl.fabric
             refs = tuple(fab.link(r).id for r in sorted(cl.failed_links))
             imp = cl.impairment
-            n = Network(fab, self.params, Faults(down=refs, loss=_per_link(fab, imp.loss, cl.link_loss, 0.0),
-                                                 degrade=_per_link(fab, imp.degrade, cl.link_degrade, 1.0) or {},
-                                                 jitter_s=imp.jitter_s, extra_latency_s=imp.latency_s))
+            n = Network(
+                fab,
+                self.params,
+                Faults(
+                    down=refs,
+                    loss=_per_link(fab, imp.loss, cl.link_loss, 0.0),
+                    degrade=_per_link(fab, imp.degrade, cl.link_degrade, 1.0) or {},
+                    jitter_s=imp.jitter_s,
+                    extra_latency_s=imp.latency_s,
+                ),
+            )
             self._nets[key] = n
         return n
 
     def config_lines(self) -> list[str]:
         p, r = self.params, self.routing
-        return [f"simulator: routing {r.mode} (seed {r.seed}, {r.qps} QP per connection), protocol efficiency "
-                f"{p.efficiency}, {p.channels_per_nic} channel(s) per NIC, base latency {p.base_latency_s * 1e6:.1f} us, "
-                f"network step {p.net_step_s * 1e6:.1f} us, PXN {'on' if p.pxn else 'off'}; max-min fair flow rates"]
+        return [
+            f"simulator: routing {r.mode} (seed {r.seed}, {r.qps} QP per connection), protocol efficiency "
+            f"{p.efficiency}, {p.channels_per_nic} channel(s) per NIC, base latency {p.base_latency_s * 1e6:.1f} us, "
+            f"network step {p.net_step_s * 1e6:.1f} us, PXN {'on' if p.pxn else 'off'}; max-min fair flow rates"
+        ]
 
     # -- one collective ------------------------------------------------------------------------------
     def _run(self, c: Collective) -> tuple:

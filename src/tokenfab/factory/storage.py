@@ -119,13 +119,17 @@ class StorageLayer:
             parts = [side["bisection_gbps"]] + ([side["storage_gbps"]] if side.get("storage_gbps") else [])
             gbps = float(min(parts))
             what = "storage network" if nets.get("storage") else "frontend network (no storage network: converged)"
-            self.fabric_source = (f"{what} of the plan: {side['leaves']} leaves, {side['spines']} spines of "
-                                  f"{side['switch_model']}; bisection {side['bisection_gbps']:,.0f} Gb/s, storage node "
-                                  f"ports {side.get('storage_gbps', 0):,.0f} Gb/s -> {gbps:,.0f} Gb/s")
+            self.fabric_source = (
+                f"{what} of the plan: {side['leaves']} leaves, {side['spines']} spines of "
+                f"{side['switch_model']}; bisection {side['bisection_gbps']:,.0f} Gb/s, storage node "
+                f"ports {side.get('storage_gbps', 0):,.0f} Gb/s -> {gbps:,.0f} Gb/s"
+            )
         else:
-            raise InputError(f"the factory has storage tiers but fabric {intent.name!r} plans no storage (or frontend) "
-                             f"network to reach them: add a storage: section to the intent, or set storage.fabric_gbps",
-                             "storage")
+            raise InputError(
+                f"the factory has storage tiers but fabric {intent.name!r} plans no storage (or frontend) "
+                f"network to reach them: add a storage: section to the intent, or set storage.fabric_gbps",
+                "storage",
+            )
         self.fabric_nominal_Bps = gbps * 1e9 / 8 * STORAGE_EFFICIENCY
         if net_spec is not None:
             self.client_per_server_Bps = net_spec.nics_per_server * net_spec.speed_gbps * 1e9 / 8 * STORAGE_EFFICIENCY

@@ -45,17 +45,21 @@ def resolve_place(spec: FactorySpec, cluster: Cluster, p: Place, field_: str) ->
         field_ = f"{field_}.site ({p.site})"
     mask = np.ones(cluster.n_servers, dtype=bool)
     name = cluster.fabric.intent.name
-    checks = ((racks, rack, "racks", "no rack {bad!r} holds servers of fabric {name!r}; racks with servers: {known}"),
-              (pods, cluster.pod, "pods", "no pod {bad} in fabric {name!r}; pods: {known}"),
-              (sus, cluster.su, "sus", "no scalable unit {bad} in fabric {name!r}; units: {known}"))
+    checks = (
+        (racks, rack, "racks", "no rack {bad!r} holds servers of fabric {name!r}; racks with servers: {known}"),
+        (pods, cluster.pod, "pods", "no pod {bad} in fabric {name!r}; pods: {known}"),
+        (sus, cluster.su, "sus", "no scalable unit {bad} in fabric {name!r}; units: {known}"),
+    )
     for wanted, column, key, message in checks:
         if not wanted:
             continue
         known = sorted(set(column.tolist()), key=lambda v: (len(str(v)), v))
         bad = [x for x in wanted if x not in set(known)]
         if bad:
-            raise InputError(message.format(bad=bad[0], name=name, known=", ".join(map(str, known))),
-                             field_ if ".site" in field_ else f"{field_}.{key}")
+            raise InputError(
+                message.format(bad=bad[0], name=name, known=", ".join(map(str, known))),
+                field_ if ".site" in field_ else f"{field_}.{key}",
+            )
         mask &= np.isin(column, wanted)
     if not mask.any():
         raise InputError("the place holds no servers (its racks, pods and units do not overlap)", field_)
@@ -86,8 +90,11 @@ def build_tenancy(spec: FactorySpec, cluster: Cluster, units_of: dict[str, list[
         if t.sovereignty.exclusive:
             for _k2, other, m2 in exclusive:
                 if (m2 & mask).any():
-                    raise InputError(f"tenants {other!r} and {t.name!r} both claim servers exclusively (e.g. "
-                                     f"{cluster.server_names[np.flatnonzero(m2 & mask)[0]]})", f"tenants.{k}.sovereignty")
+                    raise InputError(
+                        f"tenants {other!r} and {t.name!r} both claim servers exclusively (e.g. "
+                        f"{cluster.server_names[np.flatnonzero(m2 & mask)[0]]})",
+                        f"tenants.{k}.sovereignty",
+                    )
             exclusive.append((k, t.name, mask))
     for name in {t.name for t in spec.tenants} | set(units_of):
         taken = np.zeros(cluster.n_servers, dtype=bool)
@@ -105,8 +112,10 @@ def build_tenancy(spec: FactorySpec, cluster: Cluster, units_of: dict[str, list[
         for fld, units in reqs:
             need = sum(units)
             if tenant in ten.quota and need > ten.quota[tenant]:
-                raise InputError(f"{fld} needs {need:,} GPUs at once but tenant {tenant!r} has a quota of "
-                                 f"{ten.quota[tenant]:,}", f"{where}.quota_gpus")
+                raise InputError(
+                    f"{fld} needs {need:,} GPUs at once but tenant {tenant!r} has a quota of {ten.quota[tenant]:,}",
+                    f"{where}.quota_gpus",
+                )
             if tenant not in ten.allowed:
                 continue
             inv = Inventory(cluster)
@@ -118,8 +127,10 @@ def build_tenancy(spec: FactorySpec, cluster: Cluster, units_of: dict[str, list[
                 else:
                     why = f"other tenants hold {cluster.n_gpus - usable:,} of the {cluster.n_gpus:,} GPUs exclusively"
                     fld_err = where
-                raise InputError(f"{fld} of tenant {tenant!r} needs {need:,} GPUs ({'+'.join(map(str, units))}) but "
-                                 f"{why}: it can never run", fld_err)
+                raise InputError(
+                    f"{fld} of tenant {tenant!r} needs {need:,} GPUs ({'+'.join(map(str, units))}) but {why}: it can never run",
+                    fld_err,
+                )
     _check_data_places(spec, cluster, ten)
     return ten
 
@@ -135,6 +146,7 @@ def _check_data_places(spec: FactorySpec, cluster: Cluster, ten: Tenancy) -> Non
         if pool.place.given:
             resolve_place(spec, cluster, pool.place, f"cpu_pools.{k}.place")
     for tenant, racks in ten.racks.items():
+
         def inside_tier(name: str, racks=racks) -> bool:
             k, t = tiers[name]
             return _inside(spec, cluster, t.place, racks, f"storage.tiers.{k}.place")
@@ -145,26 +157,37 @@ def _check_data_places(spec: FactorySpec, cluster: Cluster, ten: Tenancy) -> Non
                 continue
             kp, pool = pools[p.pool]
             if not _inside(spec, cluster, pool.place, racks, f"cpu_pools.{kp}.place"):
-                raise InputError(f"tenant {tenant!r} is sovereign (racks {where}) but CPU pool {p.pool!r} is not placed "
-                                 f"inside them", f"pipelines.{k}.pool")
+                raise InputError(
+                    f"tenant {tenant!r} is sovereign (racks {where}) but CPU pool {p.pool!r} is not placed inside them",
+                    f"pipelines.{k}.pool",
+                )
             if not inside_tier(p.output.tier):
-                raise InputError(f"tenant {tenant!r} is sovereign (racks {where}) but tier {p.output.tier!r} is not placed "
-                                 f"inside them", f"pipelines.{k}.output.tier")
+                raise InputError(
+                    f"tenant {tenant!r} is sovereign (racks {where}) but tier {p.output.tier!r} is not placed inside them",
+                    f"pipelines.{k}.output.tier",
+                )
         for k, d in enumerate(spec.datasets):
             if d.tenant == tenant and not inside_tier(d.tier):
-                raise InputError(f"tenant {tenant!r} is sovereign (racks {where}) but tier {d.tier!r} is not placed "
-                                 f"inside them", f"datasets.{k}.tier")
+                raise InputError(
+                    f"tenant {tenant!r} is sovereign (racks {where}) but tier {d.tier!r} is not placed inside them",
+                    f"datasets.{k}.tier",
+                )
         if not spec.storage:
             continue
         ok = [t.name for t in spec.storage.tiers if inside_tier(t.name)]
-        for kind, default, out in (("checkpoints", spec.storage.checkpoint_tier, ten.checkpoint_tier),
-                                   ("registry", spec.storage.registry_tier, ten.registry_tier)):
+        for kind, default, out in (
+            ("checkpoints", spec.storage.checkpoint_tier, ten.checkpoint_tier),
+            ("registry", spec.storage.registry_tier, ten.registry_tier),
+        ):
             if inside_tier(default):
                 continue
             if not ok:
                 if _needs_storage(spec, tenant, kind):
-                    raise InputError(f"tenant {tenant!r} is sovereign (racks {where}) but no storage tier is placed inside "
-                                     f"them for its {kind}", f"storage.{kind}")
+                    raise InputError(
+                        f"tenant {tenant!r} is sovereign (racks {where}) but no storage tier is placed inside "
+                        f"them for its {kind}",
+                        f"storage.{kind}",
+                    )
                 continue
             prefer = "parallel-fs" if kind == "checkpoints" else "object-store"
             out[tenant] = next((n for n in ok if tiers[n][1].kind == prefer), ok[0])
@@ -174,5 +197,7 @@ def _needs_storage(spec: FactorySpec, tenant: str, kind: str) -> bool:
     if kind == "registry":
         return any(lc.tenant == tenant for lc in spec.lifecycles)
     ck = spec.checkpoint is not None and spec.checkpoint.interval_min != "off"
-    return ck and (any(j.tenant == tenant and spec.workload_of(j).kind == "training" for j in spec.jobs)
-                   or any(lc.tenant == tenant for lc in spec.lifecycles))
+    return ck and (
+        any(j.tenant == tenant and spec.workload_of(j).kind == "training" for j in spec.jobs)
+        or any(lc.tenant == tenant for lc in spec.lifecycles)
+    )

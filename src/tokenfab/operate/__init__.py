@@ -9,10 +9,22 @@ factory) -> prom.py (Prometheus exposition), store.py (DuckDB history), report.p
 
 # The public names, imported on first use (the CLI registers `operate` at every start; scipy,
 # pyarrow and the simulator load only when a verb needs them).
-_LAZY = {"Telemetry": "telemetry", "Ports": "telemetry", "ingest": "telemetry", "read_parquet": "telemetry",
-         "METRICS": "counters", "Event": "scenario", "generate": "scenario", "Finding": "detect",
-         "detect_all": "detect", "Pricer": "advise", "advise": "advise", "simulate_factory": "factory_source",
-         "TwinSampler": "twin_source", "sample_twin": "twin_source"}
+_LAZY = {
+    "Telemetry": "telemetry",
+    "Ports": "telemetry",
+    "ingest": "telemetry",
+    "read_parquet": "telemetry",
+    "METRICS": "counters",
+    "Event": "scenario",
+    "generate": "scenario",
+    "Finding": "detect",
+    "detect_all": "detect",
+    "Pricer": "advise",
+    "advise": "advise",
+    "simulate_factory": "factory_source",
+    "TwinSampler": "twin_source",
+    "sample_twin": "twin_source",
+}
 
 
 def __getattr__(name: str):

@@ -105,18 +105,28 @@ class Pricer:
             lost_since_ckpt_s = interval / 2 if interval else run_s / 2  # no checkpoints: on average half the run so far
         restore_s = j.ckpt.write_s or 0.0
         wasted_s = lost_since_ckpt_s + self.restart_s + restore_s
-        how = (f"{j.name}: {lost_since_ckpt_s / 60:.0f} min of work since its last checkpoint + "
-               f"{self.restart_s / 60:.0f} min restart + {restore_s:.0f} s restore, on {j.gpus} GPUs")
+        how = (
+            f"{j.name}: {lost_since_ckpt_s / 60:.0f} min of work since its last checkpoint + "
+            f"{self.restart_s / 60:.0f} min restart + {restore_s:.0f} s restore, on {j.gpus} GPUs"
+        )
         return wasted_s * j.gpus, rate * wasted_s, how
 
-    def price(self, action: str, text: str, faults: tuple = (), interrupt: list | None = None,
-              extra_gpu_s: float = 0.0, extra_tokens: float = 0.0, routing: str | None = None,
-              notes: list[str] | None = None) -> Priced:
+    def price(
+        self,
+        action: str,
+        text: str,
+        faults: tuple = (),
+        interrupt: list | None = None,
+        extra_gpu_s: float = 0.0,
+        extra_tokens: float = 0.0,
+        routing: str | None = None,
+        notes: list[str] | None = None,
+    ) -> Priced:
         run, summ = self.run(faults, routing)
         base_tokens = float(self.base[1]["totals"]["tokens"])
         tokens = float(summ["totals"]["tokens"]) - extra_tokens
         # GPU time the variant's own run shows lost (network idle grows when a link is gone)
-        lost_gpu_h = (float(summ["totals"]["network_idle_gpu_h"]) - float(self.base[1]["totals"]["network_idle_gpu_h"]))
+        lost_gpu_h = float(summ["totals"]["network_idle_gpu_h"]) - float(self.base[1]["totals"]["network_idle_gpu_h"])
         lost_gpu_h += extra_gpu_s / 3600.0
         notes = list(notes or [])
         hit = []
@@ -126,8 +136,16 @@ class Pricer:
             tokens -= tk
             hit.append(j.name)
             notes.append(how)
-        return Priced(action, text, round(tokens, 0), round(base_tokens - tokens, 0),
-                      round(lost_gpu_h, 2), round(lost_gpu_h * self.usd_per_gpu_hour, 2), hit, notes)
+        return Priced(
+            action,
+            text,
+            round(tokens, 0),
+            round(base_tokens - tokens, 0),
+            round(lost_gpu_h, 2),
+            round(lost_gpu_h * self.usd_per_gpu_hour, 2),
+            hit,
+            notes,
+        )
 
 
 def advise(findings: list[Finding], pricer: Pricer, *, horizon_h: float = 24.0) -> list[Advice]:
@@ -150,32 +168,68 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
         fail_h = fail_s / 3600.0
         hit = pr.jobs_on(f.link, fail_s)
         if fail_h < window_h:
-            nothing = ({"at_h": round(fail_h, 4), "up_h": round(min(fail_h + repair_h, window_h + 1e-3) + 1e-3, 4),
-                        "down": f.link},)
+            nothing = (
+                {"at_h": round(fail_h, 4), "up_h": round(min(fail_h + repair_h, window_h + 1e-3) + 1e-3, 4), "down": f.link},
+            )
         else:
             nothing = ()
-        acts.append(pr.price("do nothing", f"the link fails ~{fail_h:.1f} h (predicted); jobs crossing it abort and "
-                             f"restart from their checkpoints; the link is down {repair_h:g} h for repair",
-                             nothing, [(j, None) for j in hit]))
+        acts.append(
+            pr.price(
+                "do nothing",
+                f"the link fails ~{fail_h:.1f} h (predicted); jobs crossing it abort and "
+                f"restart from their checkpoints; the link is down {repair_h:g} h for repair",
+                nothing,
+                [(j, None) for j in hit],
+            )
+        )
         drain = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + REPLACE_H, window_h) + 1e-3, 4), "down": f.link},)
-        acts.append(pr.price("drain and replace", f"drain {f.link} now (BGP moves its traffic first), replace the optic, "
-                             f"undrain after {REPLACE_H:g} h", drain))
+        acts.append(
+            pr.price(
+                "drain and replace",
+                f"drain {f.link} now (BGP moves its traffic first), replace the optic, undrain after {REPLACE_H:g} h",
+                drain,
+            )
+        )
         # checkpointing now helps only when the failure comes before the next periodic checkpoint
         ckpt_gpu_s = sum(j.ckpt.write_s * j.gpus for j in hit)
-        acts.append(pr.price("checkpoint now", "checkpoint the jobs crossing it now, let the link fail and repair it",
-                             nothing, [(j, _since_ckpt(j, fail_s - f.t_s)) for j in hit], extra_gpu_s=ckpt_gpu_s,
-                             extra_tokens=sum(_rate(pr, j) * j.ckpt.write_s for j in hit)))
+        acts.append(
+            pr.price(
+                "checkpoint now",
+                "checkpoint the jobs crossing it now, let the link fail and repair it",
+                nothing,
+                [(j, _since_ckpt(j, fail_s - f.t_s)) for j in hit],
+                extra_gpu_s=ckpt_gpu_s,
+                extra_tokens=sum(_rate(pr, j) * j.ckpt.write_s for j in hit),
+            )
+        )
         if hit:
             moved_gpu_s = sum((j.ckpt.write_s * 2 + pr.restart_s) * j.gpus for j in hit)
-            acts.append(pr.price("move the jobs", f"checkpoint {', '.join(j.name for j in hit)} and restart it away from "
-                                 f"the link (link replaced later, unused)", drain, extra_gpu_s=moved_gpu_s,
-                                 extra_tokens=sum(_rate(pr, j) * (j.ckpt.write_s * 2 + pr.restart_s) for j in hit)))
+            acts.append(
+                pr.price(
+                    "move the jobs",
+                    f"checkpoint {', '.join(j.name for j in hit)} and restart it away from "
+                    f"the link (link replaced later, unused)",
+                    drain,
+                    extra_gpu_s=moved_gpu_s,
+                    extra_tokens=sum(_rate(pr, j) * (j.ckpt.write_s * 2 + pr.restart_s) for j in hit),
+                )
+            )
     elif f.kind == "bgp-flap":
         carrier = bool(f.evidence.get("carrier"))
         hit = pr.jobs_on(f.link, f.t_s) if carrier else []
-        acts.append(pr.price("do nothing", "the link keeps flapping" + ("; each bounce aborts the jobs crossing it (once counted)"
-                             if carrier else "; sessions reset, traffic re-hashes each time"), (),
-                             [(j, None) for j in hit]))
+        acts.append(
+            pr.price(
+                "do nothing",
+                "the link keeps flapping"
+                + (
+                    "; each bounce aborts the jobs crossing it (once counted)"
+                    if carrier
+                    else "; sessions reset, traffic re-hashes each time"
+                ),
+                (),
+                [(j, None) for j in hit],
+            )
+        )
         drain = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + repair_h, window_h) + 1e-3, 4), "down": f.link},)
         acts.append(pr.price("drain and repair", f"drain {f.link} now and repair it ({repair_h:g} h)", drain))
     elif f.kind == "pfc-storm":
@@ -183,23 +237,42 @@ def _actions(f: Finding, pr: Pricer, horizon_h: float) -> list[Priced]:
         stall_s = max(end_s - f.t_s, 0.0)
         jobs = [j for j in pr.base[0].jobs if j.name in set(f.jobs) or any(n.startswith(j.name + "#") for n in f.jobs)]
         gpu_s = sum(j.gpus * stall_s for j in jobs)
-        acts.append(pr.price("do nothing", f"the storm lasts ~{stall_s / 60:.0f} min more; the jobs it reached stall",
-                             (), extra_gpu_s=gpu_s, extra_tokens=sum(_rate(pr, j) * stall_s for j in jobs)))
+        acts.append(
+            pr.price(
+                "do nothing",
+                f"the storm lasts ~{stall_s / 60:.0f} min more; the jobs it reached stall",
+                (),
+                extra_gpu_s=gpu_s,
+                extra_tokens=sum(_rate(pr, j) * stall_s for j in jobs),
+            )
+        )
         stuck = _jobs_on_server(pr, f.link.split(":")[0], f.t_s)
-        acts.append(pr.price("isolate the NIC", f"shut {f.port} (the PFC watchdog's drop action); the jobs on "
-                             f"{f.link.split(':')[0]} restart elsewhere from a checkpoint taken now, the others resume",
-                             (), [(j, 0.0) for j in stuck],
-                             extra_gpu_s=sum(j.ckpt.write_s * j.gpus for j in stuck)))
+        acts.append(
+            pr.price(
+                "isolate the NIC",
+                f"shut {f.port} (the PFC watchdog's drop action); the jobs on "
+                f"{f.link.split(':')[0]} restart elsewhere from a checkpoint taken now, the others resume",
+                (),
+                [(j, 0.0) for j in stuck],
+                extra_gpu_s=sum(j.ckpt.write_s * j.gpus for j in stuck),
+            )
+        )
     elif f.kind == "hot-spot":
         dur_h = max(((f.end_s or f.t_s) - f.t_s) / 3600.0, 0.5)
-        hot = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + dur_h, window_h) + 1e-3, 4), "degrade": 0.5,
-                "where": f.link},)
-        acts.append(pr.price("do nothing", f"the colliding flows keep sharing {f.link} (half its capacity each) "
-                             f"for ~{dur_h:.1f} h", hot))
+        hot = ({"at_h": round(now_h, 4), "up_h": round(min(now_h + dur_h, window_h) + 1e-3, 4), "degrade": 0.5, "where": f.link},)
+        acts.append(
+            pr.price("do nothing", f"the colliding flows keep sharing {f.link} (half its capacity each) for ~{dur_h:.1f} h", hot)
+        )
         for mode in ("adaptive", "spray"):
             if mode != pr.spec.network.routing:
-                acts.append(pr.price(f"routing {mode}", f"switch the fabric to {mode} routing (flows spread over all "
-                                     "uplinks)", (), routing=mode))
+                acts.append(
+                    pr.price(
+                        f"routing {mode}",
+                        f"switch the fabric to {mode} routing (flows spread over all uplinks)",
+                        (),
+                        routing=mode,
+                    )
+                )
     return acts
 
 

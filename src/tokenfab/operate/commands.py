@@ -11,8 +11,12 @@ import typer
 from tokenfab.clikit import console, err, fail
 from tokenfab.errors import InputError
 
-operate_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                          help="Operate the fabric: telemetry, detectors, actions priced in tokens.")
+operate_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Operate the fabric: telemetry, detectors, actions priced in tokens.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -24,8 +28,11 @@ def _factory(path: Path, fabric_path: Path | None):
     from tokenfab.factory.spec import load_factory
 
     spec, _ = load_factory(path)
-    fp = fabric_path if fabric_path is not None else (path.parent / spec.fabric if not Path(spec.fabric).is_absolute()
-                                                      else Path(spec.fabric))
+    fp = (
+        fabric_path
+        if fabric_path is not None
+        else (path.parent / spec.fabric if not Path(spec.fabric).is_absolute() else Path(spec.fabric))
+    )
     try:
         fabric = load_plan_or_intent(fp)
     except InputError as exc:
@@ -43,8 +50,10 @@ class Folder:
 
         self.path = path
         if telemetry is None and not path.is_dir():
-            raise InputError(f"{path}: not a folder (a telemetry folder from `tokenfab operate simulate`, or pass "
-                             f"--telemetry FILE.parquet --fabric PLAN)")
+            raise InputError(
+                f"{path}: not a folder (a telemetry folder from `tokenfab operate simulate`, or pass "
+                f"--telemetry FILE.parquet --fabric PLAN)"
+            )
         tel_path = telemetry or path / "telemetry.parquet"
         if not tel_path.exists():
             raise InputError(f"{tel_path}: no telemetry file")
@@ -94,8 +103,11 @@ def simulate_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML"),
     out: Path = typer.Option(Path("operate-out"), "-o", "--out", help="output folder"),
     fabric_path: Path | None = typer.Option(None, "--fabric", help="plan folder or intent instead of the description's fabric"),
-    inject: str = typer.Option("demo", "--inject", help="demo (an optic aging on a spine uplink a training job uses), "
-                               "none, or random (one of each degradation, seeded)"),
+    inject: str = typer.Option(
+        "demo",
+        "--inject",
+        help="demo (an optic aging on a spine uplink a training job uses), none, or random (one of each degradation, seeded)",
+    ),
     step_s: float = typer.Option(60.0, "--step-s", min=1.0, help="sampling interval, seconds"),
     seed: int | None = typer.Option(None, "--seed", help="noise and random events (default: the factory's seed)"),
     force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
@@ -120,14 +132,26 @@ def simulate_cmd(
             (tmp / "truth.json").write_text(json.dumps([e.as_dict() for e in sc.truth], indent=2) + "\n")
             spans = {j.name: [j.start_s, j.end_s, j.kind, int(len(j.gpus))] for j in sc.jobs}
             (tmp / "jobs.json").write_text(json.dumps({"links": sc.job_links, "spans": spans}, indent=2, sort_keys=True) + "\n")
-            (tmp / "source.json").write_text(json.dumps({"factory": str(factory.resolve()),
-                                                         "fabric": str(fabric_path.resolve()) if fabric_path else None,
-                                                         "step_s": step_s, "seed": seed, "inject": inject}, indent=2) + "\n")
+            (tmp / "source.json").write_text(
+                json.dumps(
+                    {
+                        "factory": str(factory.resolve()),
+                        "fabric": str(fabric_path.resolve()) if fabric_path else None,
+                        "step_s": step_s,
+                        "seed": seed,
+                        "inject": inject,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
     except InputError as exc:
         fail(str(exc))
     tel = sc.telemetry
-    console.print(f"{len(tel.ports)} switch ports x {len(tel.t_s)} samples ({step_s:g} s) from {len(sc.jobs)} job spans; "
-                  f"injected: {', '.join(f'{e.kind} on {e.link} at {e.at_s / 3600:.1f} h' for e in sc.truth) or 'nothing'}")
+    console.print(
+        f"{len(tel.ports)} switch ports x {len(tel.t_s)} samples ({step_s:g} s) from {len(sc.jobs)} job spans; "
+        f"injected: {', '.join(f'{e.kind} on {e.link} at {e.at_s / 3600:.1f} h' for e in sc.truth) or 'nothing'}"
+    )
     console.print(f"wrote [bold]{out}[/]: fabric.json, telemetry.parquet, truth.json, jobs.json, source.json")
 
 
@@ -205,11 +229,22 @@ def advise_cmd(
     for i, a in enumerate(advice, 1):
         f = a.finding
         t = Table(title=f"{i}. {f.kind} on {f.link}, detected at {f.t_s / 3600:.2f} h", title_justify="left")
-        for c, j in (("action", "left"), ("tokens lost", "right"), ("GPU-h lost", "right"), ("$ lost", "right"), ("what", "left")):
+        for c, j in (
+            ("action", "left"),
+            ("tokens lost", "right"),
+            ("GPU-h lost", "right"),
+            ("$ lost", "right"),
+            ("what", "left"),
+        ):
             t.add_column(c, justify=j, overflow="fold")
         for p in a.actions:
-            t.add_row(p.action + (" (best)" if p.action == a.best else ""), f"{p.lost_tokens:,.0f}", f"{p.lost_gpu_h:,.1f}",
-                      f"{p.lost_usd:,.0f}", p.text + ("; " + "; ".join(p.notes) if p.notes else ""))
+            t.add_row(
+                p.action + (" (best)" if p.action == a.best else ""),
+                f"{p.lost_tokens:,.0f}",
+                f"{p.lost_gpu_h:,.1f}",
+                f"{p.lost_usd:,.0f}",
+                p.text + ("; " + "; ".join(p.notes) if p.notes else ""),
+            )
         console.print(f.text, highlight=False)
         console.print(t)
 
@@ -245,15 +280,19 @@ def watch_cmd(
     factory: Path | None = typer.Argument(None, help="factory description YAML to watch (its simulated telemetry)"),
     fabric_path: Path | None = typer.Option(None, "--fabric", help="plan folder or intent for the factory"),
     twin: str | None = typer.Option(None, "--twin", help="watch a running twin instead (its --name)"),
-    prometheus: int | None = typer.Option(None, "--prometheus", min=0, max=65535,
-                                             help="serve /metrics on this loopback port while watching"),
+    prometheus: int | None = typer.Option(
+        None, "--prometheus", min=0, max=65535, help="serve /metrics on this loopback port while watching"
+    ),
     speed: float = typer.Option(0.0, "--speed", min=0.0, help="factory: samples per second (0: as fast as it goes)"),
     every: int = typer.Option(10, "--every", min=1, help="run the detectors every N samples"),
     samples: int | None = typer.Option(None, "--samples", min=1, help="stop after N samples"),
     interval_s: float = typer.Option(5.0, "--interval", min=0.5, help="twin: seconds between samples"),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="twin: its state folder"),
-    history: Path | None = typer.Option(None, "--history", help="append the samples to this folder as Parquet "
-                                           "(one file per 60 samples; query with DuckDB, see operate/store.py)"),
+    history: Path | None = typer.Option(
+        None,
+        "--history",
+        help="append the samples to this folder as Parquet (one file per 60 samples; query with DuckDB, see operate/store.py)",
+    ),
 ) -> None:
     """Watch telemetry live - a factory run replayed sample by sample, or a running twin - printing
     findings as the detectors raise them, optionally serving Prometheus's /metrics."""
@@ -300,8 +339,9 @@ def watch_cmd(
                     key = (f.kind, f.link)
                     if key not in seen:
                         seen.add(key)
-                        console.print(f"[bold]{tel.t_s[k] / 3600:6.2f} h[/] {f.kind} on {f.link}: {f.text}", highlight=False,
-                                      soft_wrap=True)
+                        console.print(
+                            f"[bold]{tel.t_s[k] / 3600:6.2f} h[/] {f.kind} on {f.link}: {f.text}", highlight=False, soft_wrap=True
+                        )
             if speed > 0:
                 time.sleep(1.0 / speed)
         console.print(f"watched {n} samples of {len(tel.ports)} ports; {len(seen)} findings")
@@ -332,7 +372,7 @@ def _watch_twin(name, state_dir, interval_s, samples, every, collector, history)
         sampler.sample()
         tel = sampler.telemetry()
         if collector is not None:
-            collector.show(tel, len(tel.t_s) - 1, sampler.device_rows[-len(sampler.layout.switches):])
+            collector.show(tel, len(tel.t_s) - 1, sampler.device_rows[-len(sampler.layout.switches) :])
         if history is not None:
             from tokenfab.operate import store
 
@@ -345,10 +385,12 @@ def _watch_twin(name, state_dir, interval_s, samples, every, collector, history)
                 if (f.kind, f.link) not in seen:
                     seen.add((f.kind, f.link))
                     console.print(f"{f.kind}: {f.text}", highlight=False)
-        last = sampler.device_rows[-len(sampler.layout.switches):]
-        console.print(f"sample {k + 1}: {int((tel.values['bgp_established'][-1] == 1).sum())} sessions established, "
-                      f"{int((tel.values['oper_up'][-1] == 1).sum())} ports up, {sum(r['bgp_routes'] for r in last)} BGP routes, "
-                      f"ECMP {min((r['min_ecmp'] for r in last), default=0)}-{max((r['max_ecmp'] for r in last), default=0)}",
-                      highlight=False)
+        last = sampler.device_rows[-len(sampler.layout.switches) :]
+        console.print(
+            f"sample {k + 1}: {int((tel.values['bgp_established'][-1] == 1).sum())} sessions established, "
+            f"{int((tel.values['oper_up'][-1] == 1).sum())} ports up, {sum(r['bgp_routes'] for r in last)} BGP routes, "
+            f"ECMP {min((r['min_ecmp'] for r in last), default=0)}-{max((r['max_ecmp'] for r in last), default=0)}",
+            highlight=False,
+        )
         if k + 1 < n:
             time.sleep(interval_s)

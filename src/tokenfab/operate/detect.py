@@ -18,8 +18,13 @@ from tokenfab.operate.counters import FEC_BER_LIMIT
 from tokenfab.operate.scenario import LOSS_OF_LOCK_LOG10_BER
 from tokenfab.operate.telemetry import Telemetry
 
-KIND_OF_EVENT = {"aging": "failing-link", "flap": "bgp-flap", "bgp-flap": "bgp-flap", "pfc-storm": "pfc-storm",
-                 "hot-spot": "hot-spot"}
+KIND_OF_EVENT = {
+    "aging": "failing-link",
+    "flap": "bgp-flap",
+    "bgp-flap": "bgp-flap",
+    "pfc-storm": "pfc-storm",
+    "hot-spot": "hot-spot",
+}
 
 
 @dataclass
@@ -47,9 +52,18 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 10.0, horizon_h: float = 24.0,
-                  min_t: float = 8.0, min_rise_decades: float = 0.8, min_rx_drop_db: float = 0.15,
-                  strong_rise_decades: float = 2.5, confirm: int = 2) -> list[Finding]:
+def failing_links(
+    tel: Telemetry,
+    *,
+    window_h: float = 3.0,
+    every_min: float = 10.0,
+    horizon_h: float = 24.0,
+    min_t: float = 8.0,
+    min_rise_decades: float = 0.8,
+    min_rx_drop_db: float = 0.15,
+    strong_rise_decades: float = 2.5,
+    confirm: int = 2,
+) -> list[Finding]:
     """Links about to fail, from the trend of their pre-FEC BER.
 
     Method: every `every_min`, an ordinary least-squares line through log10(pre-FEC BER) over the
@@ -97,8 +111,7 @@ def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 1
             x_end = x[k - 1]
             level = a + b * x_end
             to_limit_h = np.where(level >= limit, 0.0, (limit - level) / b)
-        suspect = ((n >= W * 0.6) & (b > 0) & (tstat >= min_t) & (level - base >= min_rise_decades)
-                   & (to_limit_h <= horizon_h))
+        suspect = (n >= W * 0.6) & (b > 0) & (tstat >= min_t) & (level - base >= min_rise_decades) & (to_limit_h <= horizon_h)
         suspect &= np.isfinite(tstat)
         # a BER trend alone is not enough - healthy links' BER wanders with temperature: the optic must
         # show it too (receive power down), unless the BER itself has climbed far
@@ -115,17 +128,29 @@ def failing_links(tel: Telemetry, *, window_h: float = 3.0, every_min: float = 1
             if any(f.link == link for f in found.values()):
                 continue
             t_now = float(t[k - 1])
-            to_lol_h = _hours_to(LOSS_OF_LOCK_LOG10_BER, x[k - W:k], y[k - W:k, p], float(level[p]), float(b[p]))
+            to_lol_h = _hours_to(LOSS_OF_LOCK_LOG10_BER, x[k - W : k], y[k - W : k, p], float(level[p]), float(b[p]))
             pval = float(stats.t.sf(tstat[p], max(n[p] - 2, 1)))
-            ev = {"slope_decades_per_h": round(float(b[p]), 4), "t_statistic": round(float(tstat[p]), 1),
-                  "p_value": pval, "pre_fec_ber_now": float(10 ** level[p]), "pre_fec_ber_baseline": float(10 ** base[p]),
-                  "hours_to_fec_limit": round(float(to_limit_h[p]), 2), "hours_to_loss_of_lock": round(float(to_lol_h), 2)}
+            ev = {
+                "slope_decades_per_h": round(float(b[p]), 4),
+                "t_statistic": round(float(tstat[p]), 1),
+                "p_value": pval,
+                "pre_fec_ber_now": float(10 ** level[p]),
+                "pre_fec_ber_baseline": float(10 ** base[p]),
+                "hours_to_fec_limit": round(float(to_limit_h[p]), 2),
+                "hours_to_loss_of_lock": round(float(to_lol_h), 2),
+            }
             ev.update(_dom_change(tel, p, k - W, k))
-            found[p] = Finding("failing-link", link, tel.ports.name(p), t_now,
-                               f"pre-FEC BER on {tel.ports.name(p)} rising {b[p]:.2f} decades/h "
-                               f"({10 ** base[p]:.1e} -> {10 ** level[p]:.1e}); FEC limit in {to_limit_h[p]:.1f} h, "
-                               f"loss of lock in ~{to_lol_h:.1f} h",
-                               predicted_fail_s=t_now + to_lol_h * 3600.0, evidence=ev)
+            found[p] = Finding(
+                "failing-link",
+                link,
+                tel.ports.name(p),
+                t_now,
+                f"pre-FEC BER on {tel.ports.name(p)} rising {b[p]:.2f} decades/h "
+                f"({10 ** base[p]:.1e} -> {10 ** level[p]:.1e}); FEC limit in {to_limit_h[p]:.1f} h, "
+                f"loss of lock in ~{to_lol_h:.1f} h",
+                predicted_fail_s=t_now + to_lol_h * 3600.0,
+                evidence=ev,
+            )
     return sorted(found.values(), key=lambda f: (f.t_s, f.link))
 
 
@@ -150,9 +175,11 @@ def _dom_change(tel: Telemetry, p: int, k0: int, k1: int) -> dict:
     """DOM readings over the window on the port and on its peer (the far optic's transmitter)."""
     out = {}
     peer = tel.ports.index().get(f"{tel.ports.peer[p]}:{tel.ports.peer_port[p]}")
-    for name, col, q in (("rx_power_change_db", "dom_rx_power_dbm", p),
-                         ("peer_temperature_change_c", "dom_temperature_c", peer),
-                         ("peer_tx_power_change_db", "dom_tx_power_dbm", peer)):
+    for name, col, q in (
+        ("rx_power_change_db", "dom_rx_power_dbm", p),
+        ("peer_temperature_change_c", "dom_temperature_c", peer),
+        ("peer_tx_power_change_db", "dom_tx_power_dbm", peer),
+    ):
         if q is None:
             continue
         v = tel.values[col][k0:k1, q]
@@ -163,9 +190,15 @@ def _dom_change(tel: Telemetry, p: int, k0: int, k1: int) -> dict:
     return out
 
 
-def pfc_storms(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = None, *,
-               storm_pauses_per_s: float = 1e4, spread_pauses_per_s: float = 1e3, stall_share: float = 0.01,
-               min_samples: int = 2) -> list[Finding]:
+def pfc_storms(
+    tel: Telemetry,
+    job_links: dict[str, dict[str, float]] | None = None,
+    *,
+    storm_pauses_per_s: float = 1e4,
+    spread_pauses_per_s: float = 1e3,
+    stall_share: float = 0.01,
+    min_samples: int = 2,
+) -> list[Finding]:
     """PFC storms, the port each started at, how far the pauses spread and which jobs they reached.
 
     Method (the PFC watchdog's rule, at the sampling interval): a port is stormed while it receives
@@ -218,18 +251,31 @@ def pfc_storms(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = N
         links = {str(tel.ports.link_id[q]) for q in involved}
         jobs = sorted({j for j, ls in (job_links or {}).items() if links & set(ls)})
         t0 = float(tel.t_s[min(k0 + min_samples - 1, len(tel.t_s) - 1)])
-        out.append(Finding("pfc-storm", str(tel.ports.link_id[root]), tel.ports.name(root), t0,
-                           f"PFC storm from {tel.ports.name(root)} (peer {tel.ports.peer[root]} pausing "
-                           f"{seg_rx[:, root].mean():,.0f}/s, egress stalled); pauses on {len(involved)} ports"
-                           + (f"; jobs reached: {', '.join(jobs)}" if jobs else ""),
-                           end_s=float(tel.t_s[k1 - 1]), jobs=jobs, ports=[tel.ports.name(q) for q in involved],
-                           evidence={"pauses_per_s_at_root": round(float(seg_rx[:, root].mean()), 1),
-                                     "ports_paused": len(involved), "minutes": round((k1 - k0) * tel.step_s / 60, 1)}))
+        out.append(
+            Finding(
+                "pfc-storm",
+                str(tel.ports.link_id[root]),
+                tel.ports.name(root),
+                t0,
+                f"PFC storm from {tel.ports.name(root)} (peer {tel.ports.peer[root]} pausing "
+                f"{seg_rx[:, root].mean():,.0f}/s, egress stalled); pauses on {len(involved)} ports"
+                + (f"; jobs reached: {', '.join(jobs)}" if jobs else ""),
+                end_s=float(tel.t_s[k1 - 1]),
+                jobs=jobs,
+                ports=[tel.ports.name(q) for q in involved],
+                evidence={
+                    "pauses_per_s_at_root": round(float(seg_rx[:, root].mean()), 1),
+                    "ports_paused": len(involved),
+                    "minutes": round((k1 - k0) * tel.step_s / 60, 1),
+                },
+            )
+        )
     return out
 
 
-def hot_spots(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = None, *, util_min: float = 0.9,
-              min_minutes: float = 30.0) -> list[Finding]:
+def hot_spots(
+    tel: Telemetry, job_links: dict[str, dict[str, float]] | None = None, *, util_min: float = 0.9, min_minutes: float = 30.0
+) -> list[Finding]:
     """Persistent congestion hot spots and the jobs whose flows cause them.
 
     Method: a link direction is hot while its utilisation (octet rate / line rate) is at least
@@ -250,13 +296,21 @@ def hot_spots(tel: Telemetry, job_links: dict[str, dict[str, float]] | None = No
             link = str(tel.ports.link_id[p])
             shares = {j: ls[link] for j, ls in (job_links or {}).items() if link in ls}
             jobs = sorted(shares, key=lambda j: (-shares[j], j))
-            f = Finding("hot-spot", link, tel.ports.name(int(p)), float(tel.t_s[k0 + need - 1]),
-                        f"{tel.ports.name(int(p))} at {util[k0:k1, p].mean():.0%} for {(k1 - k0) * tel.step_s / 60:.0f} min "
-                        f"with ECN marking" + (f"; flows of {', '.join(jobs)}" if jobs else "; no known job's flows cross it"),
-                        end_s=float(tel.t_s[k1 - 1]), jobs=jobs,
-                        evidence={"mean_utilization": round(float(util[k0:k1, p].mean()), 3),
-                                  "ecn_marks_per_s": round(float(ecn[k0:k1, p].mean()), 1),
-                                  "job_shares": {j: shares[j] for j in jobs}})
+            f = Finding(
+                "hot-spot",
+                link,
+                tel.ports.name(int(p)),
+                float(tel.t_s[k0 + need - 1]),
+                f"{tel.ports.name(int(p))} at {util[k0:k1, p].mean():.0%} for {(k1 - k0) * tel.step_s / 60:.0f} min "
+                f"with ECN marking" + (f"; flows of {', '.join(jobs)}" if jobs else "; no known job's flows cross it"),
+                end_s=float(tel.t_s[k1 - 1]),
+                jobs=jobs,
+                evidence={
+                    "mean_utilization": round(float(util[k0:k1, p].mean()), 3),
+                    "ecn_marks_per_s": round(float(ecn[k0:k1, p].mean()), 1),
+                    "job_shares": {j: shares[j] for j in jobs},
+                },
+            )
             key = f"{link}@{k0}"
             out.setdefault(key, f)
     return sorted(out.values(), key=lambda f: (f.t_s, f.link))
@@ -287,12 +341,17 @@ def bgp_flaps(tel: Telemetry, *, min_transitions: int = 2, window_min: float = 3
                 continue
             if link in out:
                 continue
-            n = int(ev[max(0, k0 - W + 1):k1, p].sum())
-            out[link] = Finding("bgp-flap", link, tel.ports.name(int(p)), float(tel.t_s[k0]),
-                                f"{link}: {n} session resets in {window_min:.0f} min"
-                                + (" with carrier transitions" if car[max(0, k0 - W + 1):k1, p].sum() else " (link stayed up)"),
-                                end_s=float(tel.t_s[min(k1, len(tel.t_s) - 1)]),
-                                evidence={"transitions": n, "carrier": bool(car[max(0, k0 - W + 1):k1, p].sum())})
+            n = int(ev[max(0, k0 - W + 1) : k1, p].sum())
+            out[link] = Finding(
+                "bgp-flap",
+                link,
+                tel.ports.name(int(p)),
+                float(tel.t_s[k0]),
+                f"{link}: {n} session resets in {window_min:.0f} min"
+                + (" with carrier transitions" if car[max(0, k0 - W + 1) : k1, p].sum() else " (link stayed up)"),
+                end_s=float(tel.t_s[min(k1, len(tel.t_s) - 1)]),
+                evidence={"transitions": n, "carrier": bool(car[max(0, k0 - W + 1) : k1, p].sum())},
+            )
     return sorted(out.values(), key=lambda f: (f.t_s, f.link))
 
 

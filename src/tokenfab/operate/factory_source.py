@@ -27,8 +27,9 @@ def demo_events(fabric: Fabric, jobs, patterns: np.ndarray, window_h: float) -> 
     return [Event("aging", ln.id, at_s=0.7 * window_h * 3600.0, onset_s=3600.0)]
 
 
-def simulate_factory(spec, fabric: Fabric, *, events: list[Event] | str | None = None, step_s: float = 60.0,
-                     seed: int | None = None) -> tuple[Scenario, object]:
+def simulate_factory(
+    spec, fabric: Fabric, *, events: list[Event] | str | None = None, step_s: float = 60.0, seed: int | None = None
+) -> tuple[Scenario, object]:
     """Run the factory (its public entry) and derive its fabric's telemetry; `events` None injects the
     demo's optic aging, "random" one of each degradation (hot spots on links the jobs load).
     Returns the scenario and the factory run."""
@@ -36,13 +37,15 @@ def simulate_factory(spec, fabric: Fabric, *, events: list[Event] | str | None =
 
     run = run_factory(spec, fabric)
     jobs = from_factory(run)
-    pat = job_patterns(fabric, jobs, spec.network.routing if spec.network.routing in ("ecmp", "adaptive", "spray") else "ecmp",
-                       spec.seed)
+    pat = job_patterns(
+        fabric, jobs, spec.network.routing if spec.network.routing in ("ecmp", "adaptive", "spray") else "ecmp", spec.seed
+    )
     if events is None:
         events = demo_events(fabric, jobs, pat, spec.window_h)
     elif events == "random":
         rng = np.random.default_rng(spec.seed if seed is None else seed)
         events = draw_events(fabric, rng, spec.window_h, patterns=pat)
-    sc = generate(fabric, jobs, events, hours=spec.window_h, step_s=step_s, seed=spec.seed if seed is None else seed,
-                  patterns=pat)
+    sc = generate(
+        fabric, jobs, events, hours=spec.window_h, step_s=step_s, seed=spec.seed if seed is None else seed, patterns=pat
+    )
     return sc, run

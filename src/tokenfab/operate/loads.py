@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tokenfab.factory.accounting import Cause
 from tokenfab.design.model import Fabric
+from tokenfab.factory.accounting import Cause
 
 PATTERN_BYTES = 256 * 2**20  # large enough to be bandwidth-bound on every fabric
 
@@ -48,8 +48,9 @@ def job_patterns(fabric: Fabric, jobs: list[JobLoad], routing: str = "ecmp", see
         key = j.collective.encode() + g.tobytes()
         if key not in cache:
             algo = "ring" if j.collective == "all_reduce" else "auto"
-            res = sim.collective_time(j.collective, g, PATTERN_BYTES, algorithm=algo,
-                                      routing=Routing(mode=routing, qps=1, seed=seed))
+            res = sim.collective_time(
+                j.collective, g, PATTERN_BYTES, algorithm=algo, routing=Routing(mode=routing, qps=1, seed=seed)
+            )
             cache[key] = np.clip(res.link_utilization()[:n], 0.0, 1.0)
         out[k] = cache[key]
     return out
@@ -80,10 +81,11 @@ def from_factory(run) -> list[JobLoad]:
             exposed = j.acc.gpu_s_by_cause[Cause.NETWORK] / j.acc.gpu_s if j.acc.gpu_s else 0.0
             duty = float(min(0.9, max(0.2, exposed)))
             name = j.name if len(j.history) == 1 else f"{j.name}#{i + 1}"
-            par = (j.workload.training or j.workload.inference)
+            par = j.workload.training or j.workload.inference
             ep = _ep(par)
-            out.append(JobLoad(name, np.asarray(gpus), float(t0), float(end), duty, j.kind,
-                               "all_to_all" if ep > 1 else "all_reduce"))
+            out.append(
+                JobLoad(name, np.asarray(gpus), float(t0), float(end), duty, j.kind, "all_to_all" if ep > 1 else "all_reduce")
+            )
     return out
 
 

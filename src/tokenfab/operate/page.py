@@ -12,14 +12,27 @@ import numpy as np
 from tokenfab.operate.telemetry import Telemetry
 
 SIGNALS = {  # per finding kind: (label, column, rate?, transform)
-    "failing-link": [("pre-FEC BER", "pre_fec_ber", False, "log"), ("FEC corrected codewords/s", "fec_corrected_codewords", True, "log"),
-                     ("DOM temperature (C)", "dom_temperature_c", False, ""), ("DOM rx power (dBm)", "dom_rx_power_dbm", False, "")],
-    "pfc-storm": [("PFC pauses received /s", "pfc3_rx_pkts", True, "symlog"), ("PFC pauses sent /s", "pfc3_tx_pkts", True, "symlog"),
-                  ("egress Gb/s", "out_octets", True, "gbps")],
-    "hot-spot": [("egress Gb/s", "out_octets", True, "gbps"), ("ECN marks /s", "q3_ecn_marked_pkts", True, ""),
-                 ("queue watermark (MB)", "q3_watermark_bytes", False, "mb")],
-    "bgp-flap": [("BGP sessions established (cumulative)", "bgp_established_transitions", False, "count"),
-                 ("carrier transitions (cumulative)", "carrier_transitions", False, "count"), ("link up", "oper_up", False, "")],
+    "failing-link": [
+        ("pre-FEC BER", "pre_fec_ber", False, "log"),
+        ("FEC corrected codewords/s", "fec_corrected_codewords", True, "log"),
+        ("DOM temperature (C)", "dom_temperature_c", False, ""),
+        ("DOM rx power (dBm)", "dom_rx_power_dbm", False, ""),
+    ],
+    "pfc-storm": [
+        ("PFC pauses received /s", "pfc3_rx_pkts", True, "symlog"),
+        ("PFC pauses sent /s", "pfc3_tx_pkts", True, "symlog"),
+        ("egress Gb/s", "out_octets", True, "gbps"),
+    ],
+    "hot-spot": [
+        ("egress Gb/s", "out_octets", True, "gbps"),
+        ("ECN marks /s", "q3_ecn_marked_pkts", True, ""),
+        ("queue watermark (MB)", "q3_watermark_bytes", False, "mb"),
+    ],
+    "bgp-flap": [
+        ("BGP sessions established (cumulative)", "bgp_established_transitions", False, "count"),
+        ("carrier transitions (cumulative)", "carrier_transitions", False, "count"),
+        ("link up", "oper_up", False, ""),
+    ],
 }
 
 
@@ -71,8 +84,9 @@ def finding_svg(tel: Telemetry, f, truth_s: float | None = None, before_h: float
     if f.predicted_fail_s is not None:
         for ax in np.atleast_1d(axes):
             ax.axvline(f.predicted_fail_s / 3600, color="tab:orange", ls="--", lw=1)
-    np.atleast_1d(axes)[-1].set_xlabel("hours (red: detected; orange: predicted failure; dotted: the failure or event in "
-                                       "the ground truth)", fontsize=7)
+    np.atleast_1d(axes)[-1].set_xlabel(
+        "hours (red: detected; orange: predicted failure; dotted: the failure or event in the ground truth)", fontsize=7
+    )
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
@@ -87,11 +101,13 @@ def render(tel: Telemetry, findings: list, advice: list | None = None, truth: li
         by_link.setdefault(ev["link"], ev)
     adv = {id(a.finding): a for a in advice or []}
     adv_by_key = {(a.finding.kind, a.finding.link, a.finding.t_s): a for a in advice or []}
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title or 'tokenfab operate')}</title>",
-             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}td.n{text-align:right}</style></head><body>",
-             f"<h1>{e(title or 'tokenfab operate')}</h1>",
-             f"<p>{len(tel.ports)} switch ports, {len(tel.t_s)} samples every {tel.step_s:g} s, {len(findings)} findings.</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title or 'tokenfab operate')}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}td.n{text-align:right}</style></head><body>",
+        f"<h1>{e(title or 'tokenfab operate')}</h1>",
+        f"<p>{len(tel.ports)} switch ports, {len(tel.t_s)} samples every {tel.step_s:g} s, {len(findings)} findings.</p>",
+    ]
     if tel.warnings:
         parts.append("<h3>Telemetry warnings</h3><ul>" + "".join(f"<li>{e(w)}</li>" for w in tel.warnings) + "</ul>")
     for i, f in enumerate(findings, 1):
@@ -105,9 +121,11 @@ def render(tel: Telemetry, findings: list, advice: list | None = None, truth: li
             parts.append("<table><tr><th>action</th><th>tokens lost</th><th>GPU-hours lost</th><th>$ lost</th><th>what</th></tr>")
             for p in a.actions:
                 star = " (best)" if p.action == a.best else ""
-                parts.append(f"<tr><td>{e(p.action + star)}</td><td class=n>{p.lost_tokens:,.0f}</td><td class=n>{p.lost_gpu_h:,.1f}</td>"
-                             f"<td class=n>{p.lost_usd:,.0f}</td><td>{e(p.text)}"
-                             f"{('<br>' + e('; '.join(p.notes))) if p.notes else ''}</td></tr>")
+                parts.append(
+                    f"<tr><td>{e(p.action + star)}</td><td class=n>{p.lost_tokens:,.0f}</td><td class=n>{p.lost_gpu_h:,.1f}</td>"
+                    f"<td class=n>{p.lost_usd:,.0f}</td><td>{e(p.text)}"
+                    f"{('<br>' + e('; '.join(p.notes))) if p.notes else ''}</td></tr>"
+                )
             parts.append("</table>")
         parts.append(finding_svg(tel, f, truth_s))
     parts.append("</body></html>")

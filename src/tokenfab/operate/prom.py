@@ -15,10 +15,12 @@ import numpy as np
 from tokenfab.operate.counters import METRICS
 from tokenfab.operate.telemetry import Telemetry
 
-DEVICE_GAUGES = (("routes", "routes in the FIB (FRR zebra show ip route json)"),
-                 ("bgp_routes", "BGP routes selected"),
-                 ("max_ecmp", "widest ECMP group among BGP routes"),
-                 ("min_ecmp", "narrowest ECMP group among BGP routes"))
+DEVICE_GAUGES = (
+    ("routes", "routes in the FIB (FRR zebra show ip route json)"),
+    ("bgp_routes", "BGP routes selected"),
+    ("max_ecmp", "widest ECMP group among BGP routes"),
+    ("min_ecmp", "narrowest ECMP group among BGP routes"),
+)
 
 
 class TelemetryCollector:
@@ -53,8 +55,15 @@ class TelemetryCollector:
                 yield fam
         P = tel.ports
         labels = ["device", "port", "peer", "link"]
-        lv = [list(r) for r in zip(P.device.astype(str).tolist(), P.port.astype(str).tolist(),
-                                    P.peer.astype(str).tolist(), P.link_id.astype(str).tolist())]
+        lv = [
+            list(r)
+            for r in zip(
+                P.device.astype(str).tolist(),
+                P.port.astype(str).tolist(),
+                P.peer.astype(str).tolist(),
+                P.link_id.astype(str).tolist(),
+            )
+        ]
         ts = float(tel.t_s[k])
         for m in METRICS:
             col = tel.values[m.name][k]

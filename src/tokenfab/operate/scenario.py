@@ -99,9 +99,19 @@ def p_uncorrectable(ber: np.ndarray) -> np.ndarray:
     return out
 
 
-def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours: float = 24.0, step_s: float = 60.0,
-             seed: int = 0, start_s: float = 0.0, routing: str = "ecmp", patterns: np.ndarray | None = None,
-             wander_share: float = 0.0) -> Scenario:
+def generate(
+    fabric: Fabric,
+    jobs: list[JobLoad],
+    events: list[Event],
+    *,
+    hours: float = 24.0,
+    step_s: float = 60.0,
+    seed: int = 0,
+    start_s: float = 0.0,
+    routing: str = "ecmp",
+    patterns: np.ndarray | None = None,
+    wander_share: float = 0.0,
+) -> Scenario:
     """`wander_share` of the ports are healthy but restless: their BER drifts as a random walk
     (0.02 decades per minute) and swings half a decade with the day's temperature - traps for the
     trend detector, as real links whose BER follows the room's temperature are."""
@@ -167,9 +177,8 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
             tx_p, rx_p = (pa, pb) if pa is not None else (pb, pb)
             onset = ev.onset_s if ev.onset_s is not None else ev.at_s - 24 * 3600
             x = np.clip((t - onset) / max(ev.at_s - onset, 1.0), 0.0, 1.0)
-            rise = x ** 2
-            log_ber[:, rx_p] = base_log_ber[rx_p] + (LOSS_OF_LOCK_LOG10_BER - base_log_ber[rx_p]) * rise \
-                + rng.normal(0, 0.12, T)
+            rise = x**2
+            log_ber[:, rx_p] = base_log_ber[rx_p] + (LOSS_OF_LOCK_LOG10_BER - base_log_ber[rx_p]) * rise + rng.normal(0, 0.12, T)
             temp[:, tx_p] += 10.0 * x
             tx[:, tx_p] -= 3.0 * rise
             down = t >= ev.at_s
@@ -177,8 +186,7 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
             bgp_up[down, r] = False
             if down.any():
                 carrier[np.argmax(down), r] += 1
-            truth.append(Event(ev.kind, ev.link, ev.at_s, onset, None, 1, jobs_on({r}, ev.at_s, np.inf),
-                               ports.name(rx_p)))
+            truth.append(Event(ev.kind, ev.link, ev.at_s, onset, None, 1, jobs_on({r}, ev.at_s, np.inf), ports.name(rx_p)))
         elif ev.kind in ("flap", "bgp-flap"):
             k0 = int(np.searchsorted(t, ev.at_s))
             for i in range(ev.count):
@@ -208,8 +216,11 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
             gps = fabric.intent.cluster.gpus_per_server
             servers = _servers(fabric)
             s_idx = servers.index(srv) if srv in servers else -1
-            victims = [k for k, j in enumerate(jobs) if gps and s_idx >= 0 and np.any(np.asarray(j.gpus) // gps == s_idx)
-                       and j.end_s > ev.at_s and j.start_s < end]
+            victims = [
+                k
+                for k, j in enumerate(jobs)
+                if gps and s_idx >= 0 and np.any(np.asarray(j.gpus) // gps == s_idx) and j.end_s > ev.at_s and j.start_s < end
+            ]
             used = set(np.flatnonzero(pat_links[victims].max(axis=0) > 1e-6).tolist()) if victims else set()
             leaf = ports.device[origin]
             hop1 = [p for p in range(P) if ports.device[p] == leaf and p != origin and int(ports.link[p]) in used]
@@ -234,15 +245,17 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
             for k in victims:
                 load[on] -= np.outer(np.ones(on.sum()), patterns[k] * jobs[k].duty)
             load = np.clip(load, 0.0, 1.0)
-            truth.append(Event(ev.kind, ev.link, ev.at_s, None, end, 1, jobs_on(paused_rows, ev.at_s, end),
-                               ports.name(origin)))
+            truth.append(Event(ev.kind, ev.link, ev.at_s, None, end, 1, jobs_on(paused_rows, ev.at_s, end), ports.name(origin)))
         elif ev.kind == "hot-spot":
             end = ev.end_s if ev.end_s is not None else ev.at_s + 4 * 3600
             on = (t >= ev.at_s) & (t < end)
             d = 2 * r + (0 if pa is not None else 1)
             load[on, d] = np.clip(rng.normal(0.975, 0.01, on.sum()), 0.95, 1.0)
-            truth.append(Event(ev.kind, ev.link, ev.at_s, None, end, 1, jobs_on({r}, ev.at_s, end),
-                               ports.name(pa if pa is not None else pb)))
+            truth.append(
+                Event(
+                    ev.kind, ev.link, ev.at_s, None, end, 1, jobs_on({r}, ev.at_s, end), ports.name(pa if pa is not None else pb)
+                )
+            )
         else:
             raise ValueError(f"unknown event kind {ev.kind!r}")
     # congestion the placement itself causes (jobs sharing a link direction) is ground truth too
@@ -259,8 +272,18 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
             if k1 - k0 >= need:
                 end = float(t[k1 - 1])
                 side = np.flatnonzero((ports.link == r) & (ports.is_a == (d % 2 == 0)))
-                truth.append(Event("hot-spot", lid, float(t[k0]), None, end, 1, jobs_on({r}, float(t[k0]), end),
-                                   ports.name(int(side[0])) if len(side) else ""))
+                truth.append(
+                    Event(
+                        "hot-spot",
+                        lid,
+                        float(t[k0]),
+                        None,
+                        end,
+                        1,
+                        jobs_on({r}, float(t[k0]), end),
+                        ports.name(int(side[0])) if len(side) else "",
+                    )
+                )
     # per-port series
     link_up_p = up[:, ports.link]
     u_out = load[:, out_dir] * link_up_p
@@ -277,17 +300,24 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
     corr = _poisson(rng, cw * p_corrected(ber))
     unc = _poisson(rng, cw * p_uncorrectable(ber))
     hot = np.clip((np.maximum(u_out, u_in) - 0.8) / 0.2, 0.0, 1.0)
-    ecn = _poisson(rng, hot ** 2 * u_out * speed_Bps * dt / pkt * 0.05)
-    pfc_rx = _poisson(rng, (hot ** 4 * 50.0 + pfc_rx_extra) * dt)
-    pfc_tx = _poisson(rng, (hot ** 4 * 50.0 + pfc_tx_extra) * dt)
+    ecn = _poisson(rng, hot**2 * u_out * speed_Bps * dt / pkt * 0.05)
+    pfc_rx = _poisson(rng, (hot**4 * 50.0 + pfc_rx_extra) * dt)
+    pfc_tx = _poisson(rng, (hot**4 * 50.0 + pfc_tx_extra) * dt)
     step = {
-        "in_octets": oct_in, "out_octets": oct_out,
-        "in_errors": unc, "crc_errors": unc,
-        "in_discards": np.zeros((T, P), np.uint64), "out_discards": np.zeros((T, P), np.uint64),
-        "fec_corrected_codewords": corr, "fec_uncorrectable_codewords": unc,
-        "pfc3_rx_pkts": pfc_rx, "pfc3_tx_pkts": pfc_tx, "q3_ecn_marked_pkts": ecn,
+        "in_octets": oct_in,
+        "out_octets": oct_out,
+        "in_errors": unc,
+        "crc_errors": unc,
+        "in_discards": np.zeros((T, P), np.uint64),
+        "out_discards": np.zeros((T, P), np.uint64),
+        "fec_corrected_codewords": corr,
+        "fec_uncorrectable_codewords": unc,
+        "pfc3_rx_pkts": pfc_rx,
+        "pfc3_tx_pkts": pfc_tx,
+        "q3_ecn_marked_pkts": ecn,
         "q3_dropped_pkts": np.zeros((T, P), np.uint64),
-        "pfcwd_deadlock_detected": wd_detect.astype(np.uint64), "pfcwd_deadlock_restored": wd_restore.astype(np.uint64),
+        "pfcwd_deadlock_detected": wd_detect.astype(np.uint64),
+        "pfcwd_deadlock_restored": wd_restore.astype(np.uint64),
         "carrier_transitions": carrier[:, ports.link].astype(np.uint64),
         "bgp_established_transitions": bgp_trans[:, ports.link].astype(np.uint64),
     }
@@ -298,7 +328,7 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
         values[name] = start + np.cumsum(inc, axis=0, dtype=np.uint64)
     has_bgp = ports.kind != "nic"
     values["pre_fec_ber"] = np.where(link_up_p, ber, np.nan)
-    values["q3_watermark_bytes"] = np.where(stall, 16e6, hot ** 2 * 8e6 + rng.uniform(0, 2e4, (T, P)))
+    values["q3_watermark_bytes"] = np.where(stall, 16e6, hot**2 * 8e6 + rng.uniform(0, 2e4, (T, P)))
     values["oper_up"] = link_up_p.astype(np.float64)
     values["bgp_established"] = np.where(has_bgp[None, :], bgp_up[:, ports.link].astype(np.float64), np.nan)
     values["dom_temperature_c"] = temp
@@ -311,8 +341,9 @@ def generate(fabric: Fabric, jobs: list[JobLoad], events: list[Event], *, hours:
     tel = Telemetry(ports, t.astype(np.float64), {m.name: values[m.name] for m in METRICS})
     from tokenfab.operate.loads import job_links
 
-    return Scenario(tel, truth, jobs, job_links(fabric, jobs, patterns),
-                    dict(seed=seed, hours=hours, step_s=step_s, routing=routing))
+    return Scenario(
+        tel, truth, jobs, job_links(fabric, jobs, patterns), dict(seed=seed, hours=hours, step_s=step_s, routing=routing)
+    )
 
 
 def _servers(fabric: Fabric) -> list[str]:
@@ -329,15 +360,22 @@ def random_jobs(fabric: Fabric, rng: np.random.Generator, hours: float, n: int =
     size = max(2, n_srv // (n + 1))
     out = []
     for k in range(n):
-        srv = np.sort(perm[k * size:(k + 1) * size])
+        srv = np.sort(perm[k * size : (k + 1) * size])
         gpus = (srv[:, None] * gps + np.arange(gps)[None, :]).ravel()
         coll = "all_to_all" if k % 2 else "all_reduce"  # mixture-of-experts jobs cross rails through the spines
         out.append(JobLoad(f"job-{k + 1}", gpus, 0.0, hours * 3600 + 1, float(rng.uniform(0.3, 0.7)), "training", coll))
     return out
 
 
-def draw_events(fabric: Fabric, rng: np.random.Generator, hours: float, per_kind: int | None = 1,
-                start_s: float = 0.0, patterns: np.ndarray | None = None, realistic: bool = False) -> list[Event]:
+def draw_events(
+    fabric: Fabric,
+    rng: np.random.Generator,
+    hours: float,
+    per_kind: int | None = 1,
+    start_s: float = 0.0,
+    patterns: np.ndarray | None = None,
+    realistic: bool = False,
+) -> list[Event]:
     """Events for one scenario: `per_kind` of each kind (evaluation: every scenario has truth to find),
     or, with per_kind=None, Poisson numbers at RATE_PER_GPU_DAY for the fabric's GPUs.
 
@@ -372,8 +410,14 @@ def draw_events(fabric: Fabric, rng: np.random.Generator, hours: float, per_kind
                 onset = max(start_s + 3600.0, at - rng.uniform(*aging_h) * 3600)
                 out.append(Event(kind, ids[pick(fab)], float(at), float(onset)))
             elif kind in ("flap", "bgp-flap"):
-                out.append(Event(kind, ids[pick(fab)], float(start_s + rng.uniform(0.1, 0.9) * span),
-                                 count=int(rng.integers(flaps[0], flaps[1]))))
+                out.append(
+                    Event(
+                        kind,
+                        ids[pick(fab)],
+                        float(start_s + rng.uniform(0.1, 0.9) * span),
+                        count=int(rng.integers(flaps[0], flaps[1])),
+                    )
+                )
             elif kind == "pfc-storm":
                 at = start_s + rng.uniform(0.1, 0.8) * span
                 out.append(Event(kind, ids[pick(nic)], float(at), end_s=float(at + rng.uniform(*storm_h) * 3600)))

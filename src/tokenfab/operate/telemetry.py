@@ -66,9 +66,17 @@ class Ports:
         peer = np.where(is_a, names[b[rows]], names[a[rows]])
         peer_port = np.where(is_a, L["b_port"][rows], L["a_port"][rows])
         order = np.argsort(rows * 2 + (~is_a), kind="stable")  # link by link, the a end first
-        return cls(dev[order].astype(object), port[order].astype(object), peer[order].astype(object),
-                   peer_port[order].astype(object), rows[order], ids[rows[order]], kind[rows[order]],
-                   np.asarray(L["speed_gbps"])[rows[order]].astype(np.float64), is_a[order])
+        return cls(
+            dev[order].astype(object),
+            port[order].astype(object),
+            peer[order].astype(object),
+            peer_port[order].astype(object),
+            rows[order],
+            ids[rows[order]],
+            kind[rows[order]],
+            np.asarray(L["speed_gbps"])[rows[order]].astype(np.float64),
+            is_a[order],
+        )
 
 
 @dataclass
@@ -85,8 +93,13 @@ class Telemetry:
 
     def window(self, t0_s: float, t1_s: float) -> Telemetry:
         m = (self.t_s >= t0_s) & (self.t_s <= t1_s)
-        return Telemetry(self.ports, self.t_s[m], {k: v[m] for k, v in self.values.items()},
-                         {k: v[m] for k, v in self.valid.items()}, list(self.warnings))
+        return Telemetry(
+            self.ports,
+            self.t_s[m],
+            {k: v[m] for k, v in self.values.items()},
+            {k: v[m] for k, v in self.valid.items()},
+            list(self.warnings),
+        )
 
     def rate(self, name: str) -> np.ndarray:
         """Per-second rate of a counter (samples x ports), NaN where it cannot be known.
@@ -131,7 +144,7 @@ class Telemetry:
             if v is not None:
                 c = np.where(v, c, np.uint64(0))
             prev_c, cur = c[:-1], c[1:]
-            down = (cur < prev_c)
+            down = cur < prev_c
             if v is not None:
                 down &= v[:-1] & v[1:]
             if not down.any():
@@ -177,8 +190,10 @@ def ingest(table, ports: Ports) -> Telemetry:
 
     for col in ("time_s", "device", "port"):
         if col not in table.column_names:
-            raise InputError(f"telemetry: column {col!r} missing (have: {', '.join(table.column_names)}); "
-                             f"rows need time_s, device, port and the counters of `tokenfab operate schema`")
+            raise InputError(
+                f"telemetry: column {col!r} missing (have: {', '.join(table.column_names)}); "
+                f"rows need time_s, device, port and the counters of `tokenfab operate schema`"
+            )
     unknown_cols = [c for c in table.column_names if c not in BY_NAME and c not in ("time_s", "device", "port")]
     warnings: list[str] = []
     if unknown_cols:
@@ -193,8 +208,10 @@ def ingest(table, ports: Ports) -> Telemetry:
     pi = prt.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     code = di * max(len(prt_names), 1) + pi
     ucode, inv = np.unique(code, return_inverse=True)
-    uniq = np.array([f"{dev_names[c // max(len(prt_names), 1)]}:{prt_names[c % max(len(prt_names), 1)]}" for c in ucode.tolist()],
-                    dtype=object)
+    uniq = np.array(
+        [f"{dev_names[c // max(len(prt_names), 1)]}:{prt_names[c % max(len(prt_names), 1)]}" for c in ucode.tolist()],
+        dtype=object,
+    )
     index = ports.index()
     map_u = np.array([index.get(k, -1) for k in uniq.tolist()], dtype=np.int64)
     p = map_u[inv] if len(inv) else np.zeros(0, np.int64)
@@ -209,8 +226,10 @@ def ingest(table, ports: Ports) -> Telemetry:
         unk_dev = [d for d in devs if d not in fab_devs]
         unk_port = [k for k in missing.tolist() if k.split(":")[0] in fab_devs]
         if unk_dev:
-            warnings.append(f"unknown devices, {int((~known).sum())} rows dropped: {', '.join(unk_dev[:10])}"
-                            + (f" and {len(unk_dev) - 10} more" if len(unk_dev) > 10 else ""))
+            warnings.append(
+                f"unknown devices, {int((~known).sum())} rows dropped: {', '.join(unk_dev[:10])}"
+                + (f" and {len(unk_dev) - 10} more" if len(unk_dev) > 10 else "")
+            )
         if unk_port:
             more = f" and {len(unk_port) - 10} more" if len(unk_port) > 10 else ""
             warnings.append(f"unknown ports dropped: {', '.join(unk_port[:10])}{more}")
@@ -241,7 +260,7 @@ def ingest(table, ports: Ports) -> Telemetry:
     for m in METRICS:
         if m.name not in table.column_names:
             absent_cols.append(m.name)
-            values[m.name] = (np.zeros((n_t, n_p), np.uint64) if m.kind == "counter" else np.full((n_t, n_p), np.nan))
+            values[m.name] = np.zeros((n_t, n_p), np.uint64) if m.kind == "counter" else np.full((n_t, n_p), np.nan)
             if m.kind == "counter":
                 valid[m.name] = np.zeros((n_t, n_p), bool)
             continue
@@ -269,16 +288,24 @@ def ingest(table, ports: Ports) -> Telemetry:
     gaps = int((~present).sum())
     if gaps:
         silent = np.flatnonzero(~present.reshape(n_t, n_p).any(axis=0))
-        warnings.append(f"{gaps} missing samples (gaps) over {int((~present.reshape(n_t, n_p)).any(axis=0).sum())} ports"
-                        + (f"; never reported: {', '.join(ports.name(int(i)) for i in silent[:5])}"
-                           + (f" and {len(silent) - 5} more" if len(silent) > 5 else "") if len(silent) else ""))
+        warnings.append(
+            f"{gaps} missing samples (gaps) over {int((~present.reshape(n_t, n_p)).any(axis=0).sum())} ports"
+            + (
+                f"; never reported: {', '.join(ports.name(int(i)) for i in silent[:5])}"
+                + (f" and {len(silent) - 5} more" if len(silent) > 5 else "")
+                if len(silent)
+                else ""
+            )
+        )
     tel = Telemetry(ports, times, values, valid, warnings)
     anomalies = tel.counter_anomalies()
     for kind, ports_hit in anomalies.items():
         if ports_hit:
             names = sorted(ports_hit)
-            warnings.append(f"counters {kind} on {len(names)} ports (rates corrected): {', '.join(names[:8])}"
-                            + (f" and {len(names) - 8} more" if len(names) > 8 else ""))
+            warnings.append(
+                f"counters {kind} on {len(names)} ports (rates corrected): {', '.join(names[:8])}"
+                + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            )
     return tel
 
 

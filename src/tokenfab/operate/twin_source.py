@@ -19,8 +19,17 @@ from tokenfab.errors import InputError
 from tokenfab.operate.counters import METRICS
 from tokenfab.operate.telemetry import Ports, Telemetry, ingest
 
-COLUMNS = ("in_octets", "out_octets", "in_errors", "in_discards", "out_discards", "oper_up", "carrier_transitions",
-           "bgp_established", "bgp_established_transitions")
+COLUMNS = (
+    "in_octets",
+    "out_octets",
+    "in_errors",
+    "in_discards",
+    "out_discards",
+    "oper_up",
+    "carrier_transitions",
+    "bgp_established",
+    "bgp_established_transitions",
+)
 
 
 class TwinSampler:
@@ -48,9 +57,12 @@ class TwinSampler:
         if r.returncode != 0:
             raise InputError(f"twin {self.twin.name}: cannot read {host}'s interfaces ({r.stderr.strip()})")
         out = {d["ifname"]: d for d in json.loads(r.stdout or "[]")}
-        c = subprocess.run(["ip", "netns", "exec", ns, "sh", "-c",
-                            "for f in /sys/class/net/*/carrier_changes; do echo \"$f $(cat $f)\"; done"],
-                           capture_output=True, text=True, timeout=30)
+        c = subprocess.run(
+            ["ip", "netns", "exec", ns, "sh", "-c", 'for f in /sys/class/net/*/carrier_changes; do echo "$f $(cat $f)"; done'],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         for line in c.stdout.splitlines():
             path, _, val = line.partition(" ")
             ifname = path.split("/")[-2]
@@ -72,9 +84,19 @@ class TwinSampler:
 
         v = observe.node(host, self.twin.node_dir(host), with_routes=True)
         bgp = [w for proto, w in v.routes.values() if proto == "bgp"]
-        self.device_rows.append({"time_s": now, "device": host, "zebra_up": v.zebra, "bgpd_up": v.bgpd,
-                                 "routes": len(v.routes), "bgp_routes": len(bgp), "max_ecmp": max(bgp, default=0),
-                                 "min_ecmp": min(bgp, default=0), "error": v.error})
+        self.device_rows.append(
+            {
+                "time_s": now,
+                "device": host,
+                "zebra_up": v.zebra,
+                "bgpd_up": v.bgpd,
+                "routes": len(v.routes),
+                "bgp_routes": len(bgp),
+                "max_ecmp": max(bgp, default=0),
+                "min_ecmp": min(bgp, default=0),
+                "error": v.error,
+            }
+        )
 
     def devices(self):
         """Route state per switch and sample (pyarrow Table): daemons up, routes, BGP routes, ECMP widths."""
@@ -92,26 +114,37 @@ class TwinSampler:
             for ip, s in bgp.items():
                 port = self.session_port.get((node.host, ip))
                 if port is not None and isinstance(s, dict):
-                    sessions[port] = (1.0 if s.get("bgpState") == "Established" else 0.0,
-                                      int(s.get("connectionsEstablished", 0)))
+                    sessions[port] = (1.0 if s.get("bgpState") == "Established" else 0.0, int(s.get("connectionsEstablished", 0)))
             for port, d in links.items():
                 st = d.get("stats64", {})
                 rx, tx = st.get("rx", {}), st.get("tx", {})
                 est, trans = sessions.get(port, (None, None))
-                self.rows.append({"time_s": now, "device": node.host, "port": port,
-                                  "in_octets": rx.get("bytes"), "out_octets": tx.get("bytes"),
-                                  "in_errors": rx.get("errors"), "in_discards": rx.get("dropped"),
-                                  "out_discards": tx.get("dropped"),
-                                  "oper_up": 1.0 if d.get("operstate") in ("UP", "UNKNOWN") and "LOWER_UP" in d.get("flags", []) else 0.0,
-                                  "carrier_transitions": d.get("carrier_changes"),
-                                  "bgp_established": est, "bgp_established_transitions": trans})
+                self.rows.append(
+                    {
+                        "time_s": now,
+                        "device": node.host,
+                        "port": port,
+                        "in_octets": rx.get("bytes"),
+                        "out_octets": tx.get("bytes"),
+                        "in_errors": rx.get("errors"),
+                        "in_discards": rx.get("dropped"),
+                        "out_discards": tx.get("dropped"),
+                        "oper_up": 1.0 if d.get("operstate") in ("UP", "UNKNOWN") and "LOWER_UP" in d.get("flags", []) else 0.0,
+                        "carrier_transitions": d.get("carrier_changes"),
+                        "bgp_established": est,
+                        "bgp_established_transitions": trans,
+                    }
+                )
 
     def telemetry(self) -> Telemetry:
         import pyarrow as pa
 
         kinds = {m.name: m.kind for m in METRICS}
-        cols = {"time_s": pa.array([r["time_s"] for r in self.rows], pa.float64()),
-                "device": pa.array([r["device"] for r in self.rows]), "port": pa.array([r["port"] for r in self.rows])}
+        cols = {
+            "time_s": pa.array([r["time_s"] for r in self.rows], pa.float64()),
+            "device": pa.array([r["device"] for r in self.rows]),
+            "port": pa.array([r["port"] for r in self.rows]),
+        }
         for c in COLUMNS:
             cols[c] = pa.array([r[c] for r in self.rows], pa.uint64() if kinds[c] == "counter" else pa.float64())
         tel = ingest(pa.table(cols), self.ports)

@@ -30,6 +30,7 @@ def plan_files(fabric: Fabric, old: Fabric | None = None) -> dict[str, str]:
     }
     if old is not None:
         from tokenfab.report.diff import diff_fabrics, diff_text
+
         files["diff.txt"] = diff_text(diff_fabrics(old, fabric))
     assert list(files) == plan_file_names(old is not None)
     return files

@@ -68,16 +68,29 @@ def topology_figure(f: Fabric):
         (x1, y1), (x2, y2) = pos[a], pos[b]
         ax.plot([x1, x2], [y1 + 0.2, y2 - 0.2], color="grey", lw=0.3 + 0.1 * min(n, 16), alpha=0.6)
         if label and n > 1 and roles[a] != "server":
-            ax.text((x1 + x2) / 2, (y1 + y2) / 2, f"{n}x{speeds[(a, b)]}G", fontsize=5, ha="center",
-                    bbox={"fc": "white", "ec": "none", "pad": 0.5})
+            ax.text(
+                (x1 + x2) / 2,
+                (y1 + y2) / 2,
+                f"{n}x{speeds[(a, b)]}G",
+                fontsize=5,
+                ha="center",
+                bbox={"fc": "white", "ec": "none", "pad": 0.5},
+            )
     others = d.scalable_units - 1
-    title = (f"{f.intent.name}: {d.gpus:,} GPUs, {d.architecture}, {d.tiers} tier(s), "
-             f"{d.leaves} leaves, {d.spines} spines, {d.cores} cores"
-             + (f", {d.planes} planes (plane 1 shown)" if d.planes > 1 else ""))
+    title = (
+        f"{f.intent.name}: {d.gpus:,} GPUs, {d.architecture}, {d.tiers} tier(s), "
+        f"{d.leaves} leaves, {d.spines} spines, {d.cores} cores"
+        + (f", {d.planes} planes (plane 1 shown)" if d.planes > 1 else "")
+    )
     ax.set_title(title, fontsize=9)
-    ax.text(0, 0.3, f"scalable unit 1 drawn in full ({d.servers_per_su} servers x {d.rails} rails)"
-            + (f"; {others} more scalable units alike" if others > 0 else "")
-            + (f"; {d.pods} pods of {d.sus_per_pod} units" if d.pods else ""), fontsize=7)
+    ax.text(
+        0,
+        0.3,
+        f"scalable unit 1 drawn in full ({d.servers_per_su} servers x {d.rails} rails)"
+        + (f"; {others} more scalable units alike" if others > 0 else "")
+        + (f"; {d.pods} pods of {d.sus_per_pod} units" if d.pods else ""),
+        fontsize=7,
+    )
     ax.set_xlim(-2.0, width + 0.5)
     ax.set_ylim(0, 4.6)
     ax.axis("off")

@@ -28,8 +28,10 @@ def _devices(f: Fabric) -> dict[str, tuple]:
 
 def _links(f: Fabric) -> dict[str, tuple]:
     names = f.devices["name"]
-    cols = [names[f.links["a"]].tolist() if c == "a" else names[f.links["b"]].tolist() if c == "b" else f.links[c].tolist()
-            for c in LINK_COLUMNS]
+    cols = [
+        names[f.links["a"]].tolist() if c == "a" else names[f.links["b"]].tolist() if c == "b" else f.links[c].tolist()
+        for c in LINK_COLUMNS
+    ]
     return {f"{r[1]}:{r[2]}--{r[3]}:{r[4]}": r for r in zip(*cols)}
 
 
@@ -65,5 +67,8 @@ def render_diff(console, d: Diff) -> None:
         for what, items in part.items():
             shown = ", ".join(items[:6]) + (" ..." if len(items) > 6 else "")
             console.print(f"{label} {what}: {len(items)}" + (f"  ({shown})" if items else ""), highlight=False)
-    console.print("no churn: every existing device, port, address and cable is kept" if d.churn == 0
-                  else f"[yellow]churn: {d.churn} existing items removed or changed[/]")
+    console.print(
+        "no churn: every existing device, port, address and cable is kept"
+        if d.churn == 0
+        else f"[yellow]churn: {d.churn} existing items removed or changed[/]"
+    )

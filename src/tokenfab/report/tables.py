@@ -19,11 +19,35 @@ def length_class(length_m: float) -> str:
 def cabling_csv(f: Fabric) -> str:
     L, names = f.links, f.devices["name"]
     racks = f.devices["rack"]
-    cols = [L["kind"].tolist(), names[L["a"]].tolist(), L["a_port"].tolist(), racks[L["a"]].tolist(),
-            names[L["b"]].tolist(), L["b_port"].tolist(), racks[L["b"]].tolist(), L["speed_gbps"].tolist(),
-            L["medium"].tolist(), L["length_m"].tolist(), [length_class(x) for x in L["length_m"].tolist()]]
-    return csv_text(["kind", "a_device", "a_port", "a_rack", "b_device", "b_port", "b_rack", "speed_gbps",
-                 "medium", "length_m", "length_class"], zip(*cols))
+    cols = [
+        L["kind"].tolist(),
+        names[L["a"]].tolist(),
+        L["a_port"].tolist(),
+        racks[L["a"]].tolist(),
+        names[L["b"]].tolist(),
+        L["b_port"].tolist(),
+        racks[L["b"]].tolist(),
+        L["speed_gbps"].tolist(),
+        L["medium"].tolist(),
+        L["length_m"].tolist(),
+        [length_class(x) for x in L["length_m"].tolist()],
+    ]
+    return csv_text(
+        [
+            "kind",
+            "a_device",
+            "a_port",
+            "a_rack",
+            "b_device",
+            "b_port",
+            "b_rack",
+            "speed_gbps",
+            "medium",
+            "length_m",
+            "length_class",
+        ],
+        zip(*cols),
+    )
 
 
 def ip_plan_csv(f: Fabric) -> str:
@@ -41,8 +65,17 @@ def ip_plan_csv(f: Fabric) -> str:
             rows.append((b, L["b_port"][r], f"{L['b_ip'][r]}/{plen}", kind, a, L["a_ip"][r], ""))
     S = f.subnets
     for r in range(len(S)):
-        rows.append((names[S["leaf"][r]], f"Vlan{S['vlan'][r]}", f"{S['gateway'][r]}/{S['prefix'][r].split('/')[1]}",
-                     f"server subnet {S['prefix'][r]} rail {S['rail'][r]}", "", "", ""))
+        rows.append(
+            (
+                names[S["leaf"][r]],
+                f"Vlan{S['vlan'][r]}",
+                f"{S['gateway'][r]}/{S['prefix'][r].split('/')[1]}",
+                f"server subnet {S['prefix'][r]} rail {S['rail'][r]}",
+                "",
+                "",
+                "",
+            )
+        )
     return csv_text(["device", "interface", "address", "purpose", "peer", "peer_address", "asn"], rows)
 
 
@@ -53,8 +86,17 @@ def bom_rows(f: Fabric) -> list[dict]:
 
 def bom_csv(f: Fabric) -> str:
     rows = bom_rows(f)
-    header = ["network", "category", "model", "count", "unit_price_usd", "total_price_usd", "unit_power_w",
-              "total_power_w", "price_source"]
+    header = [
+        "network",
+        "category",
+        "model",
+        "count",
+        "unit_price_usd",
+        "total_price_usd",
+        "unit_power_w",
+        "total_power_w",
+        "price_source",
+    ]
     body = [[r[h] if not isinstance(r[h], float) else f"{r[h]:.2f}" for h in header] for r in rows]
     total_p = sum(r["total_price_usd"] for r in rows)
     total_w = sum(r["total_power_w"] for r in rows)

@@ -37,8 +37,17 @@ from tokenfab.server.workspace import Workspace, check_name
 
 STATIC = Path(str(resources.files("tokenfab.server").joinpath("static")))
 SYNC_PLAN_MAX_GPUS = 262_144  # plans above this size belong on the command line
-MEDIA = {".json": "application/json", ".csv": "text/csv", ".svg": "image/svg+xml", ".txt": "text/plain",
-         ".yaml": "text/yaml", ".yml": "text/yaml", ".conf": "text/plain", ".html": "text/html", ".sh": "text/plain"}
+MEDIA = {
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain",
+    ".yaml": "text/yaml",
+    ".yml": "text/yaml",
+    ".conf": "text/plain",
+    ".html": "text/html",
+    ".sh": "text/plain",
+}
 
 
 # -- the API's models ------------------------------------------------------------------------------
@@ -117,15 +126,18 @@ class Job(BaseModel):
 
 
 class SimulateRequest(BaseModel):
-    collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce",
-                        "send_recv"] = "all_reduce"
+    collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce", "send_recv"] = (
+        "all_reduce"
+    )
     minbytes: str = Field("1M", description="smallest message (nccl-tests syntax: 8, 64K, 1M, 1G)", max_length=16)
     maxbytes: str = Field("1G", description="largest message", max_length=16)
     stepfactor: int = Field(4, ge=2, le=16)
     routings: list[Literal["ecmp", "adaptive", "spray"]] = Field(["ecmp"], min_length=1, max_length=3)
     qps: int = Field(1, ge=1, le=16, description="queue pairs per connection")
     gpus: int | None = Field(None, ge=2, le=32_768, description="the first N GPUs (default: all)")
-    fail: list[str] = Field(default_factory=list, max_length=64, description="links or switches down: spine-1, leaf-r1-1--spine-1")
+    fail: list[str] = Field(
+        default_factory=list, max_length=64, description="links or switches down: spine-1, leaf-r1-1--spine-1"
+    )
     loss: float = Field(0.0, ge=0.0, le=0.5, allow_inf_nan=False, description="packet loss probability per link")
     recovery: Literal["go-back-n", "selective-repeat"] = "go-back-n"
     efficiency: float = Field(0.95, gt=0.0, le=1.0, allow_inf_nan=False)
@@ -206,8 +218,11 @@ def _problems(text: str, exc: InputError) -> list[IntentProblem]:
 def _no_server_files(data: Any) -> Any:
     """A posted intent must not make the server read files of its choosing."""
     if isinstance(data, dict) and data.get("catalog"):
-        raise InputError("a posted intent cannot name files on the server; start the server with a user-wide "
-                         "catalog folder ($TOKENFAB_CATALOG) instead", "catalog")
+        raise InputError(
+            "a posted intent cannot name files on the server; start the server with a user-wide "
+            "catalog folder ($TOKENFAB_CATALOG) instead",
+            "catalog",
+        )
     return data
 
 
@@ -218,8 +233,11 @@ def _parse_intent_text(text: str):
     intent = parse_intent(data, "intent")
     gpus = intent.cluster.servers * intent.cluster.gpus_per_server
     if gpus > SYNC_PLAN_MAX_GPUS:
-        raise InputError(f"{gpus:,} GPUs: the app plans up to {SYNC_PLAN_MAX_GPUS:,}; plan larger fabrics with "
-                         "`tokenfab plan` into the workspace", "cluster.servers")
+        raise InputError(
+            f"{gpus:,} GPUs: the app plans up to {SYNC_PLAN_MAX_GPUS:,}; plan larger fabrics with "
+            "`tokenfab plan` into the workspace",
+            "cluster.servers",
+        )
     return intent
 
 
@@ -275,8 +293,12 @@ def _summary_of(fabric) -> dict[str, Any]:
     from tokenfab.report.tables import totals
 
     counts = fabric.counts()
-    return {"design": fabric.design.model_dump(mode="json", exclude_none=True), "counts": counts, "totals": totals(fabric),
-            "switches": int(fabric.switch_mask.sum()) if hasattr(fabric, "switch_mask") else None}
+    return {
+        "design": fabric.design.model_dump(mode="json", exclude_none=True),
+        "counts": counts,
+        "totals": totals(fabric),
+        "switches": int(fabric.switch_mask.sum()) if hasattr(fabric, "switch_mask") else None,
+    }
 
 
 def _read_csv(path: Path) -> TableRows:
@@ -286,8 +308,12 @@ def _read_csv(path: Path) -> TableRows:
 
 
 # -- the app ---------------------------------------------------------------------------------------
-def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None = None,
-               max_body_bytes: int = 4 * 1024 * 1024, workers: int = 2) -> FastAPI:
+def create_app(
+    workspace: str | Path = "tokenfab-workspace",
+    token: str | None = None,
+    max_body_bytes: int = 4 * 1024 * 1024,
+    workers: int = 2,
+) -> FastAPI:
     from tokenfab.server.jobs import Jobs
 
     ws = Workspace(Path(workspace))
@@ -304,8 +330,15 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         yield
         state.pop("jobs").close()
 
-    app = FastAPI(title="tokenfab", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=__doc__, responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)})
+    app = FastAPI(
+        title="tokenfab",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description=__doc__,
+        responses={code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)},
+    )
     app.state.workspace = ws
     app.state.jobs = jobs
 
@@ -313,8 +346,12 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's own (bad bodies, 404)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         d = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
-        body = {"status": exc.status_code, "field": d.get("field"), "message": d.get("message", ""),
-                "accepted": d.get("accepted")}
+        body = {
+            "status": exc.status_code,
+            "field": d.get("field"),
+            "message": d.get("message", ""),
+            "accepted": d.get("accepted"),
+        }
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method the path answers, not only the first route's
             from starlette.routing import Match
@@ -330,8 +367,10 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
     async def request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", []) if p not in ("body", "query", "path")]
-        msgs = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []) if p not in ('body', 'query', 'path')) or 'body'}: "
-                         f"{e.get('msg', '')}" for e in exc.errors()[:10])
+        msgs = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', []) if p not in ('body', 'query', 'path')) or 'body'}: {e.get('msg', '')}"
+            for e in exc.errors()[:10]
+        )
         accepted = None
         if first.get("ctx", {}).get("expected"):
             accepted = excerpt(first["ctx"]["expected"], 200)
@@ -342,13 +381,17 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
 
     @app.exception_handler(QueueFull)
     async def queue_full(_: Request, exc: QueueFull) -> JSONResponse:
-        return JSONResponse({"error": {"status": 429, "field": None, "message": str(exc), "accepted": None}},
-                            status_code=429, headers={"Retry-After": "10"})
+        return JSONResponse(
+            {"error": {"status": 429, "field": None, "message": str(exc), "accepted": None}},
+            status_code=429,
+            headers={"Retry-After": "10"},
+        )
 
     @app.exception_handler(InputError)
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse({"error": {"status": 422, "field": exc.field, "message": excerpt(str(exc), 2000),
-                                       "accepted": None}}, status_code=422)
+        return JSONResponse(
+            {"error": {"status": 422, "field": exc.field, "message": excerpt(str(exc), 2000), "accepted": None}}, status_code=422
+        )
 
     def design_or_404(name: str) -> str:
         try:
@@ -402,16 +445,19 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         from tokenfab.catalog import load_catalog
 
         cat = load_catalog()
-        keys = {"switches": ("ports", "port_speed_gbps", "asic", "price_usd", "power_w"),
-                "nics": ("speed_gbps", "ports", "price_usd", "power_w"),
-                "gpus": ("hbm_gbytes", "hbm_tbytes_per_s", "tdp_w"),
-                "servers": ("gpus", "gpu_model", "rack_units", "price_usd", "power_w"),
-                "optics": ("kind", "speed_gbps", "reach_m", "price_usd", "power_w")}
+        keys = {
+            "switches": ("ports", "port_speed_gbps", "asic", "price_usd", "power_w"),
+            "nics": ("speed_gbps", "ports", "price_usd", "power_w"),
+            "gpus": ("hbm_gbytes", "hbm_tbytes_per_s", "tdp_w"),
+            "servers": ("gpus", "gpu_model", "rack_units", "price_usd", "power_w"),
+            "optics": ("kind", "speed_gbps", "reach_m", "price_usd", "power_w"),
+        }
         out = {}
         for kind, fields in keys.items():
-            out[kind] = [{"name": name, "vendor": getattr(item, "vendor", ""),
-                          **{k: getattr(item, k, None) for k in fields}}
-                         for name, item in sorted(getattr(cat, kind).items())]
+            out[kind] = [
+                {"name": name, "vendor": getattr(item, "vendor", ""), **{k: getattr(item, k, None) for k in fields}}
+                for name, item in sorted(getattr(cat, kind).items())
+            ]
         return out
 
     @app.get("/api/schema/intent", tags=["catalog"])
@@ -441,12 +487,20 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
 
         data = _no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
         f = design(parse_intent(data, "intent"))
-        return {"design": f.design.model_dump(mode="json", exclude_none=True), "totals": totals(f),
-                "bom": bom_rows(f), "expectations": f.expectations.model_dump(mode="json", exclude={"leaf_ecmp_links"}),
-                "counts": f.counts()}
+        return {
+            "design": f.design.model_dump(mode="json", exclude_none=True),
+            "totals": totals(f),
+            "bom": bom_rows(f),
+            "expectations": f.expectations.model_dump(mode="json", exclude={"leaf_ecmp_links"}),
+            "counts": f.counts(),
+        }
 
-    @app.post("/api/plan/files/{name}", tags=["plan"], response_class=PlainTextResponse,
-              responses={200: {"content": {t: {} for t in ("application/json", "text/csv", "image/svg+xml", "text/plain")}}})
+    @app.post(
+        "/api/plan/files/{name}",
+        tags=["plan"],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {t: {} for t in ("application/json", "text/csv", "image/svg+xml", "text/plain")}}},
+    )
     def plan_file(name: str, intent: dict | str = Body(..., description="the intent as JSON, or YAML text")) -> Response:
         """One file of `tokenfab plan` (fabric.json, bom.csv, cabling.csv, ip-plan.csv, topology.svg) without saving."""
         from tokenfab.design import design
@@ -457,7 +511,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         files = plan_files(design(parse_intent(data, "intent")))
         if name not in files:
             raise _err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
-        return PlainTextResponse(files[name], media_type=MEDIA.get(name[name.rfind("."):], "text/plain"))
+        return PlainTextResponse(files[name], media_type=MEDIA.get(name[name.rfind(".") :], "text/plain"))
 
     # -- designs -----------------------------------------------------------------------------------
     @app.get("/api/designs", tags=["designs"])
@@ -498,9 +552,16 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         if (plan / "validation.json").exists():
             v = json.loads((plan / "validation.json").read_text())
             val = {"ok": v["ok"], "violations": len(v["violations"]), "counts": v["counts"], "switches": v["switches"]}
-        return Design(name=name, intent_yaml=ws.intent_text(name) or "", status=st, error=error,
-                      summary=summary,
-                      configured=(plan / "configs").exists(), validation=val, runs=ws.runs(name))
+        return Design(
+            name=name,
+            intent_yaml=ws.intent_text(name) or "",
+            status=st,
+            error=error,
+            summary=summary,
+            configured=(plan / "configs").exists(),
+            validation=val,
+            runs=ws.runs(name),
+        )
 
     @app.put("/api/designs/{name}/intent", tags=["designs"])
     def update_intent(name: str, body: IntentText) -> Design:
@@ -528,8 +589,11 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         return _read_csv(path)
 
     @app.get("/api/designs/{name}/topology", tags=["designs"])
-    def design_topology(name: str, expand: str = Query("", max_length=4000, description="group ids, comma separated"),
-                        run: str | None = Query(None, description="a simulate run whose failed links to mark")) -> dict[str, Any]:
+    def design_topology(
+        name: str,
+        expand: str = Query("", max_length=4000, description="group ids, comma separated"),
+        run: str | None = Query(None, description="a simulate run whose failed links to mark"),
+    ) -> dict[str, Any]:
         """Nodes and edges to draw: groups collapsed unless expanded; links failed in the simulate run, or
         held down in a twin booted from this design's plan, marked."""
         from tokenfab.server.topology import view
@@ -571,8 +635,12 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
                 out.append({"path": str(p.relative_to(base)), "size_bytes": p.stat().st_size})
         return out
 
-    @app.get("/api/designs/{name}/files/{path:path}", tags=["files"], response_class=FileResponse,
-             responses={200: {"content": {t: {} for t in sorted(set(MEDIA.values()) | {"application/octet-stream"})}}})
+    @app.get(
+        "/api/designs/{name}/files/{path:path}",
+        tags=["files"],
+        response_class=FileResponse,
+        responses={200: {"content": {t: {} for t in sorted(set(MEDIA.values()) | {"application/octet-stream"})}}},
+    )
     def design_file(name: str, path: str) -> FileResponse:
         """Download one file of the design folder."""
         design_or_404(name)
@@ -582,8 +650,12 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             raise _err(404, f"no file {excerpt(path, 200)!r} in design {name!r}", "path") from None
         return FileResponse(p, media_type=MEDIA.get(p.suffix, "application/octet-stream"), filename=p.name)
 
-    @app.get("/api/designs/{name}/archive", tags=["files"], response_class=Response,
-             responses={200: {"content": {"application/zip": {}}}})
+    @app.get(
+        "/api/designs/{name}/archive",
+        tags=["files"],
+        response_class=Response,
+        responses={200: {"content": {"application/zip": {}}}},
+    )
     def design_archive(name: str) -> Response:
         """The whole design folder (intent, plan, configs, ZTP bundle, exports, runs) as one zip."""
         design_or_404(name)
@@ -596,8 +668,9 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
                     info = zipfile.ZipInfo(f"{name}/{rel}", date_time=(2020, 1, 1, 0, 0, 0))
                     info.external_attr = 0o644 << 16
                     z.writestr(info, p.read_bytes(), zipfile.ZIP_DEFLATED)
-        return Response(buf.getvalue(), media_type="application/zip",
-                        headers={"content-disposition": f'attachment; filename="{name}.zip"'})
+        return Response(
+            buf.getvalue(), media_type="application/zip", headers={"content-disposition": f'attachment; filename="{name}.zip"'}
+        )
 
     # -- stages as jobs ----------------------------------------------------------------------------
     def _active(name: str, kind: str) -> None:
@@ -638,8 +711,7 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
                 n += 1
         meta = base / run / "run.json"
         tmp = meta.with_name(".run.json.tmp")
-        tmp.write_text(json.dumps({"run": run, "kind": kind, "params": params, "created": time.time()},
-                                  indent=1, sort_keys=True))
+        tmp.write_text(json.dumps({"run": run, "kind": kind, "params": params, "created": time.time()}, indent=1, sort_keys=True))
         tmp.replace(meta)
         return run
 
@@ -733,8 +805,12 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         if facts:
             doc = json.loads((ws.run_dir(name, facts[-1]["run"]) / "out" / "summary.json").read_text())
             t = doc["runs"][doc["base"]]["totals"]
-            for key, label in (("tokens", "tokens"), ("usd_per_mtoken_total", "$ per Mtoken"),
-                               ("tokens_per_kwh", "tokens per kWh"), ("gpu_h_network", "GPU-h waiting on the network")):
+            for key, label in (
+                ("tokens", "tokens"),
+                ("usd_per_mtoken_total", "$ per Mtoken"),
+                ("tokens_per_kwh", "tokens per kWh"),
+                ("gpu_h_network", "GPU-h waiting on the network"),
+            ):
                 if key in t:
                     out[f"{label} ({facts[-1]['run']}: {doc['base']})"] = t[key]
         return out
@@ -750,14 +826,19 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
         fa, fb = fabric_of(a), fabric_of(b)
         sa, sb = _summary(fa), _summary(fb)
         rows = []
-        for label, get in (("GPUs", lambda s: s["design"].get("gpus")), ("servers", lambda s: s["design"].get("servers")),
-                           ("switches", lambda s: s["switches"]), ("tiers", lambda s: s["design"].get("tiers")),
-                           ("architecture", lambda s: s["design"].get("architecture")),
-                           ("leaves", lambda s: s["design"].get("leaves")), ("spines", lambda s: s["design"].get("spines")),
-                           ("cores", lambda s: s["design"].get("cores")),
-                           ("link speed (Gb/s)", lambda s: s["design"].get("link_speed_gbps")),
-                           ("cost (USD)", lambda s: round(s["totals"]["price_usd"])),
-                           ("power (kW)", lambda s: round(s["totals"]["power_w"] / 1000, 1))):
+        for label, get in (
+            ("GPUs", lambda s: s["design"].get("gpus")),
+            ("servers", lambda s: s["design"].get("servers")),
+            ("switches", lambda s: s["switches"]),
+            ("tiers", lambda s: s["design"].get("tiers")),
+            ("architecture", lambda s: s["design"].get("architecture")),
+            ("leaves", lambda s: s["design"].get("leaves")),
+            ("spines", lambda s: s["design"].get("spines")),
+            ("cores", lambda s: s["design"].get("cores")),
+            ("link speed (Gb/s)", lambda s: s["design"].get("link_speed_gbps")),
+            ("cost (USD)", lambda s: round(s["totals"]["price_usd"])),
+            ("power (kW)", lambda s: round(s["totals"]["power_w"] / 1000, 1)),
+        ):
             va, vb = get(sa), get(sb)
             rows.append({"item": label, "a": va, "b": vb, "differs": va != vb})
         for key in sorted(set(sa["counts"]) | set(sb["counts"])):
@@ -768,8 +849,10 @@ def create_app(workspace: str | Path = "tokenfab-workspace", token: str | None =
             va, vb = ra.get(key), rb.get(key)
             rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
         d = diff_fabrics(fa, fb)
-        diff = {part: {what: {"count": len(items), "first": items[:50]} for what, items in getattr(d, part).items()}
-                for part in ("added", "removed", "changed")}
+        diff = {
+            part: {what: {"count": len(items), "first": items[:50]} for what, items in getattr(d, part).items()}
+            for part in ("added", "removed", "changed")
+        }
         return {"a": a, "b": b, "rows": rows, "diff": diff}
 
     @app.get("/api/sweeps", tags=["sweeps"])

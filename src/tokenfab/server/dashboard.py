@@ -29,8 +29,11 @@ def network_capex(plan: Path) -> dict[str, float]:
             total += price
             if row["category"] != "server":
                 network += price
-    return {"capex_usd": round(total, 2), "network_capex_usd": round(network, 2),
-            "network_share_pct": round(100 * network / total, 2) if total else 0.0}
+    return {
+        "capex_usd": round(total, 2),
+        "network_capex_usd": round(network, 2),
+        "network_share_pct": round(100 * network / total, 2) if total else 0.0,
+    }
 
 
 def factory_dashboard(out: Path, plan: Path | None = None) -> dict[str, Any]:
@@ -44,9 +47,11 @@ def factory_dashboard(out: Path, plan: Path | None = None) -> dict[str, Any]:
         "base": doc["base"],
         "totals": totals,
         "gpu_time": ledger.get("gpu_time", {}),
-        "timeline": {"t_h": [float(r["t0_h"]) for r in timeline],
-                     "series": {c: [float(r[c]) for r in timeline] for c in causes},
-                     "tokens_per_s": [float(r["tokens_per_s"]) for r in timeline]},
+        "timeline": {
+            "t_h": [float(r["t0_h"]) for r in timeline],
+            "series": {c: [float(r[c]) for r in timeline] for c in causes},
+            "tokens_per_s": [float(r["tokens_per_s"]) for r in timeline],
+        },
         "services": _csv(out / "services.csv"),
         "tenants": _csv(out / "tenants.csv"),
         "comparison": doc.get("comparison", []),

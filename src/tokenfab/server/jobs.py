@@ -122,20 +122,32 @@ class Jobs:
                 continue
             rec = _read_json(p)
             if rec and rec.get("state") in ACTIVE:
-                rec.update(state="failed", finished=time.time(),
-                           error=f"the server stopped while this job was {rec['state']}; start it again")
+                rec.update(
+                    state="failed",
+                    finished=time.time(),
+                    error=f"the server stopped while this job was {rec['state']}; start it again",
+                )
                 self._save(rec)
 
     # -- submit / cancel ----------------------------------------------------------------------
     def submit(self, kind: str, design: str | None, params: dict[str, Any], title: str) -> dict[str, Any]:
-        rec = {"id": f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}", "kind": kind, "design": design,
-               "title": title, "params": params, "state": "queued", "created": time.time(), "started": None,
-               "finished": None, "error": None, "result": None,
-               "progress": {"done": 0, "total": None, "message": "queued"}}
+        rec = {
+            "id": f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}",
+            "kind": kind,
+            "design": design,
+            "title": title,
+            "params": params,
+            "state": "queued",
+            "created": time.time(),
+            "started": None,
+            "finished": None,
+            "error": None,
+            "result": None,
+            "progress": {"done": 0, "total": None, "message": "queued"},
+        }
         with self._lock:
             if len(self._queue) >= self.max_queued:
-                raise QueueFull(f"{len(self._queue)} jobs are waiting already (at most {self.max_queued}); "
-                                "try again later")
+                raise QueueFull(f"{len(self._queue)} jobs are waiting already (at most {self.max_queued}); try again later")
             self._save(rec)
             self._queue.append(rec["id"])
         return rec
@@ -198,8 +210,13 @@ class Jobs:
                 continue
             # a fresh interpreter per job, in its own process group so cancelling also ends its children
             log = open(self.dir / f"{rec['id']}.log", "ab")
-            proc = subprocess.Popen([sys.executable, "-m", "tokenfab.server.tasks", str(self.ws.root), rec["id"]],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tokenfab.server.tasks", str(self.ws.root), rec["id"]],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
             log.close()
             self._procs[rec["id"]] = proc
             rec.update(state="running", started=time.time(), progress={"done": 0, "total": None, "message": "starting"})

@@ -80,8 +80,7 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         path = scope.get("path", "")
         if self.token and path.startswith("/api/") and not self._authorized(headers, scope):
-            await _error(send, 401, "a token is required: send 'Authorization: Bearer TOKEN' (or ?token=TOKEN)",
-                         "token")
+            await _error(send, 401, "a token is required: send 'Authorization: Bearer TOKEN' (or ?token=TOKEN)", "token")
             return
         length = headers.get("content-length")
         if length is not None:
@@ -125,6 +124,11 @@ async def _error(send: Send, status: int, message: str, field: str | None) -> No
     import json
 
     body = json.dumps({"error": {"status": status, "field": field, "message": message, "accepted": None}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

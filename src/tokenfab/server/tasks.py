@@ -65,8 +65,9 @@ def configure(ws: Workspace, design: str, params: dict, progress: Progress) -> d
         progress(done[0], total, f"configure {name}")
 
     bundle.write(fabric, plan, add_to_plan=True, progress=tick)
-    report = validate.validate_folder(plan, progress=lambda d, t, name: progress(d, t, f"validate {name}"),
-                                      check_frr=bool(params.get("frr", True)))
+    report = validate.validate_folder(
+        plan, progress=lambda d, t, name: progress(d, t, f"validate {name}"), check_frr=bool(params.get("frr", True))
+    )
     doc = report.to_json()
     doc["folder"] = "plan"
     (plan / "validation.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
@@ -84,23 +85,37 @@ def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> di
     out.mkdir(parents=True, exist_ok=True)
     fabric = Fabric.load(ws.plan_dir(design) / "fabric.json")
     coll = collective_name(params.get("collective", "all_reduce"))
-    sizes = size_series(parse_size(params.get("minbytes", "1M"), "minbytes"),
-                        parse_size(params.get("maxbytes", "1G"), "maxbytes"), int(params.get("stepfactor", 4)), None)
-    faults = Faults(down=tuple(params.get("fail", [])), loss=float(params.get("loss", 0.0)),
-                    recovery=params.get("recovery", "go-back-n"))
+    sizes = size_series(
+        parse_size(params.get("minbytes", "1M"), "minbytes"),
+        parse_size(params.get("maxbytes", "1G"), "maxbytes"),
+        int(params.get("stepfactor", 4)),
+        None,
+    )
+    faults = Faults(
+        down=tuple(params.get("fail", [])), loss=float(params.get("loss", 0.0)), recovery=params.get("recovery", "go-back-n")
+    )
     sim = Simulator(fabric, SimParams(efficiency=float(params.get("efficiency", 0.95))), faults)
     ids = sim.gpus(params.get("gpus"), params.get("servers"))
     routings = params.get("routings") or ["ecmp"]
     series, heat = [], None
     for k, mode in enumerate(routings):
         progress(k, len(routings), f"simulating {coll} on {len(ids):,} GPUs, {mode}")
-        runs = sim.sweep(coll, ids, sizes, routing=Routing(mode, qps=int(params.get("qps", 1)),
-                                                           seed=int(params.get("seed", 0))),
-                         record_links=(k == 0))
-        series.append({"routing": mode, "size_bytes": [r.size_bytes for r in runs],
-                       "busbw_GBps": [round(r.busbw_GBps, 3) for r in runs],
-                       "algbw_GBps": [round(r.algbw_GBps, 3) for r in runs],
-                       "time_us": [round(r.time_s * 1e6, 3) for r in runs]})
+        runs = sim.sweep(
+            coll,
+            ids,
+            sizes,
+            routing=Routing(mode, qps=int(params.get("qps", 1)), seed=int(params.get("seed", 0))),
+            record_links=(k == 0),
+        )
+        series.append(
+            {
+                "routing": mode,
+                "size_bytes": [r.size_bytes for r in runs],
+                "busbw_GBps": [round(r.busbw_GBps, 3) for r in runs],
+                "algbw_GBps": [round(r.algbw_GBps, 3) for r in runs],
+                "time_us": [round(r.time_s * 1e6, 3) for r in runs],
+            }
+        )
         if k == 0:
             heat = _link_loads(fabric, runs[-1], faults)
     progress(len(routings), len(routings), "done")
@@ -128,11 +143,20 @@ def _link_loads(fabric, result, faults) -> list[dict]:
     u = result.link_utilization()[: 2 * n]
     per_link = np.maximum(u[0::2], u[1::2]) if len(u) == 2 * n else np.zeros(n)
     order = np.argsort(-per_link, kind="stable")[:300]
-    rows = [{"link": _link_name(fabric, int(i)), "kind": str(fabric.links["kind"][i]),
-             "load": round(float(per_link[i]), 4), "failed": int(i) in failed} for i in order]
+    rows = [
+        {
+            "link": _link_name(fabric, int(i)),
+            "kind": str(fabric.links["kind"][i]),
+            "load": round(float(per_link[i]), 4),
+            "failed": int(i) in failed,
+        }
+        for i in order
+    ]
     shown = {int(i) for i in order}
-    rows += [{"link": _link_name(fabric, i), "kind": str(fabric.links["kind"][i]), "load": 0.0, "failed": True}
-             for i in sorted(failed - shown)]
+    rows += [
+        {"link": _link_name(fabric, i), "kind": str(fabric.links["kind"][i]), "load": 0.0, "failed": True}
+        for i in sorted(failed - shown)
+    ]
     return rows
 
 
@@ -149,20 +173,37 @@ def factory(ws: Workspace, design: str, params: dict, progress: Progress) -> dic
     spec = out / "factory.yaml"
     spec.write_text(params["factory_yaml"])
     progress(0, None, "simulating the factory")
-    cmd = [sys.executable, "-m", "tokenfab.cli", "factory", "run", str(spec), "--fabric", str(ws.plan_dir(design)),
-           "-o", str(out / "out"), "--force"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tokenfab.cli",
+        "factory",
+        "run",
+        str(spec),
+        "--fabric",
+        str(ws.plan_dir(design)),
+        "-o",
+        str(out / "out"),
+        "--force",
+    ]
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out)
     (out / "console.txt").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise InputError((proc.stderr or proc.stdout).strip().splitlines()[-1][:2000] if (proc.stderr or proc.stdout)
-                         else f"factory run failed (exit {proc.returncode})")
+        raise InputError(
+            (proc.stderr or proc.stdout).strip().splitlines()[-1][:2000]
+            if (proc.stderr or proc.stdout)
+            else f"factory run failed (exit {proc.returncode})"
+        )
     progress(1, 1, "done")
     return {"run": run_id}
 
 
 TASKS: dict[str, Callable[[Workspace, Any, dict, Progress], dict]] = {
-    "configure": configure, "simulate": simulate, "factory": factory}
+    "configure": configure,
+    "simulate": simulate,
+    "factory": factory,
+}
 
 
 if __name__ == "__main__":

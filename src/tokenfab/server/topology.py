@@ -33,8 +33,7 @@ def _group_ids(f: Fabric, expanded: set[str]) -> tuple[np.ndarray, dict[str, dic
 
     def group(gid: str, label: str, kind: str, members: np.ndarray, **extra: Any) -> None:
         vis[members] = gid
-        groups[gid] = {"id": gid, "label": label, "kind": kind, "members": int(members.sum()),
-                       "expandable": True, **extra}
+        groups[gid] = {"id": gid, "label": label, "kind": kind, "members": int(members.sum()), "expandable": True, **extra}
 
     # scalable units: leaves and servers (leaves of every plane sit in their unit)
     for u in np.unique(su[(role == "leaf") | (role == "server")]):
@@ -42,13 +41,18 @@ def _group_ids(f: Fabric, expanded: set[str]) -> tuple[np.ndarray, dict[str, dic
         leaves, servers = in_su & (role == "leaf"), in_su & (role == "server")
         uid = f"su-{u}"
         if uid not in expanded:
-            group(uid, f"unit {u}: {int(leaves.sum())} leaves, {int(servers.sum())} servers", "su", leaves | servers,
-                  su=int(u))
+            group(uid, f"unit {u}: {int(leaves.sum())} leaves, {int(servers.sum())} servers", "su", leaves | servers, su=int(u))
             continue
         sid = f"su-{u}/servers"
         if sid not in expanded or servers.sum() > SERVERS_MAX:
-            group(sid, f"unit {u}: {int(servers.sum())} servers", "servers", servers, su=int(u),
-                  expandable=bool(servers.sum() <= SERVERS_MAX))
+            group(
+                sid,
+                f"unit {u}: {int(servers.sum())} servers",
+                "servers",
+                servers,
+                su=int(u),
+                expandable=bool(servers.sum() <= SERVERS_MAX),
+            )
     # spines and cores, per plane and pod
     for r in ("spine", "core"):
         sel = role == r
@@ -69,8 +73,7 @@ def _group_ids(f: Fabric, expanded: set[str]) -> tuple[np.ndarray, dict[str, dic
                 continue
             members = (pod == q) & (role != "core")
             n = {r: int((members & (role == r)).sum()) for r in ("spine", "leaf", "server")}
-            group(pid, f"pod {q}: {n['spine']} spines, {n['leaf']} leaves, {n['server']} servers", "pod", members,
-                  pod=int(q))
+            group(pid, f"pod {q}: {n['spine']} spines, {n['leaf']} leaves, {n['server']} servers", "pod", members, pod=int(q))
     return vis, groups
 
 
@@ -82,8 +85,18 @@ def view(f: Fabric, expanded: set[str], failed_links: set[str] | None = None) ->
     nodes: list[dict[str, Any]] = []
     shown = set(vis.tolist())
     for i in np.flatnonzero(vis == d["name"].astype(object)):
-        nodes.append({"data": {"id": str(d["name"][i]), "label": str(d["name"][i]), "kind": str(d["role"][i]),
-                               "rail": int(d["rail"][i]), "plane": int(d["plane"][i]), "model": str(d["model"][i])}})
+        nodes.append(
+            {
+                "data": {
+                    "id": str(d["name"][i]),
+                    "label": str(d["name"][i]),
+                    "kind": str(d["role"][i]),
+                    "rail": int(d["rail"][i]),
+                    "plane": int(d["plane"][i]),
+                    "model": str(d["model"][i]),
+                }
+            }
+        )
     for gid, g in groups.items():
         if gid in shown:
             nodes.append({"data": {**g, "group": True}})
@@ -110,11 +123,22 @@ def view(f: Fabric, expanded: set[str], failed_links: set[str] | None = None) ->
         e[4].add(int(r))
     edges = []
     for (x, y), (n, gbps, nfail, kind, rs) in sorted(pairs.items()):
-        edges.append({"data": {"id": f"{x}~{y}", "source": x, "target": y, "links": n, "gbps": gbps, "kind": kind,
-                               "failed": nfail, "rail": min(rs) if len(rs) == 1 else 0,
-                               "label": f"{n} x {int(gbps / n)}G" + (f", {nfail} down" if nfail else "")}})
-    return {"nodes": nodes, "edges": edges, "devices": len(d), "links": len(L),
-            "rails": int(f.design.get("rails", 0) or 0)}
+        edges.append(
+            {
+                "data": {
+                    "id": f"{x}~{y}",
+                    "source": x,
+                    "target": y,
+                    "links": n,
+                    "gbps": gbps,
+                    "kind": kind,
+                    "failed": nfail,
+                    "rail": min(rs) if len(rs) == 1 else 0,
+                    "label": f"{n} x {int(gbps / n)}G" + (f", {nfail} down" if nfail else ""),
+                }
+            }
+        )
+    return {"nodes": nodes, "edges": edges, "devices": len(d), "links": len(L), "rails": int(f.design.get("rails", 0) or 0)}
 
 
 def device_panel(f: Fabric, plan_dir: Path, name: str) -> dict[str, Any]:
@@ -123,14 +147,26 @@ def device_panel(f: Fabric, plan_dir: Path, name: str) -> dict[str, Any]:
     ports = []
     for link in f.links_of(name):
         here_a = link.a == name
-        ports.append({"port": link.a_port if here_a else link.b_port, "peer": link.b if here_a else link.a,
-                      "peer_port": link.b_port if here_a else link.a_port, "speed_gbps": int(link.speed_gbps),
-                      "kind": link.kind, "ip": (link.a_ip if here_a else link.b_ip) or "",
-                      "peer_ip": (link.b_ip if here_a else link.a_ip) or "", "length_m": round(float(link.length_m), 1),
-                      "medium": link.medium})
+        ports.append(
+            {
+                "port": link.a_port if here_a else link.b_port,
+                "peer": link.b if here_a else link.a,
+                "peer_port": link.b_port if here_a else link.a_port,
+                "speed_gbps": int(link.speed_gbps),
+                "kind": link.kind,
+                "ip": (link.a_ip if here_a else link.b_ip) or "",
+                "peer_ip": (link.b_ip if here_a else link.a_ip) or "",
+                "length_m": round(float(link.length_m), 1),
+                "medium": link.medium,
+            }
+        )
     ports.sort(key=lambda p: (len(p["port"]), p["port"]))
-    out: dict[str, Any] = {"device": {k: (v.item() if hasattr(v, "item") else v) for k, v in dev.__dict__.items()},
-                           "ports": ports, "bgp": [], "files": {}}
+    out: dict[str, Any] = {
+        "device": {k: (v.item() if hasattr(v, "item") else v) for k, v in dev.__dict__.items()},
+        "ports": ports,
+        "bgp": [],
+        "files": {},
+    }
     cfg_dir = plan_dir / "configs" / name
     cfg = cfg_dir / "config_db.json"
     if cfg.exists():
@@ -138,14 +174,14 @@ def device_panel(f: Fabric, plan_dir: Path, name: str) -> dict[str, Any]:
         out["files"]["config_db.json"] = text
         db = json.loads(text)
         for key, n in sorted(db.get("BGP_NEIGHBOR", {}).items()):
-            out["bgp"].append({"neighbor": key.split("|")[-1], "asn": n.get("asn"), "name": n.get("name"),
-                               "local_addr": n.get("local_addr")})
+            out["bgp"].append(
+                {"neighbor": key.split("|")[-1], "asn": n.get("asn"), "name": n.get("name"), "local_addr": n.get("local_addr")}
+            )
     if (cfg_dir / "frr.conf").exists():
         out["files"]["frr.conf"] = (cfg_dir / "frr.conf").read_text()
     if not out["bgp"] and dev.role != "server":  # not configured yet: the sessions the plan implies
         for p in ports:
             if p["peer_ip"] and p["kind"] != "nic":
                 peer = f.device(p["peer"])
-                out["bgp"].append({"neighbor": p["peer_ip"], "asn": int(peer.asn), "name": p["peer"],
-                                   "local_addr": p["ip"]})
+                out["bgp"].append({"neighbor": p["peer_ip"], "asn": int(peer.asn), "name": p["peer"], "local_addr": p["ip"]})
     return out

@@ -18,8 +18,7 @@ def twins(with_check: bool = True) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name in list_twins(root):
         rec = Twin(root, name).load()
-        item: dict[str, Any] = {"name": name, "source": rec.get("source"), "status": None,
-                                "check": None, "error": None}
+        item: dict[str, Any] = {"name": name, "source": rec.get("source"), "status": None, "check": None, "error": None}
         try:
             item["status"] = api.status(name, root)
             if with_check:

@@ -30,8 +30,10 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 def check_name(name: str, what: str = "design") -> str:
     if not NAME_RE.match(name or ""):
-        raise InputError(f"{name[:80]!r} is not a {what} name: use 1-63 lower-case letters, digits and '-', "
-                         "starting with a letter or digit", "name")
+        raise InputError(
+            f"{name[:80]!r} is not a {what} name: use 1-63 lower-case letters, digits and '-', starting with a letter or digit",
+            "name",
+        )
     return name
 
 
@@ -52,9 +54,11 @@ class Workspace:
 
     def designs(self) -> list[str]:
         base = self.root / "designs"
-        return sorted(p.name for p in base.iterdir()
-                      if p.is_dir() and NAME_RE.match(p.name) and ((p / "intent.yaml").exists()
-                                                                  or (p / "plan" / "fabric.json").exists()))
+        return sorted(
+            p.name
+            for p in base.iterdir()
+            if p.is_dir() and NAME_RE.match(p.name) and ((p / "intent.yaml").exists() or (p / "plan" / "fabric.json").exists())
+        )
 
     def intent_text(self, name: str) -> str | None:
         path = self.design_dir(name) / "intent.yaml"

@@ -61,10 +61,14 @@ each algorithm once and scales; `run_jobs` simulates the jobs' flows together, e
 # Names resolve on first use (PEP 562), so `import tokenfab.sim.commands` (every CLI start)
 # does not pull in scipy and the engine.
 _HOME = {
-    **dict.fromkeys(("CollectiveResult", "Job", "JobResult", "JobsResult", "Simulator", "collective_time",
-                     "run_jobs", "select_gpus"), "api"),
+    **dict.fromkeys(
+        ("CollectiveResult", "Job", "JobResult", "JobsResult", "Simulator", "collective_time", "run_jobs", "select_gpus"), "api"
+    ),
     **dict.fromkeys(("COLLECTIVES", "nccl_sizes", "parse_size", "size_series"), "collectives"),
-    "Faults": "faults", "Network": "network", "SimParams": "network", "Routing": "routing",
+    "Faults": "faults",
+    "Network": "network",
+    "SimParams": "network",
+    "Routing": "routing",
 }
 
 
@@ -76,6 +80,21 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'tokenfab.sim' has no attribute {name!r}")
 
 
-__all__ = ["collective_time", "run_jobs", "Simulator", "Job", "JobResult", "JobsResult", "CollectiveResult",
-           "Faults", "SimParams", "Routing", "Network", "select_gpus", "COLLECTIVES", "nccl_sizes", "parse_size",
-           "size_series"]
+__all__ = [
+    "collective_time",
+    "run_jobs",
+    "Simulator",
+    "Job",
+    "JobResult",
+    "JobsResult",
+    "CollectiveResult",
+    "Faults",
+    "SimParams",
+    "Routing",
+    "Network",
+    "select_gpus",
+    "COLLECTIVES",
+    "nccl_sizes",
+    "parse_size",
+    "size_series",
+]

@@ -81,8 +81,9 @@ def select_gpus(net: Network, gpus=None, servers=None) -> np.ndarray:
         if n < 1:
             raise InputError(f"the group needs at least 1 GPU, got {n}", "gpus")
         if n > net.n_gpus:
-            raise InputError(f"a group of {n:,} GPUs is larger than the cluster ({net.n_gpus:,} GPUs on "
-                             f"{net.n_trays:,} servers)", "gpus")
+            raise InputError(
+                f"a group of {n:,} GPUs is larger than the cluster ({net.n_gpus:,} GPUs on {net.n_trays:,} servers)", "gpus"
+            )
         return np.arange(n)
     gpu_ids: list[int] = []
     for item in gpus:
@@ -148,8 +149,7 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     rows = [grp_of_t[rt.t], plan.nvl_grp, plan.nvl_grp]
     cols = [rt.res, net.nvl_out(plan.nvl_src), net.nvl_in(plan.nvl_dst)]
     vals = [coef, plan.nvl_w, plan.nvl_w]
-    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(G, net.n_res)).tocsr()
+    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(G, net.n_res)).tocsr()
     A.sum_duplicates()
     stall: np.ndarray = np.zeros(G)
     if len(tr) and loss_p.any():
@@ -249,14 +249,22 @@ class Simulator:
             return select_gpus(self.net, [int(x) for x in gpus]) if len(gpus) else gpus
         return select_gpus(self.net, gpus)
 
-    def prepare(self, collective: str, gpus, algorithm: str = "ring", routing: Routing | None = None,
-                pairs=None) -> Prepared:
+    def prepare(self, collective: str, gpus, algorithm: str = "ring", routing: Routing | None = None, pairs=None) -> Prepared:
         plan = build(self.net, collective_name(collective), self._ids(gpus), algorithm, pairs)
         return prepare(self.net, plan, routing or Routing())
 
-    def sweep(self, collective: str, gpus, sizes_bytes: list[int], *, algorithm: str = "auto",
-              routing: Routing | None = None, dtype: str = "float", record_links: bool = False,
-              pairs=None) -> list[CollectiveResult]:
+    def sweep(
+        self,
+        collective: str,
+        gpus,
+        sizes_bytes: list[int],
+        *,
+        algorithm: str = "auto",
+        routing: Routing | None = None,
+        dtype: str = "float",
+        record_links: bool = False,
+        pairs=None,
+    ) -> list[CollectiveResult]:
         """nccl-tests style: one result per size. Rates do not depend on the size (every flow of a
         collective scales with S), so each algorithm is simulated once and scaled."""
         coll = collective_name(collective)
@@ -283,10 +291,26 @@ class Simulator:
                 scale = sz.bus_bytes / ref
                 bw_s = res.makespan_s * scale
                 t = prep.latency_s + bw_s
-                r = CollectiveResult(coll, prep.plan.algorithm, routing.mode, routing.seed, n, prep.plan.n_servers,
-                                     sz.size_bytes, sz.count, sz.bus_bytes, t, prep.latency_s, bw_s,
-                                     res.finish_s * scale, prep.plan.group_label, len(prep.plan.net), res, scale,
-                                     self.net)
+                r = CollectiveResult(
+                    coll,
+                    prep.plan.algorithm,
+                    routing.mode,
+                    routing.seed,
+                    n,
+                    prep.plan.n_servers,
+                    sz.size_bytes,
+                    sz.count,
+                    sz.bus_bytes,
+                    t,
+                    prep.latency_s,
+                    bw_s,
+                    res.finish_s * scale,
+                    prep.plan.group_label,
+                    len(prep.plan.net),
+                    res,
+                    scale,
+                    self.net,
+                )
                 if best is None or r.time_s < best.time_s:
                     best = r
             assert best is not None  # _usable leaves at least one algorithm: runs is not empty
@@ -363,8 +387,10 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
         used[gpus] += 1
         algos = _resolve_algorithm(coll, job.algorithm)
         if len(algos) > 1:  # auto: the faster alone
-            alone = [sim.collective_time(coll, gpus, job.size_bytes, algorithm=a, routing=routing, pairs=job.pairs)
-                     for a in _usable(net, algos, gpus, explicit=False)]
+            alone = [
+                sim.collective_time(coll, gpus, job.size_bytes, algorithm=a, routing=routing, pairs=job.pairs)
+                for a in _usable(net, algos, gpus, explicit=False)
+            ]
             algo = min(alone, key=lambda r: r.time_s).algorithm
         else:
             algo = algos[0]
@@ -378,13 +404,27 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
         raise InputError(f"srv-{gpu // g + 1}:gpu{gpu % g} is in more than one job", "jobs")
     # one combined plan: groups offset per job, routed together (adaptive routing sees every job)
     offs = np.cumsum([0] + [p.n_groups for p in plans])
-    combined_tr = Transfers.concat([Transfers(p.net.grp + o, p.net.w, p.net.src_srv, p.net.src_rail, p.net.dst_srv,
-                                              p.net.dst_rail) for p, o in zip(plans, offs)])
-    combo = FlowPlan("jobs", "mixed", 0, 0, np.concatenate([p.group_bytes * s.bus_bytes for p, s in zip(plans, sizes)]),
-                     sum((p.group_label for p in plans), []), combined_tr,
-                     np.concatenate([p.nvl_grp + o for p, o in zip(plans, offs)]),
-                     np.concatenate([p.nvl_src for p in plans]), np.concatenate([p.nvl_dst for p in plans]),
-                     np.concatenate([p.nvl_w for p in plans]), 0, 0)
+    combined_tr = Transfers.concat(
+        [
+            Transfers(p.net.grp + o, p.net.w, p.net.src_srv, p.net.src_rail, p.net.dst_srv, p.net.dst_rail)
+            for p, o in zip(plans, offs)
+        ]
+    )
+    combo = FlowPlan(
+        "jobs",
+        "mixed",
+        0,
+        0,
+        np.concatenate([p.group_bytes * s.bus_bytes for p, s in zip(plans, sizes)]),
+        sum((p.group_label for p in plans), []),
+        combined_tr,
+        np.concatenate([p.nvl_grp + o for p, o in zip(plans, offs)]),
+        np.concatenate([p.nvl_src for p in plans]),
+        np.concatenate([p.nvl_dst for p in plans]),
+        np.concatenate([p.nvl_w for p in plans]),
+        0,
+        0,
+    )
     prep = prepare(net, combo, routing)
     group_job = np.repeat(np.arange(len(plans)), [p.n_groups for p in plans])
     start = np.array([jobs[j].start_s for j in group_job], dtype=np.float64)
@@ -395,8 +435,11 @@ def run_jobs_on(sim: Simulator, jobs: list[Job], routing: Routing) -> JobsResult
         r1 = solo.run(p.group_bytes * s.bus_bytes)
         mine = group_job == j
         t = float(res.finish_s[mine].max() - jobs[j].start_s) + solo.latency_s
-        out.append(JobResult(names[j], p.collective, p.n_ranks, s.bus_bytes, jobs[j].start_s, t,
-                             r1.makespan_s + solo.latency_s, solo.latency_s))
+        out.append(
+            JobResult(
+                names[j], p.collective, p.n_ranks, s.bus_bytes, jobs[j].start_s, t, r1.makespan_s + solo.latency_s, solo.latency_s
+            )
+        )
     return JobsResult(out, res, group_job)
 
 
@@ -408,20 +451,44 @@ def _routing(routing, qps, seed) -> Routing:
     return Routing(mode=routing, qps=qps, seed=seed)
 
 
-def collective_time(fabric: Fabric, collective: str, gpus=None, size_bytes: int = 2**30, *, servers=None,
-                    routing: str | Routing = "ecmp", qps: int = 1, seed: int = 0, algorithm: str = "auto",
-                    faults: Faults | None = None, params: SimParams | None = None, dtype: str = "float",
-                    pairs=None) -> CollectiveResult:
+def collective_time(
+    fabric: Fabric,
+    collective: str,
+    gpus=None,
+    size_bytes: int = 2**30,
+    *,
+    servers=None,
+    routing: str | Routing = "ecmp",
+    qps: int = 1,
+    seed: int = 0,
+    algorithm: str = "auto",
+    faults: Faults | None = None,
+    params: SimParams | None = None,
+    dtype: str = "float",
+    pairs=None,
+) -> CollectiveResult:
     """Time of one collective on the fabric: `.time_s`, `.algbw_GBps`, `.busbw_GBps`, ..."""
     sim = Simulator(fabric, params, faults)
-    ids = select_gpus(sim.net, gpus, servers) if pairs is None or gpus is not None or servers is not None \
+    ids = (
+        select_gpus(sim.net, gpus, servers)
+        if pairs is None or gpus is not None or servers is not None
         else np.unique(np.asarray(pairs, dtype=np.int64).ravel())
-    return sim.collective_time(collective, ids, size_bytes, algorithm=algorithm, routing=_routing(routing, qps, seed),
-                               dtype=dtype, pairs=pairs)
+    )
+    return sim.collective_time(
+        collective, ids, size_bytes, algorithm=algorithm, routing=_routing(routing, qps, seed), dtype=dtype, pairs=pairs
+    )
 
 
-def run_jobs(fabric: Fabric, jobs: list[Job], *, routing: str | Routing = "ecmp", qps: int = 1, seed: int = 0,
-             faults: Faults | None = None, params: SimParams | None = None) -> JobsResult:
+def run_jobs(
+    fabric: Fabric,
+    jobs: list[Job],
+    *,
+    routing: str | Routing = "ecmp",
+    qps: int = 1,
+    seed: int = 0,
+    faults: Faults | None = None,
+    params: SimParams | None = None,
+) -> JobsResult:
     """Several jobs' collectives at once on one fabric: each job's time, and its slowdown against
     running alone with the same routing and seed."""
     return Simulator(fabric, params, faults).run_jobs(jobs, _routing(routing, qps, seed))

@@ -57,12 +57,31 @@ from tokenfab.sim.network import Network
 from tokenfab.sim.routing import Transfers
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce", "send_recv")
-ALIASES = {"allreduce": "all_reduce", "allgather": "all_gather", "reducescatter": "reduce_scatter",
-           "alltoall": "all_to_all", "sendrecv": "send_recv", "all-reduce": "all_reduce", "all-gather": "all_gather",
-           "reduce-scatter": "reduce_scatter", "all-to-all": "all_to_all", "send-recv": "send_recv"}
+ALIASES = {
+    "allreduce": "all_reduce",
+    "allgather": "all_gather",
+    "reducescatter": "reduce_scatter",
+    "alltoall": "all_to_all",
+    "sendrecv": "send_recv",
+    "all-reduce": "all_reduce",
+    "all-gather": "all_gather",
+    "reduce-scatter": "reduce_scatter",
+    "all-to-all": "all_to_all",
+    "send-recv": "send_recv",
+}
 ALGORITHMS = ("auto", "ring", "tree", "nvls")
-DTYPES = {"int8": 1, "uint8": 1, "half": 2, "bfloat16": 2, "float": 4, "int32": 4, "uint32": 4, "double": 8,
-          "int64": 8, "uint64": 8}
+DTYPES = {
+    "int8": 1,
+    "uint8": 1,
+    "half": 2,
+    "bfloat16": 2,
+    "float": 4,
+    "int32": 4,
+    "uint32": 4,
+    "double": 8,
+    "int64": 8,
+    "uint64": 8,
+}
 REDUCING = {"all_reduce", "reduce_scatter", "reduce"}
 ALIGN = 4  # nccl-tests aligns per-rank counts of all_gather / reduce_scatter to 4 elements
 
@@ -133,8 +152,11 @@ def size_series(min_bytes: int, max_bytes: int, factor: int = 2, step_bytes: int
     s = min_bytes
     while s <= max_bytes:
         if len(out) == MAX_SIZE_LINES:
-            raise InputError(f"more than {MAX_SIZE_LINES:,} sizes from {min_bytes} to {max_bytes} bytes; "
-                             "raise the step (-f or -i) or narrow -b/-e", "-i" if factor == 1 else "-f")
+            raise InputError(
+                f"more than {MAX_SIZE_LINES:,} sizes from {min_bytes} to {max_bytes} bytes; "
+                "raise the step (-f or -i) or narrow -b/-e",
+                "-i" if factor == 1 else "-f",
+            )
         out.append(s)
         if factor > 1:
             if s == 0:
@@ -199,8 +221,11 @@ def layout(net: Network, gpus: np.ndarray) -> Layout:
 
 def _need_uniform(lay: Layout, collective: str) -> None:
     if not lay.uniform:
-        raise InputError(f"{collective} across servers needs the same local GPUs on every server of the job "
-                         "(as NCCL's rail-aligned channels do); give whole servers or matching GPU sets", "gpus")
+        raise InputError(
+            f"{collective} across servers needs the same local GPUs on every server of the job "
+            "(as NCCL's rail-aligned channels do); give whole servers or matching GPU sets",
+            "gpus",
+        )
 
 
 def _channels(net: Network, lay: Layout) -> list[tuple[int, int]]:
@@ -240,28 +265,61 @@ class _Builder:
 
     def net_hops(self, grp, src_srv, src_rail, dst_srv, dst_rail, w=1.0) -> None:
         n = len(np.atleast_1d(src_srv))
+
         def b(x):
             return np.broadcast_to(np.asarray(x, dtype=np.int64), (n,)).copy()
 
-        self.tr.append(Transfers(b(grp), np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy(),
-                                 b(src_srv), b(src_rail), b(dst_srv), b(dst_rail)))
+        self.tr.append(
+            Transfers(
+                b(grp),
+                np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy(),
+                b(src_srv),
+                b(src_rail),
+                b(dst_srv),
+                b(dst_rail),
+            )
+        )
 
     def nvlink(self, grp, src_gpu, dst_gpu, w=1.0) -> None:
         src_gpu, dst_gpu = np.atleast_1d(src_gpu).astype(np.int64), np.atleast_1d(dst_gpu).astype(np.int64)
         n = len(src_gpu)
-        self.nvl.append((np.broadcast_to(np.asarray(grp, dtype=np.int64), (n,)).copy(), src_gpu, dst_gpu,
-                         np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy()))
+        self.nvl.append(
+            (
+                np.broadcast_to(np.asarray(grp, dtype=np.int64), (n,)).copy(),
+                src_gpu,
+                dst_gpu,
+                np.broadcast_to(np.asarray(w, dtype=np.float64), (n,)).copy(),
+            )
+        )
 
     def finish(self, collective, algorithm, lay: Layout, intra, inter, hops, **meta) -> FlowPlan:
-        nv = ([np.concatenate(x) if self.nvl else np.zeros(0) for x in zip(*self.nvl)] if self.nvl
-              else [np.zeros(0, np.int64)] * 3 + [np.zeros(0)])
-        return FlowPlan(collective, algorithm, lay.n, len(lay.servers), np.array(self.groups_bytes), self.labels,
-                        Transfers.concat(self.tr), nv[0].astype(np.int64), nv[1].astype(np.int64),
-                        nv[2].astype(np.int64), nv[3].astype(np.float64), intra, inter, hops, meta)
+        nv = (
+            [np.concatenate(x) if self.nvl else np.zeros(0) for x in zip(*self.nvl)]
+            if self.nvl
+            else [np.zeros(0, np.int64)] * 3 + [np.zeros(0)]
+        )
+        return FlowPlan(
+            collective,
+            algorithm,
+            lay.n,
+            len(lay.servers),
+            np.array(self.groups_bytes),
+            self.labels,
+            Transfers.concat(self.tr),
+            nv[0].astype(np.int64),
+            nv[1].astype(np.int64),
+            nv[2].astype(np.int64),
+            nv[3].astype(np.float64),
+            intra,
+            inter,
+            hops,
+            meta,
+        )
 
 
-def build(net: Network, collective: str, gpus: np.ndarray, algorithm: str = "ring",
-          pairs: np.ndarray | list | None = None) -> FlowPlan:
+def build(
+    net: Network, collective: str, gpus: np.ndarray, algorithm: str = "ring", pairs: np.ndarray | list | None = None
+) -> FlowPlan:
     """The flows of one collective over the given GPUs (rank order), per byte of S."""
     lay = layout(net, gpus)
     if lay.n < 2:
@@ -311,11 +369,16 @@ def _ring(net: Network, lay: Layout, collective: str) -> FlowPlan:
 
 def _nvls(net: Network, lay: Layout) -> FlowPlan:
     if len(lay.servers) > 1:
-        raise InputError("NVLS all-reduce runs inside one NVLink domain; this group spans "
-                         f"{len(lay.servers)} servers (use ring or tree)", "algorithm")
+        raise InputError(
+            f"NVLS all-reduce runs inside one NVLink domain; this group spans {len(lay.servers)} servers (use ring or tree)",
+            "algorithm",
+        )
     if not net.nvls:
-        raise InputError(f"the {net.fabric.intent.cluster.gpu_model} has no NVLink SHARP (catalog field `nvls`), "
-                         "or it is switched off (SimParams.nvls); use ring", "algorithm")
+        raise InputError(
+            f"the {net.fabric.intent.cluster.gpu_model} has no NVLink SHARP (catalog field `nvls`), "
+            "or it is switched off (SimParams.nvls); use ring",
+            "algorithm",
+        )
     b = _Builder(net)
     p = net.params
     grp = b.group(1.0, "NVLS (NVSwitch reduce + multicast)")
@@ -387,8 +450,7 @@ def _tree(net: Network, lay: Layout) -> FlowPlan:
                 z = (lay.servers[:, None] * g + chain[None, 1:]).ravel()
                 b.nvlink(grp, np.concatenate([a, z]), np.concatenate([z, a]))
     depth = max(tree_depth(t) for t in trees)
-    return b.finish("all_reduce", "tree", lay, intra=2 * (m - 1), inter=2 * depth, hops=2 * (N - 1) * 2 * C,
-                    depth=depth)
+    return b.finish("all_reduce", "tree", lay, intra=2 * (m - 1), inter=2 * depth, hops=2 * (N - 1) * 2 * C, depth=depth)
 
 
 def _chain(net: Network, lay: Layout, collective: str) -> FlowPlan:
@@ -470,8 +532,14 @@ def _all_to_all(net: Network, lay: Layout) -> FlowPlan:
         S = np.repeat(lay.servers, len(ii))
         src = S * g + np.tile(lay.local[ii], N)
         dst = S * g + np.tile(lay.local[jj], N)
-        grps = b.groups(np.tile(per_pair, N), [f"srv-{s + 1} gpu{a}->gpu{z} NVLink" for s in lay.servers.tolist()
-                                                for a, z in zip(lay.local[ii].tolist(), lay.local[jj].tolist())])
+        grps = b.groups(
+            np.tile(per_pair, N),
+            [
+                f"srv-{s + 1} gpu{a}->gpu{z} NVLink"
+                for s in lay.servers.tolist()
+                for a, z in zip(lay.local[ii].tolist(), lay.local[jj].tolist())
+            ],
+        )
         b.nvlink(grps, src, dst)
     # ---- network
     if N > 1:
@@ -531,5 +599,4 @@ def _send_recv(net: Network, lay: Layout, pairs: np.ndarray | list | None) -> Fl
                 b.nvlink(grp, a, proxies[0])
                 src_rail = rail
         b.net_hops(grp, sa, src_rail, sz, rail)
-    return b.finish("send_recv", "p2p", lay, intra=int(not any_net or net.params.pxn), inter=int(any_net),
-                    hops=len(src))
+    return b.finish("send_recv", "p2p", lay, intra=int(not any_net or net.params.pxn), inter=int(any_net), hops=len(src))

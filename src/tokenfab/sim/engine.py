@@ -117,10 +117,16 @@ class EngineResult:
         return float(self.finish_s.max()) if len(self.finish_s) else 0.0
 
 
-def run(A: sp.csr_matrix, cap: np.ndarray, size: np.ndarray, start_s: np.ndarray | None = None,
-        stall_per_byte: np.ndarray | None = None, record: np.ndarray | None = None,
-        resolve_fraction: float = RESOLVE_FRACTION,
-        alias: tuple[np.ndarray, np.ndarray] | None = None) -> EngineResult:
+def run(
+    A: sp.csr_matrix,
+    cap: np.ndarray,
+    size: np.ndarray,
+    start_s: np.ndarray | None = None,
+    stall_per_byte: np.ndarray | None = None,
+    record: np.ndarray | None = None,
+    resolve_fraction: float = RESOLVE_FRACTION,
+    alias: tuple[np.ndarray, np.ndarray] | None = None,
+) -> EngineResult:
     """Move `size` bytes per group from `start_s`, re-solving rates as flows start and finish.
 
     Rates are re-solved at every start, and after max(1, resolve_fraction x running) flows have
@@ -200,5 +206,4 @@ def run(A: sp.csr_matrix, cap: np.ndarray, size: np.ndarray, start_s: np.ndarray
         if ended_since >= budget:
             stale = True
         events.append(t)
-    return EngineResult(finish, np.array(events), res_bytes, loads, None if record is None else np.asarray(record),
-                        solves)
+    return EngineResult(finish, np.array(events), res_bytes, loads, None if record is None else np.asarray(record), solves)

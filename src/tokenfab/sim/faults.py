@@ -78,11 +78,11 @@ class Faults:
         if self.recovery not in RECOVERY:
             raise InputError(f"unknown loss recovery {self.recovery!r}; use one of {', '.join(RECOVERY)}", "recovery")
         if self.loss_scope not in LOSS_SCOPES:
-            raise InputError(f"unknown loss scope {self.loss_scope!r}; use link (per link crossed) or path "
-                             "(end to end)", "loss_scope")
+            raise InputError(
+                f"unknown loss scope {self.loss_scope!r}; use link (per link crossed) or path (end to end)", "loss_scope"
+            )
         if self.loss_scope == "path" and isinstance(self.loss, dict):
-            raise InputError("per-path loss is one probability for every path; name links only with per-link loss",
-                             "loss_scope")
+            raise InputError("per-path loss is one probability for every path; name links only with per-link loss", "loss_scope")
         probs = self.loss.values() if isinstance(self.loss, dict) else [self.loss]
         for p in probs:
             if not 0 <= p < 1:

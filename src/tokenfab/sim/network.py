@@ -70,8 +70,7 @@ class SimParams:
         from tokenfab.catalog.protocols import load_protocols
 
         proto = load_protocols()
-        for name, default in (("efficiency", proto.nic), ("nvlink_efficiency", proto.nvlink),
-                              ("nvls_efficiency", proto.nvls)):
+        for name, default in (("efficiency", proto.nic), ("nvlink_efficiency", proto.nvlink), ("nvls_efficiency", proto.nvls)):
             value = getattr(self, name)
             if value is None:
                 object.__setattr__(self, name, default.efficiency)

@@ -57,7 +57,7 @@ def nccl_table(lines: list[Line], dtype: str, compute_s: float | None = None) ->
         t = ln.stat("time_s")[1]
         alg = ln.stat("algbw_GBps")[1]
         bmin, bmed, bmax = ln.stat("busbw_GBps")
-        row = (f"{r.size_bytes:12d}  {r.count:12d}  {dtype:>8}  {redop:>6}  {root:6d}  {_time_us(t)}  {alg:6.2f}  {bmed:6.2f}")
+        row = f"{r.size_bytes:12d}  {r.count:12d}  {dtype:>8}  {redop:>6}  {root:6d}  {_time_us(t)}  {alg:6.2f}  {bmed:6.2f}"
         if multi:
             row += f"  {bmin:6.2f}  {bmax:6.2f}"
         algos = sorted({x.algorithm for x in ln.results})
@@ -91,8 +91,10 @@ def busiest(r: CollectiveResult, n: int = 10) -> list[tuple[str, float]]:
 
 
 def link_load_text(r: CollectiveResult) -> str:
-    lines = [f"# link load while bytes move ({r.bandwidth_s * 1e6:.1f} us at {r.size_bytes} B), % of usable capacity",
-             f"# {'links (direction)':<20} {'count':>7} {'mean':>7} {'p99':>7} {'max':>7} {'>=90%':>7}"]
+    lines = [
+        f"# link load while bytes move ({r.bandwidth_s * 1e6:.1f} us at {r.size_bytes} B), % of usable capacity",
+        f"# {'links (direction)':<20} {'count':>7} {'mean':>7} {'p99':>7} {'max':>7} {'>=90%':>7}",
+    ]
     for tier, cnt, mean, p99, mx, hot in tier_summary(r):
         lines.append(f"  {tier:<20} {cnt:7d} {mean:7.1f} {p99:7.1f} {mx:7.1f} {hot:7d}")
     lines.append("# busiest link directions")

@@ -107,8 +107,9 @@ class Transfers:
     @classmethod
     def concat(cls, parts: list[Transfers]) -> Transfers:
         parts = [p for p in parts if len(p)] or [cls.empty()]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                     ("grp", "w", "src_srv", "src_rail", "dst_srv", "dst_rail")))
+        return cls(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("grp", "w", "src_srv", "src_rail", "dst_srv", "dst_rail"))
+        )
 
 
 @dataclass
@@ -171,10 +172,11 @@ def _candidates(net: Network, node: np.ndarray, dst: np.ndarray):
     if (count == 0).any():
         p = int(np.flatnonzero(count == 0)[0])
         names = net.fabric.devices["name"]
-        why = "; ".join(net.fabric.expectations.unreachable_by_design) or \
-            "the links that are down partition the fabric"
-        raise InputError(f"no path from {names[un[p]]} to {names[ud[p]]} over the links that are up ({why}; "
-                         "with PXN, collectives keep traffic on its rail)")
+        why = "; ".join(net.fabric.expectations.unreachable_by_design) or "the links that are down partition the fabric"
+        raise InputError(
+            f"no path from {names[un[p]]} to {names[ud[p]]} over the links that are up ({why}; "
+            "with PXN, collectives keep traffic on its rail)"
+        )
     return inv, start, count, cdir, cnbr
 
 
@@ -227,8 +229,10 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
             port = f"nic{rail[j] + 1}" + (f"p{plane[j] + 1}" if P > 1 else "")
-            raise InputError(f"srv-{srv[j] + 1}:{port} is not cabled or is down, and this job needs it "
-                             "(NCCL would not start; leave the server out of the job)")
+            raise InputError(
+                f"srv-{srv[j] + 1}:{port} is not cabled or is down, and this job needs it "
+                "(NCCL would not start; leave the server out of the job)"
+            )
     up_dir, down_dir = 2 * src_link, 2 * dst_link + 1
     loss = net.link_loss
     lat0 = net.dir_latency_s[up_dir] + net.dir_latency_s[down_dir]
@@ -259,8 +263,13 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
     fields = hash_fields()
     src_ip, dst_ip = net.nic_ip[ss, sr, plane][sub], net.nic_ip[ds, dr, plane][sub]
     flow_h = np.zeros(len(sub), dtype=np.uint64)
-    for name, val in (("SRC_IP", src_ip), ("DST_IP", dst_ip), ("IP_PROTOCOL", np.full(len(sub), UDP, np.uint64)),
-                      ("L4_SRC_PORT", sport), ("L4_DST_PORT", np.full(len(sub), ecmp_hash().roce_udp_dst_port, np.uint64))):
+    for name, val in (
+        ("SRC_IP", src_ip),
+        ("DST_IP", dst_ip),
+        ("IP_PROTOCOL", np.full(len(sub), UDP, np.uint64)),
+        ("L4_SRC_PORT", sport),
+        ("L4_DST_PORT", np.full(len(sub), ecmp_hash().roce_udp_dst_port, np.uint64)),
+    ):
         if name in fields:
             flow_h = mix64(flow_h ^ val.astype(np.uint64))
     pcs = _Pieces(t[sub], src_leaf[sub], dst_leaf[sub], w[sub] / (q * f), flow_h, lat0[sub], keep0[sub])
@@ -281,8 +290,11 @@ def route(net: Network, routing: Routing, tr: Transfers) -> Routed:
         if mode == "ecmp":
             sw = pcs.node.astype(np.uint64)
             with np.errstate(over="ignore"):
-                salt = mix64(seed_all ^ (sw * np.uint64(0x9E3779B97F4A7C15))) if routing.per_switch_seed \
+                salt = (
+                    mix64(seed_all ^ (sw * np.uint64(0x9E3779B97F4A7C15)))
+                    if routing.per_switch_seed
                     else mix64(np.full(len(sw), seed_all))
+                )
             h = mix64(pcs.flow_h ^ salt)
             k = (h % count[inv].astype(np.uint64)).astype(np.int64)
             c = start[inv] + k
@@ -363,7 +375,7 @@ def _adaptive_choice(net, load, inv, start, count, cdir, w) -> np.ndarray:
     ptr = np.searchsorted(inv[by_pair], np.arange(npairs + 1))
     groups: dict[bytes, list[int]] = {}
     for p in range(npairs):
-        groups.setdefault(cdir[start[p]:start[p] + count[p]].tobytes(), []).append(p)
+        groups.setdefault(cdir[start[p] : start[p] + count[p]].tobytes(), []).append(p)
     choice = np.empty(len(inv), dtype=np.int64)
     cap = net.cap
     for pairs in groups.values():
@@ -371,7 +383,7 @@ def _adaptive_choice(net, load, inv, start, count, cdir, w) -> np.ndarray:
         cand = np.arange(start[p0], start[p0] + count[p0])
         # flowlets arrive interleaved in time: place them in (seeded, shuffled) piece order, not
         # destination by destination
-        members = np.sort(np.concatenate([by_pair[ptr[p]:ptr[p + 1]] for p in pairs]))
+        members = np.sort(np.concatenate([by_pair[ptr[p] : ptr[p + 1]] for p in pairs]))
         cc = np.maximum(cap[cdir[cand]], 1e-300)
         pick = _waterfill(load[cdir[cand]] / cc, cc, w[members])
         # the same candidate set sits at a different offset in each pair's slice

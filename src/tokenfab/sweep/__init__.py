@@ -3,8 +3,13 @@ pool or a Ray cluster, streamed into DuckDB, resumable, judged by a Pareto front
 objectives. See spec.py for the sweep file and metrics.py for what can be measured."""
 
 # Names resolve on first use (PEP 562): `tokenfab --help` imports sweep.commands, not the planner.
-_HOME = {"run_sweep": "tokenfab.sweep.runner", "run_to_folder": "tokenfab.sweep.runner",
-         "SweepSpec": "tokenfab.sweep.spec", "load_sweep": "tokenfab.sweep.spec", "points": "tokenfab.sweep.spec"}
+_HOME = {
+    "run_sweep": "tokenfab.sweep.runner",
+    "run_to_folder": "tokenfab.sweep.runner",
+    "SweepSpec": "tokenfab.sweep.spec",
+    "load_sweep": "tokenfab.sweep.spec",
+    "points": "tokenfab.sweep.spec",
+}
 __all__ = ["run_sweep", "run_to_folder", "SweepSpec", "load_sweep", "points"]
 
 

@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
     def sweep_cmd(
         spec_path: Path = typer.Argument(..., metavar="SPEC", help="sweep YAML (base intent, optional simulate/factory, axes)"),
         out: Path = typer.Option(Path("sweep-out"), "-o", "--out", help="output folder (holds sweep.duckdb while running)"),
-        jobs: int = typer.Option(2, "--jobs", "-j", min=1, max=256, help="local worker processes (1: in this process; at most 256)"),
+        jobs: int = typer.Option(
+            2, "--jobs", "-j", min=1, max=256, help="local worker processes (1: in this process; at most 256)"
+        ),
         ray: str | None = typer.Option(None, "--ray", help="run as Ray tasks: auto (the running cluster), local, or ADDRESS"),
         resume: bool = typer.Option(False, "--resume", help="finish a killed sweep in OUT: only unfinished points run"),
         force: bool = typer.Option(False, "--force", help="replace an existing output folder"),

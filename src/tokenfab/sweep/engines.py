@@ -44,8 +44,10 @@ def _reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise InputError(f"--ray {address}: no Ray cluster answers there within {RAY_CONNECT_TIMEOUT_S:g} s "
-                         f"({exc.strerror or exc}); start one with `ray start --head` or use --ray local") from None
+        raise InputError(
+            f"--ray {address}: no Ray cluster answers there within {RAY_CONNECT_TIMEOUT_S:g} s "
+            f"({exc.strerror or exc}); start one with `ray start --head` or use --ray local"
+        ) from None
 
 
 def _done(value: Any) -> Future:
@@ -67,8 +69,16 @@ class LocalEngine:
     def restart(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = (ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_die_with_parent, initargs=(os.getpid(),)) if self.jobs > 1 else None)
+        self.pool = (
+            ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
+            if self.jobs > 1
+            else None
+        )
 
     def design(self, intent: dict, keep: bool) -> Future:
         if self.pool is None:

@@ -19,26 +19,65 @@ from typing import Any
 from tokenfab.errors import InputError
 
 PLAN: dict[str, str] = {
-    "gpus": "GPUs", "leaves": "switches", "spines": "switches", "cores": "switches", "switches": "switches",
-    "links": "links", "cost_usd": "USD", "network_cost_usd": "USD", "network_cost_per_gpu_usd": "USD per GPU",
-    "power_kw": "kW", "network_power_kw": "kW", "oversubscription": "ratio", "uplink_gbps_per_gpu": "Gb/s per GPU",
-    "tiers": "tiers", "planes": "planes",
+    "gpus": "GPUs",
+    "leaves": "switches",
+    "spines": "switches",
+    "cores": "switches",
+    "switches": "switches",
+    "links": "links",
+    "cost_usd": "USD",
+    "network_cost_usd": "USD",
+    "network_cost_per_gpu_usd": "USD per GPU",
+    "power_kw": "kW",
+    "network_power_kw": "kW",
+    "oversubscription": "ratio",
+    "uplink_gbps_per_gpu": "Gb/s per GPU",
+    "tiers": "tiers",
+    "planes": "planes",
 }
 SIM_SUFFIX: dict[str, str] = {"busbw_gbytes_per_s": "GB/s", "time_s": "s", "gpu_idle_pct": "%", "worst_link_load_pct": "%"}
 FACTORY: dict[str, str] = {
-    "tokens": "tokens", "training_tokens": "tokens", "output_tokens": "tokens", "tokens_per_s": "tokens/s",
-    "usd_per_mtoken": "USD per Mtoken", "usd_per_mtoken_total": "USD per Mtoken", "tokens_per_kwh": "tokens/kWh",
-    "tokens_per_s_per_mw": "tokens/s per MW", "slo_attainment_pct": "%", "network_idle_gpu_h": "GPU-hours",
-    "network_idle_pct_of_allocated": "%", "gpu_utilization_pct": "%", "gpu_allocation_pct": "%",
-    "factory_cost_usd": "USD", "energy_facility_kwh": "kWh", "usd_per_gpu_hour": "USD per GPU-hour",
-    "requests_served": "requests", "requests_abandoned": "requests", "jobs_done": "jobs", "interruptions": "events",
+    "tokens": "tokens",
+    "training_tokens": "tokens",
+    "output_tokens": "tokens",
+    "tokens_per_s": "tokens/s",
+    "usd_per_mtoken": "USD per Mtoken",
+    "usd_per_mtoken_total": "USD per Mtoken",
+    "tokens_per_kwh": "tokens/kWh",
+    "tokens_per_s_per_mw": "tokens/s per MW",
+    "slo_attainment_pct": "%",
+    "network_idle_gpu_h": "GPU-hours",
+    "network_idle_pct_of_allocated": "%",
+    "gpu_utilization_pct": "%",
+    "gpu_allocation_pct": "%",
+    "factory_cost_usd": "USD",
+    "energy_facility_kwh": "kWh",
+    "usd_per_gpu_hour": "USD per GPU-hour",
+    "requests_served": "requests",
+    "requests_abandoned": "requests",
+    "jobs_done": "jobs",
+    "interruptions": "events",
 }
 TEXT = {"architecture"}  # plan columns that are not numbers
 
 # every figure plan_metrics returns; an objective must name one (checked when the spec loads)
-METRICS = ("architecture", "tiers", "gpus", "leaves", "spines", "cores", "switches", "links", "cost_usd",
-           "network_cost_usd", "network_cost_per_gpu_usd", "power_kw", "network_power_kw", "oversubscription",
-           "uplink_gbps_per_gpu")
+METRICS = (
+    "architecture",
+    "tiers",
+    "gpus",
+    "leaves",
+    "spines",
+    "cores",
+    "switches",
+    "links",
+    "cost_usd",
+    "network_cost_usd",
+    "network_cost_per_gpu_usd",
+    "power_kw",
+    "network_power_kw",
+    "oversubscription",
+    "uplink_gbps_per_gpu",
+)
 
 
 def sim_names(scenario: dict | None) -> dict[str, str]:
@@ -71,12 +110,16 @@ def check_metrics(spec, source: str) -> None:
         for i, o in enumerate(items):
             if o.metric not in names:
                 stages = "plan" + (", simulate" if spec.simulate else "") + (", factory" if spec.factory is not None else "")
-                raise InputError(f"{source}: {what}.{i}.metric: unknown metric {o.metric!r} for this sweep ({stages}); "
-                                 f"known: {', '.join(sorted(names))}")
+                raise InputError(
+                    f"{source}: {what}.{i}.metric: unknown metric {o.metric!r} for this sweep ({stages}); "
+                    f"known: {', '.join(sorted(names))}"
+                )
     for i, c in enumerate(spec.constraints):
         if c.metric not in PLAN:
-            raise InputError(f"{source}: constraints.{i}.metric: {c.metric!r} is known only after simulating; constraints "
-                             f"prune designs before that and take plan metrics: {', '.join(sorted(PLAN))}")
+            raise InputError(
+                f"{source}: constraints.{i}.metric: {c.metric!r} is known only after simulating; constraints "
+                f"prune designs before that and take plan metrics: {', '.join(sorted(PLAN))}"
+            )
 
 
 def unit(metric: str) -> str:
@@ -129,8 +172,9 @@ def sim_metrics(fabric, scenario: dict) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for c in sc.collectives:
         for r in sc.routing:
-            res = sim.collective_time(fabric, c, sc.gpus, sc.size_bytes, servers=sc.servers, routing=r, qps=sc.qps,
-                                      seed=sc.seed, faults=faults)
+            res = sim.collective_time(
+                fabric, c, sc.gpus, sc.size_bytes, servers=sc.servers, routing=r, qps=sc.qps, seed=sc.seed, faults=faults
+            )
             links = res.link_utilization()[: res.net.nvl_base]
             out[f"{c}_{r}_busbw_gbytes_per_s"] = round(res.busbw_GBps, 4)
             out[f"{c}_{r}_time_s"] = round(res.time_s, 9)
@@ -151,4 +195,3 @@ def factory_metrics(fabric, factory: dict) -> dict[str, Any]:
         v = totals.get("cost_usd" if k == "factory_cost_usd" else k)
         out[k] = v if isinstance(v, (int, float)) or v is None else None
     return out
-

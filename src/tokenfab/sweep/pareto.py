@@ -12,8 +12,12 @@ from tokenfab.sweep.spec import Objective
 
 
 def _scored(rows: list[dict], objectives: list[Objective]) -> list[dict]:
-    return [r for r in rows if r["status"] == "ok"
-            and all(isinstance(r.get(o.metric), (int, float)) and not isinstance(r.get(o.metric), bool) for o in objectives)]
+    return [
+        r
+        for r in rows
+        if r["status"] == "ok"
+        and all(isinstance(r.get(o.metric), (int, float)) and not isinstance(r.get(o.metric), bool) for o in objectives)
+    ]
 
 
 def front(rows: list[dict], objectives: list[Objective]) -> list[int]:
@@ -64,8 +68,13 @@ def plots(rows: list[dict], objectives: list[Objective], on_front: list[int], ti
         else:
             ax.scatter([r[x.metric] for r in ok], [r[y.metric] for r in ok], s=14, color="#bbbbbb", label="points")
             fr = sorted((r for r in ok if r["point"] in best), key=lambda r: (r[x.metric], r[y.metric]))
-            ax.plot([r[x.metric] for r in fr], [r[y.metric] for r in fr], "o", color="#008837",
-                    label=f"Pareto front over {len(objectives)} objective{'s' if len(objectives) > 1 else ''}")
+            ax.plot(
+                [r[x.metric] for r in fr],
+                [r[y.metric] for r in fr],
+                "o",
+                color="#008837",
+                label=f"Pareto front over {len(objectives)} objective{'s' if len(objectives) > 1 else ''}",
+            )
             for r in fr:
                 ax.annotate(str(r["point"]), (r[x.metric], r[y.metric]), fontsize=7, xytext=(3, 3), textcoords="offset points")
             ax.set_xlabel(label(x))

@@ -34,8 +34,9 @@ MAX_ATTEMPTS = 3
 
 
 def fingerprint(spec: SweepSpec, pts: list[Point]) -> str:
-    body = json.dumps([spec.name, [(p.number, p.axes, p.intent, p.simulate, p.factory) for p in pts]],
-                      sort_keys=True, default=str)
+    body = json.dumps(
+        [spec.name, [(p.number, p.axes, p.intent, p.simulate, p.factory) for p in pts]], sort_keys=True, default=str
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -81,9 +82,15 @@ def execute(spec: SweepSpec, pts: list[Point], store: Store, engine, show_progre
     left: dict[str, int] = {k: len(v) for k, v in designs.items()}
     lost: tuple[type[BaseException], ...] = (BrokenProcessPool, *_ray_worker_errors())  # a worker died under the task
 
-    columns = [TextColumn(f"sweep {spec.name}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("failed {task.fields[failed]}"), TextColumn("{task.fields[rate]} points/s"),
-               TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [
+        TextColumn(f"sweep {spec.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TextColumn("{task.fields[rate]} points/s"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, disable=not show_progress, transient=True) as progress:
         bar = progress.add_task("sweep", total=total, completed=done0, failed=state["failed"], rate="-")
 
@@ -153,7 +160,7 @@ def execute(spec: SweepSpec, pts: list[Point], store: Store, engine, show_progre
                     if attempts[(kind, ref)] < MAX_ATTEMPTS:
                         submit(kind, ref)
                         continue
-                    for p in (designs[ref] if kind == "design" else [by_number[ref]]):
+                    for p in designs[ref] if kind == "design" else [by_number[ref]]:
                         finish(p, "failed", {}, f"worker died {MAX_ATTEMPTS} times ({why})")
 
 
@@ -169,8 +176,16 @@ def make_engine(jobs: int, ray_address: str | None):
     return RayEngine(ray_address) if ray_address else LocalEngine(jobs)
 
 
-def run_sweep(spec: SweepSpec, base: dict, factory: dict | None = None, out: Path | None = None, jobs: int = 2,
-              ray_address: str | None = None, resume: bool = False, show_progress: bool = True) -> list[dict]:
+def run_sweep(
+    spec: SweepSpec,
+    base: dict,
+    factory: dict | None = None,
+    out: Path | None = None,
+    jobs: int = 2,
+    ray_address: str | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> list[dict]:
     """Run (or resume) the sweep; returns its rows in point order (see outputs.write for the files)."""
     pts = points(spec, base, factory)
     if out is None:
@@ -192,9 +207,17 @@ def _run(spec, pts, db: Path, jobs, ray_address, resume, show_progress) -> tuple
         store.close()
 
 
-def run_to_folder(spec: SweepSpec, base: dict, factory: dict | None, out: Path, jobs: int = 2,
-                  ray_address: str | None = None, resume: bool = False, force: bool = False,
-                  show_progress: bool = True) -> tuple[list[dict], list[int]]:
+def run_to_folder(
+    spec: SweepSpec,
+    base: dict,
+    factory: dict | None,
+    out: Path,
+    jobs: int = 2,
+    ray_address: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    show_progress: bool = True,
+) -> tuple[list[dict], list[int]]:
     """The CLI's sweep: the store lives in `out` while it runs (so --resume finds it); the results,
     plots and best intents are written when every point is done."""
     import shutil

@@ -50,9 +50,11 @@ RoutingMode = Literal["ecmp", "adaptive", "spray"]
 
 
 class Axis(StrictModel):
-    path: str = Field(pattern=r"^[a-z_]+(\.[a-z0-9_]+)*$",
-                      description="dotted path: into the intent (fabric.leaf.oversubscription, or intent.<path>), "
-                                  "the simulate scenario (simulate.<option>) or the factory file (factory.<path>)")
+    path: str = Field(
+        pattern=r"^[a-z_]+(\.[a-z0-9_]+)*$",
+        description="dotted path: into the intent (fabric.leaf.oversubscription, or intent.<path>), "
+        "the simulate scenario (simulate.<option>) or the factory file (factory.<path>)",
+    )
     values: list[Any] | None = Field(None, min_length=1, description="the values to try")
     range: tuple[float, float] | None = Field(None, description="[low, high] for random or Latin hypercube sampling")
     integer: bool = Field(False, description="round sampled values of a range to integers")
@@ -95,8 +97,10 @@ class Constraint(StrictModel):
 
 
 class Sampling(StrictModel):
-    method: Literal["grid", "random", "lhs"] = Field("grid", description="grid: every combination of the axes' values; "
-                                                     "random: uniform draws; lhs: Latin hypercube (scipy.stats.qmc)")
+    method: Literal["grid", "random", "lhs"] = Field(
+        "grid",
+        description="grid: every combination of the axes' values; random: uniform draws; lhs: Latin hypercube (scipy.stats.qmc)",
+    )
     points: int | None = Field(None, ge=1, le=1_000_000, description="how many points random and lhs draw")
     seed: int = Field(0, description="seed of random and lhs draws")
 
@@ -110,10 +114,14 @@ class Sampling(StrictModel):
 class Scenario(StrictModel):
     """A collective benchmark run on every design (as `tokenfab simulate` runs it)."""
 
-    collectives: list[Collective] = Field(default_factory=lambda: list[Collective](["all_reduce"]), min_length=1,
-                                          description="collectives to time")
-    routing: list[RoutingMode] = Field(default_factory=lambda: list[RoutingMode](["ecmp"]), min_length=1,
-                                       description="routing modes to time each collective under")
+    collectives: list[Collective] = Field(
+        default_factory=lambda: list[Collective](["all_reduce"]), min_length=1, description="collectives to time"
+    )
+    routing: list[RoutingMode] = Field(
+        default_factory=lambda: list[RoutingMode](["ecmp"]),
+        min_length=1,
+        description="routing modes to time each collective under",
+    )
     size: str | int = Field("1G", description="message size in bytes (K/M/G = 2^10/2^20/2^30)")
     gpus: int | None = Field(None, ge=2, description="the first N GPUs (default: all)")
     servers: str | None = Field(None, description="whole servers in ring order, e.g. srv-1..srv-16")
@@ -148,12 +156,18 @@ class SweepSpec(StrictModel):
     factory: str | dict | None = Field(None, description="factory file (relative) or inline mapping run on every design")
     simulate: Scenario | None = Field(None, description="collective scenario simulated on every design")
     axes: list[Axis] = Field(min_length=1, description="what varies")
-    sampling: Sampling = Field(default_factory=lambda: Sampling.model_validate({}), description="how points are drawn from the axes")
+    sampling: Sampling = Field(
+        default_factory=lambda: Sampling.model_validate({}), description="how points are drawn from the axes"
+    )
     constraints: list[Constraint] = Field(default_factory=list, description="designs outside these are pruned")
     objectives: list[Objective] = Field(
-        default_factory=lambda: [Objective(metric="network_cost_usd", goal="min"),
-                                 Objective(metric="uplink_gbps_per_gpu", goal="max")], min_length=1,
-        description="the Pareto front is taken over all of them")
+        default_factory=lambda: [
+            Objective(metric="network_cost_usd", goal="min"),
+            Objective(metric="uplink_gbps_per_gpu", goal="max"),
+        ],
+        min_length=1,
+        description="the Pareto front is taken over all of them",
+    )
     best: int = Field(5, ge=0, le=1000, description="how many designs on the front to write out as intents")
 
 
@@ -215,8 +229,10 @@ def _draws(spec: SweepSpec) -> list[tuple[Any, ...]]:
         size = math.prod(len(a.values or []) for a in axes)
         if size > MAX_GRID_POINTS:
             sizes = " x ".join(str(len(a.values or [])) for a in axes)
-            raise InputError(f"axes: the grid has {sizes} = {size:,} points; at most {MAX_GRID_POINTS:,} "
-                             "(split the sweep, drop values, or sample with random or lhs)")
+            raise InputError(
+                f"axes: the grid has {sizes} = {size:,} points; at most {MAX_GRID_POINTS:,} "
+                "(split the sweep, drop values, or sample with random or lhs)"
+            )
         return list(itertools.product(*(a.values or [] for a in axes)))
     n = s.points or 0
     if s.method == "random":

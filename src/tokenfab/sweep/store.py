@@ -39,13 +39,18 @@ class Store:
             old.unlink(missing_ok=True)
         s = cls(tmp)
         s.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        s.con.execute("CREATE TABLE points (point INTEGER PRIMARY KEY, design VARCHAR, axes VARCHAR, status VARCHAR, "
-                      "error VARCHAR, metrics VARCHAR, seconds DOUBLE, node VARCHAR)")
+        s.con.execute(
+            "CREATE TABLE points (point INTEGER PRIMARY KEY, design VARCHAR, axes VARCHAR, status VARCHAR, "
+            "error VARCHAR, metrics VARCHAR, seconds DOUBLE, node VARCHAR)"
+        )
         s.con.execute("BEGIN")
-        s.con.executemany("INSERT INTO meta VALUES (?, ?)", [("name", name), ("fingerprint", fingerprint),
-                                                             ("points", str(len(points)))])
-        s.con.executemany("INSERT INTO points VALUES (?, ?, ?, 'pending', '', '', 0, '')",
-                          [(p.number, p.design, json.dumps(p.axes, sort_keys=True, default=str)) for p in points])
+        s.con.executemany(
+            "INSERT INTO meta VALUES (?, ?)", [("name", name), ("fingerprint", fingerprint), ("points", str(len(points)))]
+        )
+        s.con.executemany(
+            "INSERT INTO points VALUES (?, ?, ?, 'pending', '', '', 0, '')",
+            [(p.number, p.design, json.dumps(p.axes, sort_keys=True, default=str)) for p in points],
+        )
         s.con.execute("COMMIT")
         s.con.execute("CHECKPOINT")
         s.close()
@@ -62,8 +67,10 @@ class Store:
             raise InputError(f"--resume: {path} is not a sweep's store") from None
         if row is None or row[0] != fingerprint:
             s.close()
-            raise InputError(f"--resume: {path} was written by a different sweep (its axes, sampling or base differ); "
-                             "run it to a new folder or pass --force to start again")
+            raise InputError(
+                f"--resume: {path} was written by a different sweep (its axes, sampling or base differ); "
+                "run it to a new folder or pass --force to start again"
+            )
         return s
 
     def pending(self) -> list[int]:
@@ -72,17 +79,26 @@ class Store:
     def counts(self) -> dict[str, int]:
         return dict(self.con.execute("SELECT status, count(*) FROM points GROUP BY status").fetchall())
 
-    def record(self, point: int, status: str, metrics: dict[str, Any] | None = None, error: str = "",
-               seconds: float = 0.0, node: str = "") -> None:
+    def record(
+        self,
+        point: int,
+        status: str,
+        metrics: dict[str, Any] | None = None,
+        error: str = "",
+        seconds: float = 0.0,
+        node: str = "",
+    ) -> None:
         """One point's outcome, once: a point already finished is never written again."""
-        self.con.execute("UPDATE points SET status = ?, error = ?, metrics = ?, seconds = ?, node = ? "
-                         "WHERE point = ? AND status = 'pending'",
-                         [status, error, json.dumps(metrics or {}, sort_keys=True), seconds, node, point])
+        self.con.execute(
+            "UPDATE points SET status = ?, error = ?, metrics = ?, seconds = ?, node = ? WHERE point = ? AND status = 'pending'",
+            [status, error, json.dumps(metrics or {}, sort_keys=True), seconds, node, point],
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         out = []
         for point, axes, status, error, metrics in self.con.execute(
-                "SELECT point, axes, status, error, metrics FROM points ORDER BY point").fetchall():
+            "SELECT point, axes, status, error, metrics FROM points ORDER BY point"
+        ).fetchall():
             row = {"point": point, **json.loads(axes), "status": status, "reason": error}
             row.update(json.loads(metrics) if metrics else {})
             out.append(row)
@@ -93,8 +109,9 @@ class Store:
 
     def write_results(self, csv_path: Path, parquet_path: Path) -> None:
         """The flat `results` table (from results.csv) and its Parquet copy."""
-        self.con.execute("CREATE OR REPLACE TABLE results AS SELECT * FROM read_csv_auto(?, header=true, all_varchar=false)",
-                         [str(csv_path)])
+        self.con.execute(
+            "CREATE OR REPLACE TABLE results AS SELECT * FROM read_csv_auto(?, header=true, all_varchar=false)", [str(csv_path)]
+        )
         tmp = parquet_path.with_name(f".{parquet_path.name}.tmp")
         self.con.execute(f"COPY results TO '{tmp}' (FORMAT PARQUET)")
         os.replace(tmp, parquet_path)

@@ -80,14 +80,23 @@ def _start_daemons(twin: Twin, hosts: list[str], progress: Progress | None = Non
             want += [twin.node_dir(h) / "zserv.api" for h in hosts]
         left = frr.wait_for(want)
         if left:
-            raise TwinError(f"{daemon} did not come up in {len(left)} namespace(s), e.g. {left[0].parent} "
-                            f"(see {left[0].parent / (daemon + '.log')})")
+            raise TwinError(
+                f"{daemon} did not come up in {len(left)} namespace(s), e.g. {left[0].parent} "
+                f"(see {left[0].parent / (daemon + '.log')})"
+            )
         _tick(progress, "starting FRR", i + 1, len(frr.DAEMONS))
 
 
 # -- up ----------------------------------------------------------------------------------
-def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None = None, wait: bool = True,
-       timeout_s: float = 300.0, progress: Progress | None = None) -> dict:
+def up(
+    out: Path,
+    name: str | None = None,
+    servers: int = 0,
+    root: Path | None = None,
+    wait: bool = True,
+    timeout_s: float = 300.0,
+    progress: Progress | None = None,
+) -> dict:
     """Boot configure's output folder OUT as a twin and (by default) wait until it converged."""
     _preflight()
     if name:
@@ -98,8 +107,11 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
     _syntax_check(layout)
     twin = Twin(state_root(root), name)
     if twin.exists():
-        raise InputError(f"twin {name!r} exists already ({twin.dir}); `tokenfab twin down --name {name}` removes it "
-                         "(also what a crashed run left behind), or pick another --name", "--name")
+        raise InputError(
+            f"twin {name!r} exists already ({twin.dir}); `tokenfab twin down --name {name}` removes it "
+            "(also what a crashed run left behind), or pick another --name",
+            "--name",
+        )
     ns_of = {h: twin.netns(h) for h in layout.nodes}
     taken = [n for n in ns_of.values() if netns.exists(n)]
     if taken:
@@ -114,8 +126,16 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
                 for f in ("config_db.json", "frr.conf"):
                     shutil.copyfile(configs / f, d / f)
             shutil.copyfile(Path(out) / "fabric.json", twin.dir / "fabric.json")
-            record: dict[str, Any] = {"name": name, "source": str(Path(out).resolve()), "servers": servers, "state": "booting",
-                      "started_at": wall0, "failures": [], "events": [], "namespaces": {}}
+            record: dict[str, Any] = {
+                "name": name,
+                "source": str(Path(out).resolve()),
+                "servers": servers,
+                "state": "booting",
+                "started_at": wall0,
+                "failures": [],
+                "events": [],
+                "namespaces": {},
+            }
             twin.save(record)
             record["neigh_limits"] = hostlimits.acquire(twin.dir)
             twin.note_namespaces(list(ns_of.values()))
@@ -123,8 +143,12 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
             record["namespaces"] = {ns: netns.inode(ns) for ns in ns_of.values()}
             twin.save(record)
             _tick(progress, "namespaces", len(ns_of), len(ns_of))
-            netns.parallel(lambda h: netns.set_sysctls(ns_of[h], netns.SWITCH_SYSCTLS if layout.nodes[h].is_switch
-                                                        else netns.SERVER_SYSCTLS), list(ns_of))
+            netns.parallel(
+                lambda h: netns.set_sysctls(
+                    ns_of[h], netns.SWITCH_SYSCTLS if layout.nodes[h].is_switch else netns.SERVER_SYSCTLS
+                ),
+                list(ns_of),
+            )
             netns.add_wires(layout.wires, ns_of)
             _tick(progress, "links", len(layout.wires), len(layout.wires))
             record["stub"] = stub = netns.stub_kind(next(iter(ns_of.values())))
@@ -146,13 +170,26 @@ def up(out: Path, name: str | None = None, servers: int = 0, root: Path | None =
         if isinstance(exc, (netns.IpError, frr.FrrError)):
             raise TwinError(f"boot failed and was undone: {exc}") from None
         raise
-    report = {"name": name, "state_dir": str(twin.dir), "switches": len(switches), "servers": len(layout.servers),
-              "namespaces": len(ns_of), "links": len(layout.wires), "sessions": len(layout.sessions()) // 2,
-              "daemons": 2 * len(switches), "stub_interfaces": stub, **{k: round(v, 2) for k, v in timings.items()}}
+    report = {
+        "name": name,
+        "state_dir": str(twin.dir),
+        "switches": len(switches),
+        "servers": len(layout.servers),
+        "namespaces": len(ns_of),
+        "links": len(layout.wires),
+        "sessions": len(layout.sessions()) // 2,
+        "daemons": 2 * len(switches),
+        "stub_interfaces": stub,
+        **{k: round(v, 2) for k, v in timings.items()},
+    }
     if wait:
         c = converge(twin, layout, [], wall0, timeout_s, progress)
-        report.update(converged=c.ok, converged_s=None if c.seconds is None else round(c.seconds, 2),
-                      poll_s=round(c.poll_s, 2), results=[r.to_json() for r in c.results])
+        report.update(
+            converged=c.ok,
+            converged_s=None if c.seconds is None else round(c.seconds, 2),
+            poll_s=round(c.poll_s, 2),
+            results=[r.to_json() for r in c.results],
+        )
         with twin.locked():
             rec = twin.load()
             rec["events"][-1].update(converged_s=report["converged_s"], poll_s=report["poll_s"])
@@ -167,8 +204,12 @@ def memory(twin: Twin, layout: lay.Layout) -> int:
 
 # -- convergence -------------------------------------------------------------------------
 def _routing_results(layout, exp, views, hard) -> list[chk.Result]:
-    results = [chk.daemons(layout, exp, views, hard), chk.sessions(layout, exp, views), chk.routes(layout, exp, views),
-               chk.by_design(layout, exp, views)]
+    results = [
+        chk.daemons(layout, exp, views, hard),
+        chk.sessions(layout, exp, views),
+        chk.routes(layout, exp, views),
+        chk.by_design(layout, exp, views),
+    ]
     return [r for r in results if r is not None]
 
 
@@ -184,8 +225,9 @@ class Convergence:
     results: list[chk.Result]
 
 
-def converge(twin: Twin, layout: lay.Layout, failures: list[dict], since: float, timeout_s: float,
-             progress: Progress | None = None) -> Convergence:
+def converge(
+    twin: Twin, layout: lay.Layout, failures: list[dict], since: float, timeout_s: float, progress: Progress | None = None
+) -> Convergence:
     """Poll all switches until daemons, sessions and routes match the expectation for `failures`."""
     exp = expect.expected(layout, failures)
     dirs = _node_dirs(twin, layout)
@@ -224,17 +266,35 @@ def status(name: str | None = None, root: Path | None = None) -> dict:
     for host, v in views.items():
         bgp = [w for p, w in v.routes.values() if p == "bgp"]
         ups = [s.uptime_ms for s in v.sessions.values() if s.state == "Established"]
-        rows.append({"switch": host, "role": layout.nodes[host].role, "zebra": v.zebra, "bgpd": v.bgpd,
-                     "sessions_established": v.established, "sessions": len(v.sessions),
-                     "prefixes_received": sum(s.pfx_rcvd for s in v.sessions.values()),
-                     "bgp_routes": len(bgp), "max_ecmp": max(bgp, default=0), "routes": len(v.routes),
-                     "uptime_s": round(min(ups) / 1000, 1) if ups else 0.0,
-                     "down_sessions": sorted(f"{ip} ({_neighbor_name(layout, host, ip)}): {s.state}"
-                                             for ip, s in v.sessions.items() if s.state != "Established"),
-                     "error": v.error})
-    return {"name": twin.name, "state_dir": str(twin.dir), "state": rec.get("state", "?"),
-            "failures": rec.get("failures", []), "switches": rows,
-            "vtysh": f"vtysh --vty_socket {twin.dir / 'nodes'}/<switch>"}
+        rows.append(
+            {
+                "switch": host,
+                "role": layout.nodes[host].role,
+                "zebra": v.zebra,
+                "bgpd": v.bgpd,
+                "sessions_established": v.established,
+                "sessions": len(v.sessions),
+                "prefixes_received": sum(s.pfx_rcvd for s in v.sessions.values()),
+                "bgp_routes": len(bgp),
+                "max_ecmp": max(bgp, default=0),
+                "routes": len(v.routes),
+                "uptime_s": round(min(ups) / 1000, 1) if ups else 0.0,
+                "down_sessions": sorted(
+                    f"{ip} ({_neighbor_name(layout, host, ip)}): {s.state}"
+                    for ip, s in v.sessions.items()
+                    if s.state != "Established"
+                ),
+                "error": v.error,
+            }
+        )
+    return {
+        "name": twin.name,
+        "state_dir": str(twin.dir),
+        "state": rec.get("state", "?"),
+        "failures": rec.get("failures", []),
+        "switches": rows,
+        "vtysh": f"vtysh --vty_socket {twin.dir / 'nodes'}/<switch>",
+    }
 
 
 def _ping_pairs(twin: Twin, layout: lay.Layout, exp: expect.Expected) -> tuple[dict, dict, dict]:
@@ -294,9 +354,14 @@ def check(name: str | None = None, root: Path | None = None, dataplane_checks: b
         if srv_pairs:
             results.append(chk.pings("servers across rails", srv_pairs, got, labels.get))
     events = [e for e in rec.get("events", []) if e.get("action") != "up"]
-    return {"name": twin.name, "ok": chk.all_ok(results), "results": [r.to_json() for r in results],
-            "failures": failures, "last_event": events[-1] if events else None,
-            "boot": next((e for e in rec.get("events", []) if e.get("action") == "up"), None)}
+    return {
+        "name": twin.name,
+        "ok": chk.all_ok(results),
+        "results": [r.to_json() for r in results],
+        "failures": failures,
+        "last_event": events[-1] if events else None,
+        "boot": next((e for e in rec.get("events", []) if e.get("action") == "up"), None),
+    }
 
 
 # -- fail / restore ----------------------------------------------------------------------
@@ -325,8 +390,15 @@ def _timeout_for(layout: lay.Layout, hard: bool) -> float:
     return float(hold + 60 if hard else 60)
 
 
-def fail(target: str, name: str | None = None, root: Path | None = None, hard: bool = False, wait: bool = True,
-         timeout_s: float | None = None, progress: Progress | None = None) -> dict:
+def fail(
+    target: str,
+    name: str | None = None,
+    root: Path | None = None,
+    hard: bool = False,
+    wait: bool = True,
+    timeout_s: float | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Take a link (both ends' carrier down) or a switch (all its links down; `hard`: its
     daemons killed, neighbours wait for the hold timer) down, and time the reconvergence."""
     from tokenfab.names import resolve
@@ -341,17 +413,25 @@ def fail(target: str, name: str | None = None, root: Path | None = None, hard: b
         if ref.is_device:
             host = ref.devices[0]
             if host not in layout.nodes:
-                raise InputError(f"{target!r}: {host} is not booted in twin {twin.name!r} (servers boot with `twin up --servers N`)")
+                raise InputError(
+                    f"{target!r}: {host} is not booted in twin {twin.name!r} (servers boot with `twin up --servers N`)"
+                )
             if hard and not layout.nodes[host].is_switch:
                 raise InputError(f"{target!r}: --hard kills a switch's FRR daemons; {host} is a server")
-            failure: dict[str, Any] = {"target": target, "devices": [host],
-                                       "links": sorted(w.row for w in layout.wires_of(host)), "hard": hard}
+            failure: dict[str, Any] = {
+                "target": target,
+                "devices": [host],
+                "links": sorted(w.row for w in layout.wires_of(host)),
+                "hard": hard,
+            }
         else:
             if hard:
                 raise InputError(f"{target!r}: --hard applies to a switch, not to a link")
             rows = sorted(r for r in ref.links if r in booted)
             if not rows:
-                raise InputError(f"{target!r}: that link is not booted in twin {twin.name!r} (a server link needs `twin up --servers N`)")
+                raise InputError(
+                    f"{target!r}: that link is not booted in twin {twin.name!r} (a server link needs `twin up --servers N`)"
+                )
             failure = {"target": target, "devices": [], "links": rows, "hard": False}
         for f in rec["failures"]:
             if f["devices"] == failure["devices"] and f["links"] == failure["links"]:
@@ -364,15 +444,26 @@ def fail(target: str, name: str | None = None, root: Path | None = None, hard: b
         else:
             netns.set_ports(_port_changes(twin, layout, set(failure["links"]) - _down_rows(layout, rec["failures"]), False))
         rec["failures"].append(failure)
-        event = {"action": "fail", "target": target, "hard": hard, "at": failure["at"],
-                 "links": [layout.fabric.link(r).id for r in failure["links"]]}
+        event = {
+            "action": "fail",
+            "target": target,
+            "hard": hard,
+            "at": failure["at"],
+            "links": [layout.fabric.link(r).id for r in failure["links"]],
+        }
         rec["events"].append(event)
         twin.save(rec)
     return _settle(twin, layout, rec["failures"], event, wait, timeout_s or _timeout_for(layout, hard), progress)
 
 
-def restore(target: str | None = None, name: str | None = None, root: Path | None = None, wait: bool = True,
-            timeout_s: float | None = None, progress: Progress | None = None) -> dict:
+def restore(
+    target: str | None = None,
+    name: str | None = None,
+    root: Path | None = None,
+    wait: bool = True,
+    timeout_s: float | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Undo a failure (by the name it was failed with, or any name of the same link/switch);
     without a target, undo them all."""
     from tokenfab.names import resolve
@@ -387,9 +478,13 @@ def restore(target: str | None = None, name: str | None = None, root: Path | Non
             chosen = list(failures)
         else:
             ref = resolve(layout.fabric, target)
-            chosen = [f for f in failures if f["target"] == target
-                      or (ref.is_device and f["devices"] == [ref.devices[0]])
-                      or (not ref.is_device and not f["devices"] and set(f["links"]) <= set(ref.links))]
+            chosen = [
+                f
+                for f in failures
+                if f["target"] == target
+                or (ref.is_device and f["devices"] == [ref.devices[0]])
+                or (not ref.is_device and not f["devices"] and set(f["links"]) <= set(ref.links))
+            ]
         if not chosen:
             active = ", ".join(f["target"] for f in failures) or "none"
             raise InputError(f"nothing to restore for {target!r}; failed now: {active}")
@@ -423,8 +518,9 @@ def _settle(twin, layout, failures, event, wait, timeout_s, progress) -> dict:
             if e["at"] == event["at"] and e["action"] == event["action"]:
                 e.update(converged_s=event["converged_s"], poll_s=event["poll_s"])
         twin.save(rec)
-    report.update(converged=c.ok, converged_s=event["converged_s"], poll_s=event["poll_s"],
-                  results=[r.to_json() for r in c.results])
+    report.update(
+        converged=c.ok, converged_s=event["converged_s"], poll_s=event["poll_s"], results=[r.to_json() for r in c.results]
+    )
     return report
 
 
@@ -478,11 +574,18 @@ def _teardown(twin: Twin) -> dict:
         netns.delete_namespaces(ours)
         left = [ns for ns in ours if netns.exists(ns)]
         if left or stuck:
-            raise TwinError(f"twin {twin.name}: could not remove namespaces {left[:3]} / processes {stuck[:3]}; state kept in {twin.dir}")
+            raise TwinError(
+                f"twin {twin.name}: could not remove namespaces {left[:3]} / processes {stuck[:3]}; state kept in {twin.dir}"
+            )
         restored = hostlimits.release(twin.dir)
         shutil.rmtree(twin.dir)
-    return {"name": twin.name, "namespaces_removed": len(ours), "processes_killed": len(set(pids)),
-            "skipped_foreign_namespaces": foreign, "neigh_limits_restored": restored}
+    return {
+        "name": twin.name,
+        "namespaces_removed": len(ours),
+        "processes_killed": len(set(pids)),
+        "skipped_foreign_namespaces": foreign,
+        "neigh_limits_restored": restored,
+    }
 
 
 def down_all(root: Path | None = None) -> list[dict]:

@@ -47,8 +47,11 @@ def daemons(layout: Layout, exp: Expected, views: dict[str, NodeView], hard_fail
 
 
 def config_loaded(layout: Layout, rejected: dict[str, list[tuple[int, str, str]]]) -> Result:
-    problems = [f"{host} frr.conf line {n}: `{text}` accepted by neither zebra nor bgpd ({why})"
-                for host, lines in sorted(rejected.items()) for n, text, why in lines]
+    problems = [
+        f"{host} frr.conf line {n}: `{text}` accepted by neither zebra nor bgpd ({why})"
+        for host, lines in sorted(rejected.items())
+        for n, text, why in lines
+    ]
     bad = sum(1 for v in rejected.values() if v)
     return _result("frr.conf loaded", f"{len(rejected) - bad} of {len(rejected)} running switches loaded every line", problems)
 
@@ -66,8 +69,11 @@ def sessions(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Resul
         if s is None:
             problems.append(f"{_peer(layout, host, ip)}: not configured in FRR (config_db.json has it)")
         elif s.state != "Established":
-            problems.append(f"{_peer(layout, host, ip)}: {s.state}, never Established" if not s.uptime_ms
-                            else f"{_peer(layout, host, ip)}: {s.state}")
+            problems.append(
+                f"{_peer(layout, host, ip)}: {s.state}, never Established"
+                if not s.uptime_ms
+                else f"{_peer(layout, host, ip)}: {s.state}"
+            )
         else:
             up += 1
     for host, ip in sorted(exp.down):
@@ -78,8 +84,11 @@ def sessions(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Resul
     if configured != 2 * exp.sessions_planned:
         problems.insert(0, f"the configs hold {configured / 2:g} sessions, the plan {exp.sessions_planned}")
     down = f", {len(exp.down) // 2} down with the failed links/switches" if exp.down else ""
-    return _result("bgp sessions", f"{up // 2} of {len(exp.established) // 2} sessions Established{down} "
-                                   f"(plan: {exp.sessions_planned})", problems)
+    return _result(
+        "bgp sessions",
+        f"{up // 2} of {len(exp.established) // 2} sessions Established{down} (plan: {exp.sessions_planned})",
+        problems,
+    )
 
 
 def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
@@ -92,8 +101,10 @@ def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
         if got is None:
             problems.append(f"{src} -> {prefix} ({label}): no route, expected {width} paths")
         elif got[0] != "bgp" or got[1] != width:
-            problems.append(f"{src} -> {prefix} ({label}): {got[1]} {got[0]} paths, expected {width}"
-                            + (f" (planned {planned})" if planned != width else ""))
+            problems.append(
+                f"{src} -> {prefix} ({label}): {got[1]} {got[0]} paths, expected {width}"
+                + (f" (planned {planned})" if planned != width else "")
+            )
         else:
             widths[width] += 1
             if width < planned:
@@ -105,8 +116,11 @@ def routes(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Result:
     summary = f"{leaves} leaves, {len(exp.routes)} leaf->prefix routes at the expected ECMP width ({dist})"
     if reduced:
         shown = sorted(reduced.items(), key=lambda hw: (hw[1], hw[0]))[:4]
-        summary += (f"; reduced on {len(reduced)} leaves: " if len(reduced) > 4 else "; reduced: ") + \
-            ", ".join(f"{h} {w} of {exp.width_planned.get(h)}" for h, w in shown) + (", ..." if len(reduced) > 4 else "")
+        summary += (
+            (f"; reduced on {len(reduced)} leaves: " if len(reduced) > 4 else "; reduced: ")
+            + ", ".join(f"{h} {w} of {exp.width_planned.get(h)}" for h, w in shown)
+            + (", ..." if len(reduced) > 4 else "")
+        )
     if absent:
         summary += f"; {len(absent)} absent as expected (failed on purpose)"
     return _result("ecmp routes", summary, problems)
@@ -126,15 +140,19 @@ def by_design(layout: Layout, exp: Expected, views: dict[str, NodeView]) -> Resu
     absent = {k: why for k, why in exp.absent.items() if why.startswith(BY_DESIGN)}
     if not absent:
         return None
-    why = next(iter(absent.values()))[len(BY_DESIGN):]
-    return _result("unreachable by design", f"{len(absent)} leaf->prefix routes absent as planned ({why})",
-                   _present(views, absent))
+    why = next(iter(absent.values()))[len(BY_DESIGN) :]
+    return _result(
+        "unreachable by design", f"{len(absent)} leaf->prefix routes absent as planned ({why})", _present(views, absent)
+    )
 
 
 def pings(name: str, wanted: dict[tuple, bool], got: dict[tuple, bool], label) -> Result:
     """wanted: pair -> must answer (True) or must not (False)."""
-    problems = [f"{label(p)}: {'no reply' if want else 'replied, expected no path'}"
-                for p, want in sorted(wanted.items()) if got.get(p, False) != want]
+    problems = [
+        f"{label(p)}: {'no reply' if want else 'replied, expected no path'}"
+        for p, want in sorted(wanted.items())
+        if got.get(p, False) != want
+    ]
     yes = sum(wanted.values())
     no = len(wanted) - yes
     summary = f"{yes} pairs answer" + (f", {no} pairs have no path as expected" if no else "")

@@ -11,8 +11,11 @@ import typer
 
 from tokenfab.clikit import console, fail, show
 
-twin_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                       help="Boot configure's output with real FRR in network namespaces, check it, break it on purpose.")
+twin_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Boot configure's output with real FRR in network namespaces, check it, break it on purpose.",
+)
 
 NAME = typer.Option(None, "--name", help="the twin (default: the fabric's name for `up`, else the only running twin)")
 STATE = typer.Option(None, "--state-dir", help="state folder of all twins (default /run/tokenfab/twins or $TOKENFAB_TWIN_STATE)")
@@ -40,8 +43,14 @@ def _progress(enabled: bool = True):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         tasks: dict[str, TaskID] = {}
 
         def tick(phase: str, done: int, total: int) -> None:
@@ -64,8 +73,11 @@ def _print_results(results: list[dict]) -> None:
 
 def _converged_line(report: dict, what: str) -> None:
     if report.get("converged"):
-        console.print(f"{what}: converged in [bold]{report['converged_s']:.2f} s[/] "
-                      f"(measured by polling every switch; one poll takes {report['poll_s']:.2f} s)", highlight=False)
+        console.print(
+            f"{what}: converged in [bold]{report['converged_s']:.2f} s[/] "
+            f"(measured by polling every switch; one poll takes {report['poll_s']:.2f} s)",
+            highlight=False,
+        )
     elif "converged" in report:
         console.print(f"[bold red]{what}: not converged before the timeout[/]", highlight=False)
 
@@ -91,11 +103,17 @@ def up_cmd(
     if as_json:
         print(json.dumps(report, indent=1, sort_keys=True))
     else:
-        console.print(f"twin [bold]{report['name']}[/]: {report['switches']} switches, {report['servers']} servers, "
-                      f"{report['links']} links, {report['sessions']} BGP sessions, {report['daemons']} FRR daemons "
-                      f"(state in {report['state_dir']})", highlight=False)
-        console.print(f"namespaces+links+addresses {report['setup_s']:.2f} s, FRR started at {report['daemons_s']:.2f} s, "
-                      f"daemons' memory {report['daemon_rss_bytes'] / 2**20:.0f} MiB", highlight=False)
+        console.print(
+            f"twin [bold]{report['name']}[/]: {report['switches']} switches, {report['servers']} servers, "
+            f"{report['links']} links, {report['sessions']} BGP sessions, {report['daemons']} FRR daemons "
+            f"(state in {report['state_dir']})",
+            highlight=False,
+        )
+        console.print(
+            f"namespaces+links+addresses {report['setup_s']:.2f} s, FRR started at {report['daemons_s']:.2f} s, "
+            f"daemons' memory {report['daemon_rss_bytes'] / 2**20:.0f} MiB",
+            highlight=False,
+        )
         _converged_line(report, "boot")
         if report.get("converged") is False:
             _print_results(report["results"])
@@ -116,13 +134,36 @@ def status_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json:
         print(json.dumps(st, indent=1, sort_keys=True))
         return
     t = Table(title=f"twin {st['name']} ({st['state']})")
-    for col in ("switch", "role", "daemons", "sessions up", "prefixes rcvd", "BGP routes", "max ECMP", "uptime s", "down sessions"):
+    for col in (
+        "switch",
+        "role",
+        "daemons",
+        "sessions up",
+        "prefixes rcvd",
+        "BGP routes",
+        "max ECMP",
+        "uptime s",
+        "down sessions",
+    ):
         t.add_column(col, justify="left" if col in ("switch", "role", "down sessions") else "right")
     for r in st["switches"]:
-        daemons = "ok" if r["zebra"] and r["bgpd"] else ("zebra " if not r["zebra"] else "") + ("bgpd " if not r["bgpd"] else "") + "dead"
+        daemons = (
+            "ok"
+            if r["zebra"] and r["bgpd"]
+            else ("zebra " if not r["zebra"] else "") + ("bgpd " if not r["bgpd"] else "") + "dead"
+        )
         down = ", ".join(r["down_sessions"][:3]) + (f" +{len(r['down_sessions']) - 3}" if len(r["down_sessions"]) > 3 else "")
-        t.add_row(r["switch"], r["role"], daemons, f"{r['sessions_established']}/{r['sessions']}", str(r["prefixes_received"]),
-                  str(r["bgp_routes"]), str(r["max_ecmp"]), f"{r['uptime_s']:.0f}", down)
+        t.add_row(
+            r["switch"],
+            r["role"],
+            daemons,
+            f"{r['sessions_established']}/{r['sessions']}",
+            str(r["prefixes_received"]),
+            str(r["bgp_routes"]),
+            str(r["max_ecmp"]),
+            f"{r['uptime_s']:.0f}",
+            down,
+        )
     show(t, "switch")
     for f in st["failures"]:
         console.print(f"failed: {f['target']}{' (hard)' if f['hard'] else ''}", highlight=False)
@@ -130,8 +171,12 @@ def status_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json:
 
 
 @twin_app.command("check")
-def check_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON,
-              ping: bool = typer.Option(True, "--ping/--no-ping", help="also send ICMP echoes between loopbacks and servers")) -> None:
+def check_cmd(
+    name: str | None = NAME,
+    state_dir: Path | None = STATE,
+    as_json: bool = JSON,
+    ping: bool = typer.Option(True, "--ping/--no-ping", help="also send ICMP echoes between loopbacks and servers"),
+) -> None:
     """Check the plan's expectations: sessions, ECMP widths, reachability; exit 0 only if all hold."""
     from tokenfab.twin import api
 
@@ -147,8 +192,11 @@ def check_cmd(name: str | None = NAME, state_dir: Path | None = STATE, as_json: 
             console.print(f"failed on purpose: {f['target']}{' (hard)' if f['hard'] else ''}", highlight=False)
         e = report.get("last_event")
         if e:
-            took = (f"reconverged in {e['converged_s']:.2f} s (poll {e.get('poll_s', 0):.2f} s)" if e.get("converged_s") is not None
-                    else "reconvergence not measured")
+            took = (
+                f"reconverged in {e['converged_s']:.2f} s (poll {e.get('poll_s', 0):.2f} s)"
+                if e.get("converged_s") is not None
+                else "reconvergence not measured"
+            )
             console.print(f"last change: {e['action']} {e['target']}: {took}", highlight=False)
         _print_results(report["results"])
     if not report["ok"]:
@@ -188,7 +236,9 @@ def fail_cmd(
     hard: bool = typer.Option(False, "--hard", help="kill the switch's FRR daemons instead (neighbours wait for the hold timer)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for reconvergence and time it"),
     timeout: float | None = typer.Option(None, "--timeout", help="seconds (default 60, or hold time + 60 with --hard)"),
-    name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON,
+    name: str | None = NAME,
+    state_dir: Path | None = STATE,
+    as_json: bool = JSON,
 ) -> None:
     """Take a link or a switch down on purpose and time the reconvergence."""
     _change("fail", target, name, state_dir, wait, timeout, as_json, hard=hard)
@@ -199,15 +249,21 @@ def restore_cmd(
     target: str | None = typer.Argument(None, help="what was failed (default: everything failed)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for reconvergence and time it"),
     timeout: float | None = typer.Option(None, "--timeout", help="seconds to wait"),
-    name: str | None = NAME, state_dir: Path | None = STATE, as_json: bool = JSON,
+    name: str | None = NAME,
+    state_dir: Path | None = STATE,
+    as_json: bool = JSON,
 ) -> None:
     """Bring a failed link or switch back."""
     _change("restore", target, name, state_dir, wait, timeout, as_json)
 
 
 @twin_app.command("down")
-def down_cmd(name: str | None = NAME, state_dir: Path | None = STATE,
-             all_: bool = typer.Option(False, "--all", help="every twin under the state folder"), as_json: bool = JSON) -> None:
+def down_cmd(
+    name: str | None = NAME,
+    state_dir: Path | None = STATE,
+    all_: bool = typer.Option(False, "--all", help="every twin under the state folder"),
+    as_json: bool = JSON,
+) -> None:
     """Remove the twin's namespaces, links and processes (also after a crash or kill -9)."""
     from tokenfab.twin import api
 
@@ -217,10 +273,16 @@ def down_cmd(name: str | None = NAME, state_dir: Path | None = STATE,
         print(json.dumps(reports, indent=1, sort_keys=True))
         return
     for r in reports:
-        restored = ("restored the host's neighbour-table limits" if r["neigh_limits_restored"]
-                    else "neighbour-table limits kept (other twins run)")
-        console.print(f"twin {r['name']}: removed {r['namespaces_removed']} namespaces, "
-                      f"killed {r['processes_killed']} processes; {restored}", highlight=False)
+        restored = (
+            "restored the host's neighbour-table limits"
+            if r["neigh_limits_restored"]
+            else "neighbour-table limits kept (other twins run)"
+        )
+        console.print(
+            f"twin {r['name']}: removed {r['namespaces_removed']} namespaces, "
+            f"killed {r['processes_killed']} processes; {restored}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -97,7 +97,7 @@ def ping_all(pairs: list[tuple[str, str, str]], timeout_s: float = 2.0, tries: i
                         ihl = (data[0] & 0x0F) * 4
                         if len(data) < ihl + 8:
                             continue
-                        typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+                        typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl : ihl + 8])
                         hit = index.get((key, rseq))
                         if typ == 0 and rid == ident and hit and hit[2] == addr:
                             result[hit] = True

@@ -97,9 +97,14 @@ def expected(layout: Layout, failures: list[dict]) -> Expected:
     for w in layout.wires:
         if w.a in dead_nodes or w.b in dead_nodes:
             dead_wires.add(w.row)
-    e = Expected(set(), set(), sessions_planned=exp.bgp_sessions,
-                 width_planned=dict(exp.leaf_ecmp_links),
-                 failed_devices=dead_nodes, failed_wires=dead_wires)
+    e = Expected(
+        set(),
+        set(),
+        sessions_planned=exp.bgp_sessions,
+        width_planned=dict(exp.leaf_ecmp_links),
+        failed_devices=dead_nodes,
+        failed_wires=dead_wires,
+    )
     for host, nb, wire in layout.sessions():
         key = (host, nb.peer_ip)
         if host in dead_nodes or (wire is not None and wire.row in dead_wires):

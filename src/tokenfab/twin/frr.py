@@ -50,9 +50,28 @@ def prepare(node_dir: Path) -> None:
 
 def command(daemon: str, netns: str, node_dir: Path) -> list[str]:
     d = str(node_dir)
-    cmd = ["ip", "netns", "exec", netns, str(FRR_DIR / daemon), "-d", "-f", f"{d}/frr.conf",
-           "-i", f"{d}/{daemon}.pid", "-z", f"{d}/zserv.api", "--vty_socket", d, "-P", "0",
-           "--log", f"file:{d}/{daemon}.log", "--log-level", "informational"]
+    cmd = [
+        "ip",
+        "netns",
+        "exec",
+        netns,
+        str(FRR_DIR / daemon),
+        "-d",
+        "-f",
+        f"{d}/frr.conf",
+        "-i",
+        f"{d}/{daemon}.pid",
+        "-z",
+        f"{d}/zserv.api",
+        "--vty_socket",
+        d,
+        "-P",
+        "0",
+        "--log",
+        f"file:{d}/{daemon}.log",
+        "--log-level",
+        "informational",
+    ]
     if daemon == "zebra":
         cmd += ["-s", "8388608"]  # netlink receive buffer: route bursts of big fabrics
     return cmd

@@ -148,7 +148,9 @@ def read_config_db(path: Path, host: str) -> dict:
     db = load_json(path, "config")
     meta = db.get("DEVICE_METADATA", {}).get("localhost", {})
     if meta.get("hostname") != host:
-        raise InputError(f"{path}: DEVICE_METADATA.localhost.hostname is {meta.get('hostname')!r}, expected {host!r} (the folder's name)")
+        raise InputError(
+            f"{path}: DEVICE_METADATA.localhost.hostname is {meta.get('hostname')!r}, expected {host!r} (the folder's name)"
+        )
     return db
 
 
@@ -194,9 +196,13 @@ def _switch_node(host: str, role: str, cfg_dir: Path, db: dict) -> Node:
         except ValueError:
             continue  # IPv6 sessions are not booted
         node.neighbors[ip] = Neighbor(
-            ip, _str_int(nb.get("asn"), f"{where}: BGP_NEIGHBOR.{key}.asn"), nb.get("name", ""),
-            nb.get("local_addr", ""), _str_int(nb.get("holdtime", "180"), f"{where}: BGP_NEIGHBOR.{key}.holdtime"),
-            _str_int(nb.get("keepalive", "60"), f"{where}: BGP_NEIGHBOR.{key}.keepalive"))
+            ip,
+            _str_int(nb.get("asn"), f"{where}: BGP_NEIGHBOR.{key}.asn"),
+            nb.get("name", ""),
+            nb.get("local_addr", ""),
+            _str_int(nb.get("holdtime", "180"), f"{where}: BGP_NEIGHBOR.{key}.holdtime"),
+            _str_int(nb.get("keepalive", "60"), f"{where}: BGP_NEIGHBOR.{key}.keepalive"),
+        )
     return node
 
 
@@ -234,16 +240,21 @@ def load(out: Path, servers: int = 0, configs: Path | None = None) -> Layout:
             continue
         nodes[d.name] = _switch_node(d.name, d.role, cfg_dir, read_config_db(cfg_dir / "config_db.json", d.name))
     if missing:
-        raise InputError(f"{cfg_root}: no config_db.json and frr.conf for {len(missing)} switch(es): {', '.join(missing[:5])}"
-                         f"{' ...' if len(missing) > 5 else ''}")
+        raise InputError(
+            f"{cfg_root}: no config_db.json and frr.conf for {len(missing)} switch(es): {', '.join(missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''}"
+        )
     if servers < 0:
         raise InputError(f"servers: expected 0 or more, got {servers}")
     booted_servers = set(pick_servers(fabric, servers))
     for name in sorted(booted_servers, key=lambda n: fabric.index[n]):
         nodes[name] = Node(name, "server", 0, "")
 
-    wires = [Wire(i, link.a, link.a_port, link.b, link.b_port, link.kind)
-             for i, link in enumerate(fabric.iter_links()) if link.a in nodes and link.b in nodes]
+    wires = [
+        Wire(i, link.a, link.a_port, link.b, link.b_port, link.kind)
+        for i, link in enumerate(fabric.iter_links())
+        if link.a in nodes and link.b in nodes
+    ]
     for w in wires:
         for host, port in ((w.a, w.a_port), (w.b, w.b_port)):
             n = nodes[host]
@@ -264,7 +275,9 @@ def load(out: Path, servers: int = 0, configs: Path | None = None) -> Layout:
 def _server_addresses(fabric: Fabric, nodes: dict[str, Node]) -> None:
     """Booted servers: each NIC gets its planned address; source-based routing sends traffic from a
     NIC's address out of that NIC to its leaf (one routing table per NIC), as on rail hosts."""
-    gw_of = {fabric.devices["name"][leaf]: gw for leaf, gw in zip(fabric.subnets["leaf"].tolist(), fabric.subnets["gateway"].tolist())}
+    gw_of = {
+        fabric.devices["name"][leaf]: gw for leaf, gw in zip(fabric.subnets["leaf"].tolist(), fabric.subnets["gateway"].tolist())
+    }
     for link in fabric.iter_links("nic"):
         if link.a not in nodes or link.b not in nodes:
             continue

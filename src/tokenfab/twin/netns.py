@@ -119,9 +119,11 @@ def node_commands(node: Node, stub: str) -> list[str]:
     lines += [f"link set {p.name} up" for p in ports if p.admin_up]
     for src, gateway, dev, table in node.routes:
         net = next(a for a in node.ports[dev].addrs if a.startswith(src + "/"))
-        lines += [f"rule add from {src} table {table}",
-                  f"route add {_network(net)} dev {dev} src {src} table {table}",
-                  f"route add default via {gateway} dev {dev} table {table}"]
+        lines += [
+            f"rule add from {src} table {table}",
+            f"route add {_network(net)} dev {dev} src {src} table {table}",
+            f"route add default via {gateway} dev {dev} table {table}",
+        ]
     return lines
 
 
@@ -146,7 +148,9 @@ def silence(netns: str, on: bool) -> None:
 
 def set_ports(changes: dict[str, list[tuple[str, bool]]]) -> None:
     """{netns: [(port, up), ...]}: admin state of ports, one batch per namespace."""
+
     def apply(item):
         ns, ports = item
         batch((f"link set {p} {'up' if up else 'down'}" for p, up in ports), netns=ns)
+
     parallel(apply, list(changes.items()))

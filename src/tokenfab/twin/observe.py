@@ -36,8 +36,9 @@ def _sessions(data: dict) -> dict[str, Session]:
     peers = data.get("ipv4Unicast", data).get("peers", {})  # both shapes FRR 8 prints
     out = {}
     for ip, p in peers.items():
-        out[ip] = Session(p.get("state", "?"), int(p.get("peerUptimeMsec", 0)),
-                          int(p.get("pfxRcd", 0) or 0), p.get("hostname", ""))
+        out[ip] = Session(
+            p.get("state", "?"), int(p.get("peerUptimeMsec", 0)), int(p.get("pfxRcd", 0) or 0), p.get("hostname", "")
+        )
     return out
 
 

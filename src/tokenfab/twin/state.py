@@ -33,7 +33,9 @@ def state_root(path: str | Path | None = None) -> Path:
 
 def check_name(name: str) -> str:
     if not NAME_RE.match(name):
-        raise InputError(f"twin name {name!r}: use 1-32 lowercase letters, digits and '-', starting with a letter or digit", "--name")
+        raise InputError(
+            f"twin name {name!r}: use 1-32 lowercase letters, digits and '-', starting with a letter or digit", "--name"
+        )
     return name
 
 
@@ -132,8 +134,11 @@ def make_dirs(path: Path) -> None:
 def list_twins(root: Path) -> list[str]:
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and NAME_RE.match(p.name)
-                  and ((p / "twin.json").exists() or (p / "ledger").exists()))
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and NAME_RE.match(p.name) and ((p / "twin.json").exists() or (p / "ledger").exists())
+    )
 
 
 def find(root: Path, name: str | None) -> Twin:

@@ -59,8 +59,9 @@ class InferEfficiency(StrictModel):
     kv_hbm: float = Field(0.90, gt=0, le=1)
     # Prefill attention (causal, BF16, not absorbed): FlashAttention-3-class kernels, ~0.5 of peak
     # forward on H100/H800 at a few thousand tokens (an estimate).
-    prefill_attention: float = Field(0.50, gt=0, le=1, description="fraction of BF16 peak prefill attention "
-                                      "kernels reach (an estimate)")
+    prefill_attention: float = Field(
+        0.50, gt=0, le=1, description="fraction of BF16 peak prefill attention kernels reach (an estimate)"
+    )
     # Norms, rotary embeddings, routing, quantisation, sampling and kernel launches on top of the
     # GEMMs and attention (an estimate).
     overhead: float = Field(1.15, ge=1)
@@ -152,8 +153,9 @@ class InferenceResult:
     comm_notes: list[str] = field(default_factory=list)  # the communication model's assumptions
 
     def _comm(self, stage: str) -> float:
-        return sum(it.collective.count * it.time_s * (self.stretch if it.network else 1.0)
-                   for it in self.items if it.stage == stage)
+        return sum(
+            it.collective.count * it.time_s * (self.stretch if it.network else 1.0) for it in self.items if it.stage == stage
+        )
 
     def _net_comm(self, stage: str) -> float:
         return sum(it.collective.count * it.time_s * self.stretch for it in self.items if it.stage == stage and it.network)
@@ -262,15 +264,18 @@ class InferenceResult:
             f"efficiencies: GEMM compute {e.compute}, weight streaming {e.weights_hbm} of HBM, attention compute "
             f"{e.attention_compute}, KV reads {e.kv_hbm} of HBM, overhead x{e.overhead}, EP imbalance x{e.ep_imbalance}, "
             f"attention-rank imbalance x{e.dp_imbalance}, prefill attention {e.prefill_attention} of BF16 peak",
-            "decode parts per iteration: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in self.decode_parts.items())
+            "decode parts per iteration: "
+            + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in self.decode_parts.items())
             + "; each kernel takes sqrt(compute^2 + memory^2) (roofline smoothed near the ridge: an assumption)",
         ]
         out += self.comm_notes
         for it in self.items:
             c = it.collective
-            out.append(f"{it.stage} {c.parallelism} {c.kind} over {c.group_size} GPUs, {c.size_bytes / 1e6:.2f} MB, "
-                       f"{it.time_s * 1e6:.0f} us each over {'network' if it.network else 'NVLink'} "
-                       f"(bound: {it.bottleneck}), x{c.count:g} per iteration")
+            out.append(
+                f"{it.stage} {c.parallelism} {c.kind} over {c.group_size} GPUs, {c.size_bytes / 1e6:.2f} MB, "
+                f"{it.time_s * 1e6:.0f} us each over {'network' if it.network else 'NVLink'} "
+                f"(bound: {it.bottleneck}), x{c.count:g} per iteration"
+            )
         return out
 
 
@@ -285,7 +290,7 @@ def _roof(compute_s: float, memory_s: float) -> float:
 def _stage_placement(placement: np.ndarray, st: Stage, offset: int) -> np.ndarray:
     """GPU ids of a stage's replicas: (replicas, gpus_per_replica), replicas laid out in order."""
     n = st.gpus
-    return placement[offset:offset + n].reshape(st.replicas, st.gpus_per_replica)
+    return placement[offset : offset + n].reshape(st.replicas, st.gpus_per_replica)
 
 
 def replica_units(spec: InferenceSpec) -> list[int]:
@@ -296,8 +301,9 @@ def replica_units(spec: InferenceSpec) -> list[int]:
     return units
 
 
-def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement: np.ndarray,
-                       gpus_per_server: int, field: str = "inference") -> InferenceResult:
+def inference_estimate(
+    spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement: np.ndarray, gpus_per_server: int, field: str = "inference"
+) -> InferenceResult:
     """Throughput and latency of `spec` on `placement` (global GPU ids in `replica_units` order)."""
     m = check_inference(spec, gpus_per_server, field)
     placement = np.asarray(placement, dtype=np.int64)  # decode replicas, then prefill replicas
@@ -354,7 +360,9 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
     parts = {"gemm_compute": t_gemm_c, "weight_reads": t_gemm_m, "attention_compute": t_attn_c, "kv_reads": t_attn_m}
     mem_gb = (hbm_need + kv_bytes) / 1e9
     if mem_gb > gpu.hbm_gbytes * 0.95:
-        warnings.append(f"decode needs ~{mem_gb:.0f} GB per GPU (weights + KV cache) of the {gpu.model}'s {gpu.hbm_gbytes:.0f} GB")
+        warnings.append(
+            f"decode needs ~{mem_gb:.0f} GB per GPU (weights + KV cache) of the {gpu.model}'s {gpu.hbm_gbytes:.0f} GB"
+        )
 
     def add(stage: str, kind: str, groups: np.ndarray, size: float, par: str, count: float):
         if groups.shape[1] < 2 or size <= 0 or count <= 0:
@@ -400,8 +408,9 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
         gemm_gpu = (gemm - routed) / pst.tp + routed * pst.dp / pst.ep * e.ep_imbalance
     else:
         gemm_gpu = gemm / pst.tp
-    prefill_compute = (gemm_gpu / (peak * e.compute)
-                       + attn / pst.tp * e.dp_imbalance / (peak_attn * e.prefill_attention)) * e.overhead
+    prefill_compute = (
+        gemm_gpu / (peak * e.compute) + attn / pst.tp * e.dp_imbalance / (peak_attn * e.prefill_attention)
+    ) * e.overhead
     stage_comm("prefill", pst, prefill_gpus, S_new, mb)
 
     # ---- KV transfer prefill -> decode (disaggregated): the whole prompt's cache per request
@@ -414,5 +423,4 @@ def inference_estimate(spec: InferenceSpec, gpu: Gpu, comm: CommModel, placement
         t = comm.time(c)
         kv_s = t.time_s
         items.append(InferItem(c, t.time_s, t.network, t.bottleneck, "kv"))
-    return InferenceResult(spec, m, gpu, decode_compute, parts, prefill_compute, items, kv_s, 1.0, warnings,
-                           gpus_per_server)
+    return InferenceResult(spec, m, gpu, decode_compute, parts, prefill_compute, items, kv_s, 1.0, warnings, gpus_per_server)

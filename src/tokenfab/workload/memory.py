@@ -72,9 +72,22 @@ def activation_coef(recompute: str, tp: int, sequence_parallel: bool) -> float:
     return rep + split / tp
 
 
-def memory(recompute: str, *, local_params: float, zero: int, dp: int, tokens_mb: float, hidden: int, tp: int,
-           pp: int, layers: int, microbatches: int, sequence_parallel: bool = True, expert_params: float = 0.0,
-           expert_dp: int = 1) -> Memory:
+def memory(
+    recompute: str,
+    *,
+    local_params: float,
+    zero: int,
+    dp: int,
+    tokens_mb: float,
+    hidden: int,
+    tp: int,
+    pp: int,
+    layers: int,
+    microbatches: int,
+    sequence_parallel: bool = True,
+    expert_params: float = 0.0,
+    expert_dp: int = 1,
+) -> Memory:
     """Memory per GPU of the first pipeline stage; tokens_mb = s b on one CP rank. Routed experts
     (expert_params per GPU) shard their state over their own data-parallel group (dp / ep)."""
     per_layer = tokens_mb * hidden * activation_coef(recompute, tp, sequence_parallel)
@@ -102,5 +115,7 @@ def choose(requested: str, options: dict[str, Memory], hbm_gbytes: float) -> tup
 
 
 def breakdown(m: Memory) -> str:
-    return (f"{m.total_gbytes:.1f} GB = model state {m.state_gbytes:.1f} GB + activations {m.activations_gbytes:.1f} GB "
-            f"({m.per_layer_gbytes * 1e3:.0f} MB per layer x {m.layers_in_flight} layer-micro-batches in flight)")
+    return (
+        f"{m.total_gbytes:.1f} GB = model state {m.state_gbytes:.1f} GB + activations {m.activations_gbytes:.1f} GB "
+        f"({m.per_layer_gbytes * 1e3:.0f} MB per layer x {m.layers_in_flight} layer-micro-batches in flight)"
+    )

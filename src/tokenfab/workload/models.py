@@ -157,6 +157,8 @@ def library() -> dict[str, ModelSpec]:
 def get_model(name: str, field: str | None = None) -> ModelSpec:
     lib = library()
     if name not in lib:
-        raise InputError(f"unknown model {name!r}; the library has: {', '.join(sorted(lib))} "
-                         "(add your own under `models:` in a catalog file)", field)
+        raise InputError(
+            f"unknown model {name!r}; the library has: {', '.join(sorted(lib))} (add your own under `models:` in a catalog file)",
+            field,
+        )
     return lib[name]

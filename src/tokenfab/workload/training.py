@@ -63,8 +63,13 @@ class TrainEfficiency(StrictModel):
     # GEMMs: FlashAttention-3 on H100 BF16 runs forward at ~600-740 TFLOPS but backward (2.5x the
     # forward's FLOPs) at ~450-500, ~0.5 of peak together; ring/all-gather context parallelism
     # adds per-chunk launches and rescaling. It matters at long sequence, where attention dominates.
-    attention: float = Field(0.50, gt=0, le=1, description="fraction of dense peak fused causal attention "
-                             "(forward + backward) reaches; FlashAttention-3 on H100 ~0.5 (an assumption)")
+    attention: float = Field(
+        0.50,
+        gt=0,
+        le=1,
+        description="fraction of dense peak fused causal attention "
+        "(forward + backward) reaches; FlashAttention-3 on H100 ~0.5 (an assumption)",
+    )
     # HBM bandwidth reached by the optimizer step (streams 16 bytes/param in and out)
     hbm: float = Field(0.8, gt=0, le=1)
 
@@ -97,8 +102,11 @@ def check_training(spec: TrainingSpec, gpus_per_server: int, field: str) -> Mode
     p = spec.parallelism
     f = f"{field}.parallelism"
     if p.tp > gpus_per_server:
-        raise InputError(f"tp = {p.tp} is larger than a server ({gpus_per_server} GPUs): tensor parallelism must stay "
-                         f"inside one NVLink domain", f"{f}.tp")
+        raise InputError(
+            f"tp = {p.tp} is larger than a server ({gpus_per_server} GPUs): tensor parallelism must stay "
+            f"inside one NVLink domain",
+            f"{f}.tp",
+        )
     if gpus_per_server % p.tp:
         raise InputError(f"tp = {p.tp} does not divide the {gpus_per_server} GPUs of a server", f"{f}.tp")
     if m.heads % p.tp:
@@ -110,8 +118,11 @@ def check_training(spec: TrainingSpec, gpus_per_server: int, field: str) -> Mode
     if spec.seq_len % p.cp:
         raise InputError(f"cp = {p.cp} does not divide seq_len {spec.seq_len}", f"{f}.cp")
     if spec.global_batch % (p.dp * spec.micro_batch):
-        raise InputError(f"global_batch {spec.global_batch} is not a multiple of dp x micro_batch = "
-                         f"{p.dp} x {spec.micro_batch} = {p.dp * spec.micro_batch}", f"{field}.global_batch")
+        raise InputError(
+            f"global_batch {spec.global_batch} is not a multiple of dp x micro_batch = "
+            f"{p.dp} x {spec.micro_batch} = {p.dp * spec.micro_batch}",
+            f"{field}.global_batch",
+        )
     if p.ep > 1:
         if m.moe is None:
             raise InputError(f"ep = {p.ep} but {m.name} is a dense model (no experts)", f"{f}.ep")
@@ -262,8 +273,12 @@ class TrainingStep:
         return replace(self, stretch=s)
 
     def breakdown(self) -> dict[str, float]:
-        d = {"compute_s": self.compute_s, "bubble_s": self.bubble_s, "optimizer_s": self.optimizer_s,
-             "dp_exposed_s": self.dp_exposed_s}
+        d = {
+            "compute_s": self.compute_s,
+            "bubble_s": self.bubble_s,
+            "optimizer_s": self.optimizer_s,
+            "dp_exposed_s": self.dp_exposed_s,
+        }
         for k, v in self.exposed_s_per_microbatch.items():
             d[f"{k}_exposed_s"] = v * self.microbatches
         d["step_s"] = self.step_s
@@ -293,14 +308,17 @@ class TrainingStep:
         for it in self.items:
             c = it.collective
             where = "network" if it.network else "NVLink"
-            out.append(f"{c.parallelism} {c.kind} over {c.group_size} GPUs ({c.groups.shape[0]} groups), "
-                       f"{c.size_bytes / 1e6:.1f} MB, {it.time_s * 1e3:.3f} ms each over {where} (bound: {it.bottleneck}), "
-                       f"x{c.count:g} per step")
+            out.append(
+                f"{c.parallelism} {c.kind} over {c.group_size} GPUs ({c.groups.shape[0]} groups), "
+                f"{c.size_bytes / 1e6:.1f} MB, {it.time_s * 1e3:.3f} ms each over {where} (bound: {it.bottleneck}), "
+                f"x{c.count:g} per step"
+            )
         return out
 
 
-def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.ndarray,
-                  gpus_per_server: int, field: str = "training") -> TrainingStep:
+def training_step(
+    spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.ndarray, gpus_per_server: int, field: str = "training"
+) -> TrainingStep:
     """Step time of `spec` on the GPUs in `placement` (global GPU ids, one per rank, ascending)."""
     m = check_training(spec, gpus_per_server, field)
     p = spec.parallelism
@@ -323,13 +341,22 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     chosen, note = mem_model.choose(spec.recompute, options, gpu.hbm_gbytes)
     warnings: list[str] = []
     if chosen.total_gbytes > gpu.hbm_gbytes:  # a job that cannot run is refused with its numbers
-        ask = "" if spec.recompute == "auto" else (
-            f" (recompute {spec.recompute}; " + ", ".join(f"{k} needs {v.total_gbytes:.1f} GB" for k, v in options.items()) + ")")
-        raise InputError(f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the "
-                         f"{gpu.model}'s {gpu.hbm_gbytes:.0f} GB: {mem_model.breakdown(chosen)}{ask}; "
-                         f"{'even full recompute is too much: ' if spec.recompute == 'auto' else ''}"
-                         f"raise pp, tp or cp, use ZeRO 2/3, a smaller micro_batch, or a GPU with more memory",
-                         f"{field}.parallelism")
+        ask = (
+            ""
+            if spec.recompute == "auto"
+            else (
+                f" (recompute {spec.recompute}; "
+                + ", ".join(f"{k} needs {v.total_gbytes:.1f} GB" for k, v in options.items())
+                + ")"
+            )
+        )
+        raise InputError(
+            f"{m.name} with tp {p.tp} pp {p.pp} dp {p.dp} cp {p.cp} ep {p.ep} does not fit the "
+            f"{gpu.model}'s {gpu.hbm_gbytes:.0f} GB: {mem_model.breakdown(chosen)}{ask}; "
+            f"{'even full recompute is too much: ' if spec.recompute == 'auto' else ''}"
+            f"raise pp, tp or cp, use ZeRO 2/3, a smaller micro_batch, or a GPU with more memory",
+            f"{field}.parallelism",
+        )
     mode = chosen.recompute
     rc = mode == "full"
     # full recompute runs the forward pass twice: 8 instead of 6 per parameter, attention likewise
@@ -366,8 +393,14 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     add("all_gather", ("cp",), 2 * b * s * kv_dim * act / p.tp, "cp", layers_stage * (2 + (1 if rc else 0)), ov.cp)
     # EP: dispatch + combine forward and backward per MoE layer
     if m.moe and p.ep > 1:
-        add("all_to_all", ("ep",), tok_mb / p.tp * m.moe.top_k * m.hidden * act, "ep",
-            moe_layers_stage * (4 + (2 if rc else 0)), ov.ep)
+        add(
+            "all_to_all",
+            ("ep",),
+            tok_mb / p.tp * m.moe.top_k * m.hidden * act,
+            "ep",
+            moe_layers_stage * (4 + (2 if rc else 0)),
+            ov.ep,
+        )
     # PP: activations forward and gradients backward at each of the v chunk boundaries
     add("send_recv", ("pp",), tok_mb * m.hidden * act / p.tp, "pp", float(p.vpp), ov.pp)
     # DP: gradients (BF16) and parameters, per stage; experts reduce over their own DP group
@@ -384,15 +417,42 @@ def training_step(spec: TrainingSpec, gpu: Gpu, comm: CommModel, placement: np.n
     # optimizer: Adam streams master weights, moments and grads (16 B/param) in and out of HBM
     shard = ne_local / (p.dp if p.zero else 1) + ex_local / (max(p.dp // p.ep, 1) if p.zero else 1)
     optimizer_s = shard * 32 / (gpu.hbm_tbytes_per_s * 1e12 * spec.efficiency.hbm)
-    return TrainingStep(spec, m, gpu, n, mbs, compute_mb, optimizer_s, items, f_tok, f_exec, peak, chosen.total_gbytes,
-                        1.0, warnings, mode, chosen, note)
+    return TrainingStep(
+        spec,
+        m,
+        gpu,
+        n,
+        mbs,
+        compute_mb,
+        optimizer_s,
+        items,
+        f_tok,
+        f_exec,
+        peak,
+        chosen.total_gbytes,
+        1.0,
+        warnings,
+        mode,
+        chosen,
+        note,
+    )
 
 
-def _memory(spec: TrainingSpec, m: ModelSpec, ne_local: float, ex_local: float, mbs: int,
-            recompute: str) -> mem_model.Memory:
+def _memory(spec: TrainingSpec, m: ModelSpec, ne_local: float, ex_local: float, mbs: int, recompute: str) -> mem_model.Memory:
     """Memory per GPU of the first stage under one recompute mode (workload/memory.py)."""
     p = spec.parallelism
-    return mem_model.memory(recompute, local_params=ne_local, expert_params=ex_local, expert_dp=p.dp // p.ep,
-                            zero=p.zero, dp=p.dp,
-                            tokens_mb=spec.seq_len / p.cp * spec.micro_batch, hidden=m.hidden, tp=p.tp, pp=p.pp,
-                            layers=m.layers, microbatches=mbs, sequence_parallel=spec.sequence_parallel)
+    return mem_model.memory(
+        recompute,
+        local_params=ne_local,
+        expert_params=ex_local,
+        expert_dp=p.dp // p.ep,
+        zero=p.zero,
+        dp=p.dp,
+        tokens_mb=spec.seq_len / p.cp * spec.micro_batch,
+        hidden=m.hidden,
+        tp=p.tp,
+        pp=p.pp,
+        layers=m.layers,
+        microbatches=mbs,
+        sequence_parallel=spec.sequence_parallel,
+    )

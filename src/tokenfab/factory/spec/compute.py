@@ -23,19 +23,24 @@ class Network(StrictModel):
 
     model: Literal["simulator", "analytical"] = Field("simulator", description="Communication model.")
     routing: Literal["ecmp", "adaptive", "spray"] = Field(
-        "ecmp", description="How flows spread over equal-cost paths (simulator only).")
-    qps: int = Field(1, ge=1, le=16, description="RDMA queue pairs per connection, each hashed on its own "
-                                                 "(NCCL_IB_QPS_PER_CONNECTION; simulator only).")
-    analytical: AnalyticalConfig = Field(AnalyticalConfig(), description="Efficiencies and latencies of the "
-                                                                         "analytical model.")
+        "ecmp", description="How flows spread over equal-cost paths (simulator only)."
+    )
+    qps: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="RDMA queue pairs per connection, each hashed on its own (NCCL_IB_QPS_PER_CONNECTION; simulator only).",
+    )
+    analytical: AnalyticalConfig = Field(AnalyticalConfig(), description="Efficiencies and latencies of the analytical model.")
 
 
 class Scheduler(StrictModel):
     """How queued jobs are placed on free GPUs."""
 
     policy: Literal["topology-aware", "first-fit"] = Field(
-        "topology-aware", description="topology-aware keeps a job in as few scalable units as it can; first-fit "
-                                      "takes the first free GPUs.")
+        "topology-aware",
+        description="topology-aware keeps a job in as few scalable units as it can; first-fit takes the first free GPUs.",
+    )
     backfill: bool = Field(True, description="A later job may start when the head of the queue does not fit.")
 
 
@@ -76,11 +81,13 @@ class Job(StrictModel):
     duration_h: float | None = Field(None, gt=0, description="Hours it runs for.")
     count: PositiveInt = Field(1, description="Copies of the job.")
     every_h: float = Field(0.0, ge=0, description="Arrival spacing of the copies.")
-    dataset: str | None = Field(None, description="Dataset the training reads (storage bandwidth; it starves when "
-                                                  "the dataset runs dry).")
+    dataset: str | None = Field(
+        None, description="Dataset the training reads (storage bandwidth; it starves when the dataset runs dry)."
+    )
     max_epochs: float = Field(1.0, gt=0, description="Passes over the dataset the job may make.")
     checkpoint_min: float | Literal["auto", "off"] | None = Field(
-        None, description="Minutes between checkpoints, auto (Young/Daly) or off; default: the factory's `checkpoint`.")
+        None, description="Minutes between checkpoints, auto (Young/Daly) or off; default: the factory's `checkpoint`."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Job:

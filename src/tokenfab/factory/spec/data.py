@@ -129,8 +129,11 @@ def check(spec: FactorySpec, p: Problems, tiers: set[str]) -> dict[str, str]:
         f = f"pipelines.{k}"
         check_tenant(spec, p, pl.tenant, f"{f}.tenant")
         if p.one_of(pl.source, sources, f"{f}.source", "source") and sources[pl.source].tenant != pl.tenant:
-            p.add(f"{f}.source", f"source {pl.source!r} belongs to tenant {sources[pl.source].tenant!r}, the pipeline "
-                                 f"to {pl.tenant!r}: a tenant's pipeline reads only its own data")
+            p.add(
+                f"{f}.source",
+                f"source {pl.source!r} belongs to tenant {sources[pl.source].tenant!r}, the pipeline "
+                f"to {pl.tenant!r}: a tenant's pipeline reads only its own data",
+            )
         if p.one_of(pl.pool, pools, f"{f}.pool", "CPU pool"):
             used_nodes[pl.pool] = used_nodes.get(pl.pool, 0) + pl.nodes
         if not tiers:
@@ -143,8 +146,10 @@ def check(spec: FactorySpec, p: Problems, tiers: set[str]) -> dict[str, str]:
     for pool in spec.cpu_pools:
         if used_nodes.get(pool.name, 0) > pool.nodes:
             k = next(i for i, x in enumerate(spec.pipelines) if x.pool == pool.name)
-            p.add(f"pipelines.{k}.nodes", f"pipelines on CPU pool {pool.name!r} need {used_nodes[pool.name]} nodes; "
-                                          f"it has {pool.nodes}")
+            p.add(
+                f"pipelines.{k}.nodes",
+                f"pipelines on CPU pool {pool.name!r} need {used_nodes[pool.name]} nodes; it has {pool.nodes}",
+            )
     full: set[str] = set()  # tiers reported over capacity (once each)
     for k, d in enumerate(spec.datasets):
         check_tenant(spec, p, d.tenant, f"datasets.{k}.tenant")
@@ -155,8 +160,10 @@ def check(spec: FactorySpec, p: Problems, tiers: set[str]) -> dict[str, str]:
             on = sum(x.size_gb for x in spec.datasets if x.tier == d.tier)
             if on > tier.capacity_tb * 1000 and d.tier not in full:
                 full.add(d.tier)
-                p.add(f"datasets.{k}.size_gb", f"datasets on tier {d.tier!r} take {on:,.0f} GB; it holds "
-                                               f"{tier.capacity_tb * 1000:,.0f} GB")
+                p.add(
+                    f"datasets.{k}.size_gb",
+                    f"datasets on tier {d.tier!r} take {on:,.0f} GB; it holds {tier.capacity_tb * 1000:,.0f} GB",
+                )
         if d.name in datasets:
             p.add(f"datasets.{k}.name", f"dataset {d.name!r} is defined twice")
         datasets.setdefault(d.name, d.tenant)

@@ -29,8 +29,9 @@ class Variant(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str = Field(description="Variant name (differs from the factory's and the other variants').")
-    against: str | None = Field(None, description="Compare with this variant instead of the base (e.g. spraying "
-                                                  "against ECMP with the same spine down).")
+    against: str | None = Field(
+        None, description="Compare with this variant instead of the base (e.g. spraying against ECMP with the same spine down)."
+    )
 
 
 class FactorySpec(StrictModel):
@@ -39,14 +40,17 @@ class FactorySpec(StrictModel):
     name: str = Field("factory", pattern=NAME, description="Factory name (reports, the base of `compare`).")
     description: str = Field("", description="What it is (reports).")
     fabric: str = Field(description="An intent YAML or a plan folder, relative to the factory file.")
-    catalog: list[str] = Field(default_factory=list, description=(
-        "Your own catalog files or folders (models, GPUs, servers, ...), relative to this file; "
-        "an entry with a shipped name overrides it. See `tokenfab schema catalog`."))
+    catalog: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Your own catalog files or folders (models, GPUs, servers, ...), relative to this file; "
+            "an entry with a shipped name overrides it. See `tokenfab schema catalog`."
+        ),
+    )
     window_h: float = Field(24.0, gt=0, le=24 * 366, description="Hours simulated.")
     seed: int = Field(0, description="Random seed: arrivals, failures (same seed, same run).")
     tick_min: float = Field(10.0, gt=0, le=24 * 60, description="Step of data, services and autoscaling, minutes.")
-    request_bin_s: float = Field(10.0, gt=0, le=3600, description="Request arrivals are counted per bin of this "
-                                                                  "many seconds.")
+    request_bin_s: float = Field(10.0, gt=0, le=3600, description="Request arrivals are counted per bin of this many seconds.")
     network: Network = Field(Network(), description="How communication time is computed.")
     scheduler: Scheduler = Field(Scheduler(), description="How queued jobs are placed.")
     power: Power = Field(Power(), description="How the facility draws power.")
@@ -82,8 +86,16 @@ class FactorySpec(StrictModel):
     @property
     def layered(self) -> bool:
         """Uses any layer beyond jobs on the fabric (data, storage, services, failures)."""
-        return bool(self.storage or self.sources or self.pipelines or self.services or self.lifecycles
-                    or self.failures or self.checkpoint or self.datasets)
+        return bool(
+            self.storage
+            or self.sources
+            or self.pipelines
+            or self.services
+            or self.lifecycles
+            or self.failures
+            or self.checkpoint
+            or self.datasets
+        )
 
 
 def check_refs(spec: FactorySpec, source: str = "factory") -> None:
@@ -94,8 +106,9 @@ def check_refs(spec: FactorySpec, source: str = "factory") -> None:
         p.add("compare", "variant names must be unique and differ from the factory's name")
     for i, v in enumerate(spec.compare):
         if v.against is not None:
-            p.one_of(v.against, [spec.name] + [x.name for x in spec.compare if x.name != v.name],
-                     f"compare.{i}.against", "variant")
+            p.one_of(
+                v.against, [spec.name] + [x.name for x in spec.compare if x.name != v.name], f"compare.{i}.against", "variant"
+            )
     tenancy.check(spec, p)
     tiers = storage.check(spec, p)
     datasets = data.check(spec, p, tiers)
@@ -143,8 +156,10 @@ def variants(spec: FactorySpec, raw: dict[str, Any], source: str = "factory") ->
         extra = v.model_dump(exclude={"name", "against"})
         for k in extra:
             if k not in FactorySpec.model_fields or k in ("name", "compare"):
-                raise InputError(f"{source}: compare.{i}.{k}: not a section a variant can replace "
-                                 f"(use: {', '.join(sorted(set(FactorySpec.model_fields) - {'name', 'compare'}))})")
+                raise InputError(
+                    f"{source}: compare.{i}.{k}: not a section a variant can replace "
+                    f"(use: {', '.join(sorted(set(FactorySpec.model_fields) - {'name', 'compare'}))})"
+                )
         base.update(extra)
         base["name"] = v.name
         out.append((v.name, parse_factory(base, f"{source}: compare.{i} ({v.name})")))

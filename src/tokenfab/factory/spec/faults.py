@@ -27,8 +27,9 @@ class Fault(StrictModel):
 
     at_h: float = Field(ge=0, description="Start, hours into the window.")
     up_h: float | None = Field(None, description="End (default: the end of the window).")
-    down: str | None = Field(None, description="A device or link taken down (spine-1, leaf-r1-1:Ethernet256, "
-                                               "leaf-r1-1--spine-1).")
+    down: str | None = Field(
+        None, description="A device or link taken down (spine-1, leaf-r1-1:Ethernet256, leaf-r1-1--spine-1)."
+    )
     network: Literal["backend", "frontend", "storage"] = Field("backend", description="The network impaired.")
     loss: float = Field(0.0, ge=0, lt=0.5, description="Packet loss probability per link.")
     jitter_us: float = Field(0.0, ge=0, description="Mean extra delay per hop, microseconds.")
@@ -42,11 +43,16 @@ class Fault(StrictModel):
     def _order(self) -> Fault:
         if self.up_h is not None and self.up_h <= self.at_h:
             raise ValueError(f"up_h ({self.up_h}) must be after at_h ({self.at_h})")
-        kinds = [k for k, on in (("down", self.down is not None), ("impairment", self.impairs),
-                                 ("storage", self.storage is not None)) if on]
+        kinds = [
+            k
+            for k, on in (("down", self.down is not None), ("impairment", self.impairs), ("storage", self.storage is not None))
+            if on
+        ]
         if len(kinds) != 1:
-            raise ValueError("a fault is one of: down (a device or link), an impairment (loss, jitter_us, latency_us, "
-                             "degrade) or a storage slowdown (storage + slowdown)")
+            raise ValueError(
+                "a fault is one of: down (a device or link), an impairment (loss, jitter_us, latency_us, "
+                "degrade) or a storage slowdown (storage + slowdown)"
+            )
         if self.storage is not None and self.slowdown >= 1.0:
             raise ValueError("a storage fault needs slowdown < 1 (the share of bandwidth kept)")
         if self.where is not None and self.network != "backend":
@@ -66,10 +72,11 @@ class Checkpointing(StrictModel):
     """Training jobs' checkpoints (synchronous writes to the checkpoint tier)."""
 
     interval_min: float | Literal["auto", "off"] = Field(
-        "auto", description="Minutes of work between checkpoints; auto: Young/Daly sqrt(2 x write time x MTBF of "
-                            "the job).")
-    bytes_per_param: float = Field(14.0, gt=0, description="Checkpoint bytes per parameter (BF16 weights + FP32 "
-                                                           "master weights + Adam m and v).")
+        "auto", description="Minutes of work between checkpoints; auto: Young/Daly sqrt(2 x write time x MTBF of the job)."
+    )
+    bytes_per_param: float = Field(
+        14.0, gt=0, description="Checkpoint bytes per parameter (BF16 weights + FP32 master weights + Adam m and v)."
+    )
     keep: PositiveInt = Field(2, description="Checkpoints kept per job (storage capacity).")
 
 

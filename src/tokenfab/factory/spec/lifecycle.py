@@ -23,7 +23,8 @@ class LifecycleTrain(StrictModel):
     min_dataset_gb: float = Field(0.0, ge=0, description="Wait for this much data before training.")
     max_epochs: float = Field(1.0, gt=0, description="Passes over the dataset a run may make.")
     checkpoint_min: float | Literal["auto", "off"] | None = Field(
-        None, description="Minutes between checkpoints, auto or off; default: the factory's `checkpoint`.")
+        None, description="Minutes between checkpoints, auto or off; default: the factory's `checkpoint`."
+    )
 
     @model_validator(mode="after")
     def _until(self) -> LifecycleTrain:
@@ -90,8 +91,9 @@ def check(spec: FactorySpec, p: Problems, datasets: dict[str, str], services: di
         if lc.deploy is None or not p.one_of(lc.deploy, services, f"{f}.deploy", "service"):
             continue
         if services[lc.deploy] != lc.tenant:
-            p.add(f"{f}.deploy", f"service {lc.deploy!r} belongs to tenant {services[lc.deploy]!r}, the lifecycle to "
-                                 f"{lc.tenant!r}")
+            p.add(
+                f"{f}.deploy", f"service {lc.deploy!r} belongs to tenant {services[lc.deploy]!r}, the lifecycle to {lc.tenant!r}"
+            )
         svc = next(s for s in spec.services if s.name == lc.deploy)
         serves = svc.workload is None or (svc.workload in spec.workloads and spec.workloads[svc.workload].inference)
         if trains and serves:

@@ -77,8 +77,10 @@ def check(spec: FactorySpec, p: Problems) -> dict[str, str]:
         check_tenant(spec, p, s.tenant, f"{f}.tenant")
         if s.workload is not None and p.one_of(s.workload, spec.workloads, f"{f}.workload", "workload"):
             if spec.workloads[s.workload].kind != "inference":
-                p.add(f"{f}.workload", f"workload {s.workload!r} is a {spec.workloads[s.workload].kind} workload; "
-                                       f"an inference one is needed")
+                p.add(
+                    f"{f}.workload",
+                    f"workload {s.workload!r} is a {spec.workloads[s.workload].kind} workload; an inference one is needed",
+                )
         if s.name in services:
             p.add(f"{f}.name", f"service name {s.name!r} is used twice")
         services.setdefault(s.name, s.tenant)

@@ -23,8 +23,11 @@ class Tier(StrictModel):
     capacity_tb: float = Field(gt=0, description="Usable capacity, TB.")
     read_gbytes_per_s: float = Field(gt=0, description="Aggregate read bandwidth, GB/s.")
     write_gbytes_per_s: float = Field(gt=0, description="Aggregate write bandwidth, GB/s.")
-    usd_per_tb_month: float | None = Field(None, ge=0, description="Price of capacity (default by kind: ~public-cloud "
-                                                                  "list prices, $140 parallel FS, $23 object store).")
+    usd_per_tb_month: float | None = Field(
+        None,
+        ge=0,
+        description="Price of capacity (default by kind: ~public-cloud list prices, $140 parallel FS, $23 object store).",
+    )
     place: Place = Field(Place(), description="Where the tier is (sovereignty checks).")
 
     @property
@@ -39,8 +42,11 @@ class StorageSpec(StrictModel):
     checkpoints: str | None = Field(None, description="Tier for checkpoints (default: the first parallel-fs).")
     registry: str | None = Field(None, description="Tier for registered models (default: the first object store).")
     fabric_gbps: float | None = Field(
-        None, gt=0, description="The storage fabric's bandwidth (what-if); default: the plan's storage network "
-                                "(`storage:` in the intent), else its frontend network (converged).")
+        None,
+        gt=0,
+        description="The storage fabric's bandwidth (what-if); default: the plan's storage network "
+        "(`storage:` in the intent), else its frontend network (converged).",
+    )
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
