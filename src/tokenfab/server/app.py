@@ -419,7 +419,8 @@ def create_app(
         _remember((str(path), st.st_mtime_ns, st.st_size), fabric)  # the next read needs no reload
         # fabric.json holds the intent as resolved (the search's choices written in); what was asked for is
         # kept beside the plan, keyed by the plan's version, to tell a current plan from a stale one
-        ws.save_planned(name, json.dumps(intent.model_dump(mode="json"), sort_keys=True), st.st_mtime_ns)
+        resolved, _ = _plan_record(str(path), st.st_mtime_ns, st.st_size)
+        ws.save_planned(name, json.dumps(intent.model_dump(mode="json"), sort_keys=True), resolved)
 
     def status_of(name: str) -> tuple[str, str | None, dict[str, Any] | None]:
         """(planned | stale | invalid | unplanned, the intent's error, the plan's summary)."""
@@ -433,7 +434,7 @@ def create_app(
             return ("invalid", error, summary)
         if summary is None:
             return ("unplanned", None, None)
-        asked = ws.planned(name, fabric_path.stat().st_mtime_ns)
+        asked = ws.planned(name, planned_json)
         if asked is None:  # a plan made on the CLI: only its resolved intent to compare with
             asked = planned_json
         return ("planned" if asked == intent_json else "stale", None, summary)

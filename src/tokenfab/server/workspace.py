@@ -77,19 +77,21 @@ class Workspace:
         tmp.write_text(text)
         tmp.replace(d / "intent.yaml")
 
-    def save_planned(self, name: str, intent_json: str, plan_mtime_ns: int) -> None:
-        """The intent a plan was made from (as asked, before the design search resolved it)."""
+    def save_planned(self, name: str, intent_json: str, resolved_json: str) -> None:
+        """The intent a plan was made from (as asked, before the design search resolved it), with the
+        resolved intent its fabric.json holds: a later stage rewriting the plan folder keeps the pair."""
         path = self.design_dir(name) / ".planned-intent.json"
         tmp = path.with_name(".planned-intent.json.tmp")
-        tmp.write_text(json.dumps({"plan_mtime_ns": plan_mtime_ns, "intent": intent_json}))
+        tmp.write_text(json.dumps({"resolved": resolved_json, "intent": intent_json}))
         tmp.replace(path)
 
-    def planned(self, name: str, plan_mtime_ns: int) -> str | None:
+    def planned(self, name: str, resolved_json: str) -> str | None:
+        """The intent as asked for the plan whose resolved intent is `resolved_json`, if recorded."""
         try:
             rec = json.loads((self.design_dir(name) / ".planned-intent.json").read_text())
         except (OSError, ValueError):
             return None
-        return rec["intent"] if rec.get("plan_mtime_ns") == plan_mtime_ns else None
+        return rec["intent"] if rec.get("resolved") == resolved_json else None
 
     def delete(self, name: str) -> None:
         d = self.design_dir(name)

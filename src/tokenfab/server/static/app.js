@@ -422,8 +422,8 @@ async function simulateTab(name, d, body, _tab, params) {
       for (const s of r.result.series) traces.push({ x: s.size_bytes, y: s.busbw_GBps, name: `${run} ${s.routing}`, mode: "lines+markers" });
     }
     if (!traces.length) { put(chart, el("p", { class: "muted", style: "padding:12px" }, "Run a simulation to see busbw against message size.")); heat.hidden = true; return; }
-    Plotly.newPlot(chart, traces, { title: "bus bandwidth by message size", xaxis: { title: "message size (bytes)", type: "log" },
-      yaxis: { title: "busbw (GB/s)" }, margin: { t: 40 } }, { displaylogo: false, responsive: true });
+    Plotly.newPlot(chart, traces, { title: { text: "bus bandwidth by message size" }, xaxis: { title: { text: "message size (bytes)" }, type: "log" },
+      yaxis: { title: { text: "busbw (GB/s)" } }, margin: { t: 40 } }, { displaylogo: false, responsive: true });
     const links = first.result.links || [];
     heat.hidden = false;
     const failed = links.filter((l) => l.failed);
@@ -434,7 +434,7 @@ async function simulateTab(name, d, body, _tab, params) {
       marker: { color: links.map((l) => l.failed ? "#c62828" : l.load > 0.9 ? "#e67e22" : "#1f77b4") },
       text: links.map((l) => `${l.link}<br>${l.kind}<br>${l.failed ? "FAILED" : (l.load * 100).toFixed(1) + "% of usable capacity"}`),
       hovertemplate: "%{text}<extra></extra>" }],
-      { title: "link load (share of usable capacity, busier direction)", xaxis: { title: "links, busiest first" }, yaxis: { title: "load (%)" }, margin: { t: 40 } },
+      { title: { text: "link load (share of usable capacity, busier direction)" }, xaxis: { title: { text: "links, busiest first" } }, yaxis: { title: { text: "load (%)" } }, margin: { t: 40 } },
       { displaylogo: false, responsive: true });
   };
   picks.addEventListener("change", draw);
@@ -507,7 +507,7 @@ async function factoryTab(name, d, body, _tab, params) {
     F.comparison.length > 1 ? el("div", {}, el("h2", {}, "Variants side by side"), sortableTable(Object.keys(F.comparison[0]), F.comparison.map((x) => Object.values(x).map((v) => typeof v === "object" && v !== null ? JSON.stringify(v) : v)))) : null);
   const tl = F.timeline;
   Plotly.newPlot("gpu-time-chart", Object.entries(tl.series).map(([k, ys]) => ({ x: tl.t_h, y: ys, name: k.replace(/_gpus$/, "").replace(/_/g, " "), stackgroup: "gpus", mode: "none" })),
-    { title: "GPUs by what they do, over the window", xaxis: { title: "hour" }, yaxis: { title: "GPUs" }, margin: { t: 40 } }, { displaylogo: false, responsive: true });
+    { title: { text: "GPUs by what they do, over the window" }, xaxis: { title: { text: "hour" } }, yaxis: { title: { text: "GPUs" } }, margin: { t: 40 } }, { displaylogo: false, responsive: true });
 }
 
 async function filesTab(name, d, body) {
@@ -556,7 +556,7 @@ async function sweepsView(params) {
     const isP = (r) => pi >= 0 && String(r[pi]).toLowerCase() === "true";
     Plotly.newPlot(chart, [false, true].map((p) => ({ x: t.rows.filter((r) => isP(r) === p).map((r) => +r[xi]), y: t.rows.filter((r) => isP(r) === p).map((r) => +r[yi]),
       mode: "markers", name: p ? "Pareto front" : "designs", marker: { size: p ? 11 : 7 }, customdata: t.rows.filter((r) => isP(r) === p).map((r) => t.rows.indexOf(r)) })),
-      { xaxis: { title: xs.value }, yaxis: { title: ys.value }, margin: { t: 20 } }, { displaylogo: false, responsive: true });
+      { xaxis: { title: { text: xs.value } }, yaxis: { title: { text: ys.value } }, margin: { t: 20 } }, { displaylogo: false, responsive: true });
     chart.on("plotly_click", (ev) => {
       const row = t.rows[ev.points[0].customdata];
       put(detail, el("h2", {}, "Point"), el("table", {}, t.columns.map((c, i) => el("tr", {}, el("td", {}, c), el("td", {}, row[i])))));
