@@ -37,7 +37,7 @@ class Cluster(StrictModel):
         None, ge=1, le=32, description="backend NICs per server (one rail each); default: one per GPU"
     )
     nic_model: str = Field("ConnectX-7", description="catalog NIC model of the backend NICs")
-    nic_speed_gbps: int | None = Field(None, gt=0, description="NIC port speed; default: the NIC's catalog speed")
+    nic_speed_gbps: int | None = Field(None, gt=0, le=3200, description="NIC port speed; default: the NIC's catalog speed")
     planes: int | Literal["auto"] = Field(
         1,
         description="a NIC's ports split over this many parallel, separate fabrics (1-8), or auto: the design search "
@@ -57,15 +57,15 @@ class Tier(StrictModel):
     uplink_breakout: str | None = Field(
         None, description="SONiC breakout mode of the uplink cages; default: the highest speed both tiers support"
     )
-    count: int | None = Field(None, ge=1, description="override the computed switch count (per group); not for leaves")
+    count: int | None = Field(None, ge=1, le=100_000, description="override the computed switch count (per group); not for leaves")
 
 
 class CableLengths(StrictModel):
     """Fixed run per tier; unset (the default) derives each run from the rack layout."""
 
-    server_leaf_m: float | None = Field(None, gt=0, description="every server-to-leaf cable run")
-    leaf_spine_m: float | None = Field(None, gt=0, description="every leaf-to-spine cable run")
-    spine_core_m: float | None = Field(None, gt=0, description="every spine-to-core cable run")
+    server_leaf_m: float | None = Field(None, gt=0, le=10_000, description="every server-to-leaf cable run")
+    leaf_spine_m: float | None = Field(None, gt=0, le=10_000, description="every leaf-to-spine cable run")
+    spine_core_m: float | None = Field(None, gt=0, le=10_000, description="every spine-to-core cable run")
 
 
 class FabricSpec(StrictModel):
@@ -95,7 +95,7 @@ class FabricSpec(StrictModel):
     spine: Tier = Field(Tier(), description="the spine tier")
     core: Tier = Field(Tier(), description="the core tier (three tiers only; it has no uplinks)")
     servers_per_su: int | None = Field(
-        None, ge=1, description="override: servers per scalable unit (under one leaf of each rail)"
+        None, ge=1, le=100_000, description="override: servers per scalable unit (under one leaf of each rail)"
     )
     max_servers: int | None = Field(
         None, ge=1, description="size spines, cores and address blocks for growth to this many servers"
@@ -167,21 +167,21 @@ class SideNetwork(StrictModel):
     """A frontend or storage network, counted in the BOM (a two-tier Clos of its own)."""
 
     nics_per_server: int = Field(1, ge=1, le=8, description="NIC ports per GPU server on this network")
-    speed_gbps: int = Field(200, gt=0, description="port speed of every link in this network")
+    speed_gbps: int = Field(200, gt=0, le=3200, description="port speed of every link in this network")
     switch_model: str = Field("CX732Q-N", description="catalog switch model of its leaves and spines")
     oversubscription: float = Field(2.0, ge=1.0, le=16.0, description="leaf downlink : uplink bandwidth")
-    storage_nodes: int = Field(0, ge=0, description="storage servers on this network (storage only)")
+    storage_nodes: int = Field(0, ge=0, le=1_000_000, description="storage servers on this network (storage only)")
     storage_node_links: int = Field(2, ge=1, le=8, description="ports per storage server")
 
 
 class Racks(StrictModel):
     """Rack layout: what fits a rack, and how far apart racks stand (cable lengths follow)."""
 
-    power_budget_kw: float = Field(40.0, gt=0, description="power a rack may draw")
-    rack_units: int = Field(42, ge=8, description="height of a rack in U")
+    power_budget_kw: float = Field(40.0, gt=0, le=1000, description="power a rack may draw")
+    rack_units: int = Field(42, ge=8, le=100, description="height of a rack in U")
     spares_percent: float = Field(0.0, ge=0, le=100, description="extra optics and cables on the BOM")
-    rack_width_m: float = Field(0.6, gt=0, description="width of a rack")
-    row_pitch_m: float = Field(3.0, gt=0, description="rack depth + aisle between rows")
+    rack_width_m: float = Field(0.6, gt=0, le=5, description="width of a rack")
+    row_pitch_m: float = Field(3.0, gt=0, le=100, description="rack depth + aisle between rows")
 
 
 class Roce(StrictModel):
@@ -189,8 +189,8 @@ class Roce(StrictModel):
     overridable."""
 
     profile: str = Field("dcqcn-26", description="RoCE profile name (PFC priorities, DSCP map, ECN, buffers)")
-    ecn_min_bytes: int | None = Field(None, gt=0, description="WRED/ECN marking starts at this egress queue depth")
-    ecn_max_bytes: int | None = Field(None, gt=0, description="marking probability reaches its maximum here")
+    ecn_min_bytes: int | None = Field(None, gt=0, le=2**32, description="WRED/ECN marking starts at this egress queue depth")
+    ecn_max_bytes: int | None = Field(None, gt=0, le=2**32, description="marking probability reaches its maximum here")
     ecn_mark_probability_percent: int | None = Field(None, ge=1, le=100, description="the maximum marking probability")
 
     @model_validator(mode="after")
@@ -336,12 +336,12 @@ def check_catalog_refs(intent: Intent, source: str = "intent") -> None:
     except InputError as exc:
         problems.append(str(exc))
     known = set(cat.switches) | set(cat.nics) | set(cat.gpus) | set(cat.servers) | set(cat.optics)
-    for table in ("prices_usd", "power_w"):
+    for table, most in (("prices_usd", 1e9), ("power_w", 1e7)):  # one item: a billion dollars, ten megawatts
         for model, value in getattr(intent, table).items():
             if model not in known:
                 problems.append(f"{table}.{model}: unknown catalog model {model!r}; known: {', '.join(sorted(known))}")
-            elif value < 0:
-                problems.append(f"{table}.{model}: must be >= 0 (got {value})")
+            elif not 0 <= value <= most:
+                problems.append(f"{table}.{model}: must be from 0 to {most:,.0f} (got {value:g})")
     if len(problems) == 1:
         raise InputError(f"{source}: {problems[0]}")
     if problems:
