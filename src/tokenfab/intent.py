@@ -57,7 +57,9 @@ class Tier(StrictModel):
     uplink_breakout: str | None = Field(
         None, description="SONiC breakout mode of the uplink cages; default: the highest speed both tiers support"
     )
-    count: int | None = Field(None, ge=1, le=100_000, description="override the computed switch count (per group); not for leaves")
+    count: int | None = Field(
+        None, ge=1, le=100_000, description="override the computed switch count (per group); not for leaves"
+    )
 
 
 class CableLengths(StrictModel):
