@@ -47,15 +47,15 @@ def _is_twin(lines: list[str]) -> bool:
     return any(line.startswith("sudo ") for line in lines)
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, **extra)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
-def _run(command: str, cwd: Path, timeout: float = 300) -> str:
+def _run(command: str, cwd: Path, timeout: float = 300, **env: str) -> str:
     r = subprocess.run(
-        ["bash", "-c", 'sudo() { "$@"; }\n' + command], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+        ["bash", "-c", 'sudo() { "$@"; }\n' + command], cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=timeout
     )
     assert r.returncode == 0, f"README command failed (exit {r.returncode}): {command}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return " ".join(r.stdout.split())  # unwrapped: rich wraps at the terminal width
@@ -139,17 +139,22 @@ def test_readme_twin_commands(tmp_path):
     assert Path("/usr/lib/frr/bgpd").exists(), "the README's twin commands need Debian's FRR (apt-packages.txt)"
     (lines,) = [lines for lang, lines in blocks() if lang == "sh" and _is_twin(lines)]
     cwd = _scratch(tmp_path)
+    # its own twin state folder: the commands name no twin, so another twin on this machine (a developer's,
+    # or another suite's) must not be in their view
+    # (under /run/tokenfab, not the test's 0700 temporary folder: the FRR daemons run as user frr)
+    state = {"TOKENFAB_TWIN_STATE": f"/run/tokenfab/readme-{os.getpid()}"}
     said = []
     try:
         for line in lines:
-            said.append(_run(line, cwd))
+            said.append(_run(line, cwd, **state))
     finally:
         subprocess.run(
             ["bash", "-c", 'sudo() { "$@"; }\n' + next(x for x in lines if x.endswith("twin down"))],
             cwd=cwd,
-            env=_env(),
+            env=_env(**state),
             capture_output=True,
         )
+        shutil.rmtree(state["TOKENFAB_TWIN_STATE"], ignore_errors=True)
     # what the README's comments say these commands show
     checks = [out for line, out in zip(lines, said) if line.endswith("twin check")]
     assert "128 of 128 sessions Established" in checks[0]
