@@ -271,3 +271,23 @@ def test_compare_shows_counts_cost_and_the_latest_runs(client):
     sim = [k for k in rows if k.startswith("all_reduce busbw, ecmp")]
     assert sim and rows[sim[0]]["a"] is None and rows[sim[0]]["b"] > 0
     assert c["diff"]["added"]["devices"]["count"] > 0 and c["diff"]["removed"]["devices"]["count"] == 0
+
+
+def test_a_sweeps_best_design_opens_as_a_design(tmp_path):
+    """`tokenfab sweep -o WORKSPACE/sweeps/NAME` shows in the app; one of its best designs opens planned."""
+    ws = tmp_path / "ws"
+    res = CliRunner().invoke(
+        cli, ["sweep", str(EXAMPLES / "sweep-leaf-choices.yaml"), "-o", str(ws / "sweeps" / "leaf"), "-j", "1"]
+    )
+    assert res.exit_code == 0, res.output
+    with TestClient(create_app(ws)) as c:
+        assert c.get("/api/sweeps").json() == ["leaf"]
+        table = c.get("/api/sweeps/leaf").json()
+        assert "point" in table["columns"] and len(table["rows"]) == 16
+        best = c.get("/api/sweeps/leaf/best").json()
+        assert best and all(b["file"].endswith(f"-point-{b['point']}.yaml") for b in best)
+        r = c.post(f"/api/sweeps/leaf/best/{best[0]['file']}/design")
+        assert r.status_code == 201, r.text
+        d = r.json()
+        assert d["name"] == f"leaf-p{best[0]['point']}" and d["status"] == "planned"
+        assert c.post("/api/sweeps/leaf/best/..%2F..%2Fresults.csv/design").status_code == 404

@@ -39,8 +39,13 @@ def shot(page, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("workspace")) as url:
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("workspace")
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    with running_server(workspace) as url:
         yield url
 
 
@@ -65,7 +70,7 @@ def tap(page, node_id: str) -> None:
     page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
 
 
-def test_a_user_designs_checks_simulates_and_compares(server, page):
+def test_a_user_designs_checks_simulates_and_compares(server, page, workspace):
     # 1. create the 256-GPU example (64 x 4 H100, CX864E-N, rail-optimized) from the form
     page.goto(server + "/#/new")
     page.fill("#intent-form input[name=name]", "web-256")
@@ -168,3 +173,34 @@ def test_a_user_designs_checks_simulates_and_compares(server, page):
     differs = page.locator("#compare-table tr.differs").all_inner_texts()
     assert any(row.startswith("GPUs") for row in differs)
     shot(page, "compare")
+
+    # 9. a sweep written into the workspace by the CLI: its Pareto plot, and a best design opened from it
+    import subprocess
+    import sys
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tokenfab.cli",
+            "sweep",
+            str(examples / "sweep-leaf-choices.yaml"),
+            "-o",
+            str(workspace / "sweeps" / "leaf"),
+            "-j",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    page.goto(server + "/#/sweeps?sweep=leaf")
+    page.wait_for_selector("#pareto-chart .main-svg")
+    best = sorted((workspace / "sweeps" / "leaf" / "best").glob("*-point-*.yaml"))[0]
+    point = best.stem.rsplit("-point-", 1)[1]
+    page.evaluate(f"window.__showPoint({point})")  # what a click on that point of the plot does
+    shot(page, "sweep")
+    page.click("#open-point")
+    page.wait_for_url(re.compile(rf"#/design/leaf-p{point}/topology"))
+    page.wait_for_function("window.__cy && window.__cy.nodes().length > 0")

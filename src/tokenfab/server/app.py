@@ -499,7 +499,6 @@ def create_app(
     @app.post(
         "/api/plan/files/{name}",
         tags=["plan"],
-        response_class=PlainTextResponse,
         responses={200: {"content": {t: {} for t in ("application/json", "text/csv", "image/svg+xml", "text/plain")}}},
     )
     def plan_file(name: str, intent: dict | str = Body(..., description="the intent as JSON, or YAML text")) -> Response:
@@ -639,7 +638,6 @@ def create_app(
     @app.get(
         "/api/designs/{name}/files/{path:path}",
         tags=["files"],
-        response_class=FileResponse,
         responses={200: {"content": {t: {} for t in sorted(set(MEDIA.values()) | {"application/octet-stream"})}}},
     )
     def design_file(name: str, path: str) -> FileResponse:
@@ -654,7 +652,6 @@ def create_app(
     @app.get(
         "/api/designs/{name}/archive",
         tags=["files"],
-        response_class=Response,
         responses={200: {"content": {"application/zip": {}}}},
     )
     def design_archive(name: str) -> Response:
@@ -868,6 +865,36 @@ def create_app(
         if not path.exists():
             raise _err(404, f"no sweep {sweep!r} (results.csv not found)", "sweep")
         return _read_csv(path)
+
+    @app.get("/api/sweeps/{sweep}/best", tags=["sweeps"])
+    def sweep_best(sweep: str) -> list[dict[str, Any]]:
+        """The sweep's best designs (its `best/NN-point-P.yaml` intents), by point number."""
+        check_name(sweep, "sweep")
+        folder = ws.root / "sweeps" / sweep / "best"
+        out = []
+        for f in sorted(folder.glob("*-point-*.yaml")) if folder.is_dir() else []:
+            point = f.stem.rsplit("-point-", 1)[1]
+            if point.isdigit():
+                out.append({"point": int(point), "file": f.name})
+        return out
+
+    @app.post("/api/sweeps/{sweep}/best/{file}/design", status_code=201, tags=["sweeps"])
+    def sweep_point_design(sweep: str, file: str) -> Design:
+        """Open one of the sweep's best designs as a design of the workspace (planned, ready to configure)."""
+        check_name(sweep, "sweep")
+        try:
+            path = ws.file(ws.root / "sweeps" / sweep / "best", file)
+        except FileNotFoundError:
+            raise _err(404, f"no best design {excerpt(file, 80)!r} in sweep {sweep!r}", "file") from None
+        point = path.stem.rsplit("-point-", 1)[-1]
+        name = f"{sweep}-p{point}"[:63]
+        text = path.read_text()
+        if name in ws.designs():
+            return get_design(name)
+        intent = _parse_intent_text(text)
+        ws.save_intent(name, text)
+        plan_into(name, intent)
+        return get_design(name)
 
     @app.get("/api/twin", tags=["twin"])
     def twin_status() -> list[dict[str, Any]]:

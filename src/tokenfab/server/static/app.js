@@ -557,11 +557,23 @@ async function sweepsView(params) {
     Plotly.newPlot(chart, [false, true].map((p) => ({ x: t.rows.filter((r) => isP(r) === p).map((r) => +r[xi]), y: t.rows.filter((r) => isP(r) === p).map((r) => +r[yi]),
       mode: "markers", name: p ? "Pareto front" : "designs", marker: { size: p ? 11 : 7 }, customdata: t.rows.filter((r) => isP(r) === p).map((r) => t.rows.indexOf(r)) })),
       { xaxis: { title: { text: xs.value } }, yaxis: { title: { text: ys.value } }, margin: { t: 20 } }, { displaylogo: false, responsive: true });
-    chart.on("plotly_click", (ev) => {
-      const row = t.rows[ev.points[0].customdata];
-      put(detail, el("h2", {}, "Point"), el("table", {}, t.columns.map((c, i) => el("tr", {}, el("td", {}, c), el("td", {}, row[i])))));
-    });
+    chart.on("plotly_click", (ev) => showPoint(t.rows[ev.points[0].customdata]));
   };
+  // a point of the front opens as a design of the workspace (its intent is in the sweep's best/ folder)
+  const best = await api(`/api/sweeps/${esc(chosen)}/best`);
+  const pointCol = t.columns.indexOf("point");
+  const showPoint = (row) => {
+    const hit = best.find((b) => String(b.point) === String(row[pointCol]));
+    put(detail, el("h2", {}, `Point ${row[pointCol]}`),
+      hit ? el("button", { id: "open-point", onclick: async () => {
+        try {
+          const d = await api(`/api/sweeps/${esc(chosen)}/best/${esc(hit.file)}/design`, { method: "POST" });
+          location.hash = `#/design/${esc(d.name)}/topology`;
+        } catch (e) { detail.append(errorBox(e)); }
+      } }, "Open this design") : el("p", { class: "muted" }, "Not among the sweep's best designs (best/): plan it from its axes."),
+      el("table", {}, t.columns.map((c, i) => el("tr", {}, el("td", {}, c), el("td", {}, row[i])))));
+  };
+  window.__showPoint = (n) => showPoint(t.rows.find((r) => String(r[pointCol]) === String(n)));
   xs.addEventListener("change", draw); ys.addEventListener("change", draw);
   if (numeric.length) draw();
 }
