@@ -166,3 +166,15 @@ def csv_text(header: list[str], rows: Iterable[Iterable]) -> str:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write one file whole or not at all: readers never see half of it. The temporary name is unique per
+    process and thread, so concurrent writers of the same file (a server's requests, workers) never share one."""
+    import os
+    import threading
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -16,9 +16,7 @@ import io
 import json
 import os
 import zipfile
-from collections import OrderedDict
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -27,16 +25,29 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenfab import __version__
 from tokenfab.errors import InputError
+from tokenfab.server.intents import intent_record, no_server_files, parse_intent_text, problems
+from tokenfab.server.models import (
+    Design,
+    DesignListItem,
+    ErrorBody,
+    FactoryRequest,
+    IntentCheck,
+    IntentText,
+    Job,
+    JobStarted,
+    NewDesign,
+    SimulateRequest,
+    TableRows,
+)
+from tokenfab.server.plans import fabric_summary, load_fabric, plan_record, remember
 from tokenfab.server.security import Guard, excerpt, load_yaml_text
 from tokenfab.server.workspace import Workspace, check_name
 
 STATIC = Path(str(resources.files("tokenfab.server").joinpath("static")))
-SYNC_PLAN_MAX_GPUS = 262_144  # plans above this size belong on the command line
 MEDIA = {
     ".json": "application/json",
     ".csv": "text/csv",
@@ -50,109 +61,6 @@ MEDIA = {
 }
 
 
-# -- the API's models ------------------------------------------------------------------------------
-class ErrorDetail(BaseModel):
-    status: int
-    field: str | None = Field(None, description="the input field at fault, as a dotted path, when known")
-    message: str
-    accepted: str | None = Field(None, description="what would be accepted, when it can be said briefly")
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-class IntentText(BaseModel):
-    intent_yaml: str = Field(..., description="the intent as YAML text (see GET /api/schema/intent)")
-
-
-class NewDesign(IntentText):
-    name: str = Field(..., description="design name: lower-case letters, digits and '-'", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    overwrite: bool = Field(False, description="replace a design of that name")
-
-
-class IntentProblem(BaseModel):
-    field: str | None
-    message: str
-    line: int | None = Field(None, description="1-based line of the field in the YAML text, when found")
-
-
-class IntentCheck(BaseModel):
-    ok: bool
-    problems: list[IntentProblem]
-    summary: dict[str, Any] | None = Field(None, description="GPUs, servers and switch counts when the intent is valid")
-
-
-class DesignListItem(BaseModel):
-    name: str
-    status: Literal["planned", "stale", "invalid", "unplanned"]
-    gpus: int | None = None
-    switches: int | None = None
-    price_usd: float | None = None
-    power_w: float | None = None
-    configured: bool = False
-    validated: bool | None = None
-
-
-class Design(BaseModel):
-    name: str
-    intent_yaml: str
-    status: Literal["planned", "stale", "invalid", "unplanned"]
-    error: str | None = Field(None, description="why the saved intent does not plan (status invalid)")
-    summary: dict[str, Any] | None = Field(None, description="design figures, counts, cost and power of the plan")
-    configured: bool = False
-    validation: dict[str, Any] | None = Field(None, description="counts of the last validate run")
-    runs: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class TableRows(BaseModel):
-    columns: list[str]
-    rows: list[list[str]]
-
-
-class Job(BaseModel):
-    id: str
-    kind: str
-    design: str | None
-    title: str
-    state: Literal["queued", "running", "done", "failed", "cancelled"]
-    params: dict[str, Any]
-    progress: dict[str, Any]
-    created: float
-    started: float | None
-    finished: float | None
-    error: str | None
-    result: dict[str, Any] | None
-
-
-class SimulateRequest(BaseModel):
-    collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce", "send_recv"] = (
-        "all_reduce"
-    )
-    minbytes: str = Field("1M", description="smallest message (nccl-tests syntax: 8, 64K, 1M, 1G)", max_length=16)
-    maxbytes: str = Field("1G", description="largest message", max_length=16)
-    stepfactor: int = Field(4, ge=2, le=16)
-    routings: list[Literal["ecmp", "adaptive", "spray"]] = Field(["ecmp"], min_length=1, max_length=3)
-    qps: int = Field(1, ge=1, le=16, description="queue pairs per connection")
-    gpus: int | None = Field(None, ge=2, le=32_768, description="the first N GPUs (default: all)")
-    fail: list[str] = Field(
-        default_factory=list, max_length=64, description="links or switches down: spine-1, leaf-r1-1--spine-1"
-    )
-    loss: float = Field(0.0, ge=0.0, le=0.5, allow_inf_nan=False, description="packet loss probability per link")
-    recovery: Literal["go-back-n", "selective-repeat"] = "go-back-n"
-    efficiency: float = Field(0.95, gt=0.0, le=1.0, allow_inf_nan=False)
-    seed: int = Field(0, ge=0, le=1_000_000)
-
-
-class FactoryRequest(BaseModel):
-    factory_yaml: str = Field(..., description="a factory file (see examples/factory-demo.yaml); its fabric is this design")
-
-
-class JobStarted(BaseModel):
-    job: Job
-    run: str | None = None
-
-
 # -- helpers ---------------------------------------------------------------------------------------
 def _err(status: int, message: str, field: str | None = None, accepted: str | None = None) -> HTTPException:
     return HTTPException(status, {"field": field, "message": message, "accepted": accepted})
@@ -160,145 +68,6 @@ def _err(status: int, message: str, field: str | None = None, accepted: str | No
 
 def _input_error(exc: InputError, status: int = 422) -> HTTPException:
     return _err(status, str(exc), exc.field)
-
-
-def _yaml_line(text: str, field: str | None) -> int | None:
-    """Line of a dotted field path in YAML text (the key's line), or None."""
-    import yaml
-
-    if not field:
-        return None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in field.split("."):
-        if isinstance(node, yaml.MappingNode):
-            hit = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
-            if hit is None:
-                break
-            line, node = hit[0].start_mark.line + 1, hit[1]
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _problems(text: str, exc: InputError) -> list[IntentProblem]:
-    """Every problem with its field and line: the model's own errors one by one when the YAML parses,
-    else the one message (a YAML syntax error, a catalog reference, an infeasible size)."""
-    from pydantic import ValidationError
-
-    from tokenfab.intent import Intent
-
-    try:
-        data = load_yaml_text(text, "intent")
-        Intent.model_validate(data)
-    except ValidationError as verr:
-        out = []
-        for e in verr.errors()[:50]:
-            field = ".".join(str(p) for p in e["loc"]) or None
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                msg = "unknown key (check its spelling; see the intent's schema for the accepted keys)"
-            elif e["type"] == "missing":
-                msg = "required field is missing"
-            elif not isinstance(e.get("input"), (dict, list)):
-                msg += f" (got {excerpt(repr(e.get('input')), 60)})"
-            out.append(IntentProblem(field=field, message=f"{field}: {msg}" if field else msg, line=_yaml_line(text, field)))
-        return out
-    except (InputError, ValueError, TypeError):
-        pass
-    return [IntentProblem(field=exc.field, message=excerpt(str(exc), 2000), line=_yaml_line(text, exc.field))]
-
-
-def _no_server_files(data: Any) -> Any:
-    """A posted intent must not make the server read files of its choosing."""
-    if isinstance(data, dict) and data.get("catalog"):
-        raise InputError(
-            "a posted intent cannot name files on the server; start the server with a user-wide "
-            "catalog folder ($TOKENFAB_CATALOG) instead",
-            "catalog",
-        )
-    return data
-
-
-def _parse_intent_text(text: str):
-    from tokenfab.intent import parse_intent
-
-    data = _no_server_files(load_yaml_text(text, "intent"))
-    intent = parse_intent(data, "intent")
-    gpus = intent.cluster.servers * intent.cluster.gpus_per_server
-    if gpus > SYNC_PLAN_MAX_GPUS:
-        raise InputError(
-            f"{gpus:,} GPUs: the app plans up to {SYNC_PLAN_MAX_GPUS:,}; plan larger fabrics with "
-            "`tokenfab plan` into the workspace",
-            "cluster.servers",
-        )
-    return intent
-
-
-def _load_fabric(path: Path):
-    """fabric.json as a Fabric, cached while the file is unchanged (a 32,768-GPU plan takes a second to load)."""
-    st = path.stat()
-    return _cached_fabric(str(path), st.st_mtime_ns, st.st_size)
-
-
-_FABRICS: OrderedDict[tuple[str, int, int], Any] = OrderedDict()  # a few Fabrics, least recently used out
-_FABRICS_MAX = 8
-
-
-def _cached_fabric(path: str, mtime_ns: int, size: int):
-    from tokenfab.design.model import Fabric
-
-    key = (path, mtime_ns, size)
-    if key in _FABRICS:
-        _FABRICS.move_to_end(key)
-        return _FABRICS[key]
-    return _remember(key, Fabric.load(path))
-
-
-def _remember(key: tuple[str, int, int], fabric):
-    _FABRICS[key] = fabric
-    while len(_FABRICS) > _FABRICS_MAX:
-        _FABRICS.popitem(last=False)
-    return fabric
-
-
-@lru_cache(maxsize=512)
-def _plan_record(path: str, mtime_ns: int, size: int) -> tuple[str, dict[str, Any]]:
-    """(the plan's intent as JSON text, the plan's summary): small, so every design's stays cached."""
-    fabric = _cached_fabric(path, mtime_ns, size)
-    return json.dumps(fabric.intent.model_dump(mode="json"), sort_keys=True), _summary_of(fabric)
-
-
-@lru_cache(maxsize=512)
-def _intent_record(text: str) -> tuple[bool, str | None, str | None]:
-    """(plans?, the error, the intent as JSON text) of intent YAML text."""
-    try:
-        intent = _parse_intent_text(text)
-    except InputError as exc:
-        return False, str(exc), None
-    return True, None, json.dumps(intent.model_dump(mode="json"), sort_keys=True)
-
-
-def _summary(fabric) -> dict[str, Any]:
-    return _summary_of(fabric)
-
-
-def _summary_of(fabric) -> dict[str, Any]:
-    from tokenfab.report.tables import totals
-
-    counts = fabric.counts()
-    return {
-        "design": fabric.design.model_dump(mode="json", exclude_none=True),
-        "counts": counts,
-        "totals": totals(fabric),
-        "switches": int(fabric.switch_mask.sum()) if hasattr(fabric, "switch_mask") else None,
-    }
 
 
 def _read_csv(path: Path) -> TableRows:
@@ -406,7 +175,7 @@ def create_app(
         path = ws.plan_dir(name) / "fabric.json"
         if not path.exists():
             raise _err(409, f"design {name!r} has no plan yet (its intent does not plan)", "intent")
-        return _load_fabric(path)
+        return load_fabric(path)
 
     def plan_into(name: str, intent) -> None:
         from tokenfab.design import design
@@ -416,20 +185,20 @@ def create_app(
         write_plan(fabric, ws.plan_dir(name), force=True)
         path = ws.plan_dir(name) / "fabric.json"
         st = path.stat()
-        _remember((str(path), st.st_mtime_ns, st.st_size), fabric)  # the next read needs no reload
+        remember((str(path), st.st_mtime_ns, st.st_size), fabric)  # the next read needs no reload
         # fabric.json holds the intent as resolved (the search's choices written in); what was asked for is
         # kept beside the plan, keyed by the plan's version, to tell a current plan from a stale one
-        resolved, _ = _plan_record(str(path), st.st_mtime_ns, st.st_size)
+        resolved, _ = plan_record(str(path), st.st_mtime_ns, st.st_size)
         ws.save_planned(name, json.dumps(intent.model_dump(mode="json"), sort_keys=True), resolved)
 
     def status_of(name: str) -> tuple[str, str | None, dict[str, Any] | None]:
         """(planned | stale | invalid | unplanned, the intent's error, the plan's summary)."""
-        ok, error, intent_json = _intent_record(ws.intent_text(name) or "")
+        ok, error, intent_json = intent_record(ws.intent_text(name) or "")
         fabric_path = ws.plan_dir(name) / "fabric.json"
         summary = None
         if fabric_path.exists():
             st = fabric_path.stat()
-            planned_json, summary = _plan_record(str(fabric_path), st.st_mtime_ns, st.st_size)
+            planned_json, summary = plan_record(str(fabric_path), st.st_mtime_ns, st.st_size)
         if not ok:
             return ("invalid", error, summary)
         if summary is None:
@@ -472,9 +241,9 @@ def create_app(
     def check_intent(body: IntentText) -> IntentCheck:
         """Validate intent YAML as you type: every problem with its field and line."""
         try:
-            intent = _parse_intent_text(body.intent_yaml)
+            intent = parse_intent_text(body.intent_yaml)
         except InputError as exc:
-            return IntentCheck(ok=False, problems=_problems(body.intent_yaml, exc))
+            return IntentCheck(ok=False, problems=problems(body.intent_yaml, exc))
         c = intent.cluster
         return IntentCheck(ok=True, problems=[], summary={"servers": c.servers, "gpus": c.servers * c.gpus_per_server})
 
@@ -486,7 +255,7 @@ def create_app(
         from tokenfab.intent import parse_intent
         from tokenfab.report.tables import bom_rows, totals
 
-        data = _no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
+        data = no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
         f = design(parse_intent(data, "intent"))
         return {
             "design": f.design.model_dump(mode="json", exclude_none=True),
@@ -507,7 +276,7 @@ def create_app(
         from tokenfab.intent import parse_intent
         from tokenfab.report import plan_files
 
-        data = _no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
+        data = no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
         files = plan_files(design(parse_intent(data, "intent")))
         if name not in files:
             raise _err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
@@ -537,7 +306,7 @@ def create_app(
         """Save an intent as a new design and plan it."""
         if body.name in ws.designs() and not body.overwrite:
             raise _err(409, f"design {body.name!r} exists", "name", "another name, or overwrite: true")
-        intent = _parse_intent_text(body.intent_yaml)
+        intent = parse_intent_text(body.intent_yaml)
         ws.save_intent(body.name, body.intent_yaml)
         plan_into(body.name, intent)
         return get_design(body.name)
@@ -569,7 +338,7 @@ def create_app(
         marked stale, until the intent plans again."""
         check_name(name)
         ws.save_intent(name, body.intent_yaml)
-        intent = _parse_intent_text(body.intent_yaml)
+        intent = parse_intent_text(body.intent_yaml)
         plan_into(name, intent)
         return get_design(name)
 
@@ -740,7 +509,7 @@ def create_app(
         """Run a factory file on this design (its `fabric:` is replaced by the design's plan), as a job."""
         design_or_404(name)
         fabric_of(name)
-        data = _no_server_files(load_yaml_text(body.factory_yaml, "factory"))
+        data = no_server_files(load_yaml_text(body.factory_yaml, "factory"))
         if not isinstance(data, dict):
             raise _err(422, "a factory file is a mapping (fabric, window_h, jobs, ...)", "factory_yaml")
         data["fabric"] = "../../../plan"  # runs/<run>/factory.yaml -> the design's plan folder
@@ -822,7 +591,7 @@ def create_app(
         design_or_404(a)
         design_or_404(b)
         fa, fb = fabric_of(a), fabric_of(b)
-        sa, sb = _summary(fa), _summary(fb)
+        sa, sb = fabric_summary(fa), fabric_summary(fb)
         rows = []
         for label, get in (
             ("GPUs", lambda s: s["design"].get("gpus")),
@@ -891,7 +660,7 @@ def create_app(
         text = path.read_text()
         if name in ws.designs():
             return get_design(name)
-        intent = _parse_intent_text(text)
+        intent = parse_intent_text(text)
         ws.save_intent(name, text)
         plan_into(name, intent)
         return get_design(name)

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tokenfab.fileio import write_atomic
 from tokenfab.server.workspace import Workspace
 
 ACTIVE = ("queued", "running")
@@ -30,9 +31,7 @@ POLL_S = 0.2
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(obj, indent=1, sort_keys=True))
 
 
 def _read_json(path: Path) -> Any:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenfab.errors import InputError
+from tokenfab.fileio import write_atomic
 from tokenfab.server.workspace import Workspace
 
 Progress = Callable[[int, int | None, str], None]
@@ -35,9 +36,7 @@ def run(root: str, job_id: str) -> None:
         if now - last[0] < 0.2 and (total is None or done < total):
             return  # a few updates a second are plenty for a progress bar
         last[0] = now
-        tmp = jobs / f"{job_id}.progress.json.tmp"
-        tmp.write_text(json.dumps({"done": done, "total": total, "message": message}))
-        tmp.replace(jobs / f"{job_id}.progress.json")
+        write_atomic(jobs / f"{job_id}.progress.json", json.dumps({"done": done, "total": total, "message": message}))
 
     try:
         result = {"result": TASKS[kind](ws, design, params, progress)}
@@ -45,9 +44,7 @@ def run(root: str, job_id: str) -> None:
         result = {"error": str(exc)}
     except Exception as exc:  # a bug: keep the server up, show what happened
         result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
-    tmp = jobs / f"{job_id}.result.json.tmp"
-    tmp.write_text(json.dumps(result))
-    tmp.replace(jobs / f"{job_id}.result.json")
+    write_atomic(jobs / f"{job_id}.result.json", json.dumps(result))
 
 
 def configure(ws: Workspace, design: str, params: dict, progress: Progress) -> dict:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from tokenfab.errors import InputError
+from tokenfab.fileio import write_atomic
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -73,17 +74,14 @@ class Workspace:
     def save_intent(self, name: str, text: str) -> None:
         d = self.design_dir(name)
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / ".intent.yaml.tmp"
-        tmp.write_text(text)
-        tmp.replace(d / "intent.yaml")
+        write_atomic(d / "intent.yaml", text)
 
     def save_planned(self, name: str, intent_json: str, resolved_json: str) -> None:
         """The intent a plan was made from (as asked, before the design search resolved it), with the
         resolved intent its fabric.json holds: a later stage rewriting the plan folder keeps the pair."""
-        path = self.design_dir(name) / ".planned-intent.json"
-        tmp = path.with_name(".planned-intent.json.tmp")
-        tmp.write_text(json.dumps({"resolved": resolved_json, "intent": intent_json}))
-        tmp.replace(path)
+        write_atomic(
+            self.design_dir(name) / ".planned-intent.json", json.dumps({"resolved": resolved_json, "intent": intent_json})
+        )
 
     def planned(self, name: str, resolved_json: str) -> str | None:
         """The intent as asked for the plan whose resolved intent is `resolved_json`, if recorded."""

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from tokenfab.fileio import write_atomic
 from tokenfab.sweep.pareto import front, plots
 from tokenfab.sweep.spec import Point, SweepSpec
-from tokenfab.sweep.store import Store, results_csv, write_atomic
+from tokenfab.sweep.store import Store, results_csv
 
 
 def write(out: Path, spec: SweepSpec, pts: list[Point], rows: list[dict], store: Store) -> list[int]:
