@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_compl
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tokenfab.configure import checks, frr
+from tokenfab.configure import checks, frr, lossless
 from tokenfab.configure import hosts as hostmod
 from tokenfab.configure.checks import Host, Violation
 from tokenfab.design.model import Fabric
@@ -158,7 +158,7 @@ class SwitchResult:
     name: str
     violations: list[Violation]
     shared: dict  # SHARED_TABLES, and PORT with SHARED_PORT_FIELDS only
-    qos: dict[str, checks.PortQos]  # active port -> its QoS maps and PFC
+    qos: dict[str, lossless.PortQos]  # active port -> its QoS maps and PFC
     advertised: list[str]  # prefixes its frr.conf originates
 
 
@@ -193,8 +193,8 @@ def switch_checks(
         for line in (frr_complaints or [])[:5]:
             found.append(Violation("frr", name, "frr.conf", "", "", f"FRR rejects: {line}"))
     found += checks.platform(name, model, cfg)
-    qos, lossless = checks.switch_qos(name, cfg)
-    found += lossless + checks.ecn({name: cfg})
+    qos, unpaused = lossless.switch_qos(name, cfg)
+    found += unpaused + lossless.ecn({name: cfg})
     shared = {t: cfg[t] for t in SHARED_TABLES if t in cfg}
     shared["PORT"] = {
         p: {f: row[f] for f in SHARED_PORT_FIELDS if f in row} for p, row in cfg.get("PORT", {}).items() if isinstance(row, dict)
@@ -216,7 +216,7 @@ def fabric_checks(fabric: Fabric, results: dict[str, SwitchResult], hosts: dict[
     out = checks.links(fabric, shared, hosts)
     out += checks.bgp(shared)
     out += checks.addresses(shared, hosts)
-    out += checks.lossless_fabric(qos, shared, hosts)
+    out += lossless.lossless_fabric(qos, shared, hosts)
     out += checks.reach(fabric, shared, advertised, hosts)
     return out
 
