@@ -155,8 +155,8 @@ def simulate(
     """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed."""
     from tokenfab.errors import InputError
     from tokenfab.sim import Routing, Simulator
-    from tokenfab.sim.collectives import collective_name
     from tokenfab.sim.report import Line
+    from tokenfab.sim.sizes import collective_name
 
     coll = collective_name(collective)
     if seeds < 1:

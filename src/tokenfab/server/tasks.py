@@ -75,7 +75,7 @@ def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> di
     """`tokenfab simulate` for one or more routing modes; results as data for the charts."""
     from tokenfab.design.model import Fabric
     from tokenfab.sim import Faults, Routing, SimParams, Simulator, parse_size, size_series
-    from tokenfab.sim.collectives import collective_name
+    from tokenfab.sim.sizes import collective_name
 
     run_id = params["run"]
     out = ws.run_dir(design, run_id)

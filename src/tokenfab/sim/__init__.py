@@ -64,7 +64,7 @@ _HOME = {
     **dict.fromkeys(
         ("CollectiveResult", "Job", "JobResult", "JobsResult", "Simulator", "collective_time", "run_jobs", "select_gpus"), "api"
     ),
-    **dict.fromkeys(("COLLECTIVES", "nccl_sizes", "parse_size", "size_series"), "collectives"),
+    **dict.fromkeys(("COLLECTIVES", "nccl_sizes", "parse_size", "size_series"), "sizes"),
     "Faults": "faults",
     "Network": "network",
     "SimParams": "network",

@@ -15,10 +15,11 @@ import scipy.sparse as sp
 from tokenfab.design.model import Fabric
 from tokenfab.errors import InputError
 from tokenfab.sim import engine
-from tokenfab.sim.collectives import DTYPES, FlowPlan, build, busbw_factor, collective_name, nccl_sizes
+from tokenfab.sim.collectives import FlowPlan, build
 from tokenfab.sim.faults import Faults, goodput_efficiency, harmonic, timeouts_per_packet
 from tokenfab.sim.network import Network, SimParams
 from tokenfab.sim.routing import Routing, route, spray_bundles
+from tokenfab.sim.sizes import DTYPES, busbw_factor, collective_name, nccl_sizes
 
 GB = 1e9  # nccl-tests reports GB/s as 1e9 bytes per second
 

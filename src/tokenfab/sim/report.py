@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokenfab.sim.api import CollectiveResult
-from tokenfab.sim.collectives import REDUCING
+from tokenfab.sim.sizes import REDUCING
 
 
 @dataclass
