@@ -152,9 +152,11 @@ def simulate(
     faults: Faults | None = None,
     params: SimParams | None = None,
     dtype: str = "float",
+    record_links: bool = False,
     progress: Callable[[], None] | None = None,
 ) -> Simulation:
-    """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed."""
+    """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed
+    (`record_links`: also record each link's bytes over time, for link-load pictures)."""
     from tokenfab.errors import InputError
     from tokenfab.sim import Routing, Simulator
     from tokenfab.sim.report import Line
@@ -169,7 +171,9 @@ def simulate(
     per_seed = []
     for k in range(seeds):
         rt = Routing(routing, qps=qps, seed=seed + k)
-        per_seed.append(sim.sweep(coll, ids, list(sizes), algorithm=algorithm, routing=rt, dtype=dtype, record_links=False))
+        per_seed.append(
+            sim.sweep(coll, ids, list(sizes), algorithm=algorithm, routing=rt, dtype=dtype, record_links=record_links)
+        )
         if progress:
             progress()
     lines = [Line([runs[i] for runs in per_seed]) for i in range(len(sizes))]

@@ -71,15 +71,14 @@ def configure(ws: Workspace, design: str, params: dict, progress: Progress) -> d
 
 def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> dict:
     """`tokenfab simulate` for one or more routing modes; results as data for the charts."""
-    from tokenfab.design.model import Fabric
-    from tokenfab.sim import Faults, Routing, SimParams, Simulator, parse_size, size_series
+    import tokenfab
+    from tokenfab.sim import Faults, SimParams, parse_size, size_series
     from tokenfab.sim.sizes import collective_name
 
     run_id = params["run"]
     out = ws.run_dir(design, run_id)
     out.mkdir(parents=True, exist_ok=True)
-    fabric = Fabric.load(ws.plan_dir(design) / "fabric.json")
-    coll = collective_name(params.get("collective", "all_reduce"))
+    fabric = tokenfab.load_fabric(ws.plan_dir(design))
     sizes = size_series(
         parse_size(params.get("minbytes", "1M"), "minbytes"),
         parse_size(params.get("maxbytes", "1G"), "maxbytes"),
@@ -89,19 +88,26 @@ def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> di
     faults = Faults(
         down=tuple(params.get("fail", [])), loss=float(params.get("loss", 0.0)), recovery=params.get("recovery", "go-back-n")
     )
-    sim = Simulator(fabric, SimParams(efficiency=float(params.get("efficiency", 0.95))), faults)
-    ids = sim.gpus(params.get("gpus"), params.get("servers"))
+    coll = collective_name(params.get("collective", "all_reduce"))
     routings = params.get("routings") or ["ecmp"]
-    series, heat = [], None
+    series, heat, result = [], None, None
     for k, mode in enumerate(routings):
-        progress(k, len(routings), f"simulating {coll} on {len(ids):,} GPUs, {mode}")
-        runs = sim.sweep(
+        on = f" on {len(result.gpus):,} GPUs" if result else ""
+        progress(k, len(routings), f"simulating {coll}{on}, {mode}")  # (the GPUs are counted by the first)
+        result = tokenfab.simulate(
+            fabric,
             coll,
-            ids,
             sizes,
-            routing=Routing(mode, qps=int(params.get("qps", 1)), seed=int(params.get("seed", 0))),
+            gpus=params.get("gpus"),
+            servers=params.get("servers"),
+            routing=mode,
+            qps=int(params.get("qps", 1)),
+            seed=int(params.get("seed", 0)),
+            faults=faults,
+            params=SimParams(efficiency=float(params.get("efficiency", 0.95))),
             record_links=(k == 0),
         )
+        runs = [line.first for line in result.lines]
         series.append(
             {
                 "routing": mode,
@@ -113,8 +119,9 @@ def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> di
         )
         if k == 0:
             heat = _link_loads(fabric, runs[-1], faults)
+    assert result is not None  # routings is never empty
     progress(len(routings), len(routings), "done")
-    doc = {"collective": coll, "gpus": len(ids), "params": params, "series": series, "links": heat}
+    doc = {"collective": coll, "gpus": len(result.gpus), "params": params, "series": series, "links": heat}
     (out / "result.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
     return {"run": run_id}
 
