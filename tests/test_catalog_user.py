@@ -24,6 +24,15 @@ A100 = {
     "tdp_w": 400,
 }
 DGX = {"model": "DGX-X", "gpus": 8, "gpu_model": "A100-X", "power_w": 6500, "rack_units": 6}
+TEAM_13B = {
+    "name": "team-13b",
+    "layers": 40,
+    "hidden": 5120,
+    "ffn_hidden": 13824,
+    "vocab": 32000,
+    "attention": {"heads": 40},
+    "published_params_b": 13.0,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -230,16 +239,7 @@ def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
 
     from tokenfab.cli import app
 
-    gpt3 = {
-        "name": "team-13b",
-        "layers": 40,
-        "hidden": 5120,
-        "ffn_hidden": 13824,
-        "vocab": 32000,
-        "attention": {"heads": 40},
-        "published_params_b": 13.0,
-    }
-    write(tmp_path / "models.yaml", {"models": [gpt3]})
+    write(tmp_path / "models.yaml", {"models": [TEAM_13B]})
     write(tmp_path / "i.yaml", {"cluster": {"servers": 4}})
     write(
         tmp_path / "f.yaml",
@@ -298,17 +298,6 @@ def test_the_rest_api_reads_no_files_a_posted_intent_names(tmp_path):
     assert r.status_code == 422 and "cannot name files on the server" in r.json()["error"]["message"]
     r = client.post("/api/designs", json={"name": "x", "intent_yaml": "catalog: [/etc/passwd]\ncluster: {servers: 4}\n"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "catalog"
-
-
-TEAM_13B = {
-    "name": "team-13b",
-    "layers": 40,
-    "hidden": 5120,
-    "ffn_hidden": 13824,
-    "vocab": 32000,
-    "attention": {"heads": 40},
-    "published_params_b": 13.0,
-}
 
 
 def _catalog_sweep(tmp_path):
