@@ -301,12 +301,15 @@ def test_the_rest_api_reads_no_files_a_posted_intent_names(tmp_path):
 
 
 def _catalog_sweep(tmp_path):
-    """A sweep whose base intent and factory name only --catalog entries (a GPU, a server, a model)."""
-    write(tmp_path / "hw.yaml", {"gpus": [A100], "servers": [DGX], "models": [TEAM_13B]})
+    """A sweep whose base intent names --catalog entries (a GPU, a server) and whose factory runs a model
+    from its own catalog file."""
+    write(tmp_path / "hw.yaml", {"gpus": [A100], "servers": [DGX]})
+    write(tmp_path / "models.yaml", {"models": [TEAM_13B]})
     cluster = {"servers": 4, "gpu_model": "A100-X", "server_model": "DGX-X"}
     write(tmp_path / "i.yaml", {"name": "a100", "cluster": cluster, "fabric": {"tiers": 2}})
     training = {"model": "team-13b", "seq_len": 4096, "global_batch": 32, "parallelism": {"tp": 8, "pp": 1, "dp": 4}}
     factory = {
+        "catalog": ["models.yaml"],  # relative to the sweep file, where the factory is written inline
         "window_h": 1,
         "network": {"model": "analytical"},
         "tenants": [{"name": "t"}],
@@ -326,8 +329,8 @@ def _catalog_sweep(tmp_path):
 
 
 def test_sweep_workers_plan_and_run_with_the_cli_catalog(tmp_path, monkeypatch):
-    """--catalog reaches the local pool's workers (spawned: they share nothing with the driver), and a
-    resume must use the same catalog files."""
+    """--catalog reaches the local pool's workers (spawned: they share nothing with the driver), so does
+    the factory file's own catalog, and a resume must use the same catalog files."""
     import csv
     import os
     import socket
