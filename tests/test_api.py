@@ -85,3 +85,86 @@ def test_verbs_keep_their_names_when_the_subpackages_of_the_same_name_load():
 
     assert tokenfab.configure.__doc__.startswith("`tokenfab configure`") and callable(bundle.write)
     assert tokenfab.sweep.__doc__.startswith("`tokenfab sweep`")
+
+
+def _factory_file(path: Path, **extra) -> Path:
+    from tests.test_sweep import FACTORY
+
+    path.write_text(json.dumps({**FACTORY, "fabric": "intent.yaml", "window_h": 2, **extra}))
+    (path.parent / "intent.yaml").write_text(json.dumps({"name": "mini", "cluster": {"servers": 8, "gpus_per_server": 4}}))
+    return path
+
+
+def test_run_factory_checks_everything_before_it_simulates(tmp_path):
+    """The output folder, the fabric it is given, every variant's fabric and failure bounds are checked
+    before the first variant runs; the fabric given is named `fabric` (the CLI calls it --fabric)."""
+    from typer.testing import CliRunner
+
+    from tokenfab.cli import app
+
+    spec = _factory_file(tmp_path / "f.yaml")
+    calls: list[tuple[int, int, str]] = []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(tokenfab.InputError, match="is a file, not a folder"):
+        tokenfab.run_factory(spec, out=tmp_path / "file" / "out", progress=lambda *a: calls.append(a))
+    with pytest.raises(tokenfab.InputError, match=r"^fabric: .*no-plan: no such intent file or plan folder") as err:
+        tokenfab.run_factory(spec, fabric=tmp_path / "no-plan", progress=lambda *a: calls.append(a))
+    assert err.value.field == "fabric"
+    r = CliRunner().invoke(app, ["factory", "run", str(spec), "--fabric", str(tmp_path / "no-plan"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--fabric: " in r.output and not (tmp_path / "o").exists()
+    late = _factory_file(tmp_path / "g.yaml", compare=[{"name": "elsewhere", "fabric": "gone.yaml"}])
+    with pytest.raises(tokenfab.InputError, match=r"g.yaml: compare 'elsewhere': fabric: .*gone.yaml: no such"):
+        tokenfab.run_factory(late, out=tmp_path / "g-out", progress=lambda *a: calls.append(a))
+    assert calls == [] and not (tmp_path / "g-out").exists()
+    two = _factory_file(tmp_path / "h.yaml", compare=[{"name": "first-fit", "scheduler": {"policy": "first-fit"}}])
+    runs = tokenfab.run_factory(two, progress=lambda *a: calls.append(a))
+    assert calls == [(0, 2, "mini"), (1, 2, "first-fit")]
+    assert [s["factory"] for _, s in runs] == ["mini", "first-fit"]
+
+
+def test_sweep_takes_a_loaded_spec_and_runs_in_a_scratch_folder_without_out(tmp_path):
+    from tokenfab.sweep import load_sweep
+
+    path = EXAMPLES / "sweep-leaf-choices.yaml"
+    scratch = tokenfab.sweep(load_sweep(path), jobs=1)
+    kept = tokenfab.sweep(path, out=tmp_path / "s", jobs=1)
+    strip = ("seconds", "node")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in scratch] == [
+        {k: v for k, v in r.items() if k not in strip} for r in kept
+    ]
+    assert sum(r["pareto"] for r in kept) >= 1
+
+
+def test_the_web_apps_factory_job_writes_what_the_cli_writes(tmp_path):
+    """A factory job in the app is `tokenfab factory run FILE --fabric PLAN`: the same files, byte for byte."""
+    import time
+
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from tests.test_sweep import FACTORY
+    from tokenfab.server.app import create_app
+
+    intent = "name: mini\ncluster: {servers: 8, gpus_per_server: 4}\nfabric: {tiers: 2}\n"
+    text = yaml.safe_dump({**FACTORY, "fabric": "unused", "window_h": 2}, sort_keys=False)
+    with TestClient(create_app(tmp_path / "ws")) as c:
+        assert c.post("/api/designs", json={"name": "mini", "intent_yaml": intent}).status_code == 201
+        started = c.post("/api/designs/mini/factory", json={"factory_yaml": text}).json()
+        deadline = time.monotonic() + 120
+        while (job := c.get(f"/api/jobs/{started['job']['id']}").json())["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+    assert job["state"] == "done", job
+    run = tmp_path / "ws" / "designs" / "mini" / "runs" / started["run"]
+    from typer.testing import CliRunner
+
+    from tokenfab.cli import app
+
+    plan = tmp_path / "ws" / "designs" / "mini" / "plan"
+    r = CliRunner().invoke(app, ["factory", "run", str(run / "factory.yaml"), "--fabric", str(plan), "-o", str(tmp_path / "cli")])
+    assert r.exit_code == 0, r.output
+    from tokenfab.outputs import written
+
+    names = written(tmp_path / "cli")
+    assert "summary.json" in names and names == written(run / "out")
+    assert all((run / "out" / n).read_bytes() == (tmp_path / "cli" / n).read_bytes() for n in names)

@@ -24,6 +24,15 @@ A100 = {
     "tdp_w": 400,
 }
 DGX = {"model": "DGX-X", "gpus": 8, "gpu_model": "A100-X", "power_w": 6500, "rack_units": 6}
+TEAM_13B = {
+    "name": "team-13b",
+    "layers": 40,
+    "hidden": 5120,
+    "ffn_hidden": 13824,
+    "vocab": 32000,
+    "attention": {"heads": 40},
+    "published_params_b": 13.0,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -230,16 +239,7 @@ def test_a_factory_files_catalog_brings_its_own_model(tmp_path):
 
     from tokenfab.cli import app
 
-    gpt3 = {
-        "name": "team-13b",
-        "layers": 40,
-        "hidden": 5120,
-        "ffn_hidden": 13824,
-        "vocab": 32000,
-        "attention": {"heads": 40},
-        "published_params_b": 13.0,
-    }
-    write(tmp_path / "models.yaml", {"models": [gpt3]})
+    write(tmp_path / "models.yaml", {"models": [TEAM_13B]})
     write(tmp_path / "i.yaml", {"cluster": {"servers": 4}})
     write(
         tmp_path / "f.yaml",
@@ -298,3 +298,65 @@ def test_the_rest_api_reads_no_files_a_posted_intent_names(tmp_path):
     assert r.status_code == 422 and "cannot name files on the server" in r.json()["error"]["message"]
     r = client.post("/api/designs", json={"name": "x", "intent_yaml": "catalog: [/etc/passwd]\ncluster: {servers: 4}\n"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "catalog"
+
+
+def _catalog_sweep(tmp_path):
+    """A sweep whose base intent names --catalog entries (a GPU, a server) and whose factory runs a model
+    from its own catalog file."""
+    write(tmp_path / "hw.yaml", {"gpus": [A100], "servers": [DGX]})
+    write(tmp_path / "models.yaml", {"models": [TEAM_13B]})
+    cluster = {"servers": 4, "gpu_model": "A100-X", "server_model": "DGX-X"}
+    write(tmp_path / "i.yaml", {"name": "a100", "cluster": cluster, "fabric": {"tiers": 2}})
+    training = {"model": "team-13b", "seq_len": 4096, "global_batch": 32, "parallelism": {"tp": 8, "pp": 1, "dp": 4}}
+    factory = {
+        "catalog": ["models.yaml"],  # relative to the sweep file, where the factory is written inline
+        "window_h": 1,
+        "network": {"model": "analytical"},
+        "tenants": [{"name": "t"}],
+        "workloads": {"w": {"training": training}},
+        "jobs": [{"name": "j", "tenant": "t", "workload": "w", "arrive_h": 0, "steps": 100}],
+    }
+    return write(
+        tmp_path / "s.yaml",
+        {
+            "name": "cat",
+            "base": "i.yaml",
+            "factory": factory,
+            "axes": [{"path": "fabric.leaf.oversubscription", "values": [1, 2]}],
+            "objectives": [{"metric": "tokens", "goal": "max"}, {"metric": "switches", "goal": "min"}],
+        },
+    )
+
+
+def test_sweep_workers_plan_and_run_with_the_cli_catalog(tmp_path, monkeypatch):
+    """--catalog reaches the local pool's workers (spawned: they share nothing with the driver), so does
+    the factory file's own catalog, and a resume must use the same catalog files."""
+    import csv
+    import os
+    import socket
+
+    import duckdb
+    from typer.testing import CliRunner
+
+    from tokenfab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    _catalog_sweep(tmp_path)
+    cli = CliRunner()
+    r = cli.invoke(app, ["sweep", "s.yaml", "-o", "out", "-j", "2", "--catalog", "hw.yaml"])
+    assert r.exit_code == 0, r.output
+    with open(tmp_path / "out" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(row["status"], row["reason"]) for row in rows] == [("ok", "")] * 2
+    assert all(float(row["tokens"]) > 0 for row in rows)  # the factory ran the catalog's model on the catalog's GPUs
+    con = duckdb.connect(str(tmp_path / "out" / "sweep.duckdb"), read_only=True)
+    nodes = {n for (n,) in con.execute("SELECT node FROM points").fetchall()}
+    con.close()
+    assert f"{socket.gethostname()}:{os.getpid()}" not in nodes and len(nodes) >= 1  # in the pool's workers
+    r = cli.invoke(app, ["sweep", "s.yaml", "-o", "out", "--resume"])  # without the catalog: refused before work
+    assert r.exit_code == 2 and "unknown GPU model 'A100-X'" in r.output
+    (tmp_path / "hw2.yaml").write_text("# another file, the same entries\n" + (tmp_path / "hw.yaml").read_text())
+    r = cli.invoke(app, ["sweep", "s.yaml", "-o", "out", "--resume", "--catalog", "hw2.yaml"])
+    assert r.exit_code == 2 and "catalog files differ" in r.output
+    r = cli.invoke(app, ["sweep", "s.yaml", "-o", "out", "--resume", "--catalog", "hw.yaml"])
+    assert r.exit_code == 0, r.output

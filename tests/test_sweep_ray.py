@@ -52,3 +52,25 @@ def test_factory_sweep_on_ray_runs_on_the_worker_and_matches_the_local_pool(clus
     con = duckdb.connect(str(tmp_path / "ray" / "sweep.duckdb"), read_only=True)
     nodes = {n for (n,) in con.execute("select node from points").fetchall()}
     assert nodes == {cluster.worker_node_id}, (nodes, cluster.worker_node_id)  # the tasks ran on the worker node
+
+
+def test_ray_tasks_plan_and_run_with_the_drivers_catalog(cluster, tmp_path):
+    """`--catalog` files are read by the driver; the Ray tasks get their entries with the task (the
+    worker node reads no file), the same as the local pool's workers."""
+    from tests.test_catalog_user import _catalog_sweep
+
+    path = _catalog_sweep(tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-m", "tokenfab.cli", "sweep", str(path), "-o", str(tmp_path / "ray"), "--ray", cluster.address]
+        + ["--catalog", str(tmp_path / "hw.yaml")],
+        env={**cluster.driver_env(), "TOKENFAB_CATALOG": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    con = duckdb.connect(str(tmp_path / "ray" / "sweep.duckdb"), read_only=True)
+    rows = con.execute("select status, error, node, metrics from points order by point").fetchall()
+    con.close()
+    assert [(status, error, node) for status, error, node, _ in rows] == [("ok", "", cluster.worker_node_id)] * 2
+    assert all(yaml.safe_load(m)["tokens"] > 0 for *_, m in rows)  # the catalog's model ran on the catalog's GPUs

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from tokenfab.catalog import Catalog
     from tokenfab.configure.validate import Report
     from tokenfab.design.model import Fabric
+    from tokenfab.factory.spec import FactorySpec
     from tokenfab.intent import Intent
     from tokenfab.sim import Faults, SimParams
     from tokenfab.sim.report import Line
+    from tokenfab.sweep.spec import SweepSpec
 
 
 def _intent(intent: Any) -> Intent:
@@ -150,9 +152,11 @@ def simulate(
     faults: Faults | None = None,
     params: SimParams | None = None,
     dtype: str = "float",
+    record_links: bool = False,
     progress: Callable[[], None] | None = None,
 ) -> Simulation:
-    """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed."""
+    """`tokenfab simulate`: NCCL collectives on the fabric, nccl-tests style, for every size and seed
+    (`record_links`: also record each link's bytes over time, for link-load pictures)."""
     from tokenfab.errors import InputError
     from tokenfab.sim import Routing, Simulator
     from tokenfab.sim.report import Line
@@ -167,46 +171,75 @@ def simulate(
     per_seed = []
     for k in range(seeds):
         rt = Routing(routing, qps=qps, seed=seed + k)
-        per_seed.append(sim.sweep(coll, ids, list(sizes), algorithm=algorithm, routing=rt, dtype=dtype, record_links=False))
+        per_seed.append(
+            sim.sweep(coll, ids, list(sizes), algorithm=algorithm, routing=rt, dtype=dtype, record_links=record_links)
+        )
         if progress:
             progress()
     lines = [Line([runs[i] for runs in per_seed]) for i in range(len(sizes))]
     return Simulation(fabric, coll, list(ids), list(sizes), lines)
 
 
+def load_factory(
+    factory: str | Path, *, fabric: Fabric | Intent | dict | str | Path | None = None
+) -> tuple[FactorySpec, dict, Fabric]:
+    """A factory description (its spec and raw mapping, for variants) and the Fabric it runs on: the one
+    it names (relative to it), or `fabric` instead (a plan folder, an intent or a Fabric)."""
+    from tokenfab.errors import InputError
+    from tokenfab.factory.spec import load_factory as load_spec
+
+    factory = Path(factory)
+    spec, raw = load_spec(factory)
+    try:
+        return spec, raw, load_fabric(fabric if fabric is not None else factory.parent / spec.fabric)
+    except InputError as exc:
+        if fabric is not None:  # field "fabric": the CLI names it by its option, --fabric
+            raise InputError(str(exc), "fabric") from None
+        raise InputError(f"{factory}: fabric: {exc}") from None
+
+
 def run_factory(
     factory: str | Path,
     *,
-    fabric: Fabric | str | Path | None = None,
+    fabric: Fabric | Intent | dict | str | Path | None = None,
     out: str | Path | None = None,
     force: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[tuple[Any, dict]]:
     """`tokenfab factory run`: simulate a factory description (and each of its `compare:` variants)
-    over its window; returns (run, summary) per variant. With `out`, also write the report folder.
-    `fabric` replaces the description's own fabric (a plan folder, an intent or a Fabric)."""
+    over its window; returns (run, summary) per variant. With `out`, also write the report folder
+    (refused before any simulation when it may not be written). `fabric` replaces the description's
+    own fabric (a plan folder, an intent or a Fabric). `progress(done, total, variant)` is called
+    before each variant is simulated."""
     from tokenfab.errors import InputError
     from tokenfab.factory import engine, report
+    from tokenfab.factory.bounds import check_failures
     from tokenfab.factory.kpis import summarize
-    from tokenfab.factory.spec import load_factory, variants
+    from tokenfab.factory.spec import variants
 
     factory = Path(factory)
-    spec, raw = load_factory(factory)
+    spec, raw, base = load_factory(factory, fabric=fabric)
+    todo = variants(spec, raw, str(factory))
+    if out is not None:
+        from tokenfab.outputs import check_target
 
-    def fabric_of(name: str, override: Any) -> Fabric:
-        where = Path(name) if Path(name).is_absolute() else factory.parent / name
+        check_target(Path(out), force)  # before the simulation, not after it
+    fabrics = {spec.fabric: base}  # a variant may name a fabric of its own (relative to the description)
+    for name, sp in todo:
+        if sp.fabric not in fabrics:
+            try:
+                fabrics[sp.fabric] = load_fabric(factory.parent / sp.fabric)
+            except InputError as exc:
+                raise InputError(f"{factory}: compare {name!r}: fabric: {exc}") from None
         try:
-            return load_fabric(override if override is not None else where)
+            check_failures(sp, int(fabrics[sp.fabric].design["gpus"]))
         except InputError as exc:
-            raise InputError(f"{'fabric' if override is not None else f'{factory}: fabric'}: {exc}") from None
-
-    base = fabric_of(spec.fabric, fabric)
+            raise InputError(f"{factory}: {name}: {exc}") from None
     runs = []
-    for name, sp in variants(spec, raw, str(factory)):
+    for i, (name, sp) in enumerate(todo):
         if progress:
-            progress(name)
-        fab = base if sp.fabric == spec.fabric else fabric_of(sp.fabric, None)
-        run = engine.run_factory(sp, fab)
+            progress(i, len(todo), name)
+        run = engine.run_factory(sp, fabrics[sp.fabric])
         runs.append((run, summarize(run)))
     if out is not None:
         report.write(Path(out), report.factory_files(runs), force)
@@ -214,27 +247,29 @@ def run_factory(
 
 
 def sweep(
-    spec: str | Path,
+    spec: str | Path | tuple[SweepSpec, dict, dict | None],
     *,
     out: str | Path | None = None,
     jobs: int = 2,
     ray: str | None = None,
     force: bool = False,
     resume: bool = False,
+    show_progress: bool = False,
 ) -> list[dict]:
     """`tokenfab sweep`: evaluate every point of a sweep file (plans, and simulate/factory metrics when it
-    asks for them); rows carry the axes, status, metrics and `pareto`. With `out`, the folder the CLI
-    writes (results.csv/.parquet, sweep.duckdb, Pareto plots, best intents); without it, a scratch one."""
+    asks for them); rows carry the axes, status, metrics and `pareto`. `spec` is the file, or what
+    `tokenfab.sweep.load_sweep` read from it. With `out`, the folder the CLI writes (results.csv/.parquet,
+    sweep.duckdb, Pareto plots, best intents); without it, a scratch one. The catalog in force here
+    (--catalog, the user-wide folder) is the one every worker plans with, local or on Ray."""
     import tempfile
 
     from tokenfab.sweep import load_sweep, run_to_folder
 
-    sp, base, factory = load_sweep(spec)
-    if out is not None:
-        rows, _ = run_to_folder(
-            sp, base, factory, Path(out), jobs=jobs, ray_address=ray, resume=resume, force=force, show_progress=False
-        )
-        return rows
-    with tempfile.TemporaryDirectory(prefix="tokenfab-sweep-") as tmp:
-        rows, _ = run_to_folder(sp, base, factory, Path(tmp) / "sweep", jobs=jobs, ray_address=ray, show_progress=False)
+    sp, base, factory = load_sweep(spec) if isinstance(spec, (str, Path)) else spec
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="tokenfab-sweep-") as tmp:
+            return sweep((sp, base, factory), out=Path(tmp) / "sweep", jobs=jobs, ray=ray, show_progress=show_progress)
+    rows, _ = run_to_folder(
+        sp, base, factory, Path(out), jobs=jobs, ray_address=ray, resume=resume, force=force, show_progress=show_progress
+    )
     return rows

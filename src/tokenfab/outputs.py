@@ -139,6 +139,12 @@ def check_target(path: str | Path, force: bool = False, keep: bool = False) -> P
     return resolved
 
 
+def written(folder: str | Path) -> list[str]:
+    """The files of an output folder tokenfab wrote (paths relative to it, its marker left out), sorted."""
+    folder = Path(folder)
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
+
+
 def check_file(path: str | Path, what: str) -> Path:
     """Refuse, before any work, an output file that cannot be written (a folder, under a file,
     a folder that cannot be created or written)."""

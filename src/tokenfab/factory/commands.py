@@ -21,21 +21,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(factory_app, name="factory")
 
 
-def _load(path: Path, fabric_override: Path | None = None):
-    from tokenfab.clikit import load_plan_or_intent
-    from tokenfab.factory.spec import load_factory
-
-    spec, raw = load_factory(path)
-    fabric_path = (path.parent / spec.fabric) if not Path(spec.fabric).is_absolute() else Path(spec.fabric)
-    if fabric_override is not None:
-        fabric_path = fabric_override
-    try:
-        fabric = load_plan_or_intent(fabric_path)
-    except InputError as exc:
-        raise InputError(f"{'--fabric' if fabric_override is not None else f'{path}: fabric'}: {exc}") from None
-    return spec, raw, fabric
-
-
 @factory_app.command("run")
 def run_cmd(
     factory: Path = typer.Argument(..., help="factory description YAML (names its fabric: an intent or a plan folder)"),
@@ -51,50 +36,21 @@ def run_cmd(
     `compare:` variants side by side with what each costs."""
     from rich.progress import Progress
 
-    from tokenfab.factory import report
-    from tokenfab.factory.engine import run_factory
-    from tokenfab.factory.kpis import summarize
-    from tokenfab.factory.spec import variants
-    from tokenfab.outputs import check_target
+    import tokenfab
+    from tokenfab.outputs import written
 
     try:
-        spec, raw, fabric = _load(factory, fabric_path)
-        todo = variants(spec, raw, str(factory))
-        check_target(out, force)  # before the simulation, not after it
-        from tokenfab.factory.bounds import check_failures
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("loading", total=None)
 
-        for name, sp in todo:
-            try:
-                check_failures(sp, int(fabric.design["gpus"]))
-            except InputError as exc:
-                raise InputError(f"{factory}: {name}: {exc}") from None
-        runs = []
-        with Progress(console=console, transient=True) as prog:
-            task = prog.add_task("simulating", total=len(todo))
-            for name, sp in todo:
-                prog.update(task, description=f"simulating {name}")
-                fab = fabric
-                if sp.fabric != spec.fabric:
-                    _, _, fab = _load_variant_fabric(factory, sp)
-                run = run_factory(sp, fab)
-                runs.append((run, summarize(run)))
-                prog.advance(task)
-        files = report.factory_files(runs)
-        report.write(out, files, force)
+            def tick(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=f"simulating {name}")
+
+            runs = tokenfab.run_factory(factory, fabric=fabric_path, out=out, force=force, progress=tick)
     except InputError as exc:
-        fail(str(exc))
+        fail(f"--{exc}" if exc.field == "fabric" else str(exc))  # the API's `fabric` is this command's --fabric
     _print(runs)
-    console.print(f"wrote {len(files)} files to [bold]{out}[/]")
-
-
-def _load_variant_fabric(factory: Path, sp):
-    from tokenfab.clikit import load_plan_or_intent
-
-    p = factory.parent / sp.fabric
-    try:
-        return None, None, load_plan_or_intent(p)
-    except InputError as exc:
-        raise InputError(f"{factory}: compare {sp.name!r}: fabric: {exc}") from None
+    console.print(f"wrote {len(written(out))} files to [bold]{out}[/]")
 
 
 def _print(runs) -> None:
@@ -291,10 +247,11 @@ def estimate_cmd(
     job: str | None = typer.Option(None, "--job", help="only this job (default: every job)"),
 ) -> None:
     """Each job alone on the empty fabric: step time, MFU or TPOT/TTFT, and every assumption behind it."""
+    from tokenfab.api import load_factory
     from tokenfab.factory.estimate import estimate_alone
 
     try:
-        spec, _raw, fabric = _load(factory)
+        spec, _raw, fabric = load_factory(factory)
         results = estimate_alone(spec, fabric, job)
     except InputError as exc:
         fail(str(exc))

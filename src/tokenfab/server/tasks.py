@@ -7,8 +7,6 @@ design's folders, so a result made in the browser opens on the command line and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 import traceback
@@ -49,20 +47,20 @@ def run(root: str, job_id: str) -> None:
 
 def configure(ws: Workspace, design: str, params: dict, progress: Progress) -> dict:
     """`tokenfab configure PLAN` then `tokenfab validate PLAN --json` into PLAN/validation.json."""
-    from tokenfab.configure import bundle, validate
-    from tokenfab.design.model import Fabric
+    import tokenfab
+    from tokenfab.api import configure_count
 
     plan = ws.plan_dir(design)
-    fabric = Fabric.load(plan / "fabric.json")
-    total = bundle.count(fabric)
+    fabric = tokenfab.load_fabric(plan)
+    total = configure_count(fabric)
     done = [0]
 
     def tick(name: str) -> None:
         done[0] += 1
         progress(done[0], total, f"configure {name}")
 
-    bundle.write(fabric, plan, add_to_plan=True, progress=tick)
-    report = validate.validate_folder(
+    tokenfab.configure(fabric, plan, add_to_plan=True, progress=tick)
+    report = tokenfab.validate(
         plan, progress=lambda d, t, name: progress(d, t, f"validate {name}"), check_frr=bool(params.get("frr", True))
     )
     doc = report.to_json()
@@ -73,15 +71,14 @@ def configure(ws: Workspace, design: str, params: dict, progress: Progress) -> d
 
 def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> dict:
     """`tokenfab simulate` for one or more routing modes; results as data for the charts."""
-    from tokenfab.design.model import Fabric
-    from tokenfab.sim import Faults, Routing, SimParams, Simulator, parse_size, size_series
+    import tokenfab
+    from tokenfab.sim import Faults, SimParams, parse_size, size_series
     from tokenfab.sim.sizes import collective_name
 
     run_id = params["run"]
     out = ws.run_dir(design, run_id)
     out.mkdir(parents=True, exist_ok=True)
-    fabric = Fabric.load(ws.plan_dir(design) / "fabric.json")
-    coll = collective_name(params.get("collective", "all_reduce"))
+    fabric = tokenfab.load_fabric(ws.plan_dir(design))
     sizes = size_series(
         parse_size(params.get("minbytes", "1M"), "minbytes"),
         parse_size(params.get("maxbytes", "1G"), "maxbytes"),
@@ -91,19 +88,26 @@ def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> di
     faults = Faults(
         down=tuple(params.get("fail", [])), loss=float(params.get("loss", 0.0)), recovery=params.get("recovery", "go-back-n")
     )
-    sim = Simulator(fabric, SimParams(efficiency=float(params.get("efficiency", 0.95))), faults)
-    ids = sim.gpus(params.get("gpus"), params.get("servers"))
+    coll = collective_name(params.get("collective", "all_reduce"))
     routings = params.get("routings") or ["ecmp"]
-    series, heat = [], None
+    series, heat, result = [], None, None
     for k, mode in enumerate(routings):
-        progress(k, len(routings), f"simulating {coll} on {len(ids):,} GPUs, {mode}")
-        runs = sim.sweep(
+        on = f" on {len(result.gpus):,} GPUs" if result else ""
+        progress(k, len(routings), f"simulating {coll}{on}, {mode}")  # (the GPUs are counted by the first)
+        result = tokenfab.simulate(
+            fabric,
             coll,
-            ids,
             sizes,
-            routing=Routing(mode, qps=int(params.get("qps", 1)), seed=int(params.get("seed", 0))),
+            gpus=params.get("gpus"),
+            servers=params.get("servers"),
+            routing=mode,
+            qps=int(params.get("qps", 1)),
+            seed=int(params.get("seed", 0)),
+            faults=faults,
+            params=SimParams(efficiency=float(params.get("efficiency", 0.95))),
             record_links=(k == 0),
         )
+        runs = [line.first for line in result.lines]
         series.append(
             {
                 "routing": mode,
@@ -115,8 +119,9 @@ def simulate(ws: Workspace, design: str, params: dict, progress: Progress) -> di
         )
         if k == 0:
             heat = _link_loads(fabric, runs[-1], faults)
+    assert result is not None  # routings is never empty
     progress(len(routings), len(routings), "done")
-    doc = {"collective": coll, "gpus": len(ids), "params": params, "series": series, "links": heat}
+    doc = {"collective": coll, "gpus": len(result.gpus), "params": params, "series": series, "links": heat}
     (out / "result.json").write_text(json.dumps(doc, sort_keys=True) + "\n")
     return {"run": run_id}
 
@@ -163,35 +168,22 @@ def _link_name(fabric, i: int) -> str:
 
 
 def factory(ws: Workspace, design: str, params: dict, progress: Progress) -> dict:
-    """`tokenfab factory run FACTORY --fabric PLAN -o RUN/out`, exactly as on the command line."""
+    """`tokenfab factory run FACTORY --fabric PLAN -o RUN/out`: the same function, the same files."""
+    import tokenfab
+
     run_id = params["run"]
     out = ws.run_dir(design, run_id)
     out.mkdir(parents=True, exist_ok=True)
     spec = out / "factory.yaml"
     spec.write_text(params["factory_yaml"])
-    progress(0, None, "simulating the factory")
-    cmd = [
-        sys.executable,
-        "-m",
-        "tokenfab.cli",
-        "factory",
-        "run",
-        str(spec),
-        "--fabric",
-        str(ws.plan_dir(design)),
-        "-o",
-        str(out / "out"),
-        "--force",
-    ]
-    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out)
-    (out / "console.txt").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise InputError(
-            (proc.stderr or proc.stdout).strip().splitlines()[-1][:2000]
-            if (proc.stderr or proc.stdout)
-            else f"factory run failed (exit {proc.returncode})"
-        )
+    progress(0, None, "loading the factory and its fabric")
+    tokenfab.run_factory(
+        spec,
+        fabric=ws.plan_dir(design),
+        out=out / "out",
+        force=True,
+        progress=lambda done, total, name: progress(done, total, f"simulating {name}"),
+    )
     progress(1, 1, "done")
     return {"run": run_id}
 

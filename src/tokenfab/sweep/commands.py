@@ -22,15 +22,18 @@ def register(app: typer.Typer) -> None:
         """Sweep designs x simulate/factory variants; results.csv/.parquet, sweep.duckdb, Pareto plots, best intents."""
         from rich.table import Table
 
+        import tokenfab
         from tokenfab.clikit import console, fail, show
         from tokenfab.errors import InputError
-        from tokenfab.sweep import load_sweep, run_to_folder
+        from tokenfab.sweep import load_sweep
 
         try:
-            spec, base, factory = load_sweep(spec_path)
-            rows, best = run_to_folder(spec, base, factory, out, jobs=jobs, ray_address=ray, resume=resume, force=force)
+            loaded = load_sweep(spec_path)
+            rows = tokenfab.sweep(loaded, out=out, jobs=jobs, ray=ray, resume=resume, force=force, show_progress=True)
         except InputError as exc:
             fail(str(exc))
+        spec = loaded[0]
+        best = [r for r in rows if r["pareto"]]
         axes = [a.path for a in spec.axes]
         metrics = [o.metric for o in spec.objectives]
         cols = ["point", *axes, "architecture", "switches", *[m for m in metrics if m not in ("switches", "architecture")]]

@@ -57,12 +57,14 @@ def _done(value: Any) -> Future:
 
 
 class LocalEngine:
-    """A process pool of `jobs` workers (jobs=1: in the driver's own process)."""
+    """A process pool of `jobs` workers (jobs=1: in the driver's own process); every design is planned
+    with the catalog `layers` (the driver's)."""
 
     name = "local"
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, layers: tuple = ()):
         self.jobs = jobs
+        self.layers = tuple(layers)
         self.pool: ProcessPoolExecutor | None = None
         self.restart()
 
@@ -82,8 +84,8 @@ class LocalEngine:
 
     def design(self, intent: dict, keep: bool) -> Future:
         if self.pool is None:
-            return _done(design_task(intent, keep))
-        return self.pool.submit(design_task, intent, keep)
+            return _done(design_task(intent, keep, self.layers))
+        return self.pool.submit(design_task, intent, keep, self.layers)
 
     def point(self, fabric: Any, simulate: dict | None, factory: dict | None) -> Future:
         if self.pool is None:
@@ -96,11 +98,12 @@ class LocalEngine:
 
 
 class RayEngine:
-    """Tasks on a Ray cluster: `auto` (the running cluster), `local` (start one here) or an address."""
+    """Tasks on a Ray cluster: `auto` (the running cluster), `local` (start one here) or an address;
+    every design is planned with the catalog `layers` (the driver's: no node needs the files)."""
 
     name = "ray"
 
-    def __init__(self, address: str, num_cpus: int | None = None):
+    def __init__(self, address: str, num_cpus: int | None = None, layers: tuple = ()):
         try:
             import ray
         except ImportError:
@@ -121,12 +124,13 @@ class RayEngine:
         # driver's node first
         self._design = ray.remote(design_task).options(num_returns=2, max_retries=3, scheduling_strategy="SPREAD")
         self._point = ray.remote(point_task).options(max_retries=3, scheduling_strategy="SPREAD")
+        self._layers = ray.put(tuple(layers))  # stored once, fetched once per node
 
     def restart(self) -> None:  # Ray retries tasks whose worker died by itself
         pass
 
     def design(self, intent: dict, keep: bool) -> Future:
-        refs: Any = self._design.remote(intent, keep)  # num_returns=2: (summary, fabric) refs
+        refs: Any = self._design.remote(intent, keep, self._layers)  # num_returns=2: (summary, fabric) refs
         summary, fabric = refs
         out: Future = Future()
 

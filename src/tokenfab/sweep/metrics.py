@@ -187,9 +187,11 @@ def factory_metrics(fabric, factory: dict) -> dict[str, Any]:
     from tokenfab.factory.engine import run_factory
     from tokenfab.factory.kpis import summarize
     from tokenfab.factory.spec import parse_factory
+    from tokenfab.sweep.spec import factory_catalog
 
-    spec = parse_factory({**factory, "fabric": factory.get("fabric", "sweep")}, "factory")
-    totals = summarize(run_factory(spec, fabric))["totals"]
+    with factory_catalog(factory):  # its own catalog files too (models, GPUs) while it runs
+        spec = parse_factory({**factory, "fabric": factory.get("fabric", "sweep")}, "factory")
+        totals = summarize(run_factory(spec, fabric))["totals"]
     out = {}
     for k in FACTORY:
         v = totals.get("cost_usd" if k == "factory_cost_usd" else k)

@@ -33,10 +33,11 @@ from tokenfab.sweep.store import Store
 MAX_ATTEMPTS = 3
 
 
-def fingerprint(spec: SweepSpec, pts: list[Point]) -> str:
-    body = json.dumps(
-        [spec.name, [(p.number, p.axes, p.intent, p.simulate, p.factory) for p in pts]], sort_keys=True, default=str
-    )
+def fingerprint(spec: SweepSpec, pts: list[Point], layers: tuple = ()) -> str:
+    what: list[Any] = [spec.name, [(p.number, p.axes, p.intent, p.simulate, p.factory) for p in pts]]
+    if layers:  # a resume must plan with the same catalog files (without any, the fingerprint of old)
+        what.append([layer.key for layer in layers])
+    body = json.dumps(what, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -56,8 +57,8 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:,.6g}"
 
 
-def open_store(spec: SweepSpec, pts: list[Point], db: Path, resume: bool) -> Store:
-    fp = fingerprint(spec, pts)
+def open_store(spec: SweepSpec, pts: list[Point], db: Path, resume: bool, layers: tuple = ()) -> Store:
+    fp = fingerprint(spec, pts, layers)
     if resume and db.exists():
         return Store.resume(db, fp)  # (killed before its store existed: a resume starts it afresh)
     return Store.create(db, spec.name, fp, pts)
@@ -172,8 +173,9 @@ def _ray_worker_errors() -> tuple[type[BaseException], ...]:
     return (RayError,)
 
 
-def make_engine(jobs: int, ray_address: str | None):
-    return RayEngine(ray_address) if ray_address else LocalEngine(jobs)
+def make_engine(jobs: int, ray_address: str | None, layers: tuple = ()):
+    """Workers do not share the driver's context: the catalog in force here (`layers`) goes with them."""
+    return RayEngine(ray_address, layers=layers) if ray_address else LocalEngine(jobs, layers)
 
 
 def run_sweep(
@@ -195,9 +197,12 @@ def run_sweep(
 
 
 def _run(spec, pts, db: Path, jobs, ray_address, resume, show_progress) -> tuple[list[dict], Store]:
-    store = open_store(spec, pts, db, resume)
+    from tokenfab.catalog import active_layers
+
+    layers = active_layers()
+    store = open_store(spec, pts, db, resume, layers)
     try:
-        engine = make_engine(jobs, ray_address)
+        engine = make_engine(jobs, ray_address, layers)
         try:
             execute(spec, pts, store, engine, show_progress)
         finally:
@@ -222,6 +227,7 @@ def run_to_folder(
     plots and best intents are written when every point is done."""
     import shutil
 
+    from tokenfab.catalog import active_layers
     from tokenfab.outputs import MARKER, MARKER_TEXT, check_target
     from tokenfab.sweep import outputs
 
@@ -235,13 +241,14 @@ def run_to_folder(
     if not resume:
         check_target(out, force=force)  # --force replaces only a folder tokenfab wrote (its marker), never others
     pts = points(spec, base, factory)
-    engine = make_engine(jobs, ray_address)  # before touching the folder: an unreachable cluster leaves nothing behind
+    layers = active_layers()  # the catalog in force here (--catalog, user-wide folder): every worker's too
+    engine = make_engine(jobs, ray_address, layers)  # before touching the folder: an unreachable cluster leaves nothing behind
     try:
         if out.exists() and not resume:
             shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).write_text(MARKER_TEXT)  # a sweep folder (finished or resumable) is tokenfab's own
-        store = open_store(spec, pts, out / "sweep.duckdb", resume)
+        store = open_store(spec, pts, out / "sweep.duckdb", resume, layers)
         try:
             execute(spec, pts, store, engine, show_progress)
             rows = store.rows()

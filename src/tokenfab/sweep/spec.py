@@ -27,11 +27,13 @@ Metric names are checked before anything runs (tokenfab.sweep.metrics lists them
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -284,10 +286,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, dict | None]:
     base = load_yaml(path.parent / spec.base, f"{path}: base intent") if isinstance(spec.base, str) else spec.base
     if not isinstance(base, dict):
         raise InputError(f"{path}: base: expected an intent mapping")
-    if isinstance(base.get("catalog"), list):
-        # the base intent's catalog files, relative to it: absolute, so every worker finds them
-        where = (path.parent / spec.base).parent if isinstance(spec.base, str) else path.parent
-        base = dict(base, catalog=[str((where / p).resolve()) if isinstance(p, str) else p for p in base["catalog"]])
+    base = _absolute_catalog(base, (path.parent / spec.base).parent if isinstance(spec.base, str) else path.parent)
     parse_intent(base, f"{path}: base")
     factory = None
     if spec.factory is not None:
@@ -295,6 +294,9 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict, dict | None]:
         if not isinstance(factory, dict):
             raise InputError(f"{path}: factory: expected a factory mapping")
         factory = {k: v for k, v in factory.items() if k != "compare"}  # the sweep's axes are the variants
+        factory = _absolute_catalog(
+            factory, (path.parent / spec.factory).parent if isinstance(spec.factory, str) else path.parent
+        )
         _parse_factory(factory, f"{path}: factory")
     for i, axis in enumerate(spec.axes):
         where = f"{path}: axes.{i} ({axis.path})"
@@ -325,7 +327,28 @@ def _axis_samples(axis: Axis) -> list[Any]:
     return [int(round(lo)), int(round(hi))] if axis.integer else [lo, hi]
 
 
+def _absolute_catalog(data: dict, where: Path) -> dict:
+    """An intent's or factory file's `catalog:` files, relative to it: absolute, so every worker finds them."""
+    if not isinstance(data.get("catalog"), list):
+        return data
+    return dict(data, catalog=[str((where / p).resolve()) if isinstance(p, str) else p for p in data["catalog"]])
+
+
+@contextlib.contextmanager
+def factory_catalog(factory: dict) -> Iterator[None]:
+    """Within the block, the catalog in force plus the factory file's own `catalog:` files (as
+    `tokenfab factory run` reads them)."""
+    from tokenfab.catalog import active_layers, use_catalog
+    from tokenfab.catalog.files import read_layers
+
+    files = factory.get("catalog")
+    own = read_layers(files, origin="factory") if isinstance(files, list) and all(isinstance(f, str) for f in files) else ()
+    with use_catalog(active_layers() + own):
+        yield
+
+
 def _parse_factory(data: dict, source: str):
     from tokenfab.factory.spec import parse_factory
 
-    return parse_factory({**data, "fabric": data.get("fabric", "sweep")}, source)
+    with factory_catalog(data):
+        return parse_factory({**data, "fabric": data.get("fabric", "sweep")}, source)

@@ -68,7 +68,7 @@ class Store:
         if row is None or row[0] != fingerprint:
             s.close()
             raise InputError(
-                f"--resume: {path} was written by a different sweep (its axes, sampling or base differ); "
+                f"--resume: {path} was written by a different sweep (its axes, sampling, base or catalog files differ); "
                 "run it to a new folder or pass --force to start again"
             )
         return s
