@@ -94,3 +94,78 @@ def test_simulator_agrees_where_routing_cannot_matter(clos):
     for gpus in (np.arange(8), np.arange(32)):
         t_sim, t_ana = sim.time_s("all_reduce", gpus, S), ana.time_s("all_reduce", gpus, S)
         assert t_sim == pytest.approx(t_ana, rel=0.25)
+
+
+# -- one switch for every rail (small clusters) --------------------------------------------------
+# A single switch per plane takes every rail: there are no uplinks, and every NIC is on it.
+
+SMALL = {"servers": 8, "gpus_per_server": 4}
+
+
+@pytest.fixture(scope="module")
+def one_switch():
+    f = plan(make(name="one", cluster=SMALL))
+    assert (f.design["tiers"], f.design["leaves"], f.design["spines"]) == (1, 1, 0)
+    return f
+
+
+@pytest.fixture(scope="module")
+def two_tier():
+    # the same servers under rail leaves in two scalable units of four, joined by spines (1:1)
+    return plan(make(name="two", cluster=SMALL, fabric={"tiers": 2, "servers_per_su": 4}))
+
+
+def _estimate(fabric, tp: int, dp: int):
+    from tokenfab.factory.estimate import estimate_alone
+    from tokenfab.factory.spec import parse_factory
+
+    spec = parse_factory(
+        {
+            "name": "f",
+            "fabric": "x.yaml",
+            "window_h": 1,
+            "network": {"model": "analytical"},
+            "workloads": {
+                "w": {
+                    "training": {
+                        "model": "llama3-8b",
+                        "seq_len": 8192,
+                        "global_batch": 64,
+                        "parallelism": {"tp": tp, "dp": dp},
+                    }
+                }
+            },
+            "jobs": [{"name": "j", "workload": "w", "arrive_h": 0, "steps": 10}],
+        }
+    )
+    ((_name, _kind, e, _head),) = estimate_alone(spec, fabric)
+    return e
+
+
+def test_every_nic_counts_on_its_own_rail_of_one_switch(one_switch):
+    cl = Cluster(one_switch)
+    # each server's four 400G NICs, one per rail, all on leaf-1 (the switch's rail is 0: every rail)
+    assert cl.capacities.nic.shape == (8, 4)
+    assert np.all(cl.capacities.nic == 400e9 / 8)
+    assert cl.leaf_key_names == ["leaf-1"]
+    assert cl.capacities.leaf_up.tolist() == [0.0]  # no uplinks, and none needed
+
+
+@pytest.mark.parametrize("dp", [4, 8])
+def test_training_on_one_switch_is_finite_and_no_slower_than_two_tiers(one_switch, two_tier, dp):
+    one, two = _estimate(one_switch, 4, dp), _estimate(two_tier, 4, dp)
+    assert np.isfinite(one.step_s) and one.mfu > 0.3
+    dp_items = [it for it in one.items if it.collective.parallelism == "dp"]
+    assert dp_items and all(it.network and it.bottleneck == "nic" for it in dp_items)
+    # a single switch is non-blocking and one hop: never slower than leaves and spines
+    assert one.step_s <= two.step_s * (1 + 1e-9)
+    assert one.network_idle_s <= two.network_idle_s * (1 + 1e-9)
+
+
+def test_cross_rail_all_to_all_on_one_switch_is_bound_by_nics(one_switch):
+    comm = AnalyticalComm(Cluster(one_switch))
+    t = comm.time(Collective("all_to_all", np.arange(32).reshape(1, -1), S, "ep"))
+    # each GPU sends 28/32 of S to other servers over its rail's NIC (PXN keeps it rail-aligned)
+    assert t.network and t.bottleneck == "nic"
+    nic_bytes_s = 400e9 / 8 * comm.config.nic_efficiency
+    assert t.time_s == pytest.approx(S * 28 / 32 / nic_bytes_s, rel=0.02)
