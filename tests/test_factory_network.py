@@ -169,3 +169,28 @@ def test_cross_rail_all_to_all_on_one_switch_is_bound_by_nics(one_switch):
     assert t.network and t.bottleneck == "nic"
     nic_bytes_s = 400e9 / 8 * comm.config.nic_efficiency
     assert t.time_s == pytest.approx(S * 28 / 32 / nic_bytes_s, rel=0.02)
+
+
+def test_a_long_job_on_one_switch_counts_the_tokens_it_trained_and_a_stall_is_explained():
+    from tests.conftest import EXAMPLES
+    from tokenfab.clikit import load_plan_or_intent
+    from tokenfab.factory.engine import run_factory
+    from tokenfab.factory.kpis import summarize
+    from tokenfab.factory.spec import load_factory, variants
+
+    # 100,000 steps do not fit 6 h: the job is still running at the end, with the tokens it trained
+    path = EXAMPLES / "factory-one-switch.yaml"
+    spec, raw = load_factory(path)
+    fabric = load_plan_or_intent(path.parent / spec.fabric)
+    (_, base), (_, down) = [(name, run_factory(sp, fabric)) for name, sp in variants(spec, raw)]
+    (job,) = summarize(base)["jobs"]
+    assert job["status"] == "running" and job["steps"] < 100000
+    tokens_per_step = 64 * 8192
+    assert job["steps"] == pytest.approx(6 * 3600 / job["step_s"], rel=1e-3)
+    assert job["tokens"] == pytest.approx(job["steps"] * tokens_per_step, rel=1e-6) and job["tokens"] > 5e9
+    # the switch goes down at 3 h: the job keeps the tokens of the first half and the timeline says why it stops
+    (job_down,) = summarize(down)["jobs"]
+    assert job_down["tokens"] == pytest.approx(job["tokens"] / 2, rel=1e-3)
+    (stall,) = [ev for ev in down.events if ev["kind"] == "stall"]
+    assert stall["t_h"] == 3.0
+    assert "pretrain cannot communicate (unreachable: srv-1's rail 1 NIC and 31 more NICs have no capacity" in stall["text"]

@@ -87,11 +87,29 @@ class Cluster:
         self.pod = D["pod"][self.server_rows].astype(np.int64)  # 1-based in 3 tiers, else 0 or 1
         self.n_pods = int(d.get("pods") or 0)
         self.rail_of_local = ((np.arange(self.gpus_per_server) % g) * self.rails) // g
-        # rail leaves keyed (su, rail), planes folded together
+        # Leaves keyed by (scalable unit, the leaf's rail), planes folded together. A leaf's rail is
+        # 0 when one switch per plane takes every rail (small clusters): then all of a unit's rails
+        # share one key, so traffic between rails never counts as crossing an uplink.
         self.leaf_rows = np.flatnonzero(role == "leaf")
-        self.n_leaf_keys = self.n_su * self.rails
+        pairs = np.stack([D["su"][self.leaf_rows], D["rail"][self.leaf_rows]], axis=1).astype(np.int64)
+        uniq, key = np.unique(pairs, axis=0, return_inverse=True)
+        self.n_leaf_keys = len(uniq)
         self.leaf_key_of_row = np.full(len(D), -1, dtype=np.int64)
-        self.leaf_key_of_row[self.leaf_rows] = (D["su"][self.leaf_rows] - 1) * self.rails + (D["rail"][self.leaf_rows] - 1)
+        self.leaf_key_of_row[self.leaf_rows] = key.ravel()
+        # each NIC link: its server, the rail it serves (from the server's port, nicK or nicKpP) and its leaf
+        L = fabric.links
+        nic = np.flatnonzero(L["kind"] == "nic")
+        self._nic_links = nic
+        self._nic_server = self.server_of_row(L["a"][nic])
+        port = L["a_port"][nic].astype(str)
+        self._nic_rail = np.char.partition(np.char.replace(port, "nic", ""), "p")[:, 0].astype(np.int64) - 1
+        # (server, rail) -> the leaf key its NIC reaches (an island's first tray stands for it)
+        self.leaf_of = np.full((self.n_servers, self.rails), -1, dtype=np.int64)
+        first = np.isin(L["a"][nic], self.server_rows)
+        self.leaf_of[self._nic_server[first], self._nic_rail[first]] = self.leaf_key_of_row[L["b"][nic][first]]
+        if self.n_servers and (self.leaf_of < 0).any():
+            s, r = np.argwhere(self.leaf_of < 0)[0]
+            raise InputError(f"{self.server_names[s]} has no NIC cabled to a leaf on rail {r + 1}")
         self.spine_pod_of_row = np.zeros(len(D), dtype=np.int64)
         spines = np.flatnonzero(role == "spine")
         self.spine_pod_of_row[spines] = D["pod"][spines]
@@ -119,7 +137,8 @@ class Cluster:
         return self.rail_of_local[np.asarray(gpus) % self.gpus_per_server]
 
     def leaf_key(self, servers: np.ndarray, rails: np.ndarray) -> np.ndarray:
-        return (self.su[servers] - 1) * self.rails + rails
+        """The leaf (planes folded) each server's NIC on each rail is cabled to."""
+        return self.leaf_of[servers, rails]
 
     @cached_property
     def leaf_key_names(self) -> list[str]:
@@ -183,10 +202,8 @@ class Cluster:
         speed = L["speed_gbps"].astype(float) * GBPS_TO_BYTES * up * self.link_degrade
         kind = L["kind"]
         nic = np.zeros((self.n_servers, self.rails))
-        m = kind == "nic"
-        srv = self.server_of_row(L["a"][m])
-        rail = self.fabric.devices["rail"][L["b"][m]] - 1
-        np.add.at(nic, (srv, rail), speed[m])
+        # by the NIC's own rail: a leaf's rail is 0 when it takes every rail
+        np.add.at(nic, (self._nic_server, self._nic_rail), speed[self._nic_links])
         leaf_up = np.zeros(self.n_leaf_keys)
         m = kind == "leaf-spine"
         np.add.at(leaf_up, self.leaf_key_of_row[L["a"][m]], speed[m])

@@ -83,6 +83,8 @@ class _Loads:
     nvlink: float  # the most loaded GPU's NVLink out, bytes
     nic: float  # the most loaded NIC (one direction), bytes / its capacity -> seconds
     nic_s: float
+    nic_at: tuple[int, int]  # (server, rail) of the slowest NIC
+    nics_down: int  # NICs the collective needs that have no capacity left
     shared_idx: np.ndarray  # indices into the shared resource space
     shared_bytes: np.ndarray
     switch_hops: int  # switches on the longest path
@@ -253,6 +255,8 @@ class AnalyticalComm:
             k = int(np.argmax(per))
             cands.append((float(per[k]), self.shared_names()[int(ld.shared_idx[k])]))
         t_bw, what = max(cands, key=lambda x: x[0])
+        if not np.isfinite(t_bw):  # no capacity left on a resource the collective needs: name it
+            what = "unreachable: " + self._no_capacity(what, ld)
         if ld.network and (self.p_nic or self.p_fab):
             t_bw = (
                 t_bw / self._eta(ld)
@@ -261,6 +265,16 @@ class AnalyticalComm:
         out = (CommTime(t_bw + self._alpha(c, ld), ld.network, what), ld)
         self._cache[key] = out
         return out
+
+    def _no_capacity(self, what: str, ld: _Loads) -> str:
+        """Why a resource has no capacity: its links are all down (a planned fabric has capacity
+        wherever this model sends traffic: same leaf, or its uplinks, or its pod's)."""
+        if what == "nic":
+            s, r = ld.nic_at
+            more = f" and {ld.nics_down - 1} more NICs" if ld.nics_down > 1 else ""
+            verb = "have" if more else "has"
+            return f"{self.cluster.server_names[s]}'s rail {r + 1} NIC{more} {verb} no capacity (every link down)"
+        return f"{what} have no capacity (every such link down)"
 
     def _loads(self, c: Collective) -> _Loads:
         cl = self.cluster
@@ -271,7 +285,7 @@ class AnalyticalComm:
         nvl = np.zeros(cl.n_gpus)
         src_l, dst_l, b_l = [], [], []
         if n < 2 or S <= 0:
-            return _Loads(0.0, 0.0, 0.0, np.zeros(0, np.int64), np.zeros(0), 0, False)
+            return _Loads(0.0, 0.0, 0.0, (0, 0), 0, np.zeros(0, np.int64), np.zeros(0), 0, False)
         if c.kind in ("all_reduce", "reduce_scatter", "all_gather"):
             f = (2.0 if c.kind == "all_reduce" else 1.0) * (n - 1) / n
             for g_rows, srv in _regular_blocks(groups, G):
@@ -312,7 +326,7 @@ class AnalyticalComm:
         dst = np.concatenate(dst_l) if dst_l else np.zeros(0, np.int64)
         byt = np.concatenate(b_l) if b_l else np.zeros(0)
         if not len(src):
-            return _Loads(float(nvl.max()), 0.0, 0.0, np.zeros(0, np.int64), np.zeros(0), 0, False)
+            return _Loads(float(nvl.max()), 0.0, 0.0, (0, 0), 0, np.zeros(0, np.int64), np.zeros(0), 0, False)
         ss, sd = cl.server_of(src), cl.server_of(dst)
         rail = cl.rail_of(dst)
         relay = cl.rail_of(src) != rail  # PXN: first hop over NVLink to the GPU on the peer's rail
@@ -324,7 +338,9 @@ class AnalyticalComm:
         with np.errstate(divide="ignore", invalid="ignore"):
             t_out = np.where(nic_out > 0, nic_out / self.nic_cap, 0.0)
             t_in = np.where(nic_in > 0, nic_in / self.nic_cap, 0.0)
-        nic_s = float(max(t_out.max(), t_in.max()))
+        t_nic = np.maximum(t_out, t_in)
+        at = np.unravel_index(int(np.argmax(t_nic)), t_nic.shape)
+        nic_s = float(t_nic[at])
         ks, kd = cl.leaf_key(ss, rail), cl.leaf_key(sd, rail)
         cross = ks != kd
         idx = [ks[cross], self.n_leaf + kd[cross]]
@@ -346,7 +362,9 @@ class AnalyticalComm:
             sums = np.bincount(inv, weights=all_val)
         else:
             uniq, sums = np.zeros(0, np.int64), np.zeros(0)
-        return _Loads(float(nvl.max()), float(max(nic_out.max(), nic_in.max())), nic_s, uniq, sums, hops, True)
+        nic_at, nics_down = (int(at[0]), int(at[1])), int(np.isinf(t_nic).sum())
+        nic_bytes = float(max(nic_out.max(), nic_in.max()))
+        return _Loads(float(nvl.max()), nic_bytes, nic_s, nic_at, nics_down, uniq, sums, hops, True)
 
 
 def _regular_blocks(groups: np.ndarray, G: int):
