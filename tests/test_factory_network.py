@@ -194,3 +194,27 @@ def test_a_long_job_on_one_switch_counts_the_tokens_it_trained_and_a_stall_is_ex
     (stall,) = [ev for ev in down.events if ev["kind"] == "stall"]
     assert stall["t_h"] == 3.0
     assert "pretrain cannot communicate (unreachable: srv-1's rail 1 NIC and 31 more NICs have no capacity" in stall["text"]
+
+
+def test_rail_only_and_two_plane_shapes_keep_traffic_on_their_rails(one_switch):
+    # rail-only, one leaf per rail and no spine: cross-rail traffic goes over NVLink to the GPU on the
+    # peer's rail first (PXN), so an all-to-all takes the same time as on one switch, bound by the NICs
+    rail_only = plan(make(name="ro", cluster=SMALL, fabric={"architecture": "rail-only", "cross_rail": "nvlink"}))
+    assert (rail_only.design["leaves"], rail_only.design["spines"]) == (4, 0)
+    a2a = Collective("all_to_all", np.arange(32).reshape(1, -1), S, "ep")
+    t_ro = AnalyticalComm(Cluster(rail_only)).time(a2a)
+    t_one = AnalyticalComm(Cluster(one_switch)).time(a2a)
+    assert t_ro.bottleneck == "nic" and t_ro.time_s == pytest.approx(t_one.time_s)
+    assert Cluster(rail_only).leaf_key_names == ["leaf-r1-1", "leaf-r2-1", "leaf-r3-1", "leaf-r4-1"]
+    # two planes, one switch each: every NIC's two ports count on its rail (planes fold together)
+    two_planes = plan(
+        make(
+            name="tp",
+            cluster={"servers": 8, "gpus_per_server": 8, "gpu_model": "B200", "nic_model": "ConnectX-8", "planes": 2},
+        )
+    )
+    cl = Cluster(two_planes)
+    assert (two_planes.design["tiers"], two_planes.design["leaves"]) == (1, 2)
+    assert cl.leaf_key_names == ["leaf-p1-1+leaf-p2-1"] and np.all(cl.capacities.nic == 2 * 400e9 / 8)
+    t = AnalyticalComm(cl).time(Collective("all_reduce", (np.arange(8) * 8).reshape(1, -1), S, "dp"))
+    assert t.bottleneck == "nic" and np.isfinite(t.time_s)

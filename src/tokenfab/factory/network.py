@@ -15,6 +15,21 @@ a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-b
   the leaf's uplinks (ideal ECMP); between pods it also crosses the cores. Oversubscription and
   failed links lower those capacities.
 
+Which links a byte crosses follows the plan's own cabling: each NIC counts on its own rail, and
+two servers share a leaf when their NICs on that rail are cabled to the same switch (planes fold
+together: a NIC's ports on every plane are one resource). So:
+
+- one switch per plane (small clusters, the leaf takes every rail): every inter-server byte stays
+  on the switch; the NICs bound it, no uplink is crossed (there are none);
+- rail-only (no switch joins two rails): traffic for a GPU on another rail always goes over NVLink
+  to the GPU on that rail first (PXN), so the network only ever carries rail-aligned traffic; the
+  model assumes PXN is on (NCCL's default), as it must be for such a fabric to work at all;
+- several planes: a rail's capacity is the sum over planes (ideal spreading, as NCCL's multi-port
+  NICs do); an uplink is a leaf's uplinks on every plane together.
+
+A collective whose traffic needs a resource with no capacity left (every link of it down) takes
+forever: its bottleneck then says `unreachable:` and names the resource.
+
 Impairments (packet loss, jitter, extra latency, degraded links) follow the simulator's formulas
 (tokenfab.sim.faults): the bandwidth term is divided by the go-back-N goodput efficiency of the
 path's loss, a loss during another's recovery costs a retransmission timeout, and every network step
