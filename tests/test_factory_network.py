@@ -218,3 +218,20 @@ def test_rail_only_and_two_plane_shapes_keep_traffic_on_their_rails(one_switch):
     assert cl.leaf_key_names == ["leaf-p1-1+leaf-p2-1"] and np.all(cl.capacities.nic == 2 * 400e9 / 8)
     t = AnalyticalComm(cl).time(Collective("all_reduce", (np.arange(8) * 8).reshape(1, -1), S, "dp"))
     assert t.bottleneck == "nic" and np.isfinite(t.time_s)
+
+
+def test_a_scale_up_domain_sends_over_the_nics_of_the_trays_that_hold_the_gpus():
+    # two GB200 NVL72 domains (18 trays x 4 GPUs each, a 400G NIC per GPU): a ring with one GPU per
+    # domain goes through that GPU's tray NIC alone, not through all 18 trays' NICs on its rail
+    from tests.conftest import EXAMPLES
+    from tokenfab import load_intent
+
+    intent = load_intent(EXAMPLES / "nvl72-288.yaml")
+    comm = AnalyticalComm(Cluster(plan(intent)))
+    one_nic = 400e9 / 8 * comm.config.nic_efficiency
+    t = comm.time(Collective("all_reduce", np.array([[0, 72]]), S, "dp"))
+    assert t.bottleneck == "nic" and t.time_s == pytest.approx(S / one_nic, rel=0.02)
+    # two GPUs per domain, on two trays (same rail): each sends half the ring's bytes over its own NIC
+    two = np.array([[0, 4, 72, 76]])
+    t = comm.time(Collective("all_reduce", two, S, "dp"))
+    assert t.bottleneck == "nic" and t.time_s == pytest.approx(2 * 3 / 4 * S / 2 / one_nic, rel=0.02)

@@ -40,7 +40,7 @@ class Impairment:
 class Capacities:
     """Bytes per second of each resource kind, with failed links removed."""
 
-    nic: np.ndarray  # (servers, rails): server -> its rail leaf (one direction)
+    nic: np.ndarray  # (trays, rails): a tray's NIC -> its leaf (one direction), summed over planes
     leaf_up: np.ndarray  # (leaf keys,): leaf -> spines, summed over the leaf's uplinks and planes
     pod_up: np.ndarray  # (pods + 1,): spines of a pod -> cores (3 tiers only); index = pod number
 
@@ -96,20 +96,24 @@ class Cluster:
         self.n_leaf_keys = len(uniq)
         self.leaf_key_of_row = np.full(len(D), -1, dtype=np.int64)
         self.leaf_key_of_row[self.leaf_rows] = key.ravel()
-        # each NIC link: its server, the rail it serves (from the server's port, nicK or nicKpP) and its leaf
+        # NICs belong to trays (a tray is the server itself unless it is part of a scale-up domain):
+        # each NIC link's tray, the rail it serves (from the tray's port, nicK or nicKpP) and its leaf
+        self.n_trays = len(tray_rows)
+        self.tray_name = names
+        tray_of_row = np.full(len(D), -1, dtype=np.int64)
+        tray_of_row[tray_rows] = np.arange(self.n_trays)
         L = fabric.links
         nic = np.flatnonzero(L["kind"] == "nic")
         self._nic_links = nic
-        self._nic_server = self.server_of_row(L["a"][nic])
+        self._nic_tray = tray_of_row[L["a"][nic]]
         port = L["a_port"][nic].astype(str)
         self._nic_rail = np.char.partition(np.char.replace(port, "nic", ""), "p")[:, 0].astype(np.int64) - 1
-        # (server, rail) -> the leaf key its NIC reaches (an island's first tray stands for it)
-        self.leaf_of = np.full((self.n_servers, self.rails), -1, dtype=np.int64)
-        first = np.isin(L["a"][nic], self.server_rows)
-        self.leaf_of[self._nic_server[first], self._nic_rail[first]] = self.leaf_key_of_row[L["b"][nic][first]]
-        if self.n_servers and (self.leaf_of < 0).any():
-            s, r = np.argwhere(self.leaf_of < 0)[0]
-            raise InputError(f"{self.server_names[s]} has no NIC cabled to a leaf on rail {r + 1}")
+        # (tray, rail) -> the leaf key its NIC is cabled to
+        self.leaf_of = np.full((self.n_trays, self.rails), -1, dtype=np.int64)
+        self.leaf_of[self._nic_tray, self._nic_rail] = self.leaf_key_of_row[L["b"][nic]]
+        if (self.leaf_of < 0).any():
+            t, r = np.argwhere(self.leaf_of < 0)[0]
+            raise InputError(f"{names[t]} has no NIC cabled to a leaf on rail {r + 1}")
         self.spine_pod_of_row = np.zeros(len(D), dtype=np.int64)
         spines = np.flatnonzero(role == "spine")
         self.spine_pod_of_row[spines] = D["pod"][spines]
@@ -136,9 +140,13 @@ class Cluster:
     def rail_of(self, gpus: np.ndarray) -> np.ndarray:
         return self.rail_of_local[np.asarray(gpus) % self.gpus_per_server]
 
-    def leaf_key(self, servers: np.ndarray, rails: np.ndarray) -> np.ndarray:
-        """The leaf (planes folded) each server's NIC on each rail is cabled to."""
-        return self.leaf_of[servers, rails]
+    def tray_of(self, gpus: np.ndarray) -> np.ndarray:
+        """The machine holding each GPU and its NICs (the server, or its tray in a scale-up domain)."""
+        return np.asarray(gpus) // self.gpus_per_tray
+
+    def leaf_key(self, trays: np.ndarray, rails: np.ndarray) -> np.ndarray:
+        """The leaf (planes folded) each tray's NIC on each rail is cabled to."""
+        return self.leaf_of[trays, rails]
 
     @cached_property
     def leaf_key_names(self) -> list[str]:
@@ -201,9 +209,9 @@ class Cluster:
             up[list(self._failed)] = False
         speed = L["speed_gbps"].astype(float) * GBPS_TO_BYTES * up * self.link_degrade
         kind = L["kind"]
-        nic = np.zeros((self.n_servers, self.rails))
+        nic = np.zeros((self.n_trays, self.rails))
         # by the NIC's own rail: a leaf's rail is 0 when it takes every rail
-        np.add.at(nic, (self._nic_server, self._nic_rail), speed[self._nic_links])
+        np.add.at(nic, (self._nic_tray, self._nic_rail), speed[self._nic_links])
         leaf_up = np.zeros(self.n_leaf_keys)
         m = kind == "leaf-spine"
         np.add.at(leaf_up, self.leaf_key_of_row[L["a"][m]], speed[m])

@@ -1,6 +1,6 @@
 """Analytical communication model: alpha-beta on the placed GPUs, from the fabric's link speeds.
 
-Each collective becomes bytes on resources: NVLink out of each GPU, each server's NIC per rail,
+Each collective becomes bytes on resources: NVLink out of each GPU, each NIC (per tray and rail),
 each rail leaf's uplinks (and downlinks), each pod's spine-to-core links. Its time is the most
 loaded resource's bytes over its capacity (the bottleneck, beta term) plus a latency term (alpha:
 a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-bandwidth model
@@ -98,7 +98,7 @@ class _Loads:
     nvlink: float  # the most loaded GPU's NVLink out, bytes
     nic: float  # the most loaded NIC (one direction), bytes / its capacity -> seconds
     nic_s: float
-    nic_at: tuple[int, int]  # (server, rail) of the slowest NIC
+    nic_at: tuple[int, int]  # (tray, rail) of the slowest NIC
     nics_down: int  # NICs the collective needs that have no capacity left
     shared_idx: np.ndarray  # indices into the shared resource space
     shared_bytes: np.ndarray
@@ -288,7 +288,7 @@ class AnalyticalComm:
             s, r = ld.nic_at
             more = f" and {ld.nics_down - 1} more NICs" if ld.nics_down > 1 else ""
             verb = "have" if more else "has"
-            return f"{self.cluster.server_names[s]}'s rail {r + 1} NIC{more} {verb} no capacity (every link down)"
+            return f"{self.cluster.tray_name[s]}'s rail {r + 1} NIC{more} {verb} no capacity (every link down)"
         return f"{what} have no capacity (every such link down)"
 
     def _loads(self, c: Collective) -> _Loads:
@@ -343,20 +343,21 @@ class AnalyticalComm:
         if not len(src):
             return _Loads(float(nvl.max()), 0.0, 0.0, (0, 0), 0, np.zeros(0, np.int64), np.zeros(0), 0, False)
         ss, sd = cl.server_of(src), cl.server_of(dst)
+        ts, td = cl.tray_of(src), cl.tray_of(dst)  # whose NICs carry it (a tray of a scale-up domain)
         rail = cl.rail_of(dst)
         relay = cl.rail_of(src) != rail  # PXN: first hop over NVLink to the GPU on the peer's rail
         np.add.at(nvl, src[relay], byt[relay])
-        nic_out = np.zeros((cl.n_servers, cl.rails))
-        nic_in = np.zeros((cl.n_servers, cl.rails))
-        np.add.at(nic_out, (ss, rail), byt)
-        np.add.at(nic_in, (sd, rail), byt)
+        nic_out = np.zeros((cl.n_trays, cl.rails))
+        nic_in = np.zeros((cl.n_trays, cl.rails))
+        np.add.at(nic_out, (ts, rail), byt)
+        np.add.at(nic_in, (td, rail), byt)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_out = np.where(nic_out > 0, nic_out / self.nic_cap, 0.0)
             t_in = np.where(nic_in > 0, nic_in / self.nic_cap, 0.0)
         t_nic = np.maximum(t_out, t_in)
         at = np.unravel_index(int(np.argmax(t_nic)), t_nic.shape)
         nic_s = float(t_nic[at])
-        ks, kd = cl.leaf_key(ss, rail), cl.leaf_key(sd, rail)
+        ks, kd = cl.leaf_key(ts, rail), cl.leaf_key(td, rail)
         cross = ks != kd
         idx = [ks[cross], self.n_leaf + kd[cross]]
         vals = [byt[cross], byt[cross]]
