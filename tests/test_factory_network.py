@@ -188,12 +188,13 @@ def test_a_long_job_on_one_switch_counts_the_tokens_it_trained_and_a_stall_is_ex
     tokens_per_step = 64 * 8192
     assert job["steps"] == pytest.approx(6 * 3600 / job["step_s"], rel=1e-3)
     assert job["tokens"] == pytest.approx(job["steps"] * tokens_per_step, rel=1e-6) and job["tokens"] > 5e9
-    # the switch goes down at 3 h: the job keeps the tokens of the first half and the timeline says why it stops
+    # the switch is down from 3 h to 5 h: the job trains 4 h of the 6, and the timeline says why it stops
     (job_down,) = summarize(down)["jobs"]
-    assert job_down["tokens"] == pytest.approx(job["tokens"] / 2, rel=1e-3)
-    (stall,) = [ev for ev in down.events if ev["kind"] == "stall"]
-    assert stall["t_h"] == 3.0
+    assert job_down["tokens"] == pytest.approx(job["tokens"] * 4 / 6, rel=1e-3)
+    stall, resume = [ev for ev in down.events if ev["kind"] == "stall"]
+    assert (stall["t_h"], resume["t_h"]) == (3.0, 5.0)
     assert "pretrain cannot communicate (unreachable: srv-1's rail 1 NIC and 31 more NICs have no capacity" in stall["text"]
+    assert resume["text"] == "pretrain communicates again: it resumes"
 
 
 def test_rail_only_and_two_plane_shapes_keep_traffic_on_their_rails(one_switch):

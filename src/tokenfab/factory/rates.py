@@ -40,7 +40,11 @@ def _log_if_stalled(e: Engine, j: JobRun) -> None:
     est = j.alone
     t = est.step_s if isinstance(est, TrainingStep) else est.decode_iteration_s
     if math.isfinite(t):
+        if j.stalled:
+            j.stalled = False
+            e.log("stall", f"{j.name} communicates again: it resumes", job=j.name)
         return
+    j.stalled = True
     why = sorted({it.bottleneck for it in est.items if not math.isfinite(it.time_s)})
     e.log(
         "stall",
