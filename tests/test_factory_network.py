@@ -94,3 +94,145 @@ def test_simulator_agrees_where_routing_cannot_matter(clos):
     for gpus in (np.arange(8), np.arange(32)):
         t_sim, t_ana = sim.time_s("all_reduce", gpus, S), ana.time_s("all_reduce", gpus, S)
         assert t_sim == pytest.approx(t_ana, rel=0.25)
+
+
+# -- one switch for every rail (small clusters) --------------------------------------------------
+# A single switch per plane takes every rail: there are no uplinks, and every NIC is on it.
+
+SMALL = {"servers": 8, "gpus_per_server": 4}
+
+
+@pytest.fixture(scope="module")
+def one_switch():
+    f = plan(make(name="one", cluster=SMALL))
+    assert (f.design["tiers"], f.design["leaves"], f.design["spines"]) == (1, 1, 0)
+    return f
+
+
+@pytest.fixture(scope="module")
+def two_tier():
+    # the same servers under rail leaves in two scalable units of four, joined by spines (1:1)
+    return plan(make(name="two", cluster=SMALL, fabric={"tiers": 2, "servers_per_su": 4}))
+
+
+def _estimate(fabric, tp: int, dp: int):
+    from tokenfab.factory.estimate import estimate_alone
+    from tokenfab.factory.spec import parse_factory
+
+    spec = parse_factory(
+        {
+            "name": "f",
+            "fabric": "x.yaml",
+            "window_h": 1,
+            "network": {"model": "analytical"},
+            "workloads": {
+                "w": {
+                    "training": {
+                        "model": "llama3-8b",
+                        "seq_len": 8192,
+                        "global_batch": 64,
+                        "parallelism": {"tp": tp, "dp": dp},
+                    }
+                }
+            },
+            "jobs": [{"name": "j", "workload": "w", "arrive_h": 0, "steps": 10}],
+        }
+    )
+    ((_name, _kind, e, _head),) = estimate_alone(spec, fabric)
+    return e
+
+
+def test_every_nic_counts_on_its_own_rail_of_one_switch(one_switch):
+    cl = Cluster(one_switch)
+    # each server's four 400G NICs, one per rail, all on leaf-1 (the switch's rail is 0: every rail)
+    assert cl.capacities.nic.shape == (8, 4)
+    assert np.all(cl.capacities.nic == 400e9 / 8)
+    assert cl.leaf_key_names == ["leaf-1"]
+    assert cl.capacities.leaf_up.tolist() == [0.0]  # no uplinks, and none needed
+
+
+@pytest.mark.parametrize("dp", [4, 8])
+def test_training_on_one_switch_is_finite_and_no_slower_than_two_tiers(one_switch, two_tier, dp):
+    one, two = _estimate(one_switch, 4, dp), _estimate(two_tier, 4, dp)
+    assert np.isfinite(one.step_s) and one.mfu > 0.3
+    dp_items = [it for it in one.items if it.collective.parallelism == "dp"]
+    assert dp_items and all(it.network and it.bottleneck == "nic" for it in dp_items)
+    # a single switch is non-blocking and one hop: never slower than leaves and spines
+    assert one.step_s <= two.step_s * (1 + 1e-9)
+    assert one.network_idle_s <= two.network_idle_s * (1 + 1e-9)
+
+
+def test_cross_rail_all_to_all_on_one_switch_is_bound_by_nics(one_switch):
+    comm = AnalyticalComm(Cluster(one_switch))
+    t = comm.time(Collective("all_to_all", np.arange(32).reshape(1, -1), S, "ep"))
+    # each GPU sends 28/32 of S to other servers over its rail's NIC (PXN keeps it rail-aligned)
+    assert t.network and t.bottleneck == "nic"
+    nic_bytes_s = 400e9 / 8 * comm.config.nic_efficiency
+    assert t.time_s == pytest.approx(S * 28 / 32 / nic_bytes_s, rel=0.02)
+
+
+def test_a_long_job_on_one_switch_counts_the_tokens_it_trained_and_a_stall_is_explained():
+    from tests.conftest import EXAMPLES
+    from tokenfab.clikit import load_plan_or_intent
+    from tokenfab.factory.engine import run_factory
+    from tokenfab.factory.kpis import summarize
+    from tokenfab.factory.spec import load_factory, variants
+
+    # 100,000 steps do not fit 6 h: the job is still running at the end, with the tokens it trained
+    path = EXAMPLES / "factory-one-switch.yaml"
+    spec, raw = load_factory(path)
+    fabric = load_plan_or_intent(path.parent / spec.fabric)
+    (_, base), (_, down) = [(name, run_factory(sp, fabric)) for name, sp in variants(spec, raw)]
+    (job,) = summarize(base)["jobs"]
+    assert job["status"] == "running" and job["steps"] < 100000
+    tokens_per_step = 64 * 8192
+    assert job["steps"] == pytest.approx(6 * 3600 / job["step_s"], rel=1e-3)
+    assert job["tokens"] == pytest.approx(job["steps"] * tokens_per_step, rel=1e-6) and job["tokens"] > 5e9
+    # the switch is down from 3 h to 5 h: the job trains 4 h of the 6, and the timeline says why it stops
+    (job_down,) = summarize(down)["jobs"]
+    assert job_down["tokens"] == pytest.approx(job["tokens"] * 4 / 6, rel=1e-3)
+    stall, resume = [ev for ev in down.events if ev["kind"] == "stall"]
+    assert (stall["t_h"], resume["t_h"]) == (3.0, 5.0)
+    assert "pretrain cannot communicate (unreachable: srv-1's rail 1 NIC and 31 more NICs have no capacity" in stall["text"]
+    assert resume["text"] == "pretrain communicates again: it resumes"
+
+
+def test_rail_only_and_two_plane_shapes_keep_traffic_on_their_rails(one_switch):
+    # rail-only, one leaf per rail and no spine: cross-rail traffic goes over NVLink to the GPU on the
+    # peer's rail first (PXN), so an all-to-all takes the same time as on one switch, bound by the NICs
+    rail_only = plan(make(name="ro", cluster=SMALL, fabric={"architecture": "rail-only", "cross_rail": "nvlink"}))
+    assert (rail_only.design["leaves"], rail_only.design["spines"]) == (4, 0)
+    a2a = Collective("all_to_all", np.arange(32).reshape(1, -1), S, "ep")
+    t_ro = AnalyticalComm(Cluster(rail_only)).time(a2a)
+    t_one = AnalyticalComm(Cluster(one_switch)).time(a2a)
+    assert t_ro.bottleneck == "nic" and t_ro.time_s == pytest.approx(t_one.time_s)
+    assert Cluster(rail_only).leaf_key_names == ["leaf-r1-1", "leaf-r2-1", "leaf-r3-1", "leaf-r4-1"]
+    # two planes, one switch each: every NIC's two ports count on its rail (planes fold together)
+    two_planes = plan(
+        make(
+            name="tp",
+            cluster={"servers": 8, "gpus_per_server": 8, "gpu_model": "B200", "nic_model": "ConnectX-8", "planes": 2},
+        )
+    )
+    cl = Cluster(two_planes)
+    assert (two_planes.design["tiers"], two_planes.design["leaves"]) == (1, 2)
+    assert cl.leaf_key_names == ["leaf-p1-1+leaf-p2-1"] and np.all(cl.capacities.nic == 2 * 400e9 / 8)
+    t = AnalyticalComm(cl).time(Collective("all_reduce", (np.arange(8) * 8).reshape(1, -1), S, "dp"))
+    assert t.bottleneck == "nic" and np.isfinite(t.time_s)
+
+
+def test_a_scale_up_domain_sends_over_the_nics_of_the_trays_that_hold_the_gpus():
+    # two GB200 NVL72 domains (18 trays x 4 GPUs each, a 400G NIC per GPU): a ring with one GPU per
+    # domain goes through that GPU's tray NIC alone, not through all 18 trays' NICs on its rail
+    from tests.conftest import EXAMPLES
+    from tokenfab import load_intent
+
+    intent = load_intent(EXAMPLES / "nvl72-288.yaml")
+    comm = AnalyticalComm(Cluster(plan(intent)))
+    one_nic = 400e9 / 8 * comm.config.nic_efficiency
+    t = comm.time(Collective("all_reduce", np.array([[0, 72]]), S, "dp"))
+    assert t.bottleneck == "nic" and t.time_s == pytest.approx(S / one_nic, rel=0.02)
+    # two GPUs per domain, on two trays (same rail): each sends half the ring's bytes over its own NIC
+    two = np.array([[0, 4, 72, 76]])
+    t = comm.time(Collective("all_reduce", two, S, "dp"))
+    assert t.bottleneck == "nic" and t.time_s == pytest.approx(2 * 3 / 4 * S / 2 / one_nic, rel=0.02)

@@ -107,7 +107,9 @@ def test_factory_places_tensor_parallel_groups_inside_a_domain(nvl72):
 
     cl = Cluster(nvl72)
     assert (cl.n_servers, cl.gpus_per_server, cl.rails) == (2, 72, 4)
-    assert cl.capacities.nic[0].tolist() == [18 * 400e9 / 8] * 4  # each tray keeps its own NIC per rail
+    # each tray keeps its own NIC per rail: 36 trays x 4 rails of 400G, 18 of them per rail in a domain
+    assert cl.capacities.nic.shape == (36, 4) and np.all(cl.capacities.nic == 400e9 / 8)
+    assert cl.capacities.nic[:18].sum(axis=0).tolist() == [18 * 400e9 / 8] * 4
     assert cl.nodes([1])[:2] == ["srv-19", "srv-20"]
 
     run = run_factory(parse_factory(_factory("nvl.yaml", tp=8)), nvl72)

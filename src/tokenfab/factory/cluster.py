@@ -40,7 +40,7 @@ class Impairment:
 class Capacities:
     """Bytes per second of each resource kind, with failed links removed."""
 
-    nic: np.ndarray  # (servers, rails): server -> its rail leaf (one direction)
+    nic: np.ndarray  # (trays, rails): a tray's NIC -> its leaf (one direction), summed over planes
     leaf_up: np.ndarray  # (leaf keys,): leaf -> spines, summed over the leaf's uplinks and planes
     pod_up: np.ndarray  # (pods + 1,): spines of a pod -> cores (3 tiers only); index = pod number
 
@@ -87,11 +87,33 @@ class Cluster:
         self.pod = D["pod"][self.server_rows].astype(np.int64)  # 1-based in 3 tiers, else 0 or 1
         self.n_pods = int(d.get("pods") or 0)
         self.rail_of_local = ((np.arange(self.gpus_per_server) % g) * self.rails) // g
-        # rail leaves keyed (su, rail), planes folded together
+        # Leaves keyed by (scalable unit, the leaf's rail), planes folded together. A leaf's rail is
+        # 0 when one switch per plane takes every rail (small clusters): then all of a unit's rails
+        # share one key, so traffic between rails never counts as crossing an uplink.
         self.leaf_rows = np.flatnonzero(role == "leaf")
-        self.n_leaf_keys = self.n_su * self.rails
+        pairs = np.stack([D["su"][self.leaf_rows], D["rail"][self.leaf_rows]], axis=1).astype(np.int64)
+        uniq, key = np.unique(pairs, axis=0, return_inverse=True)
+        self.n_leaf_keys = len(uniq)
         self.leaf_key_of_row = np.full(len(D), -1, dtype=np.int64)
-        self.leaf_key_of_row[self.leaf_rows] = (D["su"][self.leaf_rows] - 1) * self.rails + (D["rail"][self.leaf_rows] - 1)
+        self.leaf_key_of_row[self.leaf_rows] = key.ravel()
+        # NICs belong to trays (a tray is the server itself unless it is part of a scale-up domain):
+        # each NIC link's tray, the rail it serves (from the tray's port, nicK or nicKpP) and its leaf
+        self.n_trays = len(tray_rows)
+        self.tray_name = names
+        tray_of_row = np.full(len(D), -1, dtype=np.int64)
+        tray_of_row[tray_rows] = np.arange(self.n_trays)
+        L = fabric.links
+        nic = np.flatnonzero(L["kind"] == "nic")
+        self._nic_links = nic
+        self._nic_tray = tray_of_row[L["a"][nic]]
+        port = L["a_port"][nic].astype(str)
+        self._nic_rail = np.char.partition(np.char.replace(port, "nic", ""), "p")[:, 0].astype(np.int64) - 1
+        # (tray, rail) -> the leaf key its NIC is cabled to
+        self.leaf_of = np.full((self.n_trays, self.rails), -1, dtype=np.int64)
+        self.leaf_of[self._nic_tray, self._nic_rail] = self.leaf_key_of_row[L["b"][nic]]
+        if (self.leaf_of < 0).any():
+            t, r = np.argwhere(self.leaf_of < 0)[0]
+            raise InputError(f"{names[t]} has no NIC cabled to a leaf on rail {r + 1}")
         self.spine_pod_of_row = np.zeros(len(D), dtype=np.int64)
         spines = np.flatnonzero(role == "spine")
         self.spine_pod_of_row[spines] = D["pod"][spines]
@@ -118,8 +140,13 @@ class Cluster:
     def rail_of(self, gpus: np.ndarray) -> np.ndarray:
         return self.rail_of_local[np.asarray(gpus) % self.gpus_per_server]
 
-    def leaf_key(self, servers: np.ndarray, rails: np.ndarray) -> np.ndarray:
-        return (self.su[servers] - 1) * self.rails + rails
+    def tray_of(self, gpus: np.ndarray) -> np.ndarray:
+        """The machine holding each GPU and its NICs (the server, or its tray in a scale-up domain)."""
+        return np.asarray(gpus) // self.gpus_per_tray
+
+    def leaf_key(self, trays: np.ndarray, rails: np.ndarray) -> np.ndarray:
+        """The leaf (planes folded) each tray's NIC on each rail is cabled to."""
+        return self.leaf_of[trays, rails]
 
     @cached_property
     def leaf_key_names(self) -> list[str]:
@@ -182,11 +209,9 @@ class Cluster:
             up[list(self._failed)] = False
         speed = L["speed_gbps"].astype(float) * GBPS_TO_BYTES * up * self.link_degrade
         kind = L["kind"]
-        nic = np.zeros((self.n_servers, self.rails))
-        m = kind == "nic"
-        srv = self.server_of_row(L["a"][m])
-        rail = self.fabric.devices["rail"][L["b"][m]] - 1
-        np.add.at(nic, (srv, rail), speed[m])
+        nic = np.zeros((self.n_trays, self.rails))
+        # by the NIC's own rail: a leaf's rail is 0 when it takes every rail
+        np.add.at(nic, (self._nic_tray, self._nic_rail), speed[self._nic_links])
         leaf_up = np.zeros(self.n_leaf_keys)
         m = kind == "leaf-spine"
         np.add.at(leaf_up, self.leaf_key_of_row[L["a"][m]], speed[m])

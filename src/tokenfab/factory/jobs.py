@@ -124,6 +124,7 @@ class JobRun:
     alone_key: tuple[int, bytes] | None = None
     rates: Rates | None = None
     contended_on: list[str] = field(default_factory=list)
+    stalled: bool = False  # its collectives cannot reach their peers (links down): no progress
     recover_s: float = 0.0  # restart + restore left after a failure
     load_s: float = 0.0  # weights still loading (service replicas)
     needs_restart: bool = False

@@ -1,6 +1,6 @@
 """Analytical communication model: alpha-beta on the placed GPUs, from the fabric's link speeds.
 
-Each collective becomes bytes on resources: NVLink out of each GPU, each server's NIC per rail,
+Each collective becomes bytes on resources: NVLink out of each GPU, each NIC (per tray and rail),
 each rail leaf's uplinks (and downlinks), each pod's spine-to-core links. Its time is the most
 loaded resource's bytes over its capacity (the bottleneck, beta term) plus a latency term (alpha:
 a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-bandwidth model
@@ -14,6 +14,21 @@ a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-b
 - traffic between rail leaves of different scalable units crosses the spines, spread evenly over
   the leaf's uplinks (ideal ECMP); between pods it also crosses the cores. Oversubscription and
   failed links lower those capacities.
+
+Which links a byte crosses follows the plan's own cabling: each NIC counts on its own rail, and
+two servers share a leaf when their NICs on that rail are cabled to the same switch (planes fold
+together: a NIC's ports on every plane are one resource). So:
+
+- one switch per plane (small clusters, the leaf takes every rail): every inter-server byte stays
+  on the switch; the NICs bound it, no uplink is crossed (there are none);
+- rail-only (no switch joins two rails): traffic for a GPU on another rail always goes over NVLink
+  to the GPU on that rail first (PXN), so the network only ever carries rail-aligned traffic; the
+  model assumes PXN is on (NCCL's default), as it must be for such a fabric to work at all;
+- several planes: a rail's capacity is the sum over planes (ideal spreading, as NCCL's multi-port
+  NICs do); an uplink is a leaf's uplinks on every plane together.
+
+A collective whose traffic needs a resource with no capacity left (every link of it down) takes
+forever: its bottleneck then says `unreachable:` and names the resource.
 
 Impairments (packet loss, jitter, extra latency, degraded links) follow the simulator's formulas
 (tokenfab.sim.faults): the bandwidth term is divided by the go-back-N goodput efficiency of the
@@ -83,6 +98,8 @@ class _Loads:
     nvlink: float  # the most loaded GPU's NVLink out, bytes
     nic: float  # the most loaded NIC (one direction), bytes / its capacity -> seconds
     nic_s: float
+    nic_at: tuple[int, int]  # (tray, rail) of the slowest NIC
+    nics_down: int  # NICs the collective needs that have no capacity left
     shared_idx: np.ndarray  # indices into the shared resource space
     shared_bytes: np.ndarray
     switch_hops: int  # switches on the longest path
@@ -253,6 +270,8 @@ class AnalyticalComm:
             k = int(np.argmax(per))
             cands.append((float(per[k]), self.shared_names()[int(ld.shared_idx[k])]))
         t_bw, what = max(cands, key=lambda x: x[0])
+        if not np.isfinite(t_bw):  # no capacity left on a resource the collective needs: name it
+            what = "unreachable: " + self._no_capacity(what, ld)
         if ld.network and (self.p_nic or self.p_fab):
             t_bw = (
                 t_bw / self._eta(ld)
@@ -261,6 +280,16 @@ class AnalyticalComm:
         out = (CommTime(t_bw + self._alpha(c, ld), ld.network, what), ld)
         self._cache[key] = out
         return out
+
+    def _no_capacity(self, what: str, ld: _Loads) -> str:
+        """Why a resource has no capacity: its links are all down (a planned fabric has capacity
+        wherever this model sends traffic: same leaf, or its uplinks, or its pod's)."""
+        if what == "nic":
+            s, r = ld.nic_at
+            more = f" and {ld.nics_down - 1} more NICs" if ld.nics_down > 1 else ""
+            verb = "have" if more else "has"
+            return f"{self.cluster.tray_name[s]}'s rail {r + 1} NIC{more} {verb} no capacity (every link down)"
+        return f"{what} have no capacity (every such link down)"
 
     def _loads(self, c: Collective) -> _Loads:
         cl = self.cluster
@@ -271,7 +300,7 @@ class AnalyticalComm:
         nvl = np.zeros(cl.n_gpus)
         src_l, dst_l, b_l = [], [], []
         if n < 2 or S <= 0:
-            return _Loads(0.0, 0.0, 0.0, np.zeros(0, np.int64), np.zeros(0), 0, False)
+            return _Loads(0.0, 0.0, 0.0, (0, 0), 0, np.zeros(0, np.int64), np.zeros(0), 0, False)
         if c.kind in ("all_reduce", "reduce_scatter", "all_gather"):
             f = (2.0 if c.kind == "all_reduce" else 1.0) * (n - 1) / n
             for g_rows, srv in _regular_blocks(groups, G):
@@ -312,20 +341,23 @@ class AnalyticalComm:
         dst = np.concatenate(dst_l) if dst_l else np.zeros(0, np.int64)
         byt = np.concatenate(b_l) if b_l else np.zeros(0)
         if not len(src):
-            return _Loads(float(nvl.max()), 0.0, 0.0, np.zeros(0, np.int64), np.zeros(0), 0, False)
+            return _Loads(float(nvl.max()), 0.0, 0.0, (0, 0), 0, np.zeros(0, np.int64), np.zeros(0), 0, False)
         ss, sd = cl.server_of(src), cl.server_of(dst)
+        ts, td = cl.tray_of(src), cl.tray_of(dst)  # whose NICs carry it (a tray of a scale-up domain)
         rail = cl.rail_of(dst)
         relay = cl.rail_of(src) != rail  # PXN: first hop over NVLink to the GPU on the peer's rail
         np.add.at(nvl, src[relay], byt[relay])
-        nic_out = np.zeros((cl.n_servers, cl.rails))
-        nic_in = np.zeros((cl.n_servers, cl.rails))
-        np.add.at(nic_out, (ss, rail), byt)
-        np.add.at(nic_in, (sd, rail), byt)
+        nic_out = np.zeros((cl.n_trays, cl.rails))
+        nic_in = np.zeros((cl.n_trays, cl.rails))
+        np.add.at(nic_out, (ts, rail), byt)
+        np.add.at(nic_in, (td, rail), byt)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_out = np.where(nic_out > 0, nic_out / self.nic_cap, 0.0)
             t_in = np.where(nic_in > 0, nic_in / self.nic_cap, 0.0)
-        nic_s = float(max(t_out.max(), t_in.max()))
-        ks, kd = cl.leaf_key(ss, rail), cl.leaf_key(sd, rail)
+        t_nic = np.maximum(t_out, t_in)
+        at = np.unravel_index(int(np.argmax(t_nic)), t_nic.shape)
+        nic_s = float(t_nic[at])
+        ks, kd = cl.leaf_key(ts, rail), cl.leaf_key(td, rail)
         cross = ks != kd
         idx = [ks[cross], self.n_leaf + kd[cross]]
         vals = [byt[cross], byt[cross]]
@@ -346,7 +378,9 @@ class AnalyticalComm:
             sums = np.bincount(inv, weights=all_val)
         else:
             uniq, sums = np.zeros(0, np.int64), np.zeros(0)
-        return _Loads(float(nvl.max()), float(max(nic_out.max(), nic_in.max())), nic_s, uniq, sums, hops, True)
+        nic_at, nics_down = (int(at[0]), int(at[1])), int(np.isinf(t_nic).sum())
+        nic_bytes = float(max(nic_out.max(), nic_in.max()))
+        return _Loads(float(nvl.max()), nic_bytes, nic_s, nic_at, nics_down, uniq, sums, hops, True)
 
 
 def _regular_blocks(groups: np.ndarray, G: int):

@@ -30,7 +30,27 @@ def estimate(e: Engine, j: JobRun) -> Estimate:
                 low = w.inference.model_copy(update={"batch": 1})
                 j.alone_low = inference_estimate(low, e.cluster.gpu, e.comm, j.placement, G, f)
         j.alone_key = key
+        _log_if_stalled(e, j)
     return j.alone
+
+
+def _log_if_stalled(e: Engine, j: JobRun) -> None:
+    """A job whose collectives cannot reach their peers (links down) makes no progress: say so on
+    the timeline, naming the resource, rather than let its tokens stay at 0 unexplained."""
+    est = j.alone
+    t = est.step_s if isinstance(est, TrainingStep) else est.decode_iteration_s
+    if math.isfinite(t):
+        if j.stalled:
+            j.stalled = False
+            e.log("stall", f"{j.name} communicates again: it resumes", job=j.name)
+        return
+    j.stalled = True
+    why = sorted({it.bottleneck for it in est.items if not math.isfinite(it.time_s)})
+    e.log(
+        "stall",
+        f"{j.name} cannot communicate ({'; '.join(why) or 'no path'}): no progress until the links are repaired",
+        job=j.name,
+    )
 
 
 def traffic(j: JobRun) -> JobTraffic:
