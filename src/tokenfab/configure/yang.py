@@ -69,7 +69,11 @@ class _Table:
 class Validator:
     """One libyang context with every shipped SONiC model loaded; reuse it for many devices."""
 
-    def __init__(self) -> None:
+    _list_owner: dict[str, list[tuple[str, int]]]  # list name -> (table, key count)
+    _reads_of: dict[tuple[str, int | str], tuple[_Reads, ...] | None]
+    _clean: set[bytes]  # signatures of tables found clean
+
+    def __init__(self):
         try:
             import libyang
         except ImportError as exc:  # pragma: no cover - depends on the machine
@@ -108,12 +112,12 @@ class Validator:
                     self.tables[tbl.name()] = _Table(name, top.name(), lists, conts)
         self._conv: dict = {}
         self._keep: list = []  # schema node wrappers whose id() keys self._conv
-        self._list_owner: dict[str, list[tuple[str, int]]] = {}
+        self._list_owner = {}
         for tname, t in self.tables.items():
             for count, (lname, _, _) in t.lists.items():
                 self._list_owner.setdefault(lname, []).append((tname, count))
-        self._reads_of: dict[tuple[str, int | str], tuple[_Reads, ...] | None] = {}
-        self._clean: set[bytes] = set()
+        self._reads_of = {}
+        self._clean = set()
 
     # -- translation ---------------------------------------------------------------------
     def _leaf_kinds(self, node) -> dict[str, tuple[str, set[str]]]:
