@@ -1,27 +1,72 @@
-"""Configure and validate a 2,048-GPU fabric (examples/clos-2048.yaml: 256 x 8-GPU servers, 48 x
-CX864E-N): write every file, then check every config_db.json against SONiC's YANG models, every
-frr.conf with FRR's vtysh, and the fabric-wide checks. Prints wall time per phase and peak memory.
-Target: configure + validate under 30 s on 2 cores.
+"""Configure and validate a fabric: write every file, then check every config_db.json against SONiC's
+YANG models, every frr.conf with FRR's vtysh, and the fabric-wide checks. Prints wall time per phase,
+the CPU seconds validate used (all its processes: a figure that does not depend on what else the
+machine is doing) and peak memory.
+
+Validate runs as users run it, `tokenfab validate OUT` in a process of its own (with its worker
+processes), so its memory is its own and not configure's: the peak printed is the largest sum of the
+resident memory of that process and its workers, sampled every 50 ms.
+
+Targets on 2 cores: examples/clos-2048.yaml (256 x 8-GPU servers, 48 switches) configure + validate
+under 30 s; examples/three-tier-32k.yaml (4,096 servers, 1,280 switches) validate under 60 s and 1 GiB.
 
     python benchmarks/configure_validate.py [intent.yaml ...]
 """
 
 from __future__ import annotations
 
+import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from tokenfab import load_intent, plan
-from tokenfab.configure import bundle, validate
+from tokenfab.configure import bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:  # a worker that just ended
+            pass
+    return total
+
+
+def validate_in_own_process(out: Path) -> tuple[dict, float, float, float]:
+    """(the --json report, wall s, CPU s of validate and its workers, peak resident MiB of them all)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenfab.cli", "validate", str(out), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+    )
+    watched = psutil.Process(proc.pid)
+    peak = 0
+    chunks: list[bytes] = []
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(watched))
+        time.sleep(0.05)
+    chunks.append(proc.stdout.read() if proc.stdout else b"")
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(b"".join(chunks) or b"{}"), wall, cpu, peak / 2**20
 
 
 def run(intent: Path) -> bool:
@@ -32,21 +77,22 @@ def run(intent: Path) -> bool:
         out = Path(tmp) / "out"
         written = bundle.write(fabric, out)
         t2 = time.perf_counter()
-        report = validate.validate_folder(out)
-        t3 = time.perf_counter()
+        configure_peak = peak_mib()
+        report, wall, cpu, peak = validate_in_own_process(out)
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     d = fabric.design
+    violations = report.get("violations", [])
     print(
-        f"{intent.name}: {d['gpus']:,} GPUs, {report.switches} switches, {report.hosts} servers, "
-        f"{len(written):,} files ({size / 2**20:,.1f} MiB)"
+        f"{intent.name}: {d['gpus']:,} GPUs, {report.get('switches', 0)} switches, {report.get('hosts', 0)} servers, "
+        f"{len(written):,} files ({size / 2**20:,.1f} MiB); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(
-        f"  plan {t1 - t0:5.2f} s | configure {t2 - t1:5.2f} s | validate {t3 - t2:5.2f} s "
-        f"(YANG + vtysh: {'yes' if report.frr_parsed else 'no vtysh'}) | configure + validate {t3 - t1:5.2f} s "
-        f"(target < 30 s) | peak memory {peak_mib():,.0f} MiB"
+        f"  plan {t1 - t0:5.2f} s | configure {t2 - t1:5.2f} s (peak {configure_peak:,.0f} MiB, with the plan) | "
+        f"validate {wall:5.2f} s, {cpu:5.1f} CPU s, peak {peak:,.0f} MiB in all its processes "
+        f"(YANG + vtysh: {'yes' if report.get('frr_parsed_with_vtysh') else 'no vtysh'}) | configure + validate {t2 - t1 + wall:5.2f} s"
     )
-    print(f"  violations: {len(report.violations)}")
-    return report.ok
+    print(f"  violations: {len(violations)}")
+    return bool(report) and not violations
 
 
 def main(argv: list[str]) -> int:

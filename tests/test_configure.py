@@ -64,6 +64,29 @@ def test_every_frr_conf_is_accepted_by_frr(configured):
     assert any("maximum-paths 514" in line for line in frr.check_with_frr(bad))
 
 
+def test_frr_batch_check_reads_as_one_file_at_a_time(configured):
+    """One vtysh per batch gives exactly the complaints of one vtysh per file, and a file that leaves
+    vtysh out of the config node (or stops its reading) cannot hide the files after it."""
+    folder = configured["clos-2048"]
+    texts = {p.parent.name: p.read_text() for p in sorted(folder.glob("configs/*/frr.conf"))[:6]}
+    assert frr.check_many_with_frr(texts) == {n: [] for n in texts}
+    names = list(texts)
+    edited = dict(texts)
+    edited[names[1]] = texts[names[1]].replace("maximum-paths 256", "maximum-paths 514")
+    # ends inside `router bgp`: a bare neighbor line in the next file must still be refused
+    edited[names[2]] = texts[names[2]] + "router bgp 65000\n"
+    edited[names[3]] = "neighbor 10.9.9.9 remote-as 65009\n" + texts[names[3]]
+    # three `exit`s make vtysh stop reading: the next file's fault must still be found
+    edited[names[4]] = texts[names[4]] + "exit\nexit\nexit\n"
+    edited[names[5]] = texts[names[5]] + "bogus command\n"
+    got = frr.check_many_with_frr(edited)
+    assert got == {n: frr.check_with_frr(t) for n, t in edited.items()}
+    assert got[names[0]] == [] and got[names[2]] == []
+    assert any("maximum-paths 514" in line for line in got[names[1]])
+    assert any("neighbor 10.9.9.9" in line for line in got[names[3]])
+    assert any("bogus command" in line for line in got[names[5]])
+
+
 def test_deterministic_byte_identical(configured, tmp_path):
     again = tmp_path / "again"
     r = _cli("configure", EXAMPLES / f"{SMALL}.yaml", "-o", again, env={"PYTHONHASHSEED": "123"})

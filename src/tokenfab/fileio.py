@@ -84,20 +84,19 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 def check_shape(data: Any, source: str) -> Any:
     """Refuse data nested deeper than MAX_DEPTH or with more than MAX_NODES values once aliases
     are expanded (YAML aliases share objects, so the parse is small but every later copy is not)."""
-    budget = MAX_NODES
-    stack: list[tuple[Any, int]] = [(data, 0)]
+    budget = MAX_NODES - 1  # the document itself
+    # Only containers are visited (a config has far more scalars): each pays for its values (and a
+    # dict for its keys too), and its values sit one level deeper.
+    stack: list[tuple[Any, int]] = [(data, 0)] if isinstance(data, (dict, list)) else []
     while stack:
         node, depth = stack.pop()
-        budget -= 1
+        values = node.values() if isinstance(node, dict) else node
+        budget -= 2 * len(node) if isinstance(node, dict) else len(node)
         if budget < 0:
             raise InputError(f"{source}: more than {MAX_NODES:,} values once YAML aliases are expanded (an alias bomb?)")
-        if depth > MAX_DEPTH:
+        if node and depth + 1 > MAX_DEPTH:
             raise InputError(f"{source}: nested more than {MAX_DEPTH} levels deep")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-            budget -= len(node)
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
+        stack.extend((v, depth + 1) for v in values if isinstance(v, (dict, list)))
     return data
 
 

@@ -327,6 +327,8 @@ def bgp(configs: dict[str, dict]) -> list[Violation]:
 # ---------------------------------------------------------------------------------------
 def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[str]], hosts: dict[str, Host]) -> list[Violation]:
     out: list[Violation] = []
+    serves: dict[str, dict[str, list]] = {}  # leaf -> port -> the (ip/len, network) that answer on it
+    nets: dict[str, list] = {}  # leaf -> the networks it advertises
     # 1. each planned NIC: address, leaf port up, in the gateway's VLAN or /31, subnet advertised
     for link in fabric.iter_links("nic"):
         server, nic, leaf, port = link.a, link.a_port, link.b, link.b_port
@@ -341,16 +343,9 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
         gw = h.gateways.get(nic, "")
         if cfg.get("PORT", {}).get(port, {}).get("admin_status") != "up":
             out.append(Violation("reach", leaf, "PORT", port, "admin_status", f"down, but {server}:{nic} is cabled to it"))
-        l3 = []  # (ip/len) on the leaf that serve this port
-        for key in cfg.get("INTERFACE", {}):
-            p, sep, pfx = key.partition("|")
-            if sep and p == port:
-                l3.append(pfx)
-        for key in cfg.get("VLAN_MEMBER", {}):
-            vlan, _, p = key.partition("|")
-            if p == port:
-                l3 += [k.partition("|")[2] for k in cfg.get("VLAN_INTERFACE", {}) if k.startswith(f"{vlan}|")]
-        serving = [x for x in l3 if nic_if.ip in ipaddress.ip_interface(x).network]
+        if leaf not in serves:
+            serves[leaf] = _l3_by_port(cfg)
+        serving = [x for x, net in serves[leaf].get(port, ()) if net is not None and nic_if.ip in net]
         if not serving:
             out.append(
                 Violation(
@@ -374,7 +369,9 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
                     f"routes via {gw}, but {leaf}:{port} answers on {', '.join(x.split('/')[0] for x in serving)}",
                 )
             )
-        if not any(nic_if.ip in ipaddress.ip_network(p) for p in advertised.get(leaf, [])):
+        if leaf not in nets:
+            nets[leaf] = [n for n in map(_network, advertised.get(leaf, [])) if n is not None]
+        if not any(nic_if.ip in n for n in nets[leaf]):
             out.append(
                 Violation("reach", leaf, "frr.conf", "", "network", f"{ip} ({server}:{nic}) is in no prefix {leaf} advertises")
             )
@@ -416,6 +413,39 @@ def reach(fabric: Fabric, configs: dict[str, dict], advertised: dict[str, list[s
                         + (" ..." if len(missing) > 5 else ""),
                     )
                 )
+    return out
+
+
+def _network(prefix: str):
+    try:
+        return ipaddress.ip_network(prefix, strict=False)
+    except ValueError:  # an edited frr.conf: its own check says what is wrong
+        return None
+
+
+def _l3_by_port(cfg: dict) -> dict[str, list]:
+    """port -> the (ip/len, its network or None when unreadable) a switch answers on at that port:
+    its /31s, and the VLAN interfaces of the VLANs the port is a member of."""
+    out: dict[str, list] = defaultdict(list)
+
+    def net(pfx: str):
+        try:
+            return ipaddress.ip_interface(pfx).network
+        except ValueError:  # YANG says what is wrong with it
+            return None
+
+    for key in cfg.get("INTERFACE", {}):
+        port, sep, pfx = key.partition("|")
+        if sep:
+            out[port].append((pfx, net(pfx)))
+    by_vlan: dict[str, list] = defaultdict(list)
+    for key in cfg.get("VLAN_INTERFACE", {}):
+        vlan, sep, pfx = key.partition("|")
+        if sep:
+            by_vlan[vlan].append((pfx, net(pfx)))
+    for key in cfg.get("VLAN_MEMBER", {}):
+        vlan, _, port = key.partition("|")
+        out[port] += by_vlan.get(vlan, [])
     return out
 
 

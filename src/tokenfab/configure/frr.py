@@ -10,6 +10,7 @@ docker_routing_config_mode split-unified, loading this file instead of bgpcfgd's
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 import subprocess
 import tempfile
@@ -127,3 +128,58 @@ def check_with_frr(frr_text: str) -> list[str]:
     if proc.returncode == 0:
         return []
     return [line for line in out.splitlines() if line.strip()] or [f"vtysh exited {proc.returncode}"]
+
+
+# Between two files of a batch: `hostname` exists only at the config node, so vtysh walks up to it
+# from whatever node the previous file ended in; each file then starts where it would alone.
+_BOUNDARY = "hostname tokenfab-batch-boundary"
+# After the last file: a line vtysh must reject, proving it read the batch to the end (extra `exit`s
+# can make it stop reading early, and silence would then look like a clean batch).
+_SENTINEL = "tokenfab-batch-end"
+_LINE = re.compile(r"^line (\d+): ")
+
+
+def check_many_with_frr(texts: dict[str, str]) -> dict[str, list[str]]:
+    """FRR's complaints about several configurations with one `vtysh --dryrun` (its start-up is
+    what a single check costs). A batch that is clean, with every boundary accepted and the end
+    reached, is clean file by file; any file it finds fault with (or any doubt) is checked again on
+    its own, so every complaint reads exactly as `check_with_frr` gives it."""
+    exe = vtysh()
+    if exe is None:
+        raise FileNotFoundError("vtysh (Debian package frr) is not installed")
+    out: dict[str, list[str]] = {name: [] for name in texts}
+    if len(texts) <= 1:
+        return {name: check_with_frr(text) for name, text in texts.items()}
+    lines: list[str] = []
+    starts: list[tuple[int, str]] = []  # (first line number, file) in the batch
+    boundaries: set[int] = set()
+    for name, text in texts.items():
+        if lines:
+            lines.append(_BOUNDARY)
+            boundaries.add(len(lines))
+        starts.append((len(lines) + 1, name))
+        lines += text.splitlines()
+    lines.append(_SENTINEL)
+    end = len(lines)
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as fh:
+        fh.write("\n".join(lines) + "\n")
+        fh.flush()
+        proc = subprocess.run([exe, "--dryrun", "-f", fh.name], capture_output=True, text=True, timeout=120)
+    faulty: set[str] = set()
+    reached_end = doubt = False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = _LINE.match(line)
+        if not m:
+            doubt = doubt or bool(line.strip())
+            continue
+        number = int(m.group(1))
+        if number == end:
+            reached_end = True
+        elif number in boundaries:
+            doubt = True
+        else:
+            faulty.add(next(name for first, name in reversed(starts) if first <= number))
+    again = list(texts) if doubt or not reached_end else sorted(faulty, key=list(texts).index)
+    for name in again:
+        out[name] = check_with_frr(texts[name])
+    return out

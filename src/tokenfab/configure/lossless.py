@@ -92,13 +92,14 @@ def switch_qos(name: str, cfg: dict) -> tuple[dict[str, PortQos], list[Violation
     QoS for the checks across devices (`lossless_fabric`)."""
     out: list[Violation] = []
     qos: dict[str, PortQos] = {}
+    same: dict[PortQos, PortQos] = {}  # ports share one object per distinct QoS (a fabric holds 100k ports)
     view = QosView(cfg)
     for port in cfg.get("DEVICE_NEIGHBOR", {}):
         q = port_qos(view, port)
         if q is None:
             out.append(Violation("lossless", name, "PORT_QOS_MAP", port, "", "active port without QoS maps or PFC"))
             continue
-        qos[port] = q
+        qos[port] = q = same.setdefault(q, q)
         pg_of = dict(q.tc_to_pg)
         for p in q.pfc:
             pg = pg_of.get(p)

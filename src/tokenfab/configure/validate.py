@@ -146,7 +146,8 @@ SHARED_TABLES = (
     "BGP_NEIGHBOR",
 )
 SHARED_PORT_FIELDS = ("speed", "fec", "mtu", "admin_status")
-VTYSH_THREADS = 8  # vtysh --dryrun waits more than it computes: overlap several per worker
+VTYSH_THREADS = 2  # batches of frr.conf checked at once (the main-process path, which has no workers)
+FRR_BATCH = 16  # frr.conf files per vtysh --dryrun
 SWITCHES_PER_TASK = 16
 HOSTS_PER_TASK = 256
 
@@ -203,9 +204,17 @@ def switch_checks(
 
 
 def _frr_complaints(texts: dict[str, str]) -> dict[str, list[str]]:
-    """FRR's complaints about each frr.conf (vtysh --dryrun), several at once."""
+    """FRR's complaints about each frr.conf: batches of files per `vtysh --dryrun` (its start-up
+    is most of a check), a few batches at once."""
+    names = list(texts)
+    batches = [{n: texts[n] for n in names[i : i + FRR_BATCH]} for i in range(0, len(names), FRR_BATCH)]
+    if len(batches) == 1:
+        return frr.check_many_with_frr(batches[0])
+    out: dict[str, list[str]] = {}
     with ThreadPoolExecutor(max_workers=VTYSH_THREADS) as pool:
-        return dict(zip(texts, pool.map(frr.check_with_frr, texts.values())))
+        for found in pool.map(frr.check_many_with_frr, batches):
+            out.update(found)
+    return out
 
 
 def fabric_checks(fabric: Fabric, results: dict[str, SwitchResult], hosts: dict[str, Host]) -> list[Violation]:
@@ -310,6 +319,16 @@ def _host_task(folder: Path, names: list[str]) -> tuple[dict[str, Host], list[Vi
     return hosts, problems
 
 
+def _shared_qos(output: tuple, same: dict) -> tuple:
+    """One object per distinct port QoS across the fabric, as results arrive (each worker's batch
+    arrives with its own copies; 100k ports hold a handful of distinct ones)."""
+    found, _ = output
+    if isinstance(found, list):
+        for r in found:
+            r.qos = {port: same.setdefault(q, q) for port, q in r.qos.items()}
+    return output
+
+
 def validate_folder(
     folder: str | Path,
     progress: Callable[[int, int, str], None] | None = None,
@@ -348,9 +367,10 @@ def validate_folder(
     workers = max(1, workers or os.cpu_count() or 1)
     done = 0
     outputs: list = [None] * len(tasks)
+    same: dict = {}
     if workers == 1 or len(switches) <= SWITCHES_PER_TASK:
         for i, (fn, args, n) in enumerate(tasks):
-            outputs[i] = fn(*args)
+            outputs[i] = _shared_qos(fn(*args), same)
             done = min(done + n, len(switches))
             tick(done, total, f"{done} switches")
     else:
@@ -359,7 +379,7 @@ def validate_folder(
             futures = {pool.submit(fn, *args): (i, n) for i, (fn, args, n) in enumerate(tasks)}
             for fut in as_completed(futures):
                 i, n = futures[fut]
-                outputs[i] = fut.result()
+                outputs[i] = _shared_qos(fut.result(), same)
                 done = min(done + n, len(switches))
                 tick(done, total, f"{done} switches")
     results: dict[str, SwitchResult] = {}

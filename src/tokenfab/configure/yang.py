@@ -10,10 +10,20 @@ leafrefs take their target's type; comma strings become leaf-lists).
 libyang stops at the first error, so to list every violation the faulty field (or row, for a key
 fault) is removed and the rest parsed again, up to `max_errors` per device; leafref errors that only
 echo an earlier removal are not reported twice.
+
+A fabric's switches share most of their tables (QUEUE, BUFFER_*, PORT_QOS_MAP ... are the same on
+every leaf), so a table found clean is not checked again while neither it nor what it reads changes.
+What a table reads comes from the models: the tables and leaves named by the leafref paths and
+must/when expressions of the lists and containers it fills (an expression that could read anything,
+with `*`, `//`, `deref()` or an axis, makes the table always checked). A table is then clean in this
+device exactly when it was clean in an earlier one with the same rows and the same rows and leaves of
+what it reads; the tables that must be checked go to libyang with everything they read, transitively,
+so each is judged as in the whole file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -23,6 +33,21 @@ from importlib import resources
 from tokenfab.errors import InputError
 
 _NUMBER = {"int8", "int16", "int32", "uint8", "uint16", "uint32"}
+# An expression that can reach data without naming it: wildcards, descendants, deref, axes.
+_OPAQUE = re.compile(r"\*|//|\bderef\s*\(|::|\bnode\s*\(")
+_NAME = re.compile(r"[A-Za-z_][\w.-]*")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+CLEAN_CACHE_SIZE = 200_000  # signatures of tables found clean, per process
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """What a part of one table reads of another: rows of some of its lists (by key count) or
+    containers (empty: every row), and those rows' fields named (None: every field)."""
+
+    table: str
+    parts: frozenset
+    fields: frozenset | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,10 @@ class _Table:
 
 class Validator:
     """One libyang context with every shipped SONiC model loaded; reuse it for many devices."""
+
+    _list_owner: dict[str, list[tuple[str, int]]]  # list name -> (table, key count)
+    _reads_of: dict[tuple[str, int | str], tuple[_Reads, ...] | None]
+    _clean: set[bytes]  # signatures of tables found clean
 
     def __init__(self):
         try:
@@ -83,6 +112,12 @@ class Validator:
                     self.tables[tbl.name()] = _Table(name, top.name(), lists, conts)
         self._conv: dict = {}
         self._keep: list = []  # schema node wrappers whose id() keys self._conv
+        self._list_owner = {}
+        for tname, t in self.tables.items():
+            for count, (lname, _, _) in t.lists.items():
+                self._list_owner.setdefault(lname, []).append((tname, count))
+        self._reads_of = {}
+        self._clean = set()
 
     # -- translation ---------------------------------------------------------------------
     def _leaf_kinds(self, node) -> dict[str, tuple[str, set[str]]]:
@@ -183,6 +218,140 @@ class Validator:
                 body.setdefault(lname, []).append(entry)
         return data, errors
 
+    # -- what a table reads, and its signature -------------------------------------------
+    def _expressions(self, node) -> list[str] | None:
+        """leafref paths and must/when expressions of a list or container, its descendants and its
+        ancestors; None when one of them can read data it does not name."""
+        out: list[str] = []
+        up = node.parent()
+        while up is not None:
+            out += list(up.must_conditions()) + list(up.when_conditions())
+            up = up.parent()
+        for n in node.iter_tree():
+            out += list(n.must_conditions()) + list(n.when_conditions())
+            if n.nodetype() in (self.ly.SNode.LEAF, self.ly.SNode.LEAFLIST):
+                types = [n.type()]
+                while types:
+                    t = types.pop()
+                    base = t.base()
+                    if base == self.ly.Type.LEAFREF:
+                        out.append(t.leafref_path())
+                    elif base == self.ly.Type.UNION:
+                        types += list(t.union_types())
+                    elif base == self.ly.Type.INST:  # instance-identifier: the data names the target
+                        return None
+        return out
+
+    def _reads(self, table: str, part: int | str) -> tuple[_Reads, ...] | None:
+        """What the rows of `table` in `part` (a list's key count or a container's name) read of
+        other tables; None when that cannot be told from the models."""
+        key = (table, part)
+        if key not in self._reads_of:
+            t = self.tables[table]
+            node = t.lists[part][2] if isinstance(part, int) else t.containers[part]
+            found: dict[str, tuple[set, set | None]] = {}
+            exprs = self._expressions(node)
+            for expr in exprs or ():
+                if _OPAQUE.search(_QUOTED.sub("''", expr)):
+                    exprs = None
+                    break
+                names = set(_NAME.findall(_QUOTED.sub("''", expr).replace(":", " ")))
+                targets = {n for n in names if n in self.tables}
+                targets |= {owner for n in names for owner, _ in self._list_owner.get(n, ())}
+                for u in targets - {table}:
+                    other = self.tables[u]
+                    parts = {c for c, (ln, _, _) in other.lists.items() if ln in names} | {
+                        c for c in other.containers if c in names
+                    }
+                    # map tables keep their entries in an inner list: read them whole
+                    whole = any(self._inner_list(nd) for _, _, nd in other.lists.values())
+                    have = found.setdefault(u, (set(), set()))
+                    if not parts:
+                        have[0].add("*")
+                    have[0].update(parts)
+                    fields = None if whole or have[1] is None else have[1] | names
+                    found[u] = (have[0], fields)
+            self._reads_of[key] = (
+                None
+                if exprs is None
+                else tuple(
+                    _Reads(u, frozenset() if "*" in parts else frozenset(parts), None if fields is None else frozenset(fields))
+                    for u, (parts, fields) in sorted(found.items())
+                )
+            )
+        return self._reads_of[key]
+
+    def _part(self, table: str, key: str) -> int | str:
+        return key if key in self.tables[table].containers else key.count("|") + 1
+
+    def _judged_alone(self, config: dict, table: str) -> bool:
+        rows = config[table]
+        return table in self.tables and isinstance(rows, dict) and all(isinstance(r, dict) for r in rows.values())
+
+    def _table_reads(self, config: dict, table: str) -> tuple[_Reads, ...] | None:
+        reads: set[_Reads] = set()
+        for part in {self._part(table, k) for k in config[table]}:
+            if not isinstance(part, str) and part not in self.tables[table].lists:
+                continue  # a key the models have no list for: translate reports it
+            r = self._reads(table, part)
+            if r is None:
+                return None
+            reads.update(r)
+        return tuple(sorted(reads, key=lambda r: (r.table, sorted(map(str, r.parts)), sorted(r.fields or ()))))
+
+    def _projection(self, config: dict, r: _Reads) -> list:
+        rows = config.get(r.table)
+        if not isinstance(rows, dict):
+            return [repr(rows)]
+        out = []
+        for key, row in rows.items():
+            if r.parts and self._part(r.table, key) not in r.parts:
+                continue
+            if r.fields is None or not isinstance(row, dict):
+                out.append([key, row])
+            else:
+                out.append([key, {f: row[f] for f in r.fields & row.keys()}])
+        return out
+
+    def _signatures(self, config: dict) -> tuple[dict[str, bytes | None], dict[str, tuple[_Reads, ...] | None]]:
+        """Per table, a digest of its rows and of the rows and leaves of what it reads (None when the
+        table is not judged alone: no model, not an object of rows, or it may read anything), and
+        what each reads."""
+
+        def digest(obj) -> bytes:
+            return hashlib.blake2b(json.dumps(obj, sort_keys=True).encode(), digest_size=20).digest()
+
+        reads = {t: self._table_reads(config, t) if t in self.tables and isinstance(config[t], dict) else None for t in config}
+        seen: dict[_Reads, bytes] = {}
+        out: dict[str, bytes | None] = {}
+        for table, rs in reads.items():
+            if rs is None or not self._judged_alone(config, table):
+                out[table] = None
+                continue
+            h = hashlib.blake2b(digest([table, config[table]]), digest_size=20)
+            for r in rs:
+                if r not in seen:
+                    seen[r] = digest([r.table, sorted(map(str, r.parts)), self._projection(config, r)])
+                h.update(seen[r])
+            out[table] = h.digest()
+        return out, reads
+
+    def _closure(self, config: dict, tables: set[str], reads: dict[str, tuple[_Reads, ...] | None]) -> set[str] | None:
+        """The tables and everything they read, transitively; None: the whole file."""
+        todo, out = list(tables), set(tables)
+        while todo:
+            t = todo.pop()
+            if t not in self.tables or not isinstance(config[t], dict):
+                continue
+            rs = reads[t] if t in reads else self._table_reads(config, t)
+            if rs is None:
+                return None
+            for r in rs:
+                if r.table in config and r.table not in out:
+                    out.add(r.table)
+                    todo.append(r.table)
+        return out
+
     # -- validation ----------------------------------------------------------------------
     def _parse(self, data: dict) -> str | None:
         try:
@@ -193,14 +362,40 @@ class Validator:
             tree.free()
         return None
 
-    def validate(self, config: dict, max_errors: int = 25) -> list[YangError]:
+    def validate(self, config: dict, max_errors: int = 25, reuse: bool = True) -> list[YangError]:
+        """Every violation of the models in one CONFIG_DB file (up to `max_errors`), checking only
+        the tables not already found clean with the same rows and the same reads (`reuse=False`:
+        the whole file, every time)."""
+        if not reuse:
+            return self._validate_all(config, max_errors)[0]
+        signatures, reads = self._signatures(config)
+        todo = {t for t, sig in signatures.items() if sig is None or sig not in self._clean}
+        if not todo:
+            return []
+        closure = self._closure(config, todo, reads)
+        part = config if closure is None else {t: rows for t, rows in config.items() if t in closure}
+        errors, finished, touched = self._validate_all(part, max_errors)
+        if finished:
+            if len(self._clean) > CLEAN_CACHE_SIZE:
+                self._clean.clear()
+            self._clean.update(sig for t, sig in signatures.items() if t in part and t not in touched and sig is not None)
+        return errors
+
+    def _validate_all(self, config: dict, max_errors: int) -> tuple[list[YangError], bool, set[str]]:
+        """(violations, whether libyang accepted what was left at the end, tables with a fault)."""
         data, errors = self.translate(config)
+        touched = {e.table for e in errors}
         dropped: set[tuple[str, str]] = set()  # rows removed whole: later leafrefs to them are echoes
+        finished = False
         for _ in range(4 * max_errors):
             msg = self._parse(data)
-            if msg is None or len(errors) >= max_errors:
+            if msg is None:
+                finished = len(errors) < max_errors
+                break
+            if len(errors) >= max_errors:
                 break
             err = _locate(msg)
+            touched.add(err.table)
             ref = re.match(r'Invalid leafref value "([^"]*)" - no target instance "/[\w-]+:[\w-]+/[\w-]+:([\w-]+)/', err.message)
             echo = ref and ((ref.group(2), ref.group(1)) in dropped or (ref.group(2), "") in dropped)
             self._hint = ""
@@ -211,7 +406,7 @@ class Validator:
                 break
             if removed:
                 dropped.add(removed)
-        return errors
+        return errors, finished and "" not in touched, touched
 
     def _entry_ok(self, module: str, table: str, lname: str, entry: dict) -> bool:
         doc = {module: {table: {lname: [entry]}}}

@@ -167,10 +167,15 @@ class Fabric:
         return Link(**r)
 
     def iter_links(self, kind: str | None = None) -> Iterator[Link]:
-        kinds = self.links["kind"]
-        for i in range(len(self.links)):
-            if kind is None or kinds[i] == kind:
-                yield self.link(i)
+        # whole columns to Python values once: indexing numpy arrays row by row costs ~10 us a field
+        cols = {k: v.tolist() for k, v in self.links.columns.items()}
+        names = self.devices["name"].tolist()
+        for values in zip(*cols.values()):
+            r = dict(zip(cols, values))
+            if kind is None or r["kind"] == kind:
+                a, b = names[r["a"]], names[r["b"]]
+                r.update(a=a, b=b, id=f"{a}:{r['a_port']}--{b}:{r['b_port']}")
+                yield Link(**r)
 
     def links_of(self, name: str) -> list[Link]:
         i = self.index[name]
