@@ -41,7 +41,7 @@ BASE = {
     "fabric": "x.yaml",
     "window_h": 1,
     "tenants": [{"name": "a"}, {"name": "b"}],
-    "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
+    "storage": {"tiers": [{"name": "pfs", "capacity_tbytes": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
     "workloads": {
         "t": {"training": {"model": "llama3-8b", "parallelism": {"tp": 8, "dp": 1}, "global_batch": 8, "seq_len": 4096}}
     },
@@ -55,7 +55,7 @@ def test_every_bad_reference_is_reported_at_once():
             {"name": "j", "tenant": "nobody", "workload": "nope"},
             {"name": "j", "tenant": "a", "workload": "t", "dataset": "missing"},
         ],
-        datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gb": 1}],
+        datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gbytes": 1}],
         services=[{"name": "s", "tenant": "a", "workload": "t", "arrivals": {"rate_per_s": 1}}],
         faults=[{"at_h": 0, "storage": "slow", "slowdown": 0.5}],
     )
@@ -80,7 +80,7 @@ def test_every_bad_reference_is_reported_at_once():
 def test_a_lifecycle_checks_its_own_references():
     data = dict(
         BASE,
-        datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gb": 1}],
+        datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gbytes": 1}],
         lifecycles=[
             {
                 "name": "l",

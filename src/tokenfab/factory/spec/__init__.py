@@ -22,10 +22,10 @@ The other layers of the factory (all optional; examples/factory-demo.yaml uses e
     sites: {eu-zone: {racks: [rack-7, rack-8]}}       # named places (racks, pods, scalable units)
     tenants: [{name: gov, quota_gpus: 64, sovereignty: {site: eu-zone, exclusive: true}}]
     cpu_pools: [{name: etl, nodes: 12}]                # CPU nodes the data pipelines run on
-    storage: {tiers: [{name: pfs, kind: parallel-fs, capacity_tb: 400, read_gbytes_per_s: 200, ...}]}
+    storage: {tiers: [{name: pfs, kind: parallel-fs, capacity_tbytes: 400, read_gbytes_per_s: 200, ...}]}
     sources: [{name: telemetry, tenant: acme, stream: {records_per_s: 4e5, record_bytes: 256}}]
     pipelines: [{name: etl, source: telemetry, pool: etl, nodes: 8, stages: [...], output: {...}}]
-    datasets: [{name: docs, tenant: ent, tier: objects, size_gb: 500}]   # already in storage
+    datasets: [{name: docs, tenant: ent, tier: objects, size_gbytes: 500}]   # already in storage
     lifecycles: [{name: pdm, dataset: telemetry, train: {...}, evaluate: {...}, deploy: scorer}]
     services: [{name: scorer, workload: pdm-serve, arrivals: {rate_per_s: 300}, slo: {...}}]
     checkpoint: {interval_min: auto}                   # Young/Daly from the failure rate
@@ -49,12 +49,12 @@ from tokenfab.factory.spec.factory import FactorySpec, Variant, check_refs, load
 from tokenfab.factory.spec.faults import Checkpointing, Failures, Fault
 from tokenfab.factory.spec.lifecycle import Lifecycle, LifecycleEval, LifecycleTrain, Retrain
 from tokenfab.factory.spec.services import Arrivals, Replicas, Service, Slo
-from tokenfab.factory.spec.storage import TIER_USD_PER_TB_MONTH, StorageSpec, Tier
+from tokenfab.factory.spec.storage import TIER_USD_PER_TBYTE_MONTH, StorageSpec, Tier
 from tokenfab.factory.spec.tenancy import Sovereignty, Tenant
 
 __all__ = [
     "NAME",
-    "TIER_USD_PER_TB_MONTH",
+    "TIER_USD_PER_TBYTE_MONTH",
     "Arrivals",
     "BatchDrop",
     "Checkpointing",
