@@ -17,6 +17,7 @@ from tests.conftest import EXAMPLES
 from tokenfab.catalog_commands import schema_of
 from tokenfab.errors import DeprecatedKeyWarning, InputError
 from tokenfab.factory.spec import FactorySpec, parse_factory
+from tokenfab.server.dashboard import factory_dashboard
 
 RENAMED = {  # old -> new, the eight keys of the factory file users wrote before the convention
     "size_gb": "size_gbytes",
@@ -137,6 +138,9 @@ def test_the_cli_notes_each_old_key_once_and_the_run_states_it(tmp_path):
     for run in summary["runs"].values():  # the base and its variant each state them
         assert run["assumptions"][0] == NOTE and run["assumptions"][1].startswith(other)
     assert (out / "assumptions.txt").read_text().startswith(NOTE + "\n" + other)
+    for run in summary["runs"].values():
+        assert run["notes"] == run["assumptions"][:2]
+    assert factory_dashboard(out)["notes"][0] == NOTE  # the web app's factory view shows them
 
 
 def test_the_schema_describes_the_new_names_and_marks_the_old_ones_deprecated():

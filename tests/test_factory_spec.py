@@ -135,3 +135,51 @@ def test_jobs_that_do_not_fit_and_unknown_devices_are_reported_together():
     for field in ("jobs.0:", "jobs.1:", "faults.0.down:", "faults.1.where:"):
         assert field in msg, field
     assert "128 GPUs" in msg and "spine-99" in msg and "leaf-x" in msg
+
+
+def test_structure_and_reference_problems_come_in_one_error():
+    data = dict(
+        BASE,
+        window_h=-1,  # structure: out of range
+        jobs=[{"name": "j", "tenant": "a", "workload": "t", "steps": 10}, {"name": "k", "tenant": "nobody", "workload": "t"}],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert msg.startswith("f.yaml: window_h: Input should be greater than 0 (got -1); ")
+    assert msg.endswith("; jobs.1.tenant: unknown tenant 'nobody' (tenants: a, b)")
+
+
+def test_a_section_that_fails_its_own_checks_is_not_judged_by_its_references():
+    data = dict(
+        BASE,
+        storage={"tiers": [{"name": "pfs", "capacity_gbytes": 10}]},  # a typo: the section fails
+        workloads={"t": {"training": {"model": "llama3-8b", "seq_len": 0, "global_batch": 8}}},
+        datasets=[{"name": "d", "tenant": "a", "tier": "pfs", "size_gbytes": 1}],
+        jobs=[{"name": "j", "tenant": "nobody", "workload": "t", "dataset": "d"}],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert "storage.tiers.0.capacity_gbytes: unknown key" in msg
+    assert "workloads.t.training.seq_len: Input should be greater than 0" in msg
+    assert "jobs.0.tenant: unknown tenant 'nobody'" in msg  # tenants passed: still checked
+    # neither "unknown workload 't'" nor "no storage section"/"unknown storage tier": those sections failed
+    assert "workload 't'" not in msg and "storage section" not in msg and "unknown storage tier" not in msg
+
+
+def test_models_of_jobs_workloads_and_services_are_references_checked_with_the_rest():
+    data = dict(
+        BASE,
+        workloads={
+            "t": {"training": {"model": "llama-9b", "parallelism": {"tp": 8, "dp": 1}, "global_batch": 8, "seq_len": 4096}}
+        },
+        jobs=[{"name": "j", "tenant": "a", "inference": {"model": "gpt-0"}}],
+        services=[{"name": "s", "tenant": "zz", "inference": {"model": "llama3-8b"}, "arrivals": {"rate_per_s": 1}}],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert "workloads.t.training.model: unknown model 'llama-9b'; the library has: " in msg
+    assert "jobs.0.inference.model: unknown model 'gpt-0'" in msg
+    assert "services.0.tenant: unknown tenant 'zz'" in msg
