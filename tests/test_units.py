@@ -75,3 +75,18 @@ def test_no_field_has_an_ambiguous_unit_suffix():
     assert len(fields) > 300  # the scan reads the whole package
     bad = [f"{f}: {_why(f.rsplit('.', 1)[1])}" for f in fields if _why(f.rsplit(".", 1)[1]) and f not in KNOWN]
     assert bad == [], "\n".join(bad)
+
+
+def test_renamed_keys_go_from_a_refused_suffix_to_the_convention():
+    from tokenfab.factory.spec import Renamed
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    renamed = [(m, old, new) for m in subclasses(Renamed) for old, new in m.RENAMED.items()]
+    assert len(renamed) == 8  # the eight keys users wrote (size_gb in two models)
+    for model, old, new in renamed:
+        assert _why(old) and _why(new) is None, (model.__name__, old, new)
+        assert new in model.model_fields and old not in model.model_fields

@@ -34,14 +34,17 @@ The other layers of the factory (all optional; examples/factory-demo.yaml uses e
 
 Unknown keys are refused so a typo never silently falls back to a default; references between
 layers (a pipeline's tier, a service's model, a tenant's site) are checked by each layer's module
-with the field named, and every bad reference is reported in one error.
+with the field named, and every problem, in structure or references, is reported in one error
+(a section that fails its own checks is left out of the reference checks). Keys renamed to the
+unit convention (`size_gb` -> `size_gbytes`, ...) still load under their old name, noted once
+each (`Renamed` in common, `FactorySpec.notes`).
 
 One module per layer: common (names, places, the problem collector), tenancy, compute (network,
 scheduler, workloads, jobs), data (sources, pipelines, CPU pools, datasets), storage, lifecycle,
 services, faults (faults, failures, checkpoints), economics (power, cost), factory (the whole file).
 """
 
-from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems, Site
+from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems, Renamed, Site, deprecated_keys
 from tokenfab.factory.spec.compute import Job, Network, Scheduler, Workload, job_names
 from tokenfab.factory.spec.data import BatchDrop, CpuPool, Dataset, Pipeline, PipelineOutput, PipelineStage, Source, Stream
 from tokenfab.factory.spec.economics import Cost, Power
@@ -76,6 +79,7 @@ __all__ = [
     "Place",
     "Power",
     "Problems",
+    "Renamed",
     "Replicas",
     "Retrain",
     "Scheduler",
@@ -91,6 +95,7 @@ __all__ = [
     "Variant",
     "Workload",
     "check_refs",
+    "deprecated_keys",
     "job_names",
     "load_factory",
     "parse_factory",

@@ -106,7 +106,8 @@ def _unit_of(name: str) -> str:
     return "bytes"
 
 
-def deprecation_note(path: str, old: str, new: str) -> str:
+def deprecation_note(path: str, new: str) -> str:
+    """What a user reads about an old key at `path` (dotted) that was read as `new`."""
     return f"`{path}` is deprecated: write `{new}` (same unit, {_unit_of(new)}); the old name will be removed in a later release"
 
 

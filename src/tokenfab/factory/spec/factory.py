@@ -179,7 +179,7 @@ def parse_factory(data: object, source: str = "factory", notes: tuple[str, ...] 
         raise InputError(f"{source}: expected a mapping of keys (fabric, jobs, ...), got {type(data).__name__}")
     renamed = _renamed_paths(data)
     if notes is None:
-        notes = tuple(dict.fromkeys(deprecation_note(_dotted((*at, old)), old, new) for at, old, new in renamed))
+        notes = tuple(dict.fromkeys(deprecation_note(_dotted((*at, old)), new) for at, old, new in renamed))
         for note in notes:  # once per key and process (the warnings registry)
             warnings.warn(note, DeprecatedKeyWarning, stacklevel=1)
     p = Problems()
