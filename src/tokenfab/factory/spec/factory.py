@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ DEFINES = {
 BOUNDED = {"window_h", "request_bin_s", "tick_min", "services"}
 
 
-def check_refs(spec: FactorySpec, source: str = "factory", failed: set[str] = frozenset(), p: Problems | None = None) -> None:
+def check_refs(
+    spec: FactorySpec, source: str = "factory", failed: AbstractSet[str] = frozenset(), p: Problems | None = None
+) -> None:
     """References between layers, each section checking its own; one InputError lists them all.
     `failed`: top-level sections that did not pass their own checks (left out of `spec`): what
     they define is not judged, nor are references from them. With `p`, problems are added to it
@@ -155,8 +158,10 @@ def check_refs(spec: FactorySpec, source: str = "factory", failed: set[str] = fr
 def _renamed_paths(data: dict) -> list[tuple[tuple, str, str]]:
     """Old key names in the file, the variants' sections included, with where they are."""
     found = deprecated_keys(FactorySpec, data)
-    for i, v in enumerate(data.get("compare") or []):
-        found += deprecated_keys(FactorySpec, {k: x for k, x in v.items() if k not in ("name", "compare")}, ("compare", i))
+    variants = data.get("compare")
+    for i, v in enumerate(variants if isinstance(variants, list) else []):
+        if isinstance(v, dict):  # a variant's sections are the factory's
+            found += deprecated_keys(FactorySpec, {k: x for k, x in v.items() if k not in ("name", "compare")}, ("compare", i))
     return found
 
 
