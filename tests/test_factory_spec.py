@@ -183,3 +183,33 @@ def test_models_of_jobs_workloads_and_services_are_references_checked_with_the_r
     assert "workloads.t.training.model: unknown model 'llama-9b'; the library has: " in msg
     assert "jobs.0.inference.model: unknown model 'gpt-0'" in msg
     assert "services.0.tenant: unknown tenant 'zz'" in msg
+
+
+def test_the_base_and_every_variant_are_checked_in_one_error():
+    data = dict(
+        BASE,
+        jobs=[{"name": "j", "tenant": "nobody", "workload": "t"}],
+        compare=[
+            {"name": "v1", "window_h": 0},
+            {"name": "v2", "tenants": [{"name": "a"}], "colour": "red"},
+            {"name": "v3", "jobs": [{"name": "j", "tenant": "b", "workload": "gone"}]},
+        ],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    parts = str(exc.value).removeprefix("f.yaml: ").split("; ")
+    assert parts[0].startswith("jobs.0.tenant: unknown tenant 'nobody'")
+    assert parts[1].startswith("compare.0 (v1): window_h: Input should be greater than 0")
+    assert parts[2].startswith("compare.1.colour: not a section a variant can replace")
+    assert parts[3].startswith("compare.2 (v3): jobs.0.workload: unknown workload 'gone'")
+    assert len(parts) == 4  # the base's problem is told once, not again for v1 that keeps its jobs
+
+
+def test_variants_are_the_ones_parse_factory_built():
+    from tokenfab.factory.spec import variants
+
+    data = dict(BASE, compare=[{"name": "v1", "window_h": 2}])
+    spec = parse_factory(data)
+    built = variants(spec, data)
+    assert [(n, s.window_h) for n, s in built] == [("f", 1), ("v1", 2)]
+    assert built[1][1] is variants(spec, data)[1][1]  # built once

@@ -72,6 +72,7 @@ class FactorySpec(StrictModel):
     faults: list[Fault] = Field(default_factory=list, description="Planned faults and impairments.")
     compare: list[Variant] = Field(default_factory=list, description="Variants run side by side in the same call.")
     _notes: tuple[str, ...] = PrivateAttr(default=())
+    _variants: tuple[tuple[str, FactorySpec], ...] = PrivateAttr(default=())  # built by parse_factory
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -169,25 +170,19 @@ def _dotted(path: tuple) -> str:
     return ".".join(str(k) for k in path)
 
 
-def parse_factory(data: object, source: str = "factory", notes: tuple[str, ...] | None = None) -> FactorySpec:
-    """`data` (the parsed file) as a FactorySpec, or one InputError listing every problem: each
-    section's own (types, ranges, unknown keys) and, for the sections that passed them, every
-    reference between sections. Old key names load as the new ones: each is noted once (a
-    DeprecatedKeyWarning and `spec.notes`). `notes` (a variant's) replaces the search for them."""
+def _checked(data: dict, p: Problems) -> tuple[FactorySpec | None, set[str]]:
+    """One description (the base or a variant) checked into `p`: each section's own structure,
+    the work bounds, and the references of the sections that passed. Returns the spec built from
+    the sections that passed (failed ones at their defaults; None when the file as a whole is
+    wrong) and the failed sections."""
     from tokenfab.factory.bounds import check_job_counts, check_work
 
     try:
         check_job_counts(data)  # before expanding anything: counts that would flood memory are refused
     except InputError as exc:
-        raise InputError(f"{source}: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a mapping of keys (fabric, jobs, ...), got {type(data).__name__}")
+        p.add_error(exc)
+        return None, {"jobs"}
     renamed = _renamed_paths(data)
-    if notes is None:
-        notes = tuple(dict.fromkeys(deprecation_note(_dotted((*at, old)), new) for at, old, new in renamed))
-        for note in notes:  # once per key and process (the warnings registry)
-            warnings.warn(note, DeprecatedKeyWarning, stacklevel=1)
-    p = Problems()
     failed: set[str] = set()
     try:
         spec = FactorySpec.model_validate(data)
@@ -201,21 +196,61 @@ def parse_factory(data: object, source: str = "factory", notes: tuple[str, ...] 
                 err["loc"] = (*loc[:-1], old_at[loc])
             failed.add(str(loc[0]) if loc else "")
         p.items += validation_lines(errors)
-        # the sections that passed, with defaults in place of the failed ones, for the references
-        try:
+        try:  # the sections that passed, with defaults in place of the failed ones, for the references
             spec = FactorySpec.model_validate(
                 {k: v for k, v in data.items() if k not in failed} | ({"fabric": "-"} if "fabric" in failed else {})
             )
         except ValidationError:  # the file as a whole is wrong (not a section): its own errors say how
-            p.raise_all(source)
+            return None, failed
     if not failed & BOUNDED:
         try:
             check_work(spec)
         except InputError as exc:
             p.add_error(exc)
-    check_refs(spec, source, failed, p)
+    check_refs(spec, failed=failed, p=p)
+    return spec, failed
+
+
+def _overlay(data: dict, v: Variant, i: int, p: Problems) -> dict | None:
+    """The base description with the sections variant `v` (compare.{i}) replaces; None (and a
+    problem each) when it names something that is not a section."""
+    extra = v.model_dump(exclude={"name", "against"})
+    sections = set(FactorySpec.model_fields) - {"name", "compare"}
+    for k in extra:
+        if k not in sections:
+            p.add(f"compare.{i}.{k}", f"not a section a variant can replace (use: {', '.join(sorted(sections))})")
+    if not set(extra) <= sections:
+        return None
+    return {k: val for k, val in data.items() if k != "compare"} | extra | {"name": v.name}
+
+
+def parse_factory(data: object, source: str = "factory") -> FactorySpec:
+    """`data` (the parsed file) as a FactorySpec, or one InputError listing every problem: each
+    section's own (types, ranges, unknown keys) and, for the sections that passed them, every
+    reference between sections, for the base and each `compare` variant (built here: `variants`).
+    Old key names load as the new ones: each is noted once (a DeprecatedKeyWarning and `spec.notes`)."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping of keys (fabric, jobs, ...), got {type(data).__name__}")
+    notes = tuple(dict.fromkeys(deprecation_note(_dotted((*at, old)), new) for at, old, new in _renamed_paths(data)))
+    for note in notes:  # once per key and process (the warnings registry)
+        warnings.warn(note, DeprecatedKeyWarning, stacklevel=1)
+    p = Problems()
+    spec, failed = _checked(data, p)
+    base = set(p.items)  # a variant keeps the base's other sections: their problems are told once
+    built = []
+    for i, v in enumerate(spec.compare if spec is not None and not failed & {"name", "compare"} else ()):
+        merged = _overlay(data, v, i, p)
+        if merged is None:
+            continue
+        q = Problems()
+        vs, _ = _checked(merged, q)
+        p.items += [f"compare.{i} ({v.name}): {item}" for item in q.items if item not in base]
+        if vs is not None and not q.items:
+            vs._notes = notes
+            built.append((v.name, vs))
     p.raise_all(source)
-    spec._notes = notes
+    assert spec is not None  # no problem: every section passed
+    spec._notes, spec._variants = notes, tuple(built)
     return spec
 
 
@@ -233,18 +268,8 @@ def load_factory(path: str | Path) -> tuple[FactorySpec, dict]:
 
 
 def variants(spec: FactorySpec, raw: dict[str, Any], source: str = "factory") -> list[tuple[str, FactorySpec]]:
-    """The base factory and each `compare` variant (base sections replaced by the variant's)."""
-    out = [(spec.name, spec)]
-    for i, v in enumerate(spec.compare):
-        base = {k: val for k, val in raw.items() if k != "compare"}
-        extra = v.model_dump(exclude={"name", "against"})
-        for k in extra:
-            if k not in FactorySpec.model_fields or k in ("name", "compare"):
-                raise InputError(
-                    f"{source}: compare.{i}.{k}: not a section a variant can replace "
-                    f"(use: {', '.join(sorted(set(FactorySpec.model_fields) - {'name', 'compare'}))})"
-                )
-        base.update(extra)
-        base["name"] = v.name
-        out.append((v.name, parse_factory(base, f"{source}: compare.{i} ({v.name})", spec.notes)))
-    return out
+    """The base factory and each `compare` variant (base sections replaced by the variant's), as
+    `parse_factory` checked and built them (from `raw` when `spec` was made some other way)."""
+    if len(spec._variants) != len(spec.compare):
+        spec = parse_factory(raw, source)
+    return [(spec.name, spec), *spec._variants]
