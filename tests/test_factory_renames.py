@@ -164,3 +164,14 @@ def test_the_schema_describes_the_new_names_and_marks_the_old_ones_deprecated():
     del neither["datasets"][0]["size_gbytes"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(neither, schema)
+
+
+def test_a_reference_problem_names_the_key_the_user_wrote():
+    data = {
+        "fabric": "x.yaml",
+        "storage": {"tiers": [{"name": "pfs", "capacity_tbytes": 1, "read_gbytes_per_s": 1, "write_gbytes_per_s": 1}]},
+        "datasets": [{"name": "d", "tier": "pfs", "size_gb": 5000}],
+    }
+    with pytest.raises(InputError) as exc, pytest.warns(DeprecatedKeyWarning):
+        parse_factory(data, "f.yaml")
+    assert "f.yaml: datasets.0.size_gb: datasets on tier 'pfs' take 5,000 GB; it holds 1,000 GB" in str(exc.value)

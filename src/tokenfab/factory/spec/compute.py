@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
+from tokenfab.errors import InputError
 from tokenfab.factory.network import AnalyticalConfig
 from tokenfab.factory.spec.common import NAME, Problems
 from tokenfab.factory.spec.tenancy import check_tenant
 from tokenfab.strict import StrictModel
 from tokenfab.workload.inference import InferenceSpec
+from tokenfab.workload.models import get_model
 from tokenfab.workload.training import TrainingSpec
 
 if TYPE_CHECKING:
@@ -103,11 +105,9 @@ def job_names(job: Job) -> list[str]:
     return [job.name] if job.count == 1 else [f"{job.name}-{k + 1}" for k in range(job.count)]
 
 
-def check_model(p: Problems, w: Workload | Job | Any, field: str) -> None:
-    """The model a workload (named or inline) runs is one of the model library's."""
-    from tokenfab.errors import InputError
-    from tokenfab.workload.models import get_model
-
+def check_model(p: Problems, w: object, field: str) -> None:
+    """The model a workload, job or service (`w`, its training or inference given inline) runs is
+    one of the model library's."""
     for kind in ("training", "inference"):
         given = getattr(w, kind, None)
         if given is not None:

@@ -207,7 +207,11 @@ def _checked(data: dict, p: Problems) -> tuple[FactorySpec | None, set[str]]:
             check_work(spec)
         except InputError as exc:
             p.add_error(exc)
+    first = len(p.items)
     check_refs(spec, failed=failed, p=p)
+    for at, old, new in renamed:  # a reference problem at a renamed key names the key the user wrote
+        wrote, read = f"{_dotted((*at, old))}: ", f"{_dotted((*at, new))}: "
+        p.items[first:] = [wrote + x.removeprefix(read) if x.startswith(read) else x for x in p.items[first:]]
     return spec, failed
 
 
