@@ -213,3 +213,11 @@ def test_variants_are_the_ones_parse_factory_built():
     built = variants(spec, data)
     assert [(n, s.window_h) for n, s in built] == [("f", 1), ("v1", 2)]
     assert built[1][1] is variants(spec, data)[1][1]  # built once
+
+
+@pytest.mark.parametrize("count", [11_167_992, 11_167_992.0, "11167992"])
+def test_job_copies_are_bounded_however_the_count_is_written(count):
+    # validation reads 5.0 and "5" as 5: the bound before it must too, or the copies flood memory
+    data = dict(BASE, fabric=0, jobs=[{"name": "j", "workload": "t", "count": count}])
+    with pytest.raises(InputError, match=r"jobs\.0\.count: .* more than 10,000 jobs"):
+        parse_factory(data, "f.yaml")
