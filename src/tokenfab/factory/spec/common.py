@@ -155,11 +155,11 @@ def deprecated_keys(model: Any, data: Any, path: tuple = ()) -> list[tuple[tuple
     if isinstance(model, type) and issubclass(model, BaseModel):
         if not isinstance(data, dict):
             return out
-        renamed = getattr(model, "RENAMED", {})
+        renamed: dict[str, str] = getattr(model, "RENAMED", {})
         for key, value in data.items():
-            name = renamed.get(key, key)
+            name = renamed.get(key, key) if isinstance(key, str) else key
             if key in renamed and name not in data:
-                out.append((path, key, name))
+                out.append((path, key, renamed[key]))
             field = model.model_fields.get(name) if isinstance(name, str) else None
             if field is not None:
                 out += deprecated_keys(field.annotation, value, (*path, key))
