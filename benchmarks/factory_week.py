@@ -68,8 +68,14 @@ def factory(days: float, seed: int, network: str, n_tenants: int = 10, jobs_per_
     tenants, sources, pipelines, lifecycles, services, jobs = [], [], [], [], [], []
     pools = [{"name": "etl", "nodes": 64}]
     tiers = [
-        {"name": "pfs", "kind": "parallel-fs", "capacity_tb": 4000, "read_gbytes_per_s": 1500, "write_gbytes_per_s": 800},
-        {"name": "objects", "kind": "object-store", "capacity_tb": 20000, "read_gbytes_per_s": 300, "write_gbytes_per_s": 150},
+        {"name": "pfs", "kind": "parallel-fs", "capacity_tbytes": 4000, "read_gbytes_per_s": 1500, "write_gbytes_per_s": 800},
+        {
+            "name": "objects",
+            "kind": "object-store",
+            "capacity_tbytes": 20000,
+            "read_gbytes_per_s": 300,
+            "write_gbytes_per_s": 150,
+        },
     ]
     sites = {}
     for k in range(n_tenants):
@@ -83,7 +89,7 @@ def factory(days: float, seed: int, network: str, n_tenants: int = 10, jobs_per_
             tiers.append(
                 {
                     "name": f"pfs-{k}",
-                    "capacity_tb": 500,
+                    "capacity_tbytes": 500,
                     "read_gbytes_per_s": 200,
                     "write_gbytes_per_s": 100,
                     "place": {"site": site},
@@ -122,7 +128,7 @@ def factory(days: float, seed: int, network: str, n_tenants: int = 10, jobs_per_
                 "source": src,
                 "pool": f"etl-{k}" if sov else "etl",
                 "nodes": 8,
-                "buffer_gb": 200,
+                "buffer_gbytes": 200,
                 "stages": [
                     {"name": "ingest", "kind": "ingest", "mbytes_per_s_per_node": 80},
                     {"name": "transform", "mbytes_per_s_per_node": 40, "keep": 0.5},
@@ -153,7 +159,7 @@ def factory(days: float, seed: int, network: str, n_tenants: int = 10, jobs_per_
                     "name": f"{name}-lc",
                     "tenant": name,
                     "dataset": f"{name}-data",
-                    "train": {"workload": "ft-1b", "steps": 3000, "min_dataset_gb": 50},
+                    "train": {"workload": "ft-1b", "steps": 3000, "min_dataset_gbytes": 50},
                     "evaluate": {"workload": "serve-1b", "duration_h": 0.5},
                     "deploy": svc,
                     "retrain": {"every_h": 24},

@@ -69,9 +69,9 @@ def _reader(fabric_gbps_note: str) -> dict:
         "fabric": "(in memory)",
         "window_h": 1,
         "network": {"model": "analytical"},
-        "storage": {"tiers": [{"name": "pfs", "capacity_tb": 300, "read_gbytes_per_s": 400, "write_gbytes_per_s": 200}]},
+        "storage": {"tiers": [{"name": "pfs", "capacity_tbytes": 300, "read_gbytes_per_s": 400, "write_gbytes_per_s": 200}]},
         # video frames: ~8 KB of pixels per visual token
-        "datasets": [{"name": "frames", "tier": "pfs", "size_gb": 150000, "bytes_per_token": 8192}],
+        "datasets": [{"name": "frames", "tier": "pfs", "size_gbytes": 150000, "bytes_per_token": 8192}],
         "workloads": {
             "vlm": {"training": {"model": "llama3.2-1b", "seq_len": 4096, "global_batch": 64, "parallelism": {"dp": 32}}}
         },
@@ -118,7 +118,7 @@ def test_a_slow_pipeline_starves_training_and_the_idle_is_pipeline_starvation():
             "source": "cams",
             "pool": "etl",
             "nodes": 2,
-            "buffer_gb": 50,
+            "buffer_gbytes": 50,
             "stages": [{"name": "decode", "mbytes_per_s_per_node": 400, "keep": 0.5}],
             "output": {"dataset": "frames", "tier": "pfs", "bytes_per_token": 8192},
         }
@@ -156,7 +156,7 @@ def _ckpt_factory(interval) -> dict:
         "seed": 3,
         "tick_min": 60,
         "network": {"model": "analytical"},
-        "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 2, "write_gbytes_per_s": 0.3}]},
+        "storage": {"tiers": [{"name": "pfs", "capacity_tbytes": 10, "read_gbytes_per_s": 2, "write_gbytes_per_s": 0.3}]},
         "workloads": {
             "ft": {"training": {"model": "llama3.2-1b", "seq_len": 2048, "global_batch": 32, "parallelism": {"dp": 16}}}
         },
@@ -267,7 +267,7 @@ BASE = {
     "fabric": "(in memory)",
     "window_h": 1,
     "network": {"model": "analytical"},
-    "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 5}]},
+    "storage": {"tiers": [{"name": "pfs", "capacity_tbytes": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 5}]},
     "cpu_pools": [{"name": "etl", "nodes": 2}],
     "sources": [{"name": "s", "tenant": "a", "stream": {"records_per_s": 10, "record_bytes": 100}}],
     "pipelines": [

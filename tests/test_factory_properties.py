@@ -36,7 +36,7 @@ def factories(draw):
     tiers = [
         {
             "name": "pfs",
-            "capacity_tb": draw(st.sampled_from([0.05, 50.0])),
+            "capacity_tbytes": draw(st.sampled_from([0.05, 50.0])),
             "read_gbytes_per_s": 20,
             "write_gbytes_per_s": draw(st.sampled_from([0.05, 5.0])),
         }
@@ -50,7 +50,13 @@ def factories(draw):
         if sov:
             ten["sovereignty"] = {"racks": sov_racks, "exclusive": draw(st.booleans())}
             tiers.append(
-                {"name": "sov", "capacity_tb": 10, "read_gbytes_per_s": 5, "write_gbytes_per_s": 2, "place": {"racks": sov_racks}}
+                {
+                    "name": "sov",
+                    "capacity_tbytes": 10,
+                    "read_gbytes_per_s": 5,
+                    "write_gbytes_per_s": 2,
+                    "place": {"racks": sov_racks},
+                }
             )
             pools.append({"name": "sov-etl", "nodes": 4, "place": {"racks": sov_racks}})
         if draw(st.booleans()):
@@ -76,7 +82,11 @@ def factories(draw):
                 )
             else:
                 sources.append(
-                    {"name": src, "tenant": name, "batch": {"size_gb": draw(st.floats(1, 300)), "at_h": draw(st.floats(0, 2))}}
+                    {
+                        "name": src,
+                        "tenant": name,
+                        "batch": {"size_gbytes": draw(st.floats(1, 300)), "at_h": draw(st.floats(0, 2))},
+                    }
                 )
             dataset = f"{name}-data"
             stages = [
@@ -90,12 +100,12 @@ def factories(draw):
                     "source": src,
                     "pool": "sov-etl" if sov else "etl",
                     "nodes": draw(st.integers(1, 3 if not sov else 4)),
-                    "buffer_gb": draw(st.sampled_from([0.0, 1.0, 20.0])),
+                    "buffer_gbytes": draw(st.sampled_from([0.0, 1.0, 20.0])),
                     "stages": stages,
                     "output": {
                         "dataset": dataset,
                         "tier": tier,
-                        "version_every_gb": draw(st.sampled_from([1, 50])),
+                        "version_every_gbytes": draw(st.sampled_from([1, 50])),
                         "bytes_per_token": draw(st.sampled_from([4, 64, 4096])),
                     },
                 }
@@ -141,7 +151,7 @@ def factories(draw):
                         "train": {
                             "workload": f"{name}-ft",
                             "steps": draw(st.integers(20, 400)),
-                            "min_dataset_gb": draw(st.sampled_from([0.0, 0.5])),
+                            "min_dataset_gbytes": draw(st.sampled_from([0.0, 0.5])),
                         },
                         "evaluate": {"workload": f"{name}-serve", "duration_h": 0.1},
                         "deploy": svc,

@@ -41,7 +41,7 @@ BASE = {
     "fabric": "x.yaml",
     "window_h": 1,
     "tenants": [{"name": "a"}, {"name": "b"}],
-    "storage": {"tiers": [{"name": "pfs", "capacity_tb": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
+    "storage": {"tiers": [{"name": "pfs", "capacity_tbytes": 10, "read_gbytes_per_s": 10, "write_gbytes_per_s": 10}]},
     "workloads": {
         "t": {"training": {"model": "llama3-8b", "parallelism": {"tp": 8, "dp": 1}, "global_batch": 8, "seq_len": 4096}}
     },
@@ -55,7 +55,7 @@ def test_every_bad_reference_is_reported_at_once():
             {"name": "j", "tenant": "nobody", "workload": "nope"},
             {"name": "j", "tenant": "a", "workload": "t", "dataset": "missing"},
         ],
-        datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gb": 1}],
+        datasets=[{"name": "d", "tenant": "a", "tier": "nvme", "size_gbytes": 1}],
         services=[{"name": "s", "tenant": "a", "workload": "t", "arrivals": {"rate_per_s": 1}}],
         faults=[{"at_h": 0, "storage": "slow", "slowdown": 0.5}],
     )
@@ -80,7 +80,7 @@ def test_every_bad_reference_is_reported_at_once():
 def test_a_lifecycle_checks_its_own_references():
     data = dict(
         BASE,
-        datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gb": 1}],
+        datasets=[{"name": "d", "tenant": "b", "tier": "pfs", "size_gbytes": 1}],
         lifecycles=[
             {
                 "name": "l",
@@ -135,3 +135,89 @@ def test_jobs_that_do_not_fit_and_unknown_devices_are_reported_together():
     for field in ("jobs.0:", "jobs.1:", "faults.0.down:", "faults.1.where:"):
         assert field in msg, field
     assert "128 GPUs" in msg and "spine-99" in msg and "leaf-x" in msg
+
+
+def test_structure_and_reference_problems_come_in_one_error():
+    data = dict(
+        BASE,
+        window_h=-1,  # structure: out of range
+        jobs=[{"name": "j", "tenant": "a", "workload": "t", "steps": 10}, {"name": "k", "tenant": "nobody", "workload": "t"}],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert msg.startswith("f.yaml: window_h: Input should be greater than 0 (got -1); ")
+    assert msg.endswith("; jobs.1.tenant: unknown tenant 'nobody' (tenants: a, b)")
+
+
+def test_a_section_that_fails_its_own_checks_is_not_judged_by_its_references():
+    data = dict(
+        BASE,
+        storage={"tiers": [{"name": "pfs", "capacity_gbytes": 10}]},  # a typo: the section fails
+        workloads={"t": {"training": {"model": "llama3-8b", "seq_len": 0, "global_batch": 8}}},
+        datasets=[{"name": "d", "tenant": "a", "tier": "pfs", "size_gbytes": 1}],
+        jobs=[{"name": "j", "tenant": "nobody", "workload": "t", "dataset": "d"}],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert "storage.tiers.0.capacity_gbytes: unknown key" in msg
+    assert "workloads.t.training.seq_len: Input should be greater than 0" in msg
+    assert "jobs.0.tenant: unknown tenant 'nobody'" in msg  # tenants passed: still checked
+    # neither "unknown workload 't'" nor "no storage section"/"unknown storage tier": those sections failed
+    assert "workload 't'" not in msg and "storage section" not in msg and "unknown storage tier" not in msg
+
+
+def test_models_of_jobs_workloads_and_services_are_references_checked_with_the_rest():
+    data = dict(
+        BASE,
+        workloads={
+            "t": {"training": {"model": "llama-9b", "parallelism": {"tp": 8, "dp": 1}, "global_batch": 8, "seq_len": 4096}}
+        },
+        jobs=[{"name": "j", "tenant": "a", "inference": {"model": "gpt-0"}}],
+        services=[{"name": "s", "tenant": "zz", "inference": {"model": "llama3-8b"}, "arrivals": {"rate_per_s": 1}}],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    msg = str(exc.value)
+    assert "workloads.t.training.model: unknown model 'llama-9b'; the library has: " in msg
+    assert "jobs.0.inference.model: unknown model 'gpt-0'" in msg
+    assert "services.0.tenant: unknown tenant 'zz'" in msg
+
+
+def test_the_base_and_every_variant_are_checked_in_one_error():
+    data = dict(
+        BASE,
+        jobs=[{"name": "j", "tenant": "nobody", "workload": "t"}],
+        compare=[
+            {"name": "v1", "window_h": 0},
+            {"name": "v2", "tenants": [{"name": "a"}], "colour": "red"},
+            {"name": "v3", "jobs": [{"name": "j", "tenant": "b", "workload": "gone"}]},
+        ],
+    )
+    with pytest.raises(InputError) as exc:
+        parse_factory(data, "f.yaml")
+    parts = str(exc.value).removeprefix("f.yaml: ").split("; ")
+    assert parts[0].startswith("jobs.0.tenant: unknown tenant 'nobody'")
+    assert parts[1].startswith("compare.0 (v1): window_h: Input should be greater than 0")
+    assert parts[2].startswith("compare.1.colour: not a section a variant can replace")
+    assert parts[3].startswith("compare.2 (v3): jobs.0.workload: unknown workload 'gone'")
+    assert len(parts) == 4  # the base's problem is told once, not again for v1 that keeps its jobs
+
+
+def test_variants_are_the_ones_parse_factory_built():
+    from tokenfab.factory.spec import variants
+
+    data = dict(BASE, compare=[{"name": "v1", "window_h": 2}])
+    spec = parse_factory(data)
+    built = variants(spec, data)
+    assert [(n, s.window_h) for n, s in built] == [("f", 1), ("v1", 2)]
+    assert built[1][1] is variants(spec, data)[1][1]  # built once
+
+
+@pytest.mark.parametrize("count", [11_167_992, 11_167_992.0, "11167992"])
+def test_job_copies_are_bounded_however_the_count_is_written(count):
+    # validation reads 5.0 and "5" as 5: the bound before it must too, or the copies flood memory
+    data = dict(BASE, fabric=0, jobs=[{"name": "j", "workload": "t", "count": count}])
+    with pytest.raises(InputError, match=r"jobs\.0\.count: .* more than 10,000 jobs"):
+        parse_factory(data, "f.yaml")

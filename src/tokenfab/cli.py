@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table as RichTable
 
-from tokenfab.clikit import console, err, fail, show
+from tokenfab.clikit import console, err, fail, show, show_deprecations
 from tokenfab.errors import InputError
 
 app = typer.Typer(
@@ -181,6 +181,7 @@ _add_catalog_option(app)
 
 
 def main() -> None:
+    show_deprecations()
     try:
         app()
     except InputError as exc:  # raised outside a command's own handler

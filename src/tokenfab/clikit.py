@@ -72,6 +72,26 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def show_deprecations() -> None:
+    """Deprecation notes about a user's file (DeprecatedKeyWarning) as one line each on stderr,
+    not as a Python warning with a source line; other warnings as Python shows them."""
+    import warnings
+
+    from rich.markup import escape
+
+    from tokenfab.errors import DeprecatedKeyWarning
+
+    python_way = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DeprecatedKeyWarning):
+            err.print(f"[yellow]note:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+        else:
+            python_way(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def load_plan_or_intent(path: Path):
     """Every later command accepts a plan folder (or its fabric.json) or an intent YAML, which is
     planned by the same code as `tokenfab plan`."""

@@ -15,6 +15,11 @@ class InfeasibleError(InputError):
     """The intent is well-formed but cannot be built; the message carries the numbers."""
 
 
+class DeprecatedKeyWarning(FutureWarning):
+    """A key of a user's file that still loads under an old name; the CLI prints it as a note
+    (FutureWarning: Python shows it to end users by default, once per message)."""
+
+
 _REPR = reprlib.Repr()
 for _name, _n in dict(maxlevel=3, maxdict=6, maxlist=6, maxtuple=6, maxset=6, maxstring=60, maxlong=40, maxother=60).items():
     setattr(_REPR, _name, _n)

@@ -57,10 +57,11 @@ class StrictModel(BaseModel):
         return value
 
 
-def validation_lines(exc: ValidationError, prefix: str = "") -> list[str]:
-    """One "field.path: what is wrong (got value)" line per error, `prefix` before each path."""
+def validation_lines(exc: ValidationError | list, prefix: str = "") -> list[str]:
+    """One "field.path: what is wrong (got value)" line per error (of `exc`, or its `errors()`
+    after a change), `prefix` before each path."""
     lines = []
-    for err in exc.errors():
+    for err in exc.errors() if isinstance(exc, ValidationError) else exc:
         path = ".".join(str(p) for p in err["loc"])
         path = f"{prefix}.{path}" if prefix and path else (prefix or path or "(top level)")
         msg = err["msg"].removeprefix("Value error, ")

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 def assumptions(e: Engine) -> list[str]:
     cfg = e.spec.network
-    out = [f"communication model: {e.comm.name}"]
+    out = list(e.spec.notes)  # about the file itself (old key names), first so they are seen
+    out.append(f"communication model: {e.comm.name}")
     if hasattr(e.comm, "config_lines"):
         out += e.comm.config_lines()
     if e.comm.name == "analytical":
@@ -42,7 +43,7 @@ def _layers(e: Engine) -> list[str]:
     if e.storage is not None:
         out.append(
             f"storage fabric: {e.storage.fabric_source}; x{0.9} protocol efficiency; clients limited by "
-            f"their storage NICs ({e.storage.client_per_server_Bps / 1e9:.1f} GB/s per server); max-min "
+            f"their storage NICs ({e.storage.client_bytes_per_s_per_server / 1e9:.1f} GB/s per server); max-min "
             f"fair sharing of steady flows, bursts get the rest"
         )
     if s.cpu_pools:
@@ -52,7 +53,7 @@ def _layers(e: Engine) -> list[str]:
         )
     if s.storage is not None:
         out.append(
-            "storage tiers cost usd_per_tb_month of capacity (defaults: ~public-cloud list prices, $140/TB-month "
+            "storage tiers cost usd_per_tbyte_month of capacity (defaults: ~public-cloud list prices, $140/TB-month "
             "parallel FS, $23 object store); storage servers' power is not in the BOM"
         )
     ck = s.checkpoint

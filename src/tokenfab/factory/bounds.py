@@ -7,6 +7,8 @@ above any real description and each error says the limit and the fields that rea
 
 from __future__ import annotations
 
+import math
+
 from tokenfab.errors import InputError
 
 MAX_REQUEST_BINS = 5_000_000  # request-arrival bins per service over the window (8 bytes each)
@@ -41,8 +43,8 @@ def check_job_counts(data: object) -> None:
         return
     total = 0
     for i, job in enumerate(jobs):
-        count = job.get("count", 1) if isinstance(job, dict) else 1
-        if isinstance(count, int) and not isinstance(count, bool):
+        count = _whole(job.get("count", 1)) if isinstance(job, dict) else 1
+        if count is not None:
             total += max(count, 0)
             if total > MAX_JOBS:
                 raise InputError(
@@ -64,3 +66,16 @@ def check_failures(spec, n_gpus: int) -> None:
             f"at most {MAX_FAILURES:,}",
             "failures",
         )
+
+
+def _whole(value: object) -> int | None:
+    """`value` as the whole number validation will read it as (it also takes 5.0 and "5"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value) if isinstance(value, (float, str)) else math.nan
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number == int(number) else None

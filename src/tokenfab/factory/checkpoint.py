@@ -163,7 +163,7 @@ def first_start(e: Engine, j: JobRun, servers: int) -> None:
 def write_s(e: Engine, j: JobRun, servers: int) -> float:
     """C: one checkpoint at the job's share of the storage fabric and its own storage NICs."""
     own = e.storage.alloc.get(("ckpt", j.name), 0.0)
-    bw = e.storage.burst_Bps(j.ckpt.tier, True, e.storage.client_Bps(servers), own)
+    bw = e.storage.burst_bytes_per_s(j.ckpt.tier, True, e.storage.client_bytes_per_s(servers), own)
     return j.ckpt.bytes / bw
 
 
@@ -172,6 +172,6 @@ def restore_s(e: Engine, j: JobRun, servers: int) -> float:
     ck = j.ckpt
     if not ck.count or e.storage is None:
         return 0.0
-    bw = e.storage.burst_Bps(ck.tier, False, e.storage.client_Bps(servers))
+    bw = e.storage.burst_bytes_per_s(ck.tier, False, e.storage.client_bytes_per_s(servers))
     e.storage.tiers[ck.tier].read_bytes("restore", ck.bytes)
     return ck.bytes / bw

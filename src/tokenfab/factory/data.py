@@ -2,7 +2,7 @@
 
 A stream delivers records_per_s x record_bytes, swinging over the day (`Diurnal`); the bytes that
 arrive in an epoch are the exact integral of that rate. A batch source delivers its whole size at
-once. Bytes wait in the pipeline's buffer (streams: at most `buffer_gb`, beyond it they are
+once. Bytes wait in the pipeline's buffer (streams: at most `buffer_gbytes`, beyond it they are
 dropped; a batch waits at its source). The pipeline's stages run in series and share its CPU
 nodes; its input rate is the smallest of
 
@@ -14,7 +14,7 @@ nodes; its input rate is the smallest of
 so a slow stage or storage holds data back in the buffer (backpressure), and when the buffer is
 full the overflow is dropped with that bottleneck as its reason. Each stage's `keep` filters bytes
 out (dropped, reason: filtered by the stage). The output lands in its dataset on its tier; a new
-version is cut every `version_every_gb` of new data or `version_every_h`.
+version is cut every `version_every_gbytes` of new data or `version_every_h`.
 
 Conservation, per pipeline and in total (checked by the tests):
     ingested = stored + filtered + dropped + pending (in the buffer or at a batch source)
@@ -56,7 +56,7 @@ class DatasetState:
     initial_bytes: float = 0.0
     versions: list[tuple[int, float, float]] = field(default_factory=list)  # (version, t_s, bytes)
     since_version: float = 0.0
-    growth_Bps: float = 0.0  # bytes/s added in the last epoch
+    growth_bytes_per_s: float = 0.0  # bytes/s added in the last epoch
 
     def tokens(self, max_epochs: float = 1.0) -> float:
         return self.stored_bytes / self.bytes_per_token * max_epochs
@@ -73,7 +73,7 @@ class PipelineState:
     stored: float = 0.0
     filtered: dict[str, float] = field(default_factory=dict)  # stage -> bytes
     dropped: dict[str, float] = field(default_factory=dict)  # reason -> bytes
-    write_Bps: float = math.inf  # storage allocation for its output
+    write_bytes_per_s: float = math.inf  # storage allocation for its output
     bottleneck: str = ""
     cpu_busy_s: float = 0.0  # node-seconds of processing
     series: list[tuple[float, float, float, float, float, float]] = field(default_factory=list)
@@ -103,7 +103,7 @@ class DataLayer:
         self.pipelines = [PipelineState(p, src[p.source]) for p in spec.pipelines]
         self.datasets: dict[str, DatasetState] = {}
         for d in spec.datasets:
-            ds = DatasetState(d.name, d.tenant, d.tier, d.bytes_per_token, d.size_gb * GB, d.size_gb * GB)
+            ds = DatasetState(d.name, d.tenant, d.tier, d.bytes_per_token, d.size_gbytes * GB, d.size_gbytes * GB)
             ds.versions.append((1, 0.0, ds.stored_bytes))
             self.datasets[d.name] = ds
             storage.tiers[d.tier].occupy(ds.stored_bytes)
@@ -125,9 +125,9 @@ class DataLayer:
             b = min(t1, st.until_h * 3600.0) if st.until_h is not None else t1
             return diurnal_integral(st.bytes_per_s, st.diurnal, a, b) if b > a else 0.0
         at = s.batch.at_h * 3600.0
-        return s.batch.size_gb * GB if t0 <= at < t1 else 0.0
+        return s.batch.size_gbytes * GB if t0 <= at < t1 else 0.0
 
-    def write_demand_Bps(self, p: PipelineState, now: float, horizon_s: float) -> float:
+    def write_demand_bytes_per_s(self, p: PipelineState, now: float, horizon_s: float) -> float:
         """Output bytes/s the pipeline would write over the next `horizon_s` if storage were no limit."""
         cap = min(c for _, c in p.stage_caps())
         s = p.source
@@ -146,7 +146,7 @@ class DataLayer:
         for s in self.orphans:
             self.orphan_bytes[s.name] = self.orphan_bytes.get(s.name, 0.0) + self.arriving(s, t0, t1)
         for ds in self.datasets.values():
-            ds.growth_Bps = 0.0
+            ds.growth_bytes_per_s = 0.0
         for p in self.pipelines:
             self._advance_pipeline(p, t0, t1, dt)
         self._versions_on_schedule(t0, t1)
@@ -158,7 +158,7 @@ class DataLayer:
         keep = p.spec.keep
         ds = self.datasets[p.spec.output.dataset]
         tier = self.storage.tiers[p.spec.output.tier]
-        caps = p.stage_caps() + [("storage bandwidth", p.write_Bps / keep)]
+        caps = p.stage_caps() + [("storage bandwidth", p.write_bytes_per_s / keep)]
         if dt > 0:
             caps.append((f"tier {tier.spec.name} full", tier.free_bytes / keep / dt))
         why, cap = min(caps, key=lambda c: c[1])
@@ -167,7 +167,7 @@ class DataLayer:
         dropped = 0.0
         if is_stream:
             q0 = p.buffer_bytes
-            B = p.spec.buffer_gb * GB
+            B = p.spec.buffer_gbytes * GB
             rate_in = arrived / dt if dt > 0 else 0.0
             if rate_in <= cap:
                 take = min(budget, q0 + arrived)
@@ -203,15 +203,15 @@ class DataLayer:
         p.stored += share
         ds.stored_bytes += share
         ds.since_version += share
-        ds.growth_Bps += share / dt if dt > 0 else 0.0
+        ds.growth_bytes_per_s += share / dt if dt > 0 else 0.0
         tier.occupy(share)
         tier.write("datasets", share)
         o = p.spec.output
-        if o.version_every_gb and ds.since_version >= o.version_every_gb * GB:
-            n = int(ds.since_version // (o.version_every_gb * GB))
+        if o.version_every_gbytes and ds.since_version >= o.version_every_gbytes * GB:
+            n = int(ds.since_version // (o.version_every_gbytes * GB))
             for _ in range(n):
                 ds.versions.append((len(ds.versions) + 1, t1, ds.stored_bytes))
-            ds.since_version -= n * o.version_every_gb * GB
+            ds.since_version -= n * o.version_every_gbytes * GB
         p.series.append((t0, t1, arrived, share, dropped, p.pending))
 
     def _versions_on_schedule(self, t0: float, t1: float) -> None:
@@ -231,7 +231,7 @@ class DataLayer:
 
     def growth_tokens_per_s(self, name: str, max_epochs: float) -> float:
         ds = self.datasets[name]
-        return ds.growth_Bps / ds.bytes_per_token * max_epochs
+        return ds.growth_bytes_per_s / ds.bytes_per_token * max_epochs
 
     # -- conservation -------------------------------------------------------------------------------
     def balance(self) -> dict:

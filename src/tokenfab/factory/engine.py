@@ -373,7 +373,7 @@ class Engine:
             return
         tier = self.tenancy.registry_tier.get(j.tenant, self.spec.storage.registry_tier)
         nbytes = _params(j) * (1.0 if j.workload.inference.precision == "fp8" else 2.0)
-        bw = self.storage.burst_Bps(tier, False, self.storage.client_Bps(servers))
+        bw = self.storage.burst_bytes_per_s(tier, False, self.storage.client_bytes_per_s(servers))
         j.load_s += nbytes / bw
         self.storage.tiers[tier].read_bytes("model-load", nbytes)
 
@@ -443,7 +443,7 @@ class Engine:
             if j.kind != "training" or j.rates is None or not j.rates.ok:
                 continue
             servers = len(np.unique(j.placement // G))
-            client = self.storage.client_Bps(servers)
+            client = self.storage.client_bytes_per_s(servers)
             if j.req.dataset is not None:
                 ds = self.data.datasets[j.req.dataset]
                 j.read_bytes_per_s = j.rates.tokens_per_s * ds.bytes_per_token
@@ -459,13 +459,13 @@ class Engine:
                         ("pipe", p.spec.name),
                         p.spec.output.tier,
                         True,
-                        self.data.write_demand_Bps(p, self.now, self.spec.tick_min * 60.0),
+                        self.data.write_demand_bytes_per_s(p, self.now, self.spec.tick_min * 60.0),
                     )
                 )
         alloc = self.storage.allocate(flows)
         if self.data is not None:
             for p in self.data.pipelines:
-                p.write_Bps = alloc.get(("pipe", p.spec.name), math.inf)
+                p.write_bytes_per_s = alloc.get(("pipe", p.spec.name), math.inf)
         for j in self.running:
             if j.kind != "training" or j.rates is None:
                 continue

@@ -84,10 +84,10 @@ def advance(e: Engine, t: float) -> None:
     pw = e.power
     by_cause = zeros()  # GPU-equivalents
     alloc = tok = gpu_w = 0.0
-    io_Bps = [0.0, 0.0]  # dataset reads, checkpoint writes
+    io_bytes_per_s = [0.0, 0.0]  # dataset reads, checkpoint writes
     for j in e.running:
         n = j.gpus
-        g, got = _book_job(e, j, splits[j], dt, io_Bps)
+        g, got = _book_job(e, j, splits[j], dt, io_bytes_per_s)
         j.acc.gpu_s += n * dt
         j.acc.run_s += dt
         j.acc.gpu_s_by_cause += g
@@ -132,13 +132,13 @@ def advance(e: Engine, t: float) -> None:
     )
     if e.storage is not None:
         pipe = sum(s[3] for pp in e.data.pipelines for s in pp.series[-1:]) / dt if e.data else 0.0
-        e.storage.record(t0, t, io_Bps[0] + io_Bps[1] + pipe)
+        e.storage.record(t0, t, io_bytes_per_s[0] + io_bytes_per_s[1] + pipe)
     for obs in e.observers:
         obs(e.now, t, e)
     e.now = t
 
 
-def _book_job(e: Engine, j: JobRun, sp: Split, dt: float, io_Bps: list[float]) -> tuple[np.ndarray, float]:
+def _book_job(e: Engine, j: JobRun, sp: Split, dt: float, io_bytes_per_s: list[float]) -> tuple[np.ndarray, float]:
     """A running job's epoch: its progress, and its GPU-seconds by cause. Returns (by cause, tokens)."""
     n = j.gpus
     r = j.rates
@@ -152,7 +152,7 @@ def _book_job(e: Engine, j: JobRun, sp: Split, dt: float, io_Bps: list[float]) -
         wb = ck.bytes * sp.write / ck.write_s
         ck.written_bytes += wb
         e.storage.tiers[ck.tier].write("checkpoints", wb)
-        io_Bps[1] += wb / dt
+        io_bytes_per_s[1] += wb / dt
     if r is not None and r.ok:
         if j.kind == "training":
             req = j.req
@@ -190,7 +190,7 @@ def _book_job(e: Engine, j: JobRun, sp: Split, dt: float, io_Bps: list[float]) -
                 nb = got * ds.bytes_per_token
                 acc.read_bytes += nb
                 e.storage.tiers[ds.tier].read_bytes("training", nb)
-                io_Bps[0] += nb / dt
+                io_bytes_per_s[0] += nb / dt
             acc.w_mfu += r.mfu * dt
             acc.ideal_tokens += r.tokens_per_s * dt
         else:

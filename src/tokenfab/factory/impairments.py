@@ -50,7 +50,11 @@ def apply(e: Engine, active: list[Fault]) -> None:
         lat = sum(f.latency_us + f.jitter_us for f in st) * 1e-6
         # a TCP/RoCE window of one bandwidth-delay product at 100 us RTT plus added delay
         rtt = 100e-6 + 2 * lat
-        win = np.ceil(e.storage.client_per_server_Bps * rtt / 4096) if np.isfinite(e.storage.client_per_server_Bps) else 64
+        win = (
+            np.ceil(e.storage.client_bytes_per_s_per_server * rtt / 4096)
+            if np.isfinite(e.storage.client_bytes_per_s_per_server)
+            else 64
+        )
         e.storage.goodput = deg * float(goodput_efficiency(np.array([p]), np.array([win]), "go-back-n")[0])
         slow = {f.storage: f.slowdown for f in active if f.kind == "storage"}
         for name, t in e.storage.tiers.items():

@@ -258,4 +258,6 @@ def summarize(run: FactoryRun) -> dict:
         "link_load_peak": run.link_load,
         "assumptions": run.assumptions,
         "ledger": led,
+        # about the file itself (old key names, ...), for the web app and API callers; only when there are some
+        **({"notes": list(spec.notes)} if spec.notes else {}),
     }

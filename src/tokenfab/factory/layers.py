@@ -87,8 +87,8 @@ def _frontend(e: Engine) -> Frontend:
     side = nets.get("frontend")
     it = e.fabric.intent.frontend
     if side and it:
-        fe.per_server_Bps = it.nics_per_server * it.speed_gbps * 1e9 / 8
-        fe.capacity_Bps = side["bisection_gbps"] * 1e9 / 8
+        fe.per_server_bytes_per_s = it.nics_per_server * it.speed_gbps * 1e9 / 8
+        fe.capacity_bytes_per_s = side["bisection_gbps"] * 1e9 / 8
         hops = 3 if side["spines"] else 1
         fe.rtt_s = 2 * (2e-6 + hops * e.cluster.switch_latency_s)
     fe.base_rtt_s = fe.rtt_s

@@ -160,9 +160,9 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
                 {
                     "tier": name,
                     "kind": t.spec.kind,
-                    "capacity_tb": t.spec.capacity_tb,
-                    "used_tb_end": _r(t.used_bytes / 1e12, 4),
-                    "peak_tb": _r(t.peak_bytes / 1e12, 4),
+                    "capacity_tbytes": t.spec.capacity_tbytes,
+                    "used_tbytes_end": _r(t.used_bytes / 1e12, 4),
+                    "peak_tbytes": _r(t.peak_bytes / 1e12, 4),
                     "written_bytes": {k: _r(v, 0) for k, v in sorted(t.written.items())},
                     "read_bytes": {k: _r(v, 0) for k, v in sorted(t.read.items())},
                     "read_gbytes_per_s": t.spec.read_gbytes_per_s,
@@ -176,7 +176,7 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
             "tiers": tiers,
             "fabric": {
                 "source": st.fabric_source,
-                "capacity_gbytes_per_s": _r(st.fabric_nominal_Bps / GB, 3),
+                "capacity_gbytes_per_s": _r(st.fabric_nominal_bytes_per_s / GB, 3),
                 "mean_utilization_pct": _r(100 * float(np.dot(dur, util) / dur.sum()), 3) if len(u) else 0.0,
                 "peak_utilization_pct": _r(100 * float(util.max()), 3) if len(u) else 0.0,
             },
@@ -184,10 +184,10 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
     # -- frontend: requests in, responses out
     fe = run.frontend
     if fe is not None and run.services:
-        u = fe.used_Bps
+        u = fe.used_bytes_per_s
         dur = np.array([b - a for a, b, _ in u]) if u else np.zeros(0)
         bps = np.array([x for _, _, x in u]) if u else np.zeros(0)
-        cap = fe.capacity_Bps
+        cap = fe.capacity_bytes_per_s
         led["frontend"] = {
             "capacity_gbytes_per_s": _r(cap / GB, 3) if math.isfinite(cap) else None,
             "mean_gbytes_per_s": _r(float(np.dot(dur, bps)) / W / GB, 6),
@@ -214,7 +214,7 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
                 "checkpoints": ck.count,
                 "checkpoint_interval_min": _r(ck.interval_s / 60, 3) if ck.interval_s else None,
                 "checkpoint_write_s": _r(ck.write_s, 3) if ck.interval_s else None,
-                "checkpoint_gb": _r(ck.bytes / GB, 2) if ck.bytes else None,
+                "checkpoint_gbytes": _r(ck.bytes / GB, 2) if ck.bytes else None,
                 "young_daly_min": _r(_young_daly_min(run, j), 3) if ck.interval_s else None,
                 "interruptions": j.acc.interruptions,
                 "lost_tokens": _r(j.acc.lost_tokens, 0),
@@ -287,7 +287,11 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
     }
     # -- cost
     cpu_usd = sum(p.nodes * p.usd_per_hour for p in spec.cpu_pools) * W / 3600
-    stor_usd = sum(t.capacity_tb * t.price_tb_month for t in spec.storage.tiers) * W / (30 * 86400) if spec.storage else 0.0
+    stor_usd = (
+        sum(t.capacity_tbytes * t.price_usd_per_tbyte_month for t in spec.storage.tiers) * W / (30 * 86400)
+        if spec.storage
+        else 0.0
+    )
     cpu_kwh = sum(e.cpu_w * (e.t1_s - e.t0_s) for e in run.epochs) / 3.6e6 * spec.power.pue
     led["cost"] = {
         "gpus_and_fabric_usd": _r(base_cost_usd, 2),
@@ -296,7 +300,7 @@ def build(run: FactoryRun, gpu_hour_usd: float, base_cost_usd: float) -> dict:
         "total_usd": _r(base_cost_usd + cpu_usd + stor_usd, 2),
         "cpu_energy_facility_kwh": _r(cpu_kwh, 2),
         "note": "CPU pools at their usd_per_hour (hardware and operations; their energy is in the "
-        "facility energy), storage at usd_per_tb_month for its capacity",
+        "facility energy), storage at usd_per_tbyte_month for its capacity",
     }
     led["failures"] = [e for e in run.events if e["kind"] == "failure"]
     led["events"] = run.events

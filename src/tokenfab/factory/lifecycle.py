@@ -10,7 +10,7 @@
 - evaluate: an inference job over the evaluation set for `duration_h`.
 - register: the model's weights (BF16, 2 bytes per parameter) written to the registry tier.
 - deploy: the service switches to the new version (its replicas reload the weights) or starts.
-- retrain: `every_h` after the previous training started, or once `new_data_gb` arrived since.
+- retrain: `every_h` after the previous training started, or once `new_data_gbytes` arrived since.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ class LifecycleRun:
         if now < s.start_h * 3600.0:
             return False
         if self.state == "waiting":
-            return dataset_bytes >= s.train.min_dataset_gb * GB and dataset_bytes > 0
+            return dataset_bytes >= s.train.min_dataset_gbytes * GB and dataset_bytes > 0
         if self.state != "idle" or s.retrain is None:
             return False
         if s.retrain.every_h is not None:
             return now >= (self.last_train_start_s or 0.0) + s.retrain.every_h * 3600.0 - 1e-6
-        return dataset_bytes - self.data_at_train_bytes >= s.retrain.new_data_gb * GB
+        return dataset_bytes - self.data_at_train_bytes >= s.retrain.new_data_gbytes * GB
 
 
 class Orchestrator:
@@ -142,7 +142,7 @@ class Orchestrator:
                     lifecycle=s.name,
                 )
                 return
-            bw = e.storage.burst_Bps(tier, True, e.storage.client_per_server_Bps)
+            bw = e.storage.burst_bytes_per_s(tier, True, e.storage.client_bytes_per_s_per_server)
             delay = nbytes / bw
             t.write("models", nbytes)
             t.occupy(nbytes)

@@ -230,8 +230,8 @@ class AnalyticalComm:
 
     def _window(self, ld: _Loads) -> float:
         rtt = 2 * (self.config.nic_hop_s + ld.switch_hops * (self.cluster.switch_latency_s + self.extra_latency_s))
-        nic_Bps = self.cluster.fabric.design["link_speed_gbps"] * 1e9 / 8
-        return float(np.ceil(nic_Bps * rtt / MTU_BYTES))
+        nic_bytes_per_s = self.cluster.fabric.design["link_speed_gbps"] * 1e9 / 8
+        return float(np.ceil(nic_bytes_per_s * rtt / MTU_BYTES))
 
     def _eta(self, ld: _Loads) -> float:
         return float(goodput_efficiency(np.array([self._p_path(ld)]), np.array([self._window(ld)]), "go-back-n")[0])

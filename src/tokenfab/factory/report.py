@@ -145,7 +145,8 @@ def layer_files(run: FactoryRun, summary: dict) -> dict[str, str]:
     if "data" in led:
         files["pipelines.csv"] = _csv(_flat(led["data"]["pipelines"]))
         files["datasets.csv"] = _csv(_flat(led["data"]["datasets"]))
-        files["data-flow.svg"] = plots["data_flow"] = plot.data_flow_svg(run)
+        if run.data.pipelines:  # datasets already in storage alone have no flow to draw
+            files["data-flow.svg"] = plots["data_flow"] = plot.data_flow_svg(run)
     if "storage" in led:
         files["storage.csv"] = _csv(_flat(led["storage"]["tiers"]))
     if led["inference"]:

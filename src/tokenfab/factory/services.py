@@ -76,9 +76,9 @@ class Frontend:
     base_rtt_s: float = 20e-6
     loss: float = 0.0
     jitter_s: float = 0.0
-    per_server_Bps: float = math.inf
-    capacity_Bps: float = math.inf
-    used_Bps: list[tuple[float, float, float]] = field(default_factory=list)
+    per_server_bytes_per_s: float = math.inf
+    capacity_bytes_per_s: float = math.inf
+    used_bytes_per_s: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -221,7 +221,7 @@ class ServiceRun:
             wait = 0.5 * (q_prev + q) / mu
             seg_in = math.ceil(sp.input_tokens * self.spec.request_bytes_per_token / TCP_SEGMENT_BYTES) + 1
             seg_out = math.ceil(sp.output_tokens * self.spec.response_bytes_per_token / TCP_SEGMENT_BYTES)
-            fe_s = fe.rtt_s + sp.input_tokens * self.spec.request_bytes_per_token / fe.per_server_Bps + fe.jitter_s * 2.0
+            fe_s = fe.rtt_s + sp.input_tokens * self.spec.request_bytes_per_token / fe.per_server_bytes_per_s + fe.jitter_s * 2.0
             slots = float(sum(self.slots_per_replica * fr for fr in frac))
             B = sp.batch
             tpot = np.full(nb, tpot_B)
@@ -252,7 +252,7 @@ class ServiceRun:
             row["ttft_s"] = float((served * ttft_mean).sum() / n_served)
             row["tpot_s"] = float((served * tpot_mean).sum() / n_served)
             # frontend bytes
-            fe.used_Bps.append(
+            fe.used_bytes_per_s.append(
                 (
                     t0,
                     t1,

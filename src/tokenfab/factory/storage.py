@@ -41,7 +41,7 @@ class TierState:
 
     @property
     def capacity_bytes(self) -> float:
-        return self.spec.capacity_tb * TB
+        return self.spec.capacity_tbytes * TB
 
     @property
     def free_bytes(self) -> float:
@@ -130,11 +130,11 @@ class StorageLayer:
                 f"network to reach them: add a storage: section to the intent, or set storage.fabric_gbps",
                 "storage",
             )
-        self.fabric_nominal_Bps = gbps * 1e9 / 8 * STORAGE_EFFICIENCY
+        self.fabric_nominal_bytes_per_s = gbps * 1e9 / 8 * STORAGE_EFFICIENCY
         if net_spec is not None:
-            self.client_per_server_Bps = net_spec.nics_per_server * net_spec.speed_gbps * 1e9 / 8 * STORAGE_EFFICIENCY
+            self.client_bytes_per_s_per_server = net_spec.nics_per_server * net_spec.speed_gbps * 1e9 / 8 * STORAGE_EFFICIENCY
         else:
-            self.client_per_server_Bps = np.inf
+            self.client_bytes_per_s_per_server = np.inf
         self.goodput = 1.0  # loss on the storage network
         self.impair_latency_s = 0.0
         self.fabric_util: list[tuple[float, float, float]] = []  # (t0, t1, share of fabric used)
@@ -143,8 +143,8 @@ class StorageLayer:
 
     # -- bandwidth ------------------------------------------------------------------------------
     @property
-    def fabric_Bps(self) -> float:
-        return self.fabric_nominal_Bps * self.goodput
+    def fabric_bytes_per_s(self) -> float:
+        return self.fabric_nominal_bytes_per_s * self.goodput
 
     def tier_bw(self, name: str) -> tuple[float, float]:
         t = self.tiers[name]
@@ -152,7 +152,7 @@ class StorageLayer:
 
     def allocate(self, flows: list[Flow]) -> dict[object, float]:
         tiers = {n: self.tier_bw(n) for n in self.tiers}
-        a = max_min(flows, self.fabric_Bps, tiers)
+        a = max_min(flows, self.fabric_bytes_per_s, tiers)
         self.alloc = {f.key: float(x) for f, x in zip(flows, a)}
         self._flows = flows
         self._steady_total = float(a.sum())
@@ -162,22 +162,22 @@ class StorageLayer:
             self._steady_by_tier[k] = self._steady_by_tier.get(k, 0.0) + float(x)
         return self.alloc
 
-    def burst_Bps(self, tier: str, write: bool, client_Bps: float, own_steady: float = 0.0) -> float:
+    def burst_bytes_per_s(self, tier: str, write: bool, client_bytes_per_s: float, own_steady: float = 0.0) -> float:
         """Bandwidth for a burst (checkpoint write, restore, weight load) next to the steady flows."""
         r, w = self.tier_bw(tier)
         side = w if write else r
         n_users = 1 + sum(1 for f in getattr(self, "_flows", []) if f.tier == tier and f.write == write)
         side_left = max(side - self._steady_by_tier_get(tier, write) + own_steady, side / n_users)
         fab_users = 1 + len(getattr(self, "_flows", []))
-        fab_left = max(self.fabric_Bps - self._steady_total + own_steady, self.fabric_Bps / fab_users)
-        return max(min(side_left, fab_left, client_Bps), 1.0)
+        fab_left = max(self.fabric_bytes_per_s - self._steady_total + own_steady, self.fabric_bytes_per_s / fab_users)
+        return max(min(side_left, fab_left, client_bytes_per_s), 1.0)
 
     def _steady_by_tier_get(self, tier: str, write: bool) -> float:
         return getattr(self, "_steady_by_tier", {}).get((tier, write), 0.0)
 
-    def client_Bps(self, servers: int) -> float:
-        return servers * self.client_per_server_Bps
+    def client_bytes_per_s(self, servers: int) -> float:
+        return servers * self.client_bytes_per_s_per_server
 
-    def record(self, t0: float, t1: float, used_Bps: float) -> None:
-        cap = self.fabric_Bps
-        self.fabric_util.append((t0, t1, used_Bps / cap if cap > 0 else 0.0))
+    def record(self, t0: float, t1: float, used_bytes_per_s: float) -> None:
+        cap = self.fabric_bytes_per_s
+        self.fabric_util.append((t0, t1, used_bytes_per_s / cap if cap > 0 else 0.0))

@@ -211,11 +211,11 @@ def pfc_storms(
     """
     rx = tel.rate("pfc3_rx_pkts")
     tx = tel.rate("pfc3_tx_pkts")
-    out_Bps = tel.rate("out_octets")
+    out_bytes_per_s = tel.rate("out_octets")
     wd = tel.rate("pfcwd_deadlock_detected")
-    line_Bps = tel.ports.speed_gbps * 1e9 / 8
+    line_bytes_per_s = tel.ports.speed_gbps * 1e9 / 8
     with np.errstate(invalid="ignore"):
-        stalled = np.nan_to_num(out_Bps, nan=0.0) < stall_share * line_Bps[None, :]
+        stalled = np.nan_to_num(out_bytes_per_s, nan=0.0) < stall_share * line_bytes_per_s[None, :]
         storm = (np.nan_to_num(rx) >= storm_pauses_per_s) & stalled
         storm |= np.nan_to_num(wd) > 0
         with warnings.catch_warnings():  # a port with no data at all has no median: NaN, then 0
@@ -283,8 +283,8 @@ def hot_spots(
     is a finding (transient incast bursts are not). Attribution: the jobs whose flows cross the
     link in the simulator's flow-to-link map, largest share of the link first.
     """
-    line_Bps = tel.ports.speed_gbps * 1e9 / 8
-    util = np.nan_to_num(tel.rate("out_octets")) / line_Bps[None, :]
+    line_bytes_per_s = tel.ports.speed_gbps * 1e9 / 8
+    util = np.nan_to_num(tel.rate("out_octets")) / line_bytes_per_s[None, :]
     ecn = np.nan_to_num(tel.rate("q3_ecn_marked_pkts"))
     hot = (util >= util_min) & (ecn > 0)
     need = max(1, int(round(min_minutes * 60 / tel.step_s)))

@@ -45,6 +45,7 @@ def factory_dashboard(out: Path, plan: Path | None = None) -> dict[str, Any]:
     causes = [k for k in (timeline[0] if timeline else {}) if k.endswith("_gpus") and k != "allocated_gpus"]
     return {
         "base": doc["base"],
+        "notes": base.get("notes", []),  # about the factory file (old key names)
         "totals": totals,
         "gpu_time": ledger.get("gpu_time", {}),
         "timeline": {

@@ -136,8 +136,8 @@ def prepare(net: Network, plan: FlowPlan, routing: Routing) -> Prepared:
     G = plan.n_groups
     # loss: retransmissions inflate wire bytes, tail losses stall (faults.py)
     rtt = 2 * (p.net_step_s + rt.latency_s)
-    nic_Bps = net.fabric.design.link_speed_gbps * 1e9 / 8
-    window = np.ceil(nic_Bps * rtt / p.mtu_bytes)
+    nic_bytes_per_s = net.fabric.design.link_speed_gbps * 1e9 / 8
+    window = np.ceil(nic_bytes_per_s * rtt / p.mtu_bytes)
     loss_p = rt.loss_p
     if net.faults.loss_scope == "path" and len(tr):  # one end-to-end probability for every transfer
         assert not isinstance(net.faults.loss, dict)  # Faults rejects per-link loss with path scope

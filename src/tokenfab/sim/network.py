@@ -157,10 +157,10 @@ class Network:
         self.degrade = resolved.degrade
         self.link_loss = resolved.loss  # per link row (same both directions)
 
-        speed_Bps = L["speed_gbps"].astype(np.float64) * 1e9 / 8
+        speed_bytes_per_s = L["speed_gbps"].astype(np.float64) * 1e9 / 8
         gpu = cat.gpus[c.gpu_model]
-        nvl_Bps = (self.params.nvlink_gbytes_per_s or gpu.nvlink_gbytes_per_s_per_direction) * 1e9
-        self.nominal = np.concatenate([np.repeat(speed_Bps, 2), np.full(2 * self.n_gpus, nvl_Bps)])
+        nvl_bytes_per_s = (self.params.nvlink_gbytes_per_s or gpu.nvlink_gbytes_per_s_per_direction) * 1e9
+        self.nominal = np.concatenate([np.repeat(speed_bytes_per_s, 2), np.full(2 * self.n_gpus, nvl_bytes_per_s)])
         link_factor = np.where(self.link_up, self.degrade, 0.0)
         self.cap = self.nominal * self.params.efficiency
         self.cap[self.nvl_base :] = self.nominal[self.nvl_base :] * self.params.nvlink_efficiency

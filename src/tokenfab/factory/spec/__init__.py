@@ -22,10 +22,10 @@ The other layers of the factory (all optional; examples/factory-demo.yaml uses e
     sites: {eu-zone: {racks: [rack-7, rack-8]}}       # named places (racks, pods, scalable units)
     tenants: [{name: gov, quota_gpus: 64, sovereignty: {site: eu-zone, exclusive: true}}]
     cpu_pools: [{name: etl, nodes: 12}]                # CPU nodes the data pipelines run on
-    storage: {tiers: [{name: pfs, kind: parallel-fs, capacity_tb: 400, read_gbytes_per_s: 200, ...}]}
+    storage: {tiers: [{name: pfs, kind: parallel-fs, capacity_tbytes: 400, read_gbytes_per_s: 200, ...}]}
     sources: [{name: telemetry, tenant: acme, stream: {records_per_s: 4e5, record_bytes: 256}}]
     pipelines: [{name: etl, source: telemetry, pool: etl, nodes: 8, stages: [...], output: {...}}]
-    datasets: [{name: docs, tenant: ent, tier: objects, size_gb: 500}]   # already in storage
+    datasets: [{name: docs, tenant: ent, tier: objects, size_gbytes: 500}]   # already in storage
     lifecycles: [{name: pdm, dataset: telemetry, train: {...}, evaluate: {...}, deploy: scorer}]
     services: [{name: scorer, workload: pdm-serve, arrivals: {rate_per_s: 300}, slo: {...}}]
     checkpoint: {interval_min: auto}                   # Young/Daly from the failure rate
@@ -34,14 +34,17 @@ The other layers of the factory (all optional; examples/factory-demo.yaml uses e
 
 Unknown keys are refused so a typo never silently falls back to a default; references between
 layers (a pipeline's tier, a service's model, a tenant's site) are checked by each layer's module
-with the field named, and every bad reference is reported in one error.
+with the field named, and every problem, in structure or references, is reported in one error
+(a section that fails its own checks is left out of the reference checks). Keys renamed to the
+unit convention (`size_gb` -> `size_gbytes`, ...) still load under their old name, noted once
+each (`Renamed` in common, `FactorySpec.notes`).
 
 One module per layer: common (names, places, the problem collector), tenancy, compute (network,
 scheduler, workloads, jobs), data (sources, pipelines, CPU pools, datasets), storage, lifecycle,
 services, faults (faults, failures, checkpoints), economics (power, cost), factory (the whole file).
 """
 
-from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems, Site
+from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems, Renamed, Site, deprecated_keys
 from tokenfab.factory.spec.compute import Job, Network, Scheduler, Workload, job_names
 from tokenfab.factory.spec.data import BatchDrop, CpuPool, Dataset, Pipeline, PipelineOutput, PipelineStage, Source, Stream
 from tokenfab.factory.spec.economics import Cost, Power
@@ -49,12 +52,12 @@ from tokenfab.factory.spec.factory import FactorySpec, Variant, check_refs, load
 from tokenfab.factory.spec.faults import Checkpointing, Failures, Fault
 from tokenfab.factory.spec.lifecycle import Lifecycle, LifecycleEval, LifecycleTrain, Retrain
 from tokenfab.factory.spec.services import Arrivals, Replicas, Service, Slo
-from tokenfab.factory.spec.storage import TIER_USD_PER_TB_MONTH, StorageSpec, Tier
+from tokenfab.factory.spec.storage import TIER_USD_PER_TBYTE_MONTH, StorageSpec, Tier
 from tokenfab.factory.spec.tenancy import Sovereignty, Tenant
 
 __all__ = [
     "NAME",
-    "TIER_USD_PER_TB_MONTH",
+    "TIER_USD_PER_TBYTE_MONTH",
     "Arrivals",
     "BatchDrop",
     "Checkpointing",
@@ -76,6 +79,7 @@ __all__ = [
     "Place",
     "Power",
     "Problems",
+    "Renamed",
     "Replicas",
     "Retrain",
     "Scheduler",
@@ -91,6 +95,7 @@ __all__ = [
     "Variant",
     "Workload",
     "check_refs",
+    "deprecated_keys",
     "job_names",
     "load_factory",
     "parse_factory",

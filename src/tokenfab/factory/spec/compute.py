@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
+from tokenfab.errors import InputError
 from tokenfab.factory.network import AnalyticalConfig
 from tokenfab.factory.spec.common import NAME, Problems
 from tokenfab.factory.spec.tenancy import check_tenant
 from tokenfab.strict import StrictModel
 from tokenfab.workload.inference import InferenceSpec
+from tokenfab.workload.models import get_model
 from tokenfab.workload.training import TrainingSpec
 
 if TYPE_CHECKING:
@@ -103,11 +105,27 @@ def job_names(job: Job) -> list[str]:
     return [job.name] if job.count == 1 else [f"{job.name}-{k + 1}" for k in range(job.count)]
 
 
+def check_model(p: Problems, w: object, field: str) -> None:
+    """The model a workload, job or service (`w`, its training or inference given inline) runs is
+    one of the model library's."""
+    for kind in ("training", "inference"):
+        given = getattr(w, kind, None)
+        if given is not None:
+            try:
+                get_model(given.model, f"{field}.{kind}.model")
+            except InputError as exc:
+                p.add_error(exc)
+
+
 def check(spec: FactorySpec, p: Problems, datasets: dict[str, str]) -> None:
-    """Jobs: their workload, tenant, unique names, and the dataset they read (`datasets`: name -> tenant)."""
+    """Workloads' models; jobs: their workload (or model), tenant, unique names, and the dataset
+    they read (`datasets`: name -> tenant)."""
+    for name, w in spec.workloads.items():
+        check_model(p, w, f"workloads.{name}")
     seen: set[str] = set()
     for i, j in enumerate(spec.jobs):
         f = f"jobs.{i}"
+        check_model(p, j, f)
         if j.workload is not None:
             p.one_of(j.workload, spec.workloads, f"{f}.workload", "workload")
         check_tenant(spec, p, j.tenant, f"{f}.tenant")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems
+from tokenfab.factory.spec.common import NAME, Diurnal, Place, Problems, Renamed
 from tokenfab.factory.spec.tenancy import check_tenant
 from tokenfab.strict import StrictModel
 
@@ -28,10 +28,11 @@ class Stream(StrictModel):
         return self.records_per_s * self.record_bytes
 
 
-class BatchDrop(StrictModel):
+class BatchDrop(Renamed):
     """Data delivered at once."""
 
-    size_gb: float = Field(gt=0, description="Size of the delivery, GB.")
+    RENAMED = {"size_gb": "size_gbytes"}
+    size_gbytes: float = Field(gt=0, description="Size of the delivery, GB (10^9 bytes).")
     at_h: float = Field(0.0, ge=0, description="When it arrives, hours into the window.")
 
 
@@ -59,25 +60,33 @@ class PipelineStage(StrictModel):
     keep: float = Field(1.0, gt=0, le=1, description="Output bytes per input byte (the rest is filtered out).")
 
 
-class PipelineOutput(StrictModel):
+class PipelineOutput(Renamed):
     """The dataset a pipeline writes, and when it cuts versions."""
+
+    RENAMED = {"version_every_gb": "version_every_gbytes"}
 
     dataset: str = Field(pattern=NAME, description="Dataset name (training jobs and lifecycles read it).")
     tier: str = Field(description="Storage tier it is written to.")
     bytes_per_token: float = Field(4.0, gt=0, description="Dataset bytes per training token.")
-    version_every_gb: float | None = Field(None, gt=0, description="Cut a new version after this much new data.")
+    version_every_gbytes: float | None = Field(
+        None, gt=0, description="Cut a new version after this much new data, GB (10^9 bytes)."
+    )
     version_every_h: float | None = Field(None, gt=0, description="... or on a schedule.")
 
 
-class Pipeline(StrictModel):
+class Pipeline(Renamed):
     """A source processed by stages on CPU nodes into a versioned dataset."""
+
+    RENAMED = {"buffer_gb": "buffer_gbytes"}
 
     name: str = Field(pattern=NAME, description="Pipeline name.")
     tenant: str = Field("default", description="The tenant it belongs to (it reads only its own sources).")
     source: str = Field(description="A `sources` name.")
     pool: str = Field(description="A `cpu_pools` name it runs on.")
     nodes: PositiveInt = Field(1, description="CPU nodes of the pool it uses.")
-    buffer_gb: float = Field(100.0, ge=0, description="Queue in front of the pipeline; beyond it data is dropped.")
+    buffer_gbytes: float = Field(
+        100.0, ge=0, description="Queue in front of the pipeline, GB (10^9 bytes); beyond it data is dropped."
+    )
     stages: list[PipelineStage] = Field(min_length=1, description="Its stages, in order.")
     output: PipelineOutput = Field(description="The dataset it writes.")
 
@@ -99,13 +108,15 @@ class CpuPool(StrictModel):
     place: Place = Field(Place(), description="Where the pool is (sovereignty checks).")
 
 
-class Dataset(StrictModel):
+class Dataset(Renamed):
     """A dataset already in storage at the start of the window."""
+
+    RENAMED = {"size_gb": "size_gbytes"}
 
     name: str = Field(pattern=NAME, description="Dataset name.")
     tenant: str = Field("default", description="The tenant whose data it is.")
     tier: str = Field(description="Storage tier it is on.")
-    size_gb: float = Field(gt=0, description="Size, GB.")
+    size_gbytes: float = Field(gt=0, description="Size, GB (10^9 bytes).")
     bytes_per_token: float = Field(4.0, gt=0, description="Dataset bytes per training token.")
 
 
@@ -157,12 +168,12 @@ def check(spec: FactorySpec, p: Problems, tiers: set[str]) -> dict[str, str]:
             p.add(f"datasets.{k}.tier", "a dataset lives in a storage tier but the factory has no storage section")
         elif p.one_of(d.tier, tiers, f"datasets.{k}.tier", "storage tier"):
             tier = spec.storage.tier(d.tier)
-            on = sum(x.size_gb for x in spec.datasets if x.tier == d.tier)
-            if on > tier.capacity_tb * 1000 and d.tier not in full:
+            on = sum(x.size_gbytes for x in spec.datasets if x.tier == d.tier)
+            if on > tier.capacity_tbytes * 1000 and d.tier not in full:
                 full.add(d.tier)
                 p.add(
-                    f"datasets.{k}.size_gb",
-                    f"datasets on tier {d.tier!r} take {on:,.0f} GB; it holds {tier.capacity_tb * 1000:,.0f} GB",
+                    f"datasets.{k}.size_gbytes",
+                    f"datasets on tier {d.tier!r} take {on:,.0f} GB; it holds {tier.capacity_tbytes * 1000:,.0f} GB",
                 )
         if d.name in datasets:
             p.add(f"datasets.{k}.name", f"dataset {d.name!r} is defined twice")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from tokenfab.factory.spec.common import NAME, Problems
+from tokenfab.factory.spec.common import NAME, Problems, Renamed
 from tokenfab.factory.spec.tenancy import check_tenant
 from tokenfab.strict import StrictModel
 
@@ -14,13 +14,15 @@ if TYPE_CHECKING:
     from tokenfab.factory.spec.factory import FactorySpec
 
 
-class LifecycleTrain(StrictModel):
+class LifecycleTrain(Renamed):
     """The training stage."""
+
+    RENAMED = {"min_dataset_gb": "min_dataset_gbytes"}
 
     workload: str = Field(description="A training workload name.")
     steps: PositiveInt | None = Field(None, description="Steps per training run.")
     tokens: float | None = Field(None, gt=0, description="... or tokens per training run.")
-    min_dataset_gb: float = Field(0.0, ge=0, description="Wait for this much data before training.")
+    min_dataset_gbytes: float = Field(0.0, ge=0, description="Wait for this much data before training, GB (10^9 bytes).")
     max_epochs: float = Field(1.0, gt=0, description="Passes over the dataset a run may make.")
     checkpoint_min: float | Literal["auto", "off"] | None = Field(
         None, description="Minutes between checkpoints, auto or off; default: the factory's `checkpoint`."
@@ -40,16 +42,18 @@ class LifecycleEval(StrictModel):
     duration_h: float = Field(gt=0, description="Hours the evaluation runs.")
 
 
-class Retrain(StrictModel):
+class Retrain(Renamed):
     """When to train again: on a schedule or on new data."""
 
+    RENAMED = {"new_data_gb": "new_data_gbytes"}
+
     every_h: float | None = Field(None, gt=0, description="Hours from the previous training's start.")
-    new_data_gb: float | None = Field(None, gt=0, description="When this much new data has arrived.")
+    new_data_gbytes: float | None = Field(None, gt=0, description="When this much new data has arrived, GB (10^9 bytes).")
 
     @model_validator(mode="after")
     def _one(self) -> Retrain:
-        if (self.every_h is None) == (self.new_data_gb is None):
-            raise ValueError("give exactly one of every_h or new_data_gb")
+        if (self.every_h is None) == (self.new_data_gbytes is None):
+            raise ValueError("give exactly one of every_h or new_data_gbytes")
         return self
 
 

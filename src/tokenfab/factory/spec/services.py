@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, PositiveInt, model_validator
 
 from tokenfab.factory.spec.common import NAME, Diurnal, Problems
+from tokenfab.factory.spec.compute import check_model
 from tokenfab.factory.spec.tenancy import check_tenant
 from tokenfab.strict import StrictModel
 from tokenfab.workload.inference import InferenceSpec
@@ -75,6 +76,7 @@ def check(spec: FactorySpec, p: Problems) -> dict[str, str]:
     for k, s in enumerate(spec.services):
         f = f"services.{k}"
         check_tenant(spec, p, s.tenant, f"{f}.tenant")
+        check_model(p, s, f)
         if s.workload is not None and p.one_of(s.workload, spec.workloads, f"{f}.workload", "workload"):
             if spec.workloads[s.workload].kind != "inference":
                 p.add(

@@ -6,33 +6,36 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from tokenfab.factory.spec.common import NAME, Place, Problems
+from tokenfab.factory.spec.common import NAME, Place, Problems, Renamed
 from tokenfab.strict import StrictModel
 
 if TYPE_CHECKING:
     from tokenfab.factory.spec.factory import FactorySpec
 
-TIER_USD_PER_TB_MONTH = {"parallel-fs": 140.0, "object-store": 23.0}  # ~ public-cloud list prices
+TIER_USD_PER_TBYTE_MONTH = {"parallel-fs": 140.0, "object-store": 23.0}  # ~ public-cloud list prices
 
 
-class Tier(StrictModel):
+class Tier(Renamed):
     """A storage tier: capacity, bandwidth, price, and where it is."""
+
+    RENAMED = {"capacity_tb": "capacity_tbytes", "usd_per_tb_month": "usd_per_tbyte_month"}
 
     name: str = Field(pattern=NAME, description="Tier name, referenced by pipelines, datasets, checkpoints.")
     kind: Literal["parallel-fs", "object-store"] = Field("parallel-fs", description="What kind of storage.")
-    capacity_tb: float = Field(gt=0, description="Usable capacity, TB.")
+    capacity_tbytes: float = Field(gt=0, description="Usable capacity, TB (10^12 bytes).")
     read_gbytes_per_s: float = Field(gt=0, description="Aggregate read bandwidth, GB/s.")
     write_gbytes_per_s: float = Field(gt=0, description="Aggregate write bandwidth, GB/s.")
-    usd_per_tb_month: float | None = Field(
+    usd_per_tbyte_month: float | None = Field(
         None,
         ge=0,
-        description="Price of capacity (default by kind: ~public-cloud list prices, $140 parallel FS, $23 object store).",
+        description="Price of capacity, $ per TB (10^12 bytes) and month "
+        "(default by kind: ~public-cloud list prices, $140 parallel FS, $23 object store).",
     )
     place: Place = Field(Place(), description="Where the tier is (sovereignty checks).")
 
     @property
-    def price_tb_month(self) -> float:
-        return TIER_USD_PER_TB_MONTH[self.kind] if self.usd_per_tb_month is None else self.usd_per_tb_month
+    def price_usd_per_tbyte_month(self) -> float:
+        return TIER_USD_PER_TBYTE_MONTH[self.kind] if self.usd_per_tbyte_month is None else self.usd_per_tbyte_month
 
 
 class StorageSpec(StrictModel):

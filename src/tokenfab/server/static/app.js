@@ -494,6 +494,7 @@ async function factoryTab(name, d, body, _tab, params) {
   const F = r.factory, t = F.totals, nd = F.network_dollars;
   put(dash, 
     el("h2", {}, `${chosen}: ${F.base}`, " ", el("a", { href: dl(`/api/designs/${esc(name)}/files/runs/${esc(chosen)}/out/report.html`), target: "_blank" }, "full HTML report")),
+    F.notes && F.notes.length ? el("div", { class: "banner warn", id: "factory-notes" }, F.notes.map((n) => el("div", {}, n))) : null,
     el("div", { class: "cards" }, kpi("tokens", fmt(t.tokens)), kpi("$ / Mtoken", t.usd_per_mtoken_total !== undefined ? "$" + fmt(t.usd_per_mtoken_total, 3) : "-"),
       kpi("tokens / kWh", fmt(t.tokens_per_kwh)), kpi("SLO attainment", t.slo_attainment_pct === null ? "-" : fmt(t.slo_attainment_pct, 2) + "%"),
       kpi("GPU utilization", fmt(t.gpu_utilization_pct, 1) + "%"), kpi("cost", usd(t.cost_total_usd))),
