@@ -328,7 +328,11 @@ class Validator:
             if rs is None or not self._judged_alone(config, table):
                 out[table] = None
                 continue
-            h = hashlib.blake2b(digest([table, config[table]]), digest_size=20)
+            # the module's other tables present: with its module in the data, libyang also checks
+            # what the module demands of its absent tables (mandatory nodes, min-elements)
+            module = self.tables[table].module
+            mates = sorted(t for t in config if t in self.tables and self.tables[t].module == module)
+            h = hashlib.blake2b(digest([table, mates, config[table]]), digest_size=20)
             for r in rs:
                 if r not in seen:
                     seen[r] = digest([r.table, sorted(map(str, r.parts)), self._projection(config, r)])
@@ -406,6 +410,9 @@ class Validator:
                 break
             if removed:
                 dropped.add(removed)
+        # a fault of a table the file does not have is its module's: none of the module's tables is clean
+        absent = {self.tables[t].module for t in touched if t not in config and t in self.tables}
+        touched |= {t for t in config if t in self.tables and self.tables[t].module in absent}
         return errors, finished and "" not in touched, touched
 
     def _entry_ok(self, module: str, table: str, lname: str, entry: dict) -> bool:
