@@ -266,7 +266,8 @@ def test_shipped_port_map_is_upstreams_port_config():
 @pytest.mark.parametrize("name", MAPPED)
 def test_lab_configs_pass_sonic_yang(bundles, name):
     lab = _lab(bundles[name])
-    assert sorted(lab) == sorted(n for n, k in yaml.safe_load(bundles[name][CLAB_FILE])["topology"]["nodes"].items() if k["kind"] == "sonic-vs")
+    nodes = yaml.safe_load(bundles[name][CLAB_FILE])["topology"]["nodes"]
+    assert sorted(lab) == sorted(n for n, k in nodes.items() if k["kind"] == "sonic-vs")
     v = yang_validator()
     for switch, cfg in lab.items():
         assert v.validate(cfg, reuse=False) == [], switch
@@ -289,7 +290,9 @@ def test_lab_ports_are_the_images_port_config_rows(bundles, name):
         for old, new in rename.items():
             p = cfg["PORT"][new]
             assert [new, p["lanes"], p["alias"], p["index"], p["speed"]] == rows[new]
-            kept = {k: planned["PORT"][old][k] for k in ("mtu", "fec", "admin_status", "description") if k in planned["PORT"][old]}
+            kept = {
+                k: planned["PORT"][old][k] for k in ("mtu", "fec", "admin_status", "description") if k in planned["PORT"][old]
+            }
             assert {k: v for k, v in p.items() if k not in ("lanes", "alias", "index", "speed")} == kept
             assert p["admin_status"] == "up"
         assert "BREAKOUT_CFG" not in cfg
@@ -406,7 +409,8 @@ def test_configure_says_why_the_lab_is_not_mapped(tmp_path):
     r = CliRunner().invoke(app, ["configure", str(EXAMPLES / "rail-optimized-256.yaml"), "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     out = " ".join(r.output.split())  # rich wraps at the terminal width
-    assert "containerlab lab: switch ports not mapped onto the sonic-vs image's: switch leaf-r1-1 has 96 cabled ports; the sonic-vs image has 32" in out
+    said = "containerlab lab: switch ports not mapped onto the sonic-vs image's: "
+    assert said + "switch leaf-r1-1 has 96 cabled ports; the sonic-vs image has 32" in out
     r = CliRunner().invoke(app, ["configure", str(EXAMPLES / "lab-32.yaml"), "-o", str(tmp_path / "lab")])
     assert r.exit_code == 0, r.output
     assert "every switch mapped onto the sonic-vs image's ports" in " ".join(r.output.split())

@@ -146,7 +146,7 @@ def lab_config(ctx: Context, lab: Lab, row: int, cfg: dict) -> dict:
             "port": lab.lab_port(ctx, e.peer, e.peer_port),
         }
     # the neighbouring switches run the image too
-    for name, m in out.get("DEVICE_NEIGHBOR_METADATA", {}).items():
+    for m in out.get("DEVICE_NEIGHBOR_METADATA", {}).values():
         if m.get("type") != SONIC_TYPE["server"]:
             m["hwsku"] = image.hwsku
     out["DEVICE_METADATA"]["localhost"].update(hwsku=image.hwsku, platform=image.platform)
