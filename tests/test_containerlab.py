@@ -317,6 +317,11 @@ def test_lab_tables_are_the_plans_renamed(bundles, name):
         assert cfg.get("BGP_NEIGHBOR") == planned.get("BGP_NEIGHBOR")
         # the same addresses, each on the lab port of its planned port
         assert sorted(cfg.get("INTERFACE", {})) == sorted(_rename_key(k, rename) for k in planned.get("INTERFACE", {}))
+        # neighbouring switches run the image too; servers are as planned
+        assert cfg["DEVICE_NEIGHBOR_METADATA"] == {
+            n: m | ({"hwsku": "Force10-S6000"} if m["type"] != "Server" else {})
+            for n, m in planned["DEVICE_NEIGHBOR_METADATA"].items()
+        }
         untouched = set(planned) - set(PORT_KEYED) - {"PORT", "BREAKOUT_CFG", "CABLE_LENGTH", "DEVICE_METADATA"}
         untouched -= {"DEVICE_NEIGHBOR", "DEVICE_NEIGHBOR_METADATA"}
         assert {t: cfg[t] for t in untouched} == {t: planned[t] for t in untouched}
@@ -415,3 +420,24 @@ def test_configure_says_why_the_lab_is_not_mapped(tmp_path):
     assert r.exit_code == 0, r.output
     assert "every switch mapped onto the sonic-vs image's ports" in " ".join(r.output.split())
     assert (tmp_path / "lab" / "export" / "lab" / "spine-1" / "frr.conf").is_file()
+
+
+def test_lab_frr_is_read_by_bgpd_as_its_own_file(bundles):
+    """The lab mounts frr.conf at /etc/frr/bgpd.conf: bgpd (FRR's own dry run, -C) reads all of it and
+    refuses only the zebra-only lines, which it skips (zebra keeps the image's own zebra.conf)."""
+    import os
+    import re
+    import subprocess
+    import tempfile
+
+    files = bundles["lab-32"]
+    zebra_only = {"ip forwarding", "ip nht resolve-via-default", "link-detect"}
+    for switch in ("leaf-r1-1", "spine-1"):
+        with tempfile.NamedTemporaryFile(suffix=".conf") as fh:
+            fh.write(files[f"export/lab/{switch}/frr.conf"])
+            fh.flush()
+            os.chmod(fh.name, 0o644)  # bgpd reads it as user frr
+            r = subprocess.run(["/usr/lib/frr/bgpd", "-C", "-f", fh.name], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        refused = {m.strip() for m in re.findall(r"on config line \d+: (.*)", r.stdout + r.stderr)}
+        assert refused == zebra_only, r.stdout + r.stderr
