@@ -70,8 +70,8 @@ def sonic_vs() -> SonicVsImage:
 
 @dataclass(frozen=True)
 class Lab:
-    """How the lab maps the plan: per switch, planned port -> lab port (its ethN's image port), and
-    per device, planned port -> its interface in the lab (ethN). `refused` says why nothing is mapped."""
+    """How the lab names the plan's ports: a device's Nth cabled port (in port order) is its ethN in
+    the lab, and on a switch the image's Nth port. `refused` says why no switch is mapped ("" if all are)."""
 
     eth: dict[tuple[int, str], int]  # (device row, planned port) -> N of containerlab's ethN
     refused: str  # "" when every switch is mapped
@@ -96,8 +96,7 @@ def eth_numbers(ctx: Context) -> dict[tuple[int, str], int]:
 
 
 def plan_lab(ctx: Context) -> Lab:
-    eth = eth_numbers(ctx)
-    return Lab(eth, refusal(ctx))
+    return Lab(eth_numbers(ctx), refusal(ctx))
 
 
 def refusal(ctx: Context) -> str:
