@@ -18,6 +18,7 @@ Layout (each stage documents what it adds):
     out/hosts/<server>/netplan.yaml  roce.sh           NIC addressing per rail; host RoCE settings
     out/ztp/<switch>/ztp.json  out/ztp/dhcpd.conf      ZTP bundle (+ install-frr.sh with p31)
     out/export/containerlab.clab.yml  netbox-{devices,interfaces,cables}.csv
+    out/export/lab/<switch>/config_db.json  frr.conf   the lab's switch files on docker-sonic-vs's ports
 """
 
 from __future__ import annotations

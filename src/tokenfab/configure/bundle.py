@@ -8,6 +8,8 @@ Fabric (same fabric, byte-identical files). Layout (documented in outputs.py and
     hosts/<server>/netplan.yaml, roce.sh      NIC addressing and routes per rail; host RoCE settings
     ztp/<switch>/ztp.json, ztp/dhcpd.conf     ZTP bundle (+ ztp/<switch>/install-frr.sh with p31)
     export/containerlab.clab.yml              containerlab topology
+    export/lab/<switch>/config_db.json, frr.conf   the switch files mapped onto docker-sonic-vs's ports
+                                              (when every switch fits the image's port count)
     export/netbox-{devices,interfaces,cables}.csv
 """
 
@@ -18,7 +20,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 
-from tokenfab.configure import export, hosts, ztp
+from tokenfab.configure import export, hosts, lab, ztp
 from tokenfab.configure.config_db import Context, headroom_rows, switch_config
 from tokenfab.configure.frr import render_frr
 from tokenfab.design.model import Fabric
@@ -38,6 +40,7 @@ def generate(
     tick = progress or (lambda _: None)
     yield "fabric.json", fabric.dumps().encode()
     url = ztp.base_url(ctx, ztp_url)
+    the_lab = lab.plan_lab(ctx)
     configs: dict[str, dict] = {}
     buffer_rows: list[dict] = []
     for row in ctx.switch_rows:
@@ -46,6 +49,11 @@ def generate(
         configs[name] = {"PORT": cfg["PORT"]}
         yield f"configs/{name}/config_db.json", dump_config(cfg)
         yield f"configs/{name}/frr.conf", render_frr(cfg).encode()
+        if the_lab.mapped:
+            lab_cfg = lab.lab_config(ctx, the_lab, row, cfg)
+            where = f"export/{export.LAB_DIR}/{name}"
+            yield f"{where}/config_db.json", dump_config(lab_cfg)
+            yield f"{where}/frr.conf", render_frr(lab_cfg, f"{where}/config_db.json").encode()
         yield f"ztp/{name}/ztp.json", ztp.ztp_json(ctx, row, url).encode()
         if ctx.server_links == "p31":
             yield f"ztp/{name}/install-frr.sh", ztp.install_frr_script(ctx, row, url).encode()
@@ -63,7 +71,7 @@ def generate(
         yield f"hosts/{name}/roce.sh", hosts.roce_script(ctx, row, ctx.profile).encode()
         tick(name)
     yield "ztp/dhcpd.conf", ztp.dhcpd_conf(ctx, url).encode()
-    yield "export/containerlab.clab.yml", export.containerlab(ctx).encode()
+    yield "export/containerlab.clab.yml", export.containerlab(ctx, the_lab).encode()
     yield "export/netbox-devices.csv", export.netbox_devices(ctx).encode()
     yield "export/netbox-interfaces.csv", export.netbox_interfaces(ctx, configs).encode()
     yield "export/netbox-cables.csv", export.netbox_cables(ctx).encode()

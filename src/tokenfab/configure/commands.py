@@ -56,12 +56,23 @@ def configure_cmd(
             )
     except InputError as exc:
         fail(str(exc))
-    switches = sum(1 for w in written if w.endswith("config_db.json"))
+    switches = sum(1 for w in written if w.startswith("configs/") and w.endswith("config_db.json"))
     servers = sum(1 for w in written if w.endswith("netplan.yaml"))
     console.print(
         f"wrote {len(written)} files to [bold]{out}[/]: {switches} switch configs (config_db.json + frr.conf), "
         f"{servers} host configs, ZTP bundle, exports. Check them with: tokenfab validate {out}"
     )
+    console.print(_lab_line(fabric, written), highlight=False)
+
+
+def _lab_line(fabric, written: list[str]) -> str:
+    """One line on the containerlab lab: mapped onto the image's ports, or why not (with the numbers)."""
+    from tokenfab.configure.config_db import Context
+    from tokenfab.configure.lab import refusal
+
+    if any(w.startswith("export/lab/") for w in written):
+        return "containerlab lab: every switch mapped onto the sonic-vs image's ports (export/lab/); BGP runs over its links"
+    return f"containerlab lab: switch ports not mapped onto the sonic-vs image's: {refusal(Context(fabric))}"
 
 
 def validate_cmd(

@@ -50,7 +50,9 @@ def _net(ip_with_len: str) -> str:
     return str(ipaddress.IPv4Interface(ip_with_len).network)
 
 
-def render_frr(config_db: dict) -> str:
+def render_frr(config_db: dict, source: str = "") -> str:
+    """FRR's configuration from `config_db` (read from `source`, named in the header; default
+    configs/<hostname>/config_db.json)."""
     meta = config_db["DEVICE_METADATA"]["localhost"]
     loopbacks = [
         ip
@@ -90,6 +92,7 @@ def render_frr(config_db: dict) -> str:
     ports = sorted({k.split("|")[0] for k in intf}, key=lambda p: (len(p), p))
     return _template().render(
         hostname=meta["hostname"],
+        source=source or f"configs/{meta['hostname']}/config_db.json",
         asn=meta["bgp_asn"],
         router_id=router_id,
         loopback=loopback,
