@@ -65,3 +65,14 @@ def test_latencies_differ_only_by_the_launch_cost(models, example, n_gpus):
     c = Collective("all_reduce", np.arange(n_gpus).reshape(1, -1), 1024, "dp")
     launch_gap_s = ana.config.launch_network_s - SimParams().base_latency_s
     assert ana.time(c).time_s - launch_gap_s == pytest.approx(sim.time(c).time_s, rel=0.1)
+
+
+@pytest.mark.parametrize("kind", ["all_gather", "reduce_scatter"])
+def test_rings_over_part_of_each_domain_agree_too(models, kind):
+    # 8 GPUs (two trays) of each of the 4 NVL72 domains: NIC-bound, 2(4-1) network steps
+    ana, sim = models["nvl72-288"]
+    gpus = np.concatenate([np.arange(8) + 72 * k for k in range(4)])
+    c = Collective(kind, gpus.reshape(1, -1), 256 << 20, "dp")
+    t_ana, t_sim = ana.time(c), sim.time(c)
+    assert t_ana.bottleneck == "nic" and "nic" in t_sim.bottleneck
+    assert t_ana.time_s == pytest.approx(t_sim.time_s, rel=TOLERANCE)
