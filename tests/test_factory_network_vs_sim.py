@@ -35,7 +35,9 @@ def test_ring_all_reduce_agrees_with_the_simulator(models, example, n_gpus, size
     ana, sim = models[example]
     c = Collective("all_reduce", np.arange(n_gpus).reshape(1, -1), size_bytes, "dp")
     t_ana, t_sim = ana.time(c), sim.time(c)
-    assert t_ana.time_s == pytest.approx(t_sim.time_s, rel=TOLERANCE), (
+    # from 256 MiB up the latencies hardly count: within 3% (the README's figure)
+    tol = 0.03 if size_bytes >= 256 << 20 else TOLERANCE
+    assert t_ana.time_s == pytest.approx(t_sim.time_s, rel=tol), (
         f"{example} {n_gpus} GPUs {size_bytes} B: analytical {t_ana.time_s * 1e3:.3f} ms ({t_ana.bottleneck}), "
         f"simulator {t_sim.time_s * 1e3:.3f} ms ({t_sim.bottleneck})"
     )
