@@ -3,12 +3,15 @@
 Each collective becomes bytes on resources: NVLink out of each GPU, each NIC (per tray and rail),
 each rail leaf's uplinks (and downlinks), each pod's spine-to-core links. Its time is the most
 loaded resource's bytes over its capacity (the bottleneck, beta term) plus a latency term (alpha:
-a launch cost and one hop latency per algorithm step). This is nccl-tests' bus-bandwidth model
-(PERFORMANCE.md) made placement-aware:
+a launch cost and one hop latency per algorithm step: a ring over N servers pays the network hop
+on its 2(N-1) steps between servers only, its other steps the NVLink hop). This is nccl-tests'
+bus-bandwidth model (PERFORMANCE.md) made placement-aware:
 
 - rings (all-reduce 2(n-1)/n, reduce-scatter and all-gather (n-1)/n) run one channel per rail:
   consecutive servers exchange over the same rail, so a group with g GPUs per server gets g NICs
-  (busbw = min(NVLink, g x NIC)), and a group with one GPU per server one NIC;
+  (busbw = min(NVLink, g x NIC): each channel walks through all g GPUs of a server over NVLink
+  and back to its rail's GPU, so every GPU's NVLink carries all the ring's bytes), and a group
+  with one GPU per server one NIC;
 - all-to-all sends S/n to every peer; traffic for a peer on another rail first crosses NVLink to
   the GPU on that rail (NCCL's PXN), so inter-server traffic stays rail-aligned;
 - traffic between rail leaves of different scalable units crosses the spines, spread evenly over
@@ -87,7 +90,14 @@ class AnalyticalConfig(BaseModel):
             "~25-50 us beyond the bytes)."
         ),
     )
-    nvlink_hop_s: float = Field(1e-6, ge=0, description="Latency of an NVLink hop, seconds.")
+    nvlink_hop_s: float = Field(
+        SimParams().nvlink_step_s,
+        ge=0,
+        description=(
+            "Latency of an NVLink step of a collective, seconds (the simulator's: NCCL's tuning model charges a ring's "
+            "NVLink step 0.47 us with its low-latency protocol)."
+        ),
+    )
     nic_hop_s: float = Field(2e-6, ge=0, description="Latency of the RDMA NIC and PCIe at both ends, seconds.")
 
 
@@ -104,6 +114,7 @@ class _Loads:
     shared_bytes: np.ndarray
     switch_hops: int  # switches on the longest path
     network: bool
+    servers: int = 1  # servers (NVLink islands) a ring spans, most of any group: its network steps
 
 
 class AnalyticalComm:
@@ -239,19 +250,18 @@ class AnalyticalComm:
     def _alpha(self, c: Collective, ld: _Loads) -> float:
         cfg = self.config
         n = c.group_size
-        steps = {
-            "all_reduce": 2 * (n - 1),
-            "reduce_scatter": n - 1,
-            "all_gather": n - 1,
-            "all_to_all": 1,
-            "send_recv": 1,
-            "send": 1,
-        }[c.kind]
+        steps = _steps(c.kind, n)
         if ld.network:
             hop = cfg.nic_hop_s + ld.switch_hops * (self.cluster.switch_latency_s + self.extra_latency_s)
             if self.jitter_s:
                 hop += self.jitter_s * harmonic(int(c.groups.size))
-            return cfg.launch_network_s + steps * hop
+            # A ring over N servers of m GPUs each: NCCL orders a server's GPUs next to each other,
+            # so of its 2(n-1) (or n-1) steps only 2(N-1) (N-1) go from one server to the next over
+            # the network; the others ride NVLink at its own latency (NCCL's tuning model, tuning.cc,
+            # charges a ring's steps the same way: intra-node hops at the NVLink latency, inter-node
+            # ones at the network's). All-to-all and point-to-point have one step either way.
+            net_steps = _steps(c.kind, ld.servers) if c.kind in _RINGS else steps
+            return cfg.launch_network_s + net_steps * hop + (steps - net_steps) * cfg.nvlink_hop_s
         return cfg.launch_nvlink_s + steps * cfg.nvlink_hop_s
 
     def _eval(self, c: Collective) -> tuple[CommTime, _Loads]:
@@ -301,16 +311,23 @@ class AnalyticalComm:
         src_l, dst_l, b_l = [], [], []
         if n < 2 or S <= 0:
             return _Loads(0.0, 0.0, 0.0, (0, 0), 0, np.zeros(0, np.int64), np.zeros(0), 0, False)
-        if c.kind in ("all_reduce", "reduce_scatter", "all_gather"):
+        servers = 1
+        if c.kind in _RINGS:
             f = (2.0 if c.kind == "all_reduce" else 1.0) * (n - 1) / n
             for g_rows, srv in _regular_blocks(groups, G):
                 ng, blocks = g_rows.shape[0], srv.shape[1]
+                servers = max(servers, blocks)
                 per_srv = g_rows.shape[1] // blocks
                 if blocks == 1:
                     np.add.at(nvl, g_rows.ravel(), f * S)
                     continue
                 if per_srv > 1:
-                    np.add.at(nvl, g_rows.ravel(), f * S * (per_srv - 1) / per_srv)
+                    # Each rail's channel enters a server at the GPU owning that rail's NIC, walks
+                    # through the server's other GPUs and hands the bytes back over NVLink to that
+                    # GPU to leave on the same rail (PXN): per_srv NVLink hops per channel, so every
+                    # GPU's NVLink carries all the ring's bytes, f * S. Hence nccl-tests' bus
+                    # bandwidth bound min(NVLink, NICs x NIC rate) (the simulator's ring, sim/collectives.py).
+                    np.add.at(nvl, g_rows.ravel(), f * S)
                 # member j of block b sends to member j of block b+1 (one ring channel per rail)
                 m = g_rows.reshape(ng, blocks, per_srv)
                 nxt = np.roll(m, -1, axis=1)
@@ -380,7 +397,17 @@ class AnalyticalComm:
             uniq, sums = np.zeros(0, np.int64), np.zeros(0)
         nic_at, nics_down = (int(at[0]), int(at[1])), int(np.isinf(t_nic).sum())
         nic_bytes = float(max(nic_out.max(), nic_in.max()))
-        return _Loads(float(nvl.max()), nic_bytes, nic_s, nic_at, nics_down, uniq, sums, hops, True)
+        return _Loads(float(nvl.max()), nic_bytes, nic_s, nic_at, nics_down, uniq, sums, hops, True, servers)
+
+
+_RINGS = ("all_reduce", "reduce_scatter", "all_gather")
+
+
+def _steps(kind: str, n: int) -> int:
+    """Algorithm steps of a collective over n ranks (a ring's, or one for all-to-all and p2p)."""
+    if kind == "all_reduce":
+        return 2 * (n - 1)
+    return n - 1 if kind in _RINGS else 1
 
 
 def _regular_blocks(groups: np.ndarray, G: int):
