@@ -50,23 +50,24 @@ def validate_in_own_process(out: Path) -> tuple[dict, float, float, float]:
     """(the --json report, wall s, CPU s of validate and its workers, peak resident MiB of them all)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tokenfab.cli", "validate", str(out), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
-    )
-    watched = psutil.Process(proc.pid)
-    peak = 0
-    chunks: list[bytes] = []
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(watched))
-        time.sleep(0.05)
-    chunks.append(proc.stdout.read() if proc.stdout else b"")
+    with tempfile.TemporaryFile() as printed:  # a file, not a pipe: a long report never blocks the writer
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tokenfab.cli", "validate", str(out), "--json"],
+            stdout=printed,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+        )
+        watched = psutil.Process(proc.pid)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(watched))
+            time.sleep(0.05)
+        printed.seek(0)
+        report = json.loads(printed.read() or b"{}")
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return json.loads(b"".join(chunks) or b"{}"), wall, cpu, peak / 2**20
+    return report, wall, cpu, peak / 2**20
 
 
 def run(intent: Path) -> bool:

@@ -64,8 +64,8 @@ class Bundle:
     problems: list[Violation]
 
 
-def load(folder: str | Path) -> Bundle:
-    folder = Path(folder)
+def _open(folder: Path) -> Fabric:
+    """The plan of a configure output folder, or an InputError saying what the folder lacks."""
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder (expected the output folder of `tokenfab configure`)")
     if not (folder / "fabric.json").exists():
@@ -73,40 +73,36 @@ def load(folder: str | Path) -> Bundle:
     fabric = Fabric.load(folder)
     if not (folder / "configs").is_dir():
         raise InputError(f"{folder}: no configs/ folder; run `tokenfab configure {folder}` first")
+    return fabric
+
+
+def _strays(folder: Path, known: set[str]) -> list[Violation]:
+    return [
+        Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan")
+        for d in sorted((folder / "configs").iterdir())
+        if d.is_dir() and d.name not in known
+    ]
+
+
+def load(folder: str | Path) -> Bundle:
+    """Every file of a configure output folder in memory (for small fabrics and tests; validate_folder streams)."""
+    folder = Path(folder)
+    fabric = _open(folder)
     problems: list[Violation] = []
     configs, frr_text, host_data = {}, {}, {}
-    roles = fabric.devices["role"].tolist()
     names = fabric.devices["name"].tolist()
-    for name, role in zip(names, roles):
+    for name, role in zip(names, fabric.devices["role"].tolist()):
         if role == "server":
             h = _load_host(folder / "hosts" / name, name, problems)
             if h is not None:
                 host_data[name] = h
             continue
-        path = folder / "configs" / name / "config_db.json"
-        if not path.exists():
-            problems.append(Violation("file", name, "", "", "", f"missing {path.relative_to(folder)}"))
-        else:
-            try:  # the guarded reader: an edited file is a violation, never a traceback
-                cfg = load_json(path, "config_db.json")
-                if not isinstance(cfg, dict):
-                    raise InputError(f"{path.relative_to(folder)}: top level is not an object")
-                configs[name] = cfg
-            except InputError as exc:
-                problems.append(Violation("file", name, "", "", "", str(exc)))
-        frr_path = folder / "configs" / name / "frr.conf"
-        if not frr_path.exists():
-            problems.append(Violation("file", name, "", "", "", f"missing configs/{name}/frr.conf"))
-        else:
-            try:
-                frr_text[name] = read_text(frr_path, "frr.conf")
-            except InputError as exc:
-                problems.append(Violation("file", name, "", "", "", str(exc)))
-    known = set(names)
-    for d in sorted((folder / "configs").iterdir()):
-        if d.is_dir() and d.name not in known:
-            problems.append(Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan"))
-    return Bundle(fabric, configs, frr_text, host_data, problems)
+        cfg, text = _read_switch(folder, name, problems)
+        if cfg is not None:
+            configs[name] = cfg
+        if text is not None:
+            frr_text[name] = text
+    return Bundle(fabric, configs, frr_text, host_data, problems + _strays(folder, set(names)))
 
 
 def _load_host(path: Path, name: str, problems: list[Violation]) -> Host | None:
@@ -338,22 +334,11 @@ def validate_folder(
     """Validate a configure output folder, reading and checking switches in `workers` processes
     (default: one per core), each holding a few configs at a time."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder (expected the output folder of `tokenfab configure`)")
-    if not (folder / "fabric.json").exists():
-        raise InputError(f"{folder}: no fabric.json; run `tokenfab configure` into this folder first")
-    fabric = Fabric.load(folder)
-    if not (folder / "configs").is_dir():
-        raise InputError(f"{folder}: no configs/ folder; run `tokenfab configure {folder}` first")
+    fabric = _open(folder)
     names, roles, models = (fabric.devices[c].tolist() for c in ("name", "role", "model"))
     switches = [(n, m) for n, r, m in zip(names, roles, models) if r != "server"]
     servers = [n for n, r in zip(names, roles) if r == "server"]
-    known = set(names)
-    stray = [
-        Violation("file", d.name, "", "", "", f"configs/{d.name}/ is not a device of the plan")
-        for d in sorted((folder / "configs").iterdir())
-        if d.is_dir() and d.name not in known
-    ]
+    stray = _strays(folder, set(names))
     use_vtysh = check_frr and frr.vtysh() is not None
     from tokenfab.catalog import active_layers
 

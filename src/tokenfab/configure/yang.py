@@ -347,7 +347,7 @@ class Validator:
             t = todo.pop()
             if t not in self.tables or not isinstance(config[t], dict):
                 continue
-            rs = reads[t] if t in reads else self._table_reads(config, t)
+            rs = reads[t]
             if rs is None:
                 return None
             for r in rs:
