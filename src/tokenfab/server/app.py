@@ -2,7 +2,7 @@
 
 `create_app(WORKSPACE)` builds the FastAPI app; `tokenfab serve` runs it. The routes call the same
 functions as the CLI and read and write the same folders (see workspace.py). Long work runs as
-background jobs (jobs.py); the page polls them. Every error has one shape:
+background jobs (jobs.py); the page polls them. Every error has one shape (errors.py):
 
     {"error": {"status": 422, "field": "cluster.servers", "message": "...", "accepted": "..."}}
 
@@ -21,14 +21,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import Body, FastAPI, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi import Body, FastAPI, Query
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenfab import __version__
 from tokenfab.errors import InputError
+from tokenfab.server import errors
+from tokenfab.server.compare import compare_designs
+from tokenfab.server.errors import err, input_error
 from tokenfab.server.intents import intent_record, no_server_files, parse_intent_text, problems
 from tokenfab.server.models import (
     Design,
@@ -43,7 +44,7 @@ from tokenfab.server.models import (
     SimulateRequest,
     TableRows,
 )
-from tokenfab.server.plans import fabric_summary, load_fabric, plan_record, remember
+from tokenfab.server.plans import load_fabric, plan_record, remember
 from tokenfab.server.security import Guard, excerpt, load_yaml_text
 from tokenfab.server.workspace import Workspace, check_name
 
@@ -62,14 +63,6 @@ MEDIA = {
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _err(status: int, message: str, field: str | None = None, accepted: str | None = None) -> HTTPException:
-    return HTTPException(status, {"field": field, "message": message, "accepted": accepted})
-
-
-def _input_error(exc: InputError, status: int = 422) -> HTTPException:
-    return _err(status, str(exc), exc.field)
-
-
 def _read_csv(path: Path) -> TableRows:
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))
@@ -111,70 +104,21 @@ def create_app(
     app.state.workspace = ws
     app.state.jobs = jobs
 
-    # one error shape
-    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and Starlette's own (bad bodies, 404)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        d = exc.detail if isinstance(exc.detail, dict) else {"message": str(exc.detail)}
-        body = {
-            "status": exc.status_code,
-            "field": d.get("field"),
-            "message": d.get("message", ""),
-            "accepted": d.get("accepted"),
-        }
-        headers = dict(getattr(exc, "headers", None) or {})
-        if exc.status_code == 405:  # every method the path answers, not only the first route's
-            from starlette.routing import Match
-
-            allowed = set()
-            for route in app.router.routes:
-                if route.matches(request.scope)[0] != Match.NONE and getattr(route, "methods", None):
-                    allowed |= set(route.methods)
-            headers["Allow"] = ", ".join(sorted(allowed))
-        return JSONResponse({"error": body}, status_code=exc.status_code, headers=headers or None)
-
-    @app.exception_handler(RequestValidationError)
-    async def request_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", []) if p not in ("body", "query", "path")]
-        msgs = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', []) if p not in ('body', 'query', 'path')) or 'body'}: {e.get('msg', '')}"
-            for e in exc.errors()[:10]
-        )
-        accepted = None
-        if first.get("ctx", {}).get("expected"):
-            accepted = excerpt(first["ctx"]["expected"], 200)
-        body = {"status": 422, "field": ".".join(loc) or None, "message": excerpt(msgs, 600), "accepted": accepted}
-        return JSONResponse({"error": body}, status_code=422)
-
-    from tokenfab.server.jobs import QueueFull
-
-    @app.exception_handler(QueueFull)
-    async def queue_full(_: Request, exc: QueueFull) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"status": 429, "field": None, "message": str(exc), "accepted": None}},
-            status_code=429,
-            headers={"Retry-After": "10"},
-        )
-
-    @app.exception_handler(InputError)
-    async def input_error(_: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"status": 422, "field": exc.field, "message": excerpt(str(exc), 2000), "accepted": None}}, status_code=422
-        )
+    errors.install(app)
 
     def design_or_404(name: str) -> str:
         try:
             check_name(name)
         except InputError as exc:
-            raise _input_error(exc, 404) from None
+            raise input_error(exc, 404) from None
         if name not in ws.designs():
-            raise _err(404, f"no design {name!r}", "name", ", ".join(ws.designs()[:50]) or "(none yet)")
+            raise err(404, f"no design {name!r}", "name", ", ".join(ws.designs()[:50]) or "(none yet)")
         return name
 
     def fabric_of(name: str):
         path = ws.plan_dir(name) / "fabric.json"
         if not path.exists():
-            raise _err(409, f"design {name!r} has no plan yet (its intent does not plan)", "intent")
+            raise err(409, f"design {name!r} has no plan yet (its intent does not plan)", "intent")
         return load_fabric(path)
 
     def plan_into(name: str, intent) -> None:
@@ -279,7 +223,7 @@ def create_app(
         data = no_server_files(load_yaml_text(intent, "intent") if isinstance(intent, str) else intent)
         files = plan_files(design(parse_intent(data, "intent")))
         if name not in files:
-            raise _err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
+            raise err(404, f"no plan file {excerpt(name, 80)!r}", "name", ", ".join(files))
         return PlainTextResponse(files[name], media_type=MEDIA.get(name[name.rfind(".") :], "text/plain"))
 
     # -- designs -----------------------------------------------------------------------------------
@@ -305,7 +249,7 @@ def create_app(
     def create_design(body: NewDesign) -> Design:
         """Save an intent as a new design and plan it."""
         if body.name in ws.designs() and not body.overwrite:
-            raise _err(409, f"design {body.name!r} exists", "name", "another name, or overwrite: true")
+            raise err(409, f"design {body.name!r} exists", "name", "another name, or overwrite: true")
         intent = parse_intent_text(body.intent_yaml)
         ws.save_intent(body.name, body.intent_yaml)
         plan_into(body.name, intent)
@@ -354,7 +298,7 @@ def create_app(
         design_or_404(name)
         path = ws.plan_dir(name) / ("configs/buffers.csv" if table == "buffers" else f"{table}.csv")
         if not path.exists():
-            raise _err(404, f"design {name!r} has no {table} table yet", "table")
+            raise err(404, f"design {name!r} has no {table} table yet", "table")
         return _read_csv(path)
 
     @app.get("/api/designs/{name}/topology", tags=["designs"])
@@ -390,7 +334,7 @@ def create_app(
         design_or_404(name)
         f = fabric_of(name)
         if device not in f.index:
-            raise _err(404, f"no device {device!r} in design {name!r}", "device")
+            raise err(404, f"no device {device!r} in design {name!r}", "device")
         return device_panel(f, ws.plan_dir(name), device)
 
     @app.get("/api/designs/{name}/files", tags=["files"])
@@ -415,7 +359,7 @@ def create_app(
         try:
             p = ws.file(ws.design_dir(name), path)
         except FileNotFoundError:
-            raise _err(404, f"no file {excerpt(path, 200)!r} in design {name!r}", "path") from None
+            raise err(404, f"no file {excerpt(path, 200)!r} in design {name!r}", "path") from None
         return FileResponse(p, media_type=MEDIA.get(p.suffix, "application/octet-stream"), filename=p.name)
 
     @app.get(
@@ -443,7 +387,7 @@ def create_app(
     def _active(name: str, kind: str) -> None:
         for j in jobs().list(name):
             if j["kind"] == kind and j["state"] in ("queued", "running"):
-                raise _err(409, f"a {kind} job for {name!r} is already {j['state']} ({j['id']})", "design")
+                raise err(409, f"a {kind} job for {name!r} is already {j['state']} ({j['id']})", "design")
 
     @app.post("/api/designs/{name}/configure", status_code=202, tags=["stages"])
     def configure_design(name: str) -> JobStarted:
@@ -459,28 +403,8 @@ def create_app(
         design_or_404(name)
         path = ws.plan_dir(name) / "validation.json"
         if not path.exists():
-            raise _err(404, f"design {name!r} has not been validated yet", "design", "POST .../configure")
+            raise err(404, f"design {name!r} has not been validated yet", "design", "POST .../configure")
         return json.loads(path.read_text())
-
-    def _new_run(name: str, kind: str, params: dict) -> str:
-        """A new run folder `<kind>-<n>`; mkdir decides between two requests racing for the same n."""
-        import time
-
-        base = ws.runs_dir(name)
-        base.mkdir(parents=True, exist_ok=True)
-        n = sum(1 for p in base.iterdir() if p.name.startswith(f"{kind}-")) + 1
-        while True:
-            run = f"{kind}-{n}"
-            try:
-                (base / run).mkdir()
-                break
-            except FileExistsError:
-                n += 1
-        meta = base / run / "run.json"
-        tmp = meta.with_name(".run.json.tmp")
-        tmp.write_text(json.dumps({"run": run, "kind": kind, "params": params, "created": time.time()}, indent=1, sort_keys=True))
-        tmp.replace(meta)
-        return run
 
     @app.post("/api/designs/{name}/simulate", status_code=202, tags=["stages"])
     def simulate_design(name: str, body: SimulateRequest) -> JobStarted:
@@ -494,12 +418,12 @@ def create_app(
             try:
                 resolve(f, ref)
             except InputError as exc:
-                raise _err(422, str(exc), "fail") from None
+                raise err(422, str(exc), "fail") from None
         lo, hi = parse_size(body.minbytes, "minbytes"), parse_size(body.maxbytes, "maxbytes")
         if not 0 < lo <= hi <= 64 * 2**30:
-            raise _err(422, f"sizes must satisfy 0 < minbytes <= maxbytes <= 64G (got {lo} and {hi} bytes)", "maxbytes")
+            raise err(422, f"sizes must satisfy 0 < minbytes <= maxbytes <= 64G (got {lo} and {hi} bytes)", "maxbytes")
         params = body.model_dump()
-        run = _new_run(name, "simulate", params)
+        run = ws.new_run(name, "simulate", params)
         params["run"] = run
         title = f"simulate {body.collective} on {name} ({', '.join(body.routings)})"
         return JobStarted(job=Job(**jobs().submit("simulate", name, params, title)), run=run)
@@ -511,7 +435,7 @@ def create_app(
         fabric_of(name)
         data = no_server_files(load_yaml_text(body.factory_yaml, "factory"))
         if not isinstance(data, dict):
-            raise _err(422, "a factory file is a mapping (fabric, window_h, jobs, ...)", "factory_yaml")
+            raise err(422, "a factory file is a mapping (fabric, window_h, jobs, ...)", "factory_yaml")
         data["fabric"] = "../../../plan"  # runs/<run>/factory.yaml -> the design's plan folder
         from tokenfab.factory.spec import parse_factory
 
@@ -519,7 +443,7 @@ def create_app(
         import yaml
 
         params = {"factory_yaml": yaml.safe_dump(data, sort_keys=False)}
-        run = _new_run(name, "factory", {})
+        run = ws.new_run(name, "factory", {})
         params["run"] = run
         return JobStarted(job=Job(**jobs().submit("factory", name, params, f"factory run on {name}")), run=run)
 
@@ -529,7 +453,7 @@ def create_app(
         design_or_404(name)
         d = ws.run_dir(name, run)
         if not (d / "run.json").exists():
-            raise _err(404, f"no run {run!r} in design {name!r}", "run")
+            raise err(404, f"no run {run!r} in design {name!r}", "run")
         out: dict[str, Any] = json.loads((d / "run.json").read_text())
         if (d / "result.json").exists():
             out["result"] = json.loads((d / "result.json").read_text())
@@ -549,78 +473,23 @@ def create_app(
         try:
             return Job(**jobs().get(job_id))
         except KeyError:
-            raise _err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
+            raise err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
 
     @app.delete("/api/jobs/{job_id}", tags=["jobs"])
     def cancel_job(job_id: str) -> Job:
         try:
             return Job(**jobs().cancel(job_id))
         except KeyError:
-            raise _err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
+            raise err(404, f"no job {excerpt(job_id, 60)!r}", "job") from None
 
     # -- compare, sweeps, twin ---------------------------------------------------------------------
-    def _run_figures(name: str) -> dict[str, Any]:
-        """Figures of a design's latest simulate run (peak busbw per routing) and factory run (KPIs)."""
-        out: dict[str, Any] = {}
-        runs = ws.runs(name)
-        sims = [r for r in runs if r["kind"] == "simulate" and (ws.run_dir(name, r["run"]) / "result.json").exists()]
-        if sims:
-            res = json.loads((ws.run_dir(name, sims[-1]["run"]) / "result.json").read_text())
-            for s in res["series"]:
-                out[f"{res['collective']} busbw, {s['routing']} (GB/s, {sims[-1]['run']})"] = max(s["busbw_GBps"])
-        facts = [r for r in runs if r["kind"] == "factory" and (ws.run_dir(name, r["run"]) / "out" / "summary.json").exists()]
-        if facts:
-            doc = json.loads((ws.run_dir(name, facts[-1]["run"]) / "out" / "summary.json").read_text())
-            t = doc["runs"][doc["base"]]["totals"]
-            for key, label in (
-                ("tokens", "tokens"),
-                ("usd_per_mtoken_total", "$ per Mtoken"),
-                ("tokens_per_kwh", "tokens per kWh"),
-                ("gpu_h_network", "GPU-h waiting on the network"),
-            ):
-                if key in t:
-                    out[f"{label} ({facts[-1]['run']}: {doc['base']})"] = t[key]
-        return out
-
     @app.get("/api/compare", tags=["compare"])
     def compare(a: str, b: str) -> dict[str, Any]:
         """Two designs side by side: counts, cost, power, busbw and factory KPIs of their latest runs, and the
         device/link diff of `plan --diff`."""
-        from tokenfab.report.diff import diff_fabrics
-
         design_or_404(a)
         design_or_404(b)
-        fa, fb = fabric_of(a), fabric_of(b)
-        sa, sb = fabric_summary(fa), fabric_summary(fb)
-        rows = []
-        for label, get in (
-            ("GPUs", lambda s: s["design"].get("gpus")),
-            ("servers", lambda s: s["design"].get("servers")),
-            ("switches", lambda s: s["switches"]),
-            ("tiers", lambda s: s["design"].get("tiers")),
-            ("architecture", lambda s: s["design"].get("architecture")),
-            ("leaves", lambda s: s["design"].get("leaves")),
-            ("spines", lambda s: s["design"].get("spines")),
-            ("cores", lambda s: s["design"].get("cores")),
-            ("link speed (Gb/s)", lambda s: s["design"].get("link_speed_gbps")),
-            ("cost (USD)", lambda s: round(s["totals"]["price_usd"])),
-            ("power (kW)", lambda s: round(s["totals"]["power_w"] / 1000, 1)),
-        ):
-            va, vb = get(sa), get(sb)
-            rows.append({"item": label, "a": va, "b": vb, "differs": va != vb})
-        for key in sorted(set(sa["counts"]) | set(sb["counts"])):
-            va, vb = sa["counts"].get(key), sb["counts"].get(key)
-            rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
-        ra, rb = _run_figures(a), _run_figures(b)  # the latest simulate and factory runs of each
-        for key in sorted(set(ra) | set(rb)):
-            va, vb = ra.get(key), rb.get(key)
-            rows.append({"item": key, "a": va, "b": vb, "differs": va != vb})
-        d = diff_fabrics(fa, fb)
-        diff = {
-            part: {what: {"count": len(items), "first": items[:50]} for what, items in getattr(d, part).items()}
-            for part in ("added", "removed", "changed")
-        }
-        return {"a": a, "b": b, "rows": rows, "diff": diff}
+        return compare_designs(ws, a, fabric_of(a), b, fabric_of(b))
 
     @app.get("/api/sweeps", tags=["sweeps"])
     def list_sweeps() -> list[str]:
@@ -632,7 +501,7 @@ def create_app(
         check_name(sweep, "sweep")
         path = ws.root / "sweeps" / sweep / "results.csv"
         if not path.exists():
-            raise _err(404, f"no sweep {sweep!r} (results.csv not found)", "sweep")
+            raise err(404, f"no sweep {sweep!r} (results.csv not found)", "sweep")
         return _read_csv(path)
 
     @app.get("/api/sweeps/{sweep}/best", tags=["sweeps"])
@@ -654,7 +523,7 @@ def create_app(
         try:
             path = ws.file(ws.root / "sweeps" / sweep / "best", file)
         except FileNotFoundError:
-            raise _err(404, f"no best design {excerpt(file, 80)!r} in sweep {sweep!r}", "file") from None
+            raise err(404, f"no best design {excerpt(file, 80)!r} in sweep {sweep!r}", "file") from None
         point = path.stem.rsplit("-point-", 1)[-1]
         name = f"{sweep}-p{point}"[:63]
         text = path.read_text()

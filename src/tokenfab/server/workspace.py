@@ -104,6 +104,26 @@ class Workspace:
     def run_dir(self, design: str, run: str) -> Path:
         return self.runs_dir(design) / check_name(run, "run")
 
+    def new_run(self, design: str, kind: str, params: dict[str, Any]) -> str:
+        """A new run folder `<kind>-<n>` with its run.json; mkdir decides between two requests racing for one n."""
+        import time
+
+        base = self.runs_dir(design)
+        base.mkdir(parents=True, exist_ok=True)
+        n = sum(1 for p in base.iterdir() if p.name.startswith(f"{kind}-")) + 1
+        while True:
+            run = f"{kind}-{n}"
+            try:
+                (base / run).mkdir()
+                break
+            except FileExistsError:
+                n += 1
+        write_atomic(
+            base / run / "run.json",
+            json.dumps({"run": run, "kind": kind, "params": params, "created": time.time()}, indent=1, sort_keys=True),
+        )
+        return run
+
     def runs(self, design: str, limit: int = 100) -> list[dict[str, Any]]:
         """The newest `limit` runs, oldest first (a run folder being created is skipped)."""
         base = self.runs_dir(design)
